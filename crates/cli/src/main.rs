@@ -1,0 +1,2 @@
+//! The `cyberlabel` command line.
+fn main() {}
