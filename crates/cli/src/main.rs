@@ -1,2 +1,67 @@
-//! The `cyberlabel` command line.
-fn main() {}
+//! The `cyberlabel` command line. `main` only parses and dispatches: each command group lives in
+//! its own module (`keygen`, `issue` + `render`, `verify`, `schemes`, `trust_list`; the server
+//! commands `serve`/`token` in `serve.rs`), and each module's `run` returns the process exit code.
+//!
+//! Errors are `anyhow` chains whose outermost context says what failed and what to do next.
+
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod issue;
+mod keygen;
+mod schemes;
+mod serve;
+mod trust_list;
+mod util;
+mod verify;
+
+/// Consumer-IoT cybersecurity labels (ISO/IEC 27404): issue, print and verify signed QR labels.
+#[derive(Debug, Parser)]
+#[command(name = "cyberlabel", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate an Ed25519 key pair (PKCS#8 PEM private key written 0600, SPKI PEM public key).
+    Keygen(keygen::Args),
+    /// Mint a signed label for a product and write the label, its QR code and the artwork.
+    Issue(issue::IssueArgs),
+    /// Verify a label from its payload text or a photo/PNG of its QR code.
+    #[command(after_help = verify::EXIT_CODES_HELP)]
+    Verify(verify::Args),
+    /// Re-draw the QR code and printable artwork of an existing label.
+    Render(issue::RenderArgs),
+    /// List the scheme catalog: schemes, levels, what they mean, categories and provisions.
+    Schemes(schemes::Args),
+    /// Trust lists: sign a trust-list JSON document, or show a signed one.
+    #[command(subcommand, name = "trust-list")]
+    TrustList(trust_list::Command),
+    #[command(flatten)]
+    Server(serve::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keygen(args) => keygen::run(args),
+        Command::Issue(args) => issue::run_issue(args),
+        Command::Verify(args) => verify::run(args),
+        Command::Render(args) => issue::run_render(args),
+        Command::Schemes(args) => schemes::run(args),
+        Command::TrustList(cmd) => trust_list::run(cmd),
+        Command::Server(cmd) => serve::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(util::EXIT_ERROR)
+        }
+    }
+}

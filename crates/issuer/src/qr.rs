@@ -1,0 +1,239 @@
+//! The label's QR code: segment layout, version choice, PNG and SVG output.
+//!
+//! The payload text (docs/FORMATS.md §3) is split into two QR segments so that the label bytes,
+//! written as decimal digits, use the dense numeric mode (10 bits per 3 digits):
+//! - URL form `https://host/v#<digits>`: everything up to and including `#` in a **byte**
+//!   segment, the digits in a **numeric** segment;
+//! - `CL1:<digits>`: `CL1:` in an **alphanumeric** segment, the digits in a **numeric** segment.
+//!
+//! Error correction is M (15 % recovery: enough for a printed box, smaller than Q/H) and the
+//! version is the smallest that holds the bits. A generic "optimal segmentation" encoder would
+//! get the same result here but hides the layout this module guarantees and the tests measure.
+
+use qrcode::bits::Bits;
+use qrcode::types::QrError as RawQrError;
+use qrcode::{Color, EcLevel, QrCode, Version};
+
+/// Quiet zone around the code, in modules (ISO/IEC 18004 requires 4).
+pub const QUIET_ZONE: usize = 4;
+
+/// Why a payload could not be turned into a QR code.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QrError {
+    /// The text is neither `CL1:<digits>` nor `<url prefix>#<digits>`.
+    #[error("QR payload must be `CL1:<digits>` or `<url>#<digits>`")]
+    NotAPayload,
+    /// The part after the prefix contains something other than ASCII digits (or is empty).
+    #[error("QR payload digits contain a non-digit or are empty")]
+    NotDigits,
+    /// The payload does not fit even a version-40 code at error correction M.
+    #[error("payload too long for any QR code at error correction M")]
+    TooLong,
+    /// Image encoding failed.
+    #[error("PNG encoding failed: {0}")]
+    Png(String),
+}
+
+/// A label's QR code plus the measurements tests and reports print.
+#[derive(Clone)]
+pub struct LabelQr {
+    code: QrCode,
+    text: String,
+}
+
+impl std::fmt::Debug for LabelQr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LabelQr")
+            .field("version", &self.version())
+            .field("text_len", &self.text.len())
+            .finish()
+    }
+}
+
+/// The two segments of a payload: (prefix, prefix is alphanumeric-safe, digits).
+fn split(text: &str) -> Result<(&str, bool, &str), QrError> {
+    let (prefix, digits, alnum) = if let Some(d) = text.strip_prefix("CL1:") {
+        ("CL1:", d, true)
+    } else if let Some(i) = text.rfind('#') {
+        (&text[..=i], &text[i + 1..], false)
+    } else {
+        return Err(QrError::NotAPayload);
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(QrError::NotDigits);
+    }
+    Ok((prefix, alnum, digits))
+}
+
+fn bits_for(version: i16, prefix: &str, alnum: bool, digits: &str) -> Result<Bits, RawQrError> {
+    let mut bits = Bits::new(Version::Normal(version));
+    if alnum {
+        bits.push_alphanumeric_data(prefix.as_bytes())?;
+    } else {
+        bits.push_byte_data(prefix.as_bytes())?;
+    }
+    bits.push_numeric_data(digits.as_bytes())?;
+    bits.push_terminator(EcLevel::M)?;
+    Ok(bits)
+}
+
+impl LabelQr {
+    /// Builds the smallest QR code (ECC M) for a payload text in URL or `CL1:` form.
+    ///
+    /// # Errors
+    /// [`QrError::NotAPayload`] / [`QrError::NotDigits`] for text not in a payload form,
+    /// [`QrError::TooLong`] if no version holds it.
+    pub fn new(text: &str) -> Result<Self, QrError> {
+        let (prefix, alnum, digits) = split(text)?;
+        for version in 1..=40 {
+            match bits_for(version, prefix, alnum, digits) {
+                Ok(bits) => {
+                    let code = QrCode::with_bits(bits, EcLevel::M).map_err(|_| QrError::TooLong)?;
+                    return Ok(Self { code, text: text.to_owned() });
+                }
+                Err(RawQrError::DataTooLong) => continue,
+                Err(_) => return Err(QrError::TooLong),
+            }
+        }
+        Err(QrError::TooLong)
+    }
+
+    /// The QR version (1..=40).
+    pub fn version(&self) -> i16 {
+        match self.code.version() {
+            Version::Normal(v) | Version::Micro(v) => v,
+        }
+    }
+
+    /// The encoded text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Modules per side, without the quiet zone.
+    pub fn modules(&self) -> usize {
+        self.code.width()
+    }
+
+    /// Whether module (x, y) is dark (row-major, without quiet zone). Out of range is light.
+    pub fn is_dark(&self, x: usize, y: usize) -> bool {
+        let w = self.code.width();
+        x < w && y < w && self.code[(x, y)] == Color::Dark
+    }
+
+    /// A grayscale PNG of the code with a 4-module quiet zone, `module_px` pixels per module.
+    ///
+    /// # Errors
+    /// [`QrError::Png`] if encoding fails.
+    pub fn to_png(&self, module_px: u32) -> Result<Vec<u8>, QrError> {
+        let module_px = module_px.max(1) as usize;
+        let side = (self.modules() + 2 * QUIET_ZONE) * module_px;
+        let mut pixels = vec![255u8; side * side];
+        for y in 0..self.modules() {
+            for x in 0..self.modules() {
+                if self.is_dark(x, y) {
+                    let (px, py) = ((x + QUIET_ZONE) * module_px, (y + QUIET_ZONE) * module_px);
+                    for row in pixels[py * side..(py + module_px) * side].chunks_exact_mut(side) {
+                        row[px..px + module_px].fill(0);
+                    }
+                }
+            }
+        }
+        let side = u32::try_from(side).map_err(|_| QrError::TooLong)?;
+        crate::png::encode_gray(side, side, &pixels, None).map_err(QrError::Png)
+    }
+
+    /// An SVG document of the code (one `<path>` of unit squares, 4-module quiet zone).
+    pub fn to_svg(&self) -> String {
+        let side = self.modules() + 2 * QUIET_ZONE;
+        let mut svg = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" \
+             version=\"1.1\" viewBox=\"0 0 {side} {side}\" width=\"{w}mm\" height=\"{w}mm\" \
+             shape-rendering=\"crispEdges\">\n<rect width=\"{side}\" height=\"{side}\" fill=\"#fff\"/>\n",
+            w = side // 2
+        );
+        svg.push_str(&self.svg_path(0.0, 0.0, 1.0));
+        svg.push_str("</svg>\n");
+        svg
+    }
+
+    /// An SVG `<path>` element drawing the dark modules; the quiet zone's top-left corner is at
+    /// (`x`, `y`) and a module is `module` user units.
+    pub fn svg_path(&self, x: f32, y: f32, module: f32) -> String {
+        let mut d = String::new();
+        for my in 0..self.modules() {
+            for mx in 0..self.modules() {
+                if self.is_dark(mx, my) {
+                    let px = x + (mx + QUIET_ZONE) as f32 * module;
+                    let py = y + (my + QUIET_ZONE) as f32 * module;
+                    d.push_str(&format!("M{px} {py}h{module}v{module}h-{module}z"));
+                }
+            }
+        }
+        format!("<path fill=\"#000\" d=\"{d}\"/>\n")
+    }
+}
+
+/// Test helper: every QR text rqrr finds in a PNG.
+#[cfg(test)]
+pub(crate) fn rqrr_decode(png: &[u8]) -> Vec<String> {
+    let img = image::load_from_memory(png).unwrap().to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(
+        img.width() as usize,
+        img.height() as usize,
+        |x, y| img.get_pixel(x as u32, y as u32).0[0],
+    );
+    prepared.detect_grids().iter().map(|g| g.decode().unwrap().1).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_png(png: &[u8]) -> String {
+        let all = rqrr_decode(png);
+        assert_eq!(all.len(), 1);
+        all[0].clone()
+    }
+
+    #[test]
+    fn url_and_cl1_forms_round_trip_through_rqrr() {
+        let digits = "12345678901234567".repeat(8);
+        for text in [format!("https://labels.example/v#{digits}"), format!("CL1:{digits}")] {
+            let qr = LabelQr::new(&text).unwrap();
+            assert_eq!(decode_png(&qr.to_png(4).unwrap()), text);
+        }
+    }
+
+    #[test]
+    fn numeric_segment_is_smaller_than_byte_mode() {
+        let text = format!("https://labels.example/v#{}", "9".repeat(400));
+        let ours = LabelQr::new(&text).unwrap();
+        let byte_only = (1..=40)
+            .find(|&v| {
+                let mut bits = Bits::new(Version::Normal(v));
+                bits.push_byte_data(text.as_bytes()).is_ok()
+                    && bits.push_terminator(EcLevel::M).is_ok()
+            })
+            .unwrap();
+        assert!(ours.version() < byte_only, "{} vs {byte_only}", ours.version());
+        assert_eq!(ours.version(), 10);
+    }
+
+    #[test]
+    fn rejects_non_payloads() {
+        assert_eq!(LabelQr::new("hello").unwrap_err(), QrError::NotAPayload);
+        assert_eq!(LabelQr::new("CL1:12a").unwrap_err(), QrError::NotDigits);
+        assert_eq!(LabelQr::new("https://x/v#").unwrap_err(), QrError::NotDigits);
+        assert_eq!(LabelQr::new(&format!("CL1:{}", "1".repeat(8000))).unwrap_err(), QrError::TooLong);
+    }
+
+    #[test]
+    fn svg_has_one_path_per_code() {
+        let qr = LabelQr::new("CL1:123").unwrap();
+        let svg = qr.to_svg();
+        assert!(svg.starts_with("<?xml"));
+        assert_eq!(svg.matches("<path").count(), 1);
+    }
+}
