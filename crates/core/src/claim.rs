@@ -1,1 +1,487 @@
-//! TODO: claim
+//! The label claim: what a label asserts about a product, and its CBOR form.
+//!
+//! Wire format (`docs/FORMATS.md` §1): a deterministic CBOR map with integer keys 1..=16. The
+//! decoder is strict: unknown, missing, duplicate or mistyped keys, over-long strings, a provision
+//! bitset with trailing zero bytes, a lab id without third-party assessment (or the reverse), and
+//! every non-canonical CBOR form are errors, so `Claim::from_cbor(b)?.to_cbor() == b` always holds.
+//!
+//! Whether the claim makes sense *for its scheme* (level exists, provisions are in the scheme's
+//! list, validity period allowed) is the catalog's job: [`crate::catalog::Catalog::validate_claim`].
+
+use crate::cbor::{self, CborError, Value};
+
+/// Largest encoded claim accepted (a label is at most 1024 bytes in total).
+pub const MAX_CLAIM_LEN: usize = 1024;
+/// Maximum length, in characters, of the scheme id (key 1).
+pub const MAX_SCHEME_CHARS: usize = 32;
+/// Maximum length, in characters, of the manufacturer (key 4).
+pub const MAX_MANUFACTURER_CHARS: usize = 64;
+/// Maximum length, in characters, of the product / model designation (key 5).
+pub const MAX_PRODUCT_CHARS: usize = 64;
+/// Maximum length, in characters, of the hardware versions covered (key 6).
+pub const MAX_HARDWARE_CHARS: usize = 32;
+/// Maximum length, in characters, of the firmware versions covered (key 7).
+pub const MAX_FIRMWARE_CHARS: usize = 32;
+/// Maximum length, in characters, of the lab id (key 14).
+pub const MAX_LAB_CHARS: usize = 64;
+/// Maximum provision bitset length in bytes: 256 provisions per scheme.
+pub const MAX_PROVISION_BYTES: usize = 32;
+
+/// A claim field, named in errors. The discriminant is the CBOR map key.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Field {
+    /// 1: scheme id.
+    Scheme = 1,
+    /// 2: catalog version.
+    CatalogVersion = 2,
+    /// 3: level.
+    Level = 3,
+    /// 4: manufacturer.
+    Manufacturer = 4,
+    /// 5: product / model.
+    Product = 5,
+    /// 6: hardware versions covered.
+    HardwareVersions = 6,
+    /// 7: firmware versions covered.
+    FirmwareVersions = 7,
+    /// 8: product category.
+    Category = 8,
+    /// 9: issued-at.
+    IssuedAt = 9,
+    /// 10: expires-at.
+    ExpiresAt = 10,
+    /// 11: security support end.
+    SupportEnd = 11,
+    /// 12: provisions met.
+    Provisions = 12,
+    /// 13: assessment kind.
+    Assessment = 13,
+    /// 14: lab id.
+    Lab = 14,
+    /// 15: serial (log index).
+    Serial = 15,
+    /// 16: supersedes.
+    Supersedes = 16,
+}
+
+impl Field {
+    /// The CBOR map key of this field.
+    pub fn key(self) -> u64 {
+        self as u64
+    }
+
+    /// The field name used in documentation and error messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Scheme => "scheme",
+            Field::CatalogVersion => "catalog_version",
+            Field::Level => "level",
+            Field::Manufacturer => "manufacturer",
+            Field::Product => "product",
+            Field::HardwareVersions => "hardware_versions",
+            Field::FirmwareVersions => "firmware_versions",
+            Field::Category => "category",
+            Field::IssuedAt => "issued_at",
+            Field::ExpiresAt => "expires_at",
+            Field::SupportEnd => "support_end",
+            Field::Provisions => "provisions",
+            Field::Assessment => "assessment",
+            Field::Lab => "lab",
+            Field::Serial => "serial",
+            Field::Supersedes => "supersedes",
+        }
+    }
+
+    fn from_key(k: u64) -> Option<Field> {
+        Some(match k {
+            1 => Field::Scheme,
+            2 => Field::CatalogVersion,
+            3 => Field::Level,
+            4 => Field::Manufacturer,
+            5 => Field::Product,
+            6 => Field::HardwareVersions,
+            7 => Field::FirmwareVersions,
+            8 => Field::Category,
+            9 => Field::IssuedAt,
+            10 => Field::ExpiresAt,
+            11 => Field::SupportEnd,
+            12 => Field::Provisions,
+            13 => Field::Assessment,
+            14 => Field::Lab,
+            15 => Field::Serial,
+            16 => Field::Supersedes,
+            _ => return None,
+        })
+    }
+}
+
+impl core::fmt::Display for Field {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a claim was rejected.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ClaimError {
+    /// The bytes are not deterministic CBOR.
+    #[error("claim is not deterministic CBOR: {0}")]
+    Cbor(#[from] CborError),
+    /// The top-level item is not a map.
+    #[error("claim is not a CBOR map")]
+    NotAMap,
+    /// A key that is not 1..=16.
+    #[error("claim has an unknown key")]
+    UnknownKey,
+    /// A required field is absent.
+    #[error("claim field {0} is missing")]
+    Missing(Field),
+    /// A field has the wrong CBOR type or does not fit its Rust type.
+    #[error("claim field {0} has the wrong type or is out of range")]
+    WrongType(Field),
+    /// A text field exceeds its length limit.
+    #[error("claim field {0} is too long")]
+    TooLong(Field),
+    /// A text field that must not be empty is empty.
+    #[error("claim field {0} is empty")]
+    Empty(Field),
+    /// The provision bitset has trailing zero bytes or is longer than 32 bytes.
+    #[error("claim provisions bitset is not canonical")]
+    BadProvisions,
+    /// Assessment kind is not 0 or 1.
+    #[error("claim assessment kind is unknown")]
+    UnknownAssessment,
+    /// Lab id present with self-declaration, or missing with third-party assessment.
+    #[error("claim lab id must be present exactly when the assessment is third-party")]
+    LabMismatch,
+    /// `expires_at` is not after `issued_at`.
+    #[error("claim expires_at must be after issued_at")]
+    DatesOutOfOrder,
+    /// `supersedes` is not an earlier log index than `serial`.
+    #[error("claim supersedes must be an earlier log index than serial")]
+    SupersedesNotEarlier,
+}
+
+/// How conformity was assessed (key 13, lab id in key 14).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Assessment {
+    /// Manufacturer's self-declaration (kind 0).
+    SelfDeclared,
+    /// Tested by a third-party lab (kind 1), identified by `lab`.
+    ThirdParty {
+        /// The lab's identifier, as listed by the scheme owner.
+        lab: String,
+    },
+}
+
+/// The kind of assessment without the lab id; what scheme levels allow.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssessmentKind {
+    /// Self-declaration by the manufacturer.
+    SelfDeclared,
+    /// Third-party lab assessment.
+    ThirdParty,
+}
+
+impl Assessment {
+    /// The kind, without the lab id.
+    pub fn kind(&self) -> AssessmentKind {
+        match self {
+            Assessment::SelfDeclared => AssessmentKind::SelfDeclared,
+            Assessment::ThirdParty { .. } => AssessmentKind::ThirdParty,
+        }
+    }
+}
+
+/// A set of provision indices (0..=255) into a scheme's provision list, encoded as a bitset:
+/// bit *i* is byte *i/8*, mask `1 << (i % 8)`; no trailing zero bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ProvisionSet {
+    bytes: Vec<u8>,
+}
+
+impl ProvisionSet {
+    /// The empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The set of the given indices (duplicates are fine).
+    pub fn from_indices<I: IntoIterator<Item = u8>>(indices: I) -> Self {
+        let mut s = Self::new();
+        for i in indices {
+            s.insert(i);
+        }
+        s
+    }
+
+    /// Parses a canonical bitset (at most 32 bytes, last byte non-zero).
+    ///
+    /// # Errors
+    /// [`ClaimError::BadProvisions`] if the bitset is too long or has trailing zero bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ClaimError> {
+        if bytes.len() > MAX_PROVISION_BYTES || bytes.last() == Some(&0) {
+            return Err(ClaimError::BadProvisions);
+        }
+        Ok(Self {
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    /// The canonical bitset bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Adds index `i`.
+    pub fn insert(&mut self, i: u8) {
+        let byte = usize::from(i / 8);
+        if self.bytes.len() <= byte {
+            self.bytes.resize(byte + 1, 0);
+        }
+        self.bytes[byte] |= 1 << (i % 8);
+    }
+
+    /// Whether index `i` is in the set.
+    pub fn contains(&self, i: u8) -> bool {
+        self.bytes
+            .get(usize::from(i / 8))
+            .is_some_and(|b| b & (1 << (i % 8)) != 0)
+    }
+
+    /// The indices in ascending order.
+    pub fn iter(&self) -> impl Iterator<Item = u8> + '_ {
+        (0..=255u8).filter(move |&i| self.contains(i))
+    }
+
+    /// Number of indices in the set.
+    pub fn len(&self) -> usize {
+        self.bytes.iter().map(|b| b.count_ones() as usize).sum()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The highest index in the set, if any.
+    pub fn max(&self) -> Option<u8> {
+        self.iter().last()
+    }
+}
+
+/// What a label asserts. Field meanings: `docs/FORMATS.md` §1.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Claim {
+    /// Scheme id in the catalog, e.g. `SG-CLS` (key 1).
+    pub scheme: String,
+    /// Version of the scheme's catalog entry that `level` and `provisions` refer to (key 2).
+    pub catalog_version: u32,
+    /// Level number; binary and descriptive schemes use 1 (= pass) (key 3).
+    pub level: u8,
+    /// Manufacturer name, ≤ 64 characters (key 4).
+    pub manufacturer: String,
+    /// Product / model designation, ≤ 64 characters (key 5).
+    pub product: String,
+    /// Hardware versions covered, ≤ 32 characters (key 6).
+    pub hardware_versions: String,
+    /// Firmware versions covered, ≤ 32 characters (key 7).
+    pub firmware_versions: String,
+    /// Product category code from the catalog (key 8).
+    pub category: u16,
+    /// Issuance time, Unix seconds (key 9).
+    pub issued_at: u64,
+    /// Expiry time, Unix seconds, after `issued_at` (key 10).
+    pub expires_at: u64,
+    /// End of the security support period, Unix seconds (key 11).
+    pub support_end: u64,
+    /// Provisions met, as indices into the scheme's provision list (key 12).
+    pub provisions: ProvisionSet,
+    /// How conformity was assessed (keys 13, 14).
+    pub assessment: Assessment,
+    /// The label's index in the transparency log (key 15).
+    pub serial: u64,
+    /// Log index of the label this one renews (key 16).
+    pub supersedes: Option<u64>,
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.into())
+}
+
+fn check_text(field: Field, s: &str, max: usize, non_empty: bool) -> Result<(), ClaimError> {
+    if non_empty && s.is_empty() {
+        return Err(ClaimError::Empty(field));
+    }
+    if s.chars().count() > max {
+        return Err(ClaimError::TooLong(field));
+    }
+    Ok(())
+}
+
+impl Claim {
+    /// The deterministic CBOR encoding (FORMATS §1). Infallible: call [`Claim::check`] first
+    /// to be sure the result will decode (the issuer does).
+    pub fn to_cbor(&self) -> Vec<u8> {
+        let mut m: Vec<(Value, Value)> = vec![
+            (cbor::uint(1), text(&self.scheme)),
+            (cbor::uint(2), cbor::uint(u64::from(self.catalog_version))),
+            (cbor::uint(3), cbor::uint(u64::from(self.level))),
+            (cbor::uint(4), text(&self.manufacturer)),
+            (cbor::uint(5), text(&self.product)),
+            (cbor::uint(6), text(&self.hardware_versions)),
+            (cbor::uint(7), text(&self.firmware_versions)),
+            (cbor::uint(8), cbor::uint(u64::from(self.category))),
+            (cbor::uint(9), cbor::uint(self.issued_at)),
+            (cbor::uint(10), cbor::uint(self.expires_at)),
+            (cbor::uint(11), cbor::uint(self.support_end)),
+            (
+                cbor::uint(12),
+                Value::Bytes(self.provisions.as_bytes().to_vec()),
+            ),
+        ];
+        match &self.assessment {
+            Assessment::SelfDeclared => m.push((cbor::uint(13), cbor::uint(0))),
+            Assessment::ThirdParty { lab } => {
+                m.push((cbor::uint(13), cbor::uint(1)));
+                m.push((cbor::uint(14), text(lab)));
+            }
+        }
+        m.push((cbor::uint(15), cbor::uint(self.serial)));
+        if let Some(s) = self.supersedes {
+            m.push((cbor::uint(16), cbor::uint(s)));
+        }
+        cbor::encode(&Value::Map(m))
+    }
+
+    /// Checks the field rules that the wire format imposes: length limits, non-empty scheme,
+    /// manufacturer and product, a lab id for third-party assessment, `expires_at > issued_at`,
+    /// `supersedes < serial`.
+    ///
+    /// # Errors
+    /// The first violated rule, naming the field.
+    pub fn check(&self) -> Result<(), ClaimError> {
+        check_text(Field::Scheme, &self.scheme, MAX_SCHEME_CHARS, true)?;
+        check_text(
+            Field::Manufacturer,
+            &self.manufacturer,
+            MAX_MANUFACTURER_CHARS,
+            true,
+        )?;
+        check_text(Field::Product, &self.product, MAX_PRODUCT_CHARS, true)?;
+        check_text(
+            Field::HardwareVersions,
+            &self.hardware_versions,
+            MAX_HARDWARE_CHARS,
+            false,
+        )?;
+        check_text(
+            Field::FirmwareVersions,
+            &self.firmware_versions,
+            MAX_FIRMWARE_CHARS,
+            false,
+        )?;
+        if let Assessment::ThirdParty { lab } = &self.assessment {
+            check_text(Field::Lab, lab, MAX_LAB_CHARS, true)?;
+        }
+        if self.provisions.as_bytes().len() > MAX_PROVISION_BYTES {
+            return Err(ClaimError::BadProvisions);
+        }
+        if self.expires_at <= self.issued_at {
+            return Err(ClaimError::DatesOutOfOrder);
+        }
+        if self.supersedes.is_some_and(|s| s >= self.serial) {
+            return Err(ClaimError::SupersedesNotEarlier);
+        }
+        Ok(())
+    }
+
+    /// Strictly decodes a claim (see the module docs).
+    ///
+    /// # Errors
+    /// A [`ClaimError`] naming the first problem found.
+    pub fn from_cbor(bytes: &[u8]) -> Result<Claim, ClaimError> {
+        let v = cbor::decode(bytes, MAX_CLAIM_LEN)?;
+        let Value::Map(entries) = v else {
+            return Err(ClaimError::NotAMap);
+        };
+        // The decoder guarantees sorted, unique keys; collect them by field.
+        let mut slots: [Option<Value>; 17] = Default::default();
+        for (k, val) in entries {
+            let field = cbor::as_u64(&k)
+                .and_then(Field::from_key)
+                .ok_or(ClaimError::UnknownKey)?;
+            slots[field as usize] = Some(val);
+        }
+        let mut take = |f: Field| slots[f as usize].take();
+
+        fn req(v: Option<Value>, f: Field) -> Result<Value, ClaimError> {
+            v.ok_or(ClaimError::Missing(f))
+        }
+        fn get_text(v: Option<Value>, f: Field) -> Result<String, ClaimError> {
+            match req(v, f)? {
+                Value::Text(s) => Ok(s),
+                _ => Err(ClaimError::WrongType(f)),
+            }
+        }
+        fn get_uint<T: TryFrom<u64>>(v: Option<Value>, f: Field) -> Result<T, ClaimError> {
+            cbor::as_u64(&req(v, f)?)
+                .and_then(|n| T::try_from(n).ok())
+                .ok_or(ClaimError::WrongType(f))
+        }
+
+        let scheme = get_text(take(Field::Scheme), Field::Scheme)?;
+        let catalog_version = get_uint(take(Field::CatalogVersion), Field::CatalogVersion)?;
+        let level = get_uint(take(Field::Level), Field::Level)?;
+        let manufacturer = get_text(take(Field::Manufacturer), Field::Manufacturer)?;
+        let product = get_text(take(Field::Product), Field::Product)?;
+        let hardware_versions = get_text(take(Field::HardwareVersions), Field::HardwareVersions)?;
+        let firmware_versions = get_text(take(Field::FirmwareVersions), Field::FirmwareVersions)?;
+        let category = get_uint(take(Field::Category), Field::Category)?;
+        let issued_at = get_uint(take(Field::IssuedAt), Field::IssuedAt)?;
+        let expires_at = get_uint(take(Field::ExpiresAt), Field::ExpiresAt)?;
+        let support_end = get_uint(take(Field::SupportEnd), Field::SupportEnd)?;
+        let provisions = match req(take(Field::Provisions), Field::Provisions)? {
+            Value::Bytes(b) => ProvisionSet::from_bytes(&b)?,
+            _ => return Err(ClaimError::WrongType(Field::Provisions)),
+        };
+        let kind: u64 = get_uint(take(Field::Assessment), Field::Assessment)?;
+        let lab = take(Field::Lab);
+        let assessment = match (kind, lab) {
+            (0, None) => Assessment::SelfDeclared,
+            (1, Some(Value::Text(lab))) => Assessment::ThirdParty { lab },
+            (1, Some(_)) => return Err(ClaimError::WrongType(Field::Lab)),
+            (0, Some(_)) | (1, None) => return Err(ClaimError::LabMismatch),
+            _ => return Err(ClaimError::UnknownAssessment),
+        };
+        let serial = get_uint(take(Field::Serial), Field::Serial)?;
+        let supersedes = match take(Field::Supersedes) {
+            None => None,
+            v => Some(get_uint(v, Field::Supersedes)?),
+        };
+        let claim = Claim {
+            scheme,
+            catalog_version,
+            level,
+            manufacturer,
+            product,
+            hardware_versions,
+            firmware_versions,
+            category,
+            issued_at,
+            expires_at,
+            support_end,
+            provisions,
+            assessment,
+            serial,
+            supersedes,
+        };
+        claim.check()?;
+        Ok(claim)
+    }
+}
