@@ -1,0 +1,448 @@
+//! Build and test automation for the cyberlabel workspace, in plain Rust so that a fresh machine
+//! needs nothing but the pinned toolchain (`rust-toolchain.toml`).
+//!
+//! - `cargo xtask demo [-- serve args]`: build the verifier page's wasm, then run
+//!   `cyberlabel serve --demo` on a sled store in `./data`.
+//! - `cargo xtask test`: everything CI checks (this is what `.ci/run` runs): installs missing
+//!   system tools (Chromium, zbar, nginx), the npm and Python test tools, then fmt, clippy, the
+//!   workspace tests, the core for wasm32, the wasm test vectors under node and the headless
+//!   browser end-to-end tests, with a timing per step.
+//! - `cargo xtask wasm`: only build the wasm + JS glue (`wasm-verifier/www/pkg/` for the page,
+//!   `target/wasm-node/` for the node tests).
+//!
+//! The wasm glue is generated with `wasm-bindgen-cli-support` as a library (version locked to the
+//! `wasm-bindgen` crate in `wasm-verifier/Cargo.toml`), so no `wasm-bindgen` CLI install is needed.
+
+use std::env;
+use std::ffi::OsString;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+const WASM_CRATE: &str = "cyberlabel-wasm";
+const WASM_ARTIFACT: &str = "cyberlabel_wasm.wasm";
+const WASM_PROFILE: &str = "wasm-release";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// Debian packages the tests use: the browser for the e2e tests, zbarimg as an independent QR
+/// decoder, nginx as an independent static file server for tiles, and the Python venv module.
+const APT_PACKAGES: &[(&str, &str)] = &[
+    ("chromium", "/usr/bin/chromium"),
+    ("chromium-driver", "/usr/bin/chromedriver"),
+    ("zbar-tools", "/usr/bin/zbarimg"),
+    ("nginx", "/usr/sbin/nginx"),
+];
+
+fn main() {
+    if let Err(e) = real_main() {
+        eprintln!("xtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> Result<()> {
+    let mut args = env::args().skip(1);
+    let cmd = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    let root = workspace_root()?;
+    env::set_current_dir(&root).with_context(|| format!("cd {}", root.display()))?;
+    match cmd.as_str() {
+        "demo" => demo(&root, &rest),
+        "test" => test(&root, &rest),
+        "wasm" => {
+            let mut t = Timings::default();
+            build_wasm(&root, &mut t)?;
+            t.print();
+            Ok(())
+        }
+        "setup" => {
+            let mut t = Timings::default();
+            setup(&root, &mut t)?;
+            t.print();
+            Ok(())
+        }
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n\
+                 commands:\n  \
+                 demo [serve args]  build the verifier page, then run `cyberlabel serve --demo --data ./data`\n  \
+                 test [--skip-setup] [--no-e2e]\n                     \
+                 everything CI checks (fmt, clippy, tests, wasm, browser e2e)\n  \
+                 wasm               build the wasm verifier + JS glue only\n  \
+                 setup              install the test tools only (apt, npm, python venv)"
+            );
+            if cmd.is_empty() || cmd == "help" || cmd == "--help" {
+                Ok(())
+            } else {
+                bail!("unknown command {cmd:?}")
+            }
+        }
+    }
+}
+
+fn workspace_root() -> Result<PathBuf> {
+    // xtask lives in <root>/xtask; CARGO_MANIFEST_DIR is set at compile time.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    dir.parent()
+        .map(Path::to_path_buf)
+        .context("xtask manifest dir has no parent")
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| if p.is_absolute() { p } else { root.join(p) })
+        .unwrap_or_else(|| root.join("target"))
+}
+
+fn cargo() -> Command {
+    Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Runs a command, inheriting stdio; fails with the command line if it does not succeed.
+fn run(cmd: &mut Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    println!("xtask: $ {shown}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {shown}"))?;
+    if !status.success() {
+        bail!("command failed ({status}): {shown}");
+    }
+    Ok(())
+}
+
+fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program} >/dev/null 2>&1")])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+#[derive(Default)]
+struct Timings(Vec<(String, Duration, bool)>);
+
+impl Timings {
+    fn step(&mut self, name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+        println!("\n==== xtask step: {name} ====");
+        let start = Instant::now();
+        let r = f();
+        let took = start.elapsed();
+        println!(
+            "==== {name}: {} in {:.1} s ====",
+            if r.is_ok() { "ok" } else { "FAILED" },
+            took.as_secs_f64()
+        );
+        self.0.push((name.to_string(), took, r.is_ok()));
+        r
+    }
+
+    fn print(&self) {
+        let total: Duration = self.0.iter().map(|(_, d, _)| *d).sum();
+        println!("\nxtask timings:");
+        for (name, d, ok) in &self.0 {
+            println!(
+                "  {:>7.1} s  {}  {name}",
+                d.as_secs_f64(),
+                if *ok { "ok    " } else { "FAILED" }
+            );
+        }
+        println!("  {:>7.1} s  total", total.as_secs_f64());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// setup: system packages, npm, python
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn setup(root: &Path, t: &mut Timings) -> Result<()> {
+    t.step("setup: system packages (apt)", setup_apt)?;
+    t.step("setup: npm ci (tests/e2e)", || setup_npm(root))?;
+    t.step("setup: python venv (scripts/requirements-test.txt)", || {
+        setup_python(root).map(|_| ())
+    })?;
+    Ok(())
+}
+
+fn setup_apt() -> Result<()> {
+    let mut missing: Vec<&str> = APT_PACKAGES
+        .iter()
+        .filter(|(_, bin)| !Path::new(bin).exists())
+        .map(|(pkg, _)| *pkg)
+        .collect();
+    if !have("node") || !have("npm") {
+        missing.extend(["nodejs", "npm"]);
+    }
+    if !have("python3") {
+        missing.extend(["python3", "python3-venv"]);
+    }
+    if missing.is_empty() {
+        println!("xtask: all system packages present");
+        return Ok(());
+    }
+    let sudo: &[&str] = if is_root() { &[] } else { &["sudo", "-n"] };
+    let apt = |args: &[&str]| -> Result<()> {
+        let mut all: Vec<&str> = sudo.to_vec();
+        all.extend(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]);
+        all.extend(args);
+        run(Command::new(all[0]).args(&all[1..]))
+    };
+    println!("xtask: installing {}", missing.join(" "));
+    apt(&["update", "-q"])?;
+    let mut install = vec!["install", "-y", "-q", "--no-install-recommends"];
+    install.extend(missing.iter().copied());
+    apt(&install)
+}
+
+fn setup_npm(root: &Path) -> Result<()> {
+    let dir = root.join("tests/e2e");
+    let marker = dir.join("node_modules/playwright-core/package.json");
+    if marker.exists() {
+        println!("xtask: tests/e2e/node_modules present");
+        return Ok(());
+    }
+    run(Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&dir))
+}
+
+/// Creates (once) a venv under the target dir with the pinned test tools; returns its python.
+fn setup_python(root: &Path) -> Result<PathBuf> {
+    let venv = target_dir(root).join("py-venv");
+    let python = venv.join("bin/python3");
+    let req = root.join("scripts/requirements-test.txt");
+    let stamp = venv.join("requirements.stamp");
+    let wanted = fs::read_to_string(&req).with_context(|| format!("read {}", req.display()))?;
+    if python.exists() && fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        println!("xtask: python venv up to date: {}", venv.display());
+        return Ok(python);
+    }
+    if !python.exists() {
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
+    run(Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-r",
+        ])
+        .arg(&req))?;
+    fs::write(&stamp, wanted)?;
+    Ok(python)
+}
+
+// ---------------------------------------------------------------------------------------------
+// wasm
+
+fn build_wasm(root: &Path, t: &mut Timings) -> Result<()> {
+    t.step(
+        "wasm: cargo build cyberlabel-wasm (wasm32, wasm-release)",
+        || {
+            run(cargo().args([
+                "build",
+                "-p",
+                WASM_CRATE,
+                "--target",
+                WASM_TARGET,
+                "--profile",
+                WASM_PROFILE,
+            ]))
+        },
+    )?;
+    let input = target_dir(root)
+        .join(WASM_TARGET)
+        .join(WASM_PROFILE)
+        .join(WASM_ARTIFACT);
+    t.step("wasm: wasm-bindgen (web + nodejs)", || {
+        let web = root.join("wasm-verifier/www/pkg");
+        bindgen(&input, &web, false)?;
+        bindgen(&input, &target_dir(root).join("wasm-node"), true)?;
+        report_wasm_size(&web.join("cyberlabel_wasm_bg.wasm"))
+    })
+}
+
+fn bindgen(input: &Path, out: &Path, nodejs: bool) -> Result<()> {
+    if out.exists() {
+        fs::remove_dir_all(out).with_context(|| format!("clean {}", out.display()))?;
+    }
+    fs::create_dir_all(out)?;
+    let mut b = wasm_bindgen_cli_support::Bindgen::new();
+    b.input_path(input)
+        .typescript(false)
+        .remove_name_section(true)
+        .remove_producers_section(true);
+    if nodejs {
+        b.nodejs(true)?;
+    } else {
+        b.web(true)?;
+    }
+    b.generate(out)
+        .with_context(|| format!("wasm-bindgen {} -> {}", input.display(), out.display()))?;
+    println!("xtask: wasm-bindgen wrote {}", out.display());
+    Ok(())
+}
+
+fn report_wasm_size(wasm: &Path) -> Result<()> {
+    let raw = fs::metadata(wasm)
+        .with_context(|| format!("stat {}", wasm.display()))?
+        .len();
+    // gzip -9 is what a static server or CDN would serve; measured with the system gzip.
+    let gz = Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(wasm)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| o.stdout.len());
+    match gz {
+        Some(gz) => println!(
+            "xtask: METRIC wasm size: {raw} bytes raw, {gz} bytes gzip -9 ({:.1} KiB gz)",
+            gz as f64 / 1024.0
+        ),
+        None => println!("xtask: METRIC wasm size: {raw} bytes raw (gzip not available)"),
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// demo
+
+fn demo(root: &Path, rest: &[String]) -> Result<()> {
+    let mut t = Timings::default();
+    build_wasm(root, &mut t)?;
+    t.print();
+    println!(
+        "\nxtask: starting the demo server (example keys, DEMO MODE: never for production).\n\
+         xtask: data in ./data; the verifier page is at the printed address."
+    );
+    let mut cmd = cargo();
+    cmd.args(["run", "-q", "-p", "cyberlabel", "--", "serve", "--demo"]);
+    if !rest
+        .iter()
+        .any(|a| a == "--data" || a.starts_with("--data="))
+    {
+        cmd.args(["--data", "data"]);
+    }
+    cmd.args(rest);
+    run(&mut cmd)
+}
+
+// ---------------------------------------------------------------------------------------------
+// test
+
+fn test(root: &Path, rest: &[String]) -> Result<()> {
+    let skip_setup = rest.iter().any(|a| a == "--skip-setup");
+    let no_e2e = rest.iter().any(|a| a == "--no-e2e");
+    let mut t = Timings::default();
+    let r = test_steps(root, &mut t, skip_setup, no_e2e);
+    t.print();
+    r
+}
+
+fn test_steps(root: &Path, t: &mut Timings, skip_setup: bool, no_e2e: bool) -> Result<()> {
+    let python = if skip_setup {
+        let p = target_dir(root).join("py-venv/bin/python3");
+        if p.exists() { p } else { "python3".into() }
+    } else {
+        setup(root, t)?;
+        setup_python(root)?
+    };
+    // Tests that call independent tools find them through these variables.
+    let venv_bin = python.parent().map(Path::to_path_buf).unwrap_or_default();
+    let path = env::var_os("PATH").unwrap_or_default();
+    let mut paths = vec![venv_bin];
+    paths.extend(env::split_paths(&path));
+    let new_path = env::join_paths(paths).context("PATH")?;
+    let tool_env: Vec<(&str, OsString)> = vec![
+        ("PATH", new_path),
+        ("CYBERLABEL_PYTHON", python.clone().into_os_string()),
+        ("CYBERLABEL_CHROMIUM", "/usr/bin/chromium".into()),
+    ];
+
+    t.step("cargo fmt --all --check", || {
+        run(cargo().args(["fmt", "--all", "--check"]))
+    })?;
+    t.step("cargo clippy --workspace --all-targets -D warnings", || {
+        run(cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    t.step("cargo test --workspace", || {
+        run(cargo()
+            .args(["test", "--workspace"])
+            .envs(tool_env.iter().cloned()))
+    })?;
+    t.step("cargo build -p cyberlabel-core --target wasm32", || {
+        run(cargo().args(["build", "-p", "cyberlabel-core", "--target", WASM_TARGET]))
+    })?;
+    build_wasm(root, t)?;
+    t.step(
+        "wasm test vectors under node (node --test wasm-verifier/tests)",
+        || {
+            run(Command::new("node")
+                .args(["--test", "--test-reporter=spec"])
+                .arg(root.join("wasm-verifier/tests"))
+                .envs(tool_env.iter().cloned())
+                .env("CYBERLABEL_WASM_NODE", target_dir(root).join("wasm-node")))
+        },
+    )?;
+    if no_e2e {
+        println!("xtask: --no-e2e given: browser end-to-end tests NOT run");
+        return Ok(());
+    }
+    t.step("cargo build -p cyberlabel (server binary for e2e)", || {
+        run(cargo().args(["build", "-p", "cyberlabel"]))
+    })?;
+    let bin = target_dir(root).join("debug/cyberlabel");
+    let bench_inputs = target_dir(root).join("e2e/bench-inputs.json");
+    t.step("browser e2e tests (tests/e2e, headless Chromium)", || {
+        run(Command::new("node")
+            .args([
+                "--test",
+                "--test-concurrency=1",
+                "--test-reporter=spec",
+                "tests/e2e/",
+            ])
+            .envs(tool_env.iter().cloned())
+            .env("CYBERLABEL_BIN", &bin)
+            .env("CYBERLABEL_E2E_OUT", target_dir(root).join("e2e")))
+    })?;
+    if bench_inputs.exists() {
+        t.step("native verify timing (same inputs as the browser)", || {
+            run(cargo()
+                .args([
+                    "run",
+                    "-q",
+                    "--release",
+                    "-p",
+                    WASM_CRATE,
+                    "--example",
+                    "native_bench",
+                    "--",
+                ])
+                .arg(&bench_inputs))
+        })?;
+    }
+    let mut out = std::io::stdout();
+    writeln!(out, "\nxtask: all test steps passed")?;
+    Ok(())
+}
