@@ -1,1 +1,201 @@
-//! TODO: server
+//! cyberlabel-server: the issuing service over HTTP (axum on tokio).
+//!
+//! - [`app`] builds the router (tested in-process and over loopback), [`serve`] runs it on a
+//!   bound listener until a shutdown future resolves, then drains in-flight requests and closes
+//!   the log so every pending append is committed or rejected — nothing acknowledged is lost.
+//! - [`AppState::open`] opens the one sled database of a data directory (shared by the log and
+//!   the token store; sled locks the directory, see [`open_db`]), loads the keys (refusing the
+//!   example keys outside demo mode), and starts the log's sequencer.
+//! - Routes: public reads (CORS open) and authenticated mutations; see [`routes`] and the
+//!   OpenAPI document served at `/openapi.json` (`openapi.json` in this crate, checked
+//!   against [`route_table`] by a test).
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod ratelimit;
+pub mod routes;
+pub mod service;
+pub mod www;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use auth::{Role, TokenStore};
+pub use config::Config;
+pub use error::ApiError;
+pub use routes::{app, route_table};
+pub use service::{Service, StartError};
+
+use metrics::Metrics;
+use ratelimit::RateLimiter;
+
+/// Shared state of a running server (cheap to clone).
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    config: Config,
+    db: sled::Db,
+    tokens: TokenStore,
+    metrics: Arc<Metrics>,
+    read_limit: RateLimiter,
+    write_limit: RateLimiter,
+    service: Service,
+}
+
+impl AppState {
+    /// Opens the data directory's database, loads keys and trust list, and starts the log.
+    ///
+    /// # Errors
+    /// [`StartError`] with a message an operator can act on (locked data dir, bad key, example
+    /// keys outside demo mode, …).
+    pub fn open(config: Config) -> Result<Self, StartError> {
+        let db = open_db(&config.data_dir)?;
+        let tokens = TokenStore::open(&db).map_err(|e| StartError::Other(e.to_string()))?;
+        let metrics = Arc::new(Metrics::default());
+        let service = Service::open(&config, db.clone(), metrics.clone())?;
+        Ok(Self(Arc::new(Inner {
+            read_limit: RateLimiter::new(config.read_rps, config.read_burst),
+            write_limit: RateLimiter::new(config.write_rps, config.write_burst),
+            config,
+            db,
+            tokens,
+            metrics,
+            service,
+        })))
+    }
+
+    /// The configuration the server runs with.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+    /// The operator token store (shares the server's database).
+    pub fn tokens(&self) -> &TokenStore {
+        &self.0.tokens
+    }
+    /// Metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+    /// The issuing service (log + issuer).
+    pub fn service(&self) -> &Service {
+        &self.0.service
+    }
+    /// The database handle (for tests and the CLI's demo set-up).
+    pub fn db(&self) -> &sled::Db {
+        &self.0.db
+    }
+    pub(crate) fn read_limit(&self) -> &RateLimiter {
+        &self.0.read_limit
+    }
+    pub(crate) fn write_limit(&self) -> &RateLimiter {
+        &self.0.write_limit
+    }
+}
+
+/// Opens `<data_dir>/db`, creating the directory if needed.
+///
+/// # Errors
+/// [`StartError::Locked`] when another process (typically a running `cyberlabel serve`) holds
+/// the directory: sled takes an exclusive lock, so the CLI's `token` commands must run while
+/// the server is stopped.
+pub fn open_db(data_dir: &Path) -> Result<sled::Db, StartError> {
+    std::fs::create_dir_all(data_dir).map_err(|e| {
+        StartError::Other(format!(
+            "cannot create data directory {}: {e}",
+            data_dir.display()
+        ))
+    })?;
+    let path = data_dir.join("db");
+    sled::Config::new()
+        .path(&path)
+        .open()
+        .map_err(|e| match &e {
+            sled::Error::Io(io)
+                if io.kind() == std::io::ErrorKind::WouldBlock
+                    || io.to_string().contains("lock") =>
+            {
+                StartError::Locked(data_dir.to_path_buf())
+            }
+            _ => StartError::Other(format!("cannot open database {}: {e}", path.display())),
+        })
+}
+
+/// Runs the server on `listener` until `shutdown` resolves; then stops accepting, drains
+/// in-flight requests (up to `shutdown_grace_secs`), and closes the log, which commits or
+/// rejects every pending append before this returns.
+///
+/// # Errors
+/// I/O errors of the listener.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let grace = Duration::from_secs(state.config().shutdown_grace_secs);
+    let router = app(state.clone());
+    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutdown requested: no new connections, draining in-flight requests");
+        let _ = signalled_tx.send(());
+    });
+    let deadline = async move {
+        if signalled_rx.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let result = tokio::select! {
+        r = server => r,
+        () = deadline => {
+            tracing::warn!(grace_secs = grace.as_secs(), "grace period over; abandoning open connections");
+            Ok(())
+        }
+    };
+    state.service().close().await;
+    tracing::info!("log closed; shutdown complete");
+    result
+}
+
+/// Resolves on SIGTERM or ctrl-c (for `cyberlabel serve`).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// Current Unix time in seconds (the server is the one place with a clock).
+pub fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

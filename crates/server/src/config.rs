@@ -1,0 +1,255 @@
+//! Server configuration: a TOML file, then `CYBERLABEL_*` environment variables, then CLI flags
+//! (applied by the caller) — later sources win.
+//!
+//! | key | env | default |
+//! |---|---|---|
+//! | `listen` | `CYBERLABEL_LISTEN` | `127.0.0.1:8080` |
+//! | `data_dir` | `CYBERLABEL_DATA` | `data` |
+//! | `issuer_key` | `CYBERLABEL_ISSUER_KEY` | – (PKCS#8 PEM) |
+//! | `log_key` | `CYBERLABEL_LOG_KEY` | – (PKCS#8 PEM) |
+//! | `trust_list` | `CYBERLABEL_TRUST_LIST` | – (signed trust list, `trust-list.cose`) |
+//! | `trust_anchor` | `CYBERLABEL_TRUST_ANCHOR` | – (trust-list signer public key, SPKI PEM) |
+//! | `origin` | `CYBERLABEL_ORIGIN` | `localhost/cyberlabel` |
+//! | `verifier_url` | `CYBERLABEL_VERIFIER_URL` | `http://<listen>/v` |
+//! | `www_dir` | `CYBERLABEL_WWW` | `wasm-verifier/www` |
+//! | `batch_size` | `CYBERLABEL_BATCH_SIZE` | `256` |
+//! | `max_delay_ms` | `CYBERLABEL_MAX_DELAY_MS` | `5` |
+//! | `demo` | `CYBERLABEL_DEMO` | `false` |
+//! | `body_limit` | `CYBERLABEL_BODY_LIMIT` | `65536` |
+//! | `bulk_body_limit` | `CYBERLABEL_BULK_BODY_LIMIT` | `16777216` |
+//! | `bulk_max_items` | `CYBERLABEL_BULK_MAX_ITEMS` | `10000` |
+//! | `read_rps` / `read_burst` | `CYBERLABEL_READ_RPS` / `_READ_BURST` | `500` / `1000` per client IP |
+//! | `write_rps` / `write_burst` | `CYBERLABEL_WRITE_RPS` / `_WRITE_BURST` | `100` / `200` per token |
+//! | `shutdown_grace_secs` | `CYBERLABEL_SHUTDOWN_GRACE_SECS` | `30` |
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// All server settings. See the module docs for keys, env variables and defaults.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Socket address to listen on.
+    pub listen: SocketAddr,
+    /// Directory of the sled database (`<data_dir>/db`) and demo artefacts.
+    pub data_dir: PathBuf,
+    /// Issuer signing key (PKCS#8 PEM, mode 0600).
+    pub issuer_key: Option<PathBuf>,
+    /// Log signing key (PKCS#8 PEM, mode 0600).
+    pub log_key: Option<PathBuf>,
+    /// Signed trust list (COSE_Sign1 over the JSON document).
+    pub trust_list: Option<PathBuf>,
+    /// Public key of the trust-list signer (the verifier page's trust anchor).
+    pub trust_anchor: Option<PathBuf>,
+    /// Log origin (checkpoint first line, note key name).
+    pub origin: String,
+    /// Public URL of the verifier page, the QR prefix (`…/v`). Empty = derived from `listen`.
+    pub verifier_url: String,
+    /// Directory holding the verifier web page (`index.html`, assets, `pkg/`).
+    pub www_dir: PathBuf,
+    /// Maximum entries per sequencer batch.
+    pub batch_size: usize,
+    /// Maximum time an entry waits for its batch to fill, in milliseconds.
+    pub max_delay_ms: u64,
+    /// Demo mode: example keys allowed (and used by default), admin token and sample labels.
+    pub demo: bool,
+    /// Body limit for every route except bulk issuance, in bytes.
+    pub body_limit: usize,
+    /// Body limit for `POST /labels/bulk`, in bytes.
+    pub bulk_body_limit: usize,
+    /// Maximum items in one bulk request.
+    pub bulk_max_items: usize,
+    /// Public read requests per second per client IP (token bucket refill rate; 0 = unlimited).
+    pub read_rps: u32,
+    /// Public read burst per client IP.
+    pub read_burst: u32,
+    /// Authenticated requests per second per token (0 = unlimited).
+    pub write_rps: u32,
+    /// Authenticated burst per token.
+    pub write_burst: u32,
+    /// How long shutdown waits for in-flight requests before giving up.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            issuer_key: None,
+            log_key: None,
+            trust_list: None,
+            trust_anchor: None,
+            origin: "localhost/cyberlabel".into(),
+            verifier_url: String::new(),
+            www_dir: PathBuf::from("wasm-verifier/www"),
+            batch_size: 256,
+            max_delay_ms: 5,
+            demo: false,
+            body_limit: 64 * 1024,
+            bulk_body_limit: 16 * 1024 * 1024,
+            bulk_max_items: 10_000,
+            read_rps: 500,
+            read_burst: 1000,
+            write_rps: 100,
+            write_burst: 200,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+/// Configuration loading failures.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for [`Config`].
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: toml::de::Error,
+    },
+    /// An environment variable has an invalid value.
+    #[error("invalid value for environment variable {var}: {message}")]
+    Env {
+        /// Variable name.
+        var: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if given), then the environment.
+    ///
+    /// # Errors
+    /// Unreadable or invalid file, or an unparsable environment value.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut cfg = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.into(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.into(),
+                    source,
+                })?
+            }
+            None => Config::default(),
+        };
+        cfg.apply_env(|k| std::env::var(k).ok())?;
+        Ok(cfg)
+    }
+
+    /// Applies `CYBERLABEL_*` variables read through `get` (injected for tests).
+    ///
+    /// # Errors
+    /// An unparsable value.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(var: &'static str, v: &str) -> Result<T, ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            v.trim().parse().map_err(|e: T::Err| ConfigError::Env {
+                var,
+                message: e.to_string(),
+            })
+        }
+        macro_rules! env {
+            ($var:literal, $field:expr, path) => {
+                if let Some(v) = get($var) {
+                    $field = Some(PathBuf::from(v));
+                }
+            };
+            ($var:literal, $field:expr, string) => {
+                if let Some(v) = get($var) {
+                    $field = v;
+                }
+            };
+            ($var:literal, $field:expr) => {
+                if let Some(v) = get($var) {
+                    $field = parse($var, &v)?;
+                }
+            };
+        }
+        env!("CYBERLABEL_LISTEN", self.listen);
+        if let Some(v) = get("CYBERLABEL_DATA") {
+            self.data_dir = PathBuf::from(v);
+        }
+        env!("CYBERLABEL_ISSUER_KEY", self.issuer_key, path);
+        env!("CYBERLABEL_LOG_KEY", self.log_key, path);
+        env!("CYBERLABEL_TRUST_LIST", self.trust_list, path);
+        env!("CYBERLABEL_TRUST_ANCHOR", self.trust_anchor, path);
+        env!("CYBERLABEL_ORIGIN", self.origin, string);
+        env!("CYBERLABEL_VERIFIER_URL", self.verifier_url, string);
+        if let Some(v) = get("CYBERLABEL_WWW") {
+            self.www_dir = PathBuf::from(v);
+        }
+        env!("CYBERLABEL_BATCH_SIZE", self.batch_size);
+        env!("CYBERLABEL_MAX_DELAY_MS", self.max_delay_ms);
+        env!("CYBERLABEL_DEMO", self.demo);
+        env!("CYBERLABEL_BODY_LIMIT", self.body_limit);
+        env!("CYBERLABEL_BULK_BODY_LIMIT", self.bulk_body_limit);
+        env!("CYBERLABEL_BULK_MAX_ITEMS", self.bulk_max_items);
+        env!("CYBERLABEL_READ_RPS", self.read_rps);
+        env!("CYBERLABEL_READ_BURST", self.read_burst);
+        env!("CYBERLABEL_WRITE_RPS", self.write_rps);
+        env!("CYBERLABEL_WRITE_BURST", self.write_burst);
+        env!("CYBERLABEL_SHUTDOWN_GRACE_SECS", self.shutdown_grace_secs);
+        Ok(())
+    }
+
+    /// The verifier URL, derived from `listen` when not configured.
+    pub fn verifier_url(&self) -> String {
+        if self.verifier_url.is_empty() {
+            format!("http://{}/v", self.listen)
+        } else {
+            self.verifier_url.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "listen = \"0.0.0.0:9000\"\nbatch_size = 7\norigin = \"a/b\"\n",
+        )
+        .unwrap();
+        let mut cfg: Config = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(cfg.batch_size, 7);
+        cfg.apply_env(|k| match k {
+            "CYBERLABEL_BATCH_SIZE" => Some("9".into()),
+            "CYBERLABEL_DEMO" => Some("true".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(
+            (cfg.batch_size, cfg.demo, cfg.origin.as_str()),
+            (9, true, "a/b")
+        );
+        assert_eq!(cfg.listen, "0.0.0.0:9000".parse().unwrap());
+        let err = cfg
+            .apply_env(|k| (k == "CYBERLABEL_LISTEN").then(|| "nope".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("CYBERLABEL_LISTEN"));
+        assert!(toml::from_str::<Config>("unknown_key = 1").is_err());
+    }
+}

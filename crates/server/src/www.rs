@@ -1,0 +1,145 @@
+//! The verifier web page and its assets, served from a directory (`www_dir`).
+//!
+//! `/` and `/v` → `index.html` with a strict Content-Security-Policy; `/assets/<path>` → the
+//! file `<www_dir>/assets/<path>`, or else `<www_dir>/<path>` (so the wasm-bindgen output in
+//! `<www_dir>/pkg/` is reachable as `/assets/pkg/…`); `/assets/config.json` is generated from the
+//! server's configuration. Paths are sanitised segment by segment (no `..`, no hidden files, a
+//! small character set), so nothing outside the directory can be named.
+
+use std::path::{Path, PathBuf};
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+
+/// The page's Content-Security-Policy (contract with the verifier page).
+pub const CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+img-src 'self' blob: data:; connect-src 'self'; media-src 'self' blob: mediastream:; worker-src 'self'; \
+manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// Largest static file served (the wasm module is ~150–300 KB).
+const MAX_FILE: u64 = 8 * 1024 * 1024;
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "wasm" => "application/wasm",
+        "json" => "application/json",
+        "webmanifest" => "application/manifest+json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "txt" => "text/plain; charset=utf-8",
+        "woff2" => "font/woff2",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Sanitised relative path, or `None` if any segment is unsafe.
+fn safe_rel(path: &str) -> Option<PathBuf> {
+    if path.is_empty() || path.len() > 256 {
+        return None;
+    }
+    let mut out = PathBuf::new();
+    for seg in path.split('/') {
+        let ok = !seg.is_empty()
+            && !seg.starts_with('.')
+            && seg
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+        if !ok {
+            return None;
+        }
+        out.push(seg);
+    }
+    Some(out)
+}
+
+async fn read_file(path: &Path) -> Option<Vec<u8>> {
+    let meta = tokio::fs::metadata(path).await.ok()?;
+    if !meta.is_file() || meta.len() > MAX_FILE {
+        return None;
+    }
+    tokio::fs::read(path).await.ok()
+}
+
+/// The page (`index.html`) with security headers. 503 if the page has not been built.
+pub async fn page(www: &Path) -> Response {
+    let Some(body) = read_file(&www.join("index.html")).await else {
+        return ApiError::unavailable(
+            "the verifier page is not built (run `cargo xtask demo` or build wasm-verifier/www)",
+        )
+        .into_response();
+    };
+    let mut resp = (StatusCode::OK, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    resp
+}
+
+/// A file under `/assets/`.
+pub async fn asset(www: &Path, rel: &str) -> Response {
+    let Some(rel) = safe_rel(rel) else {
+        return ApiError::not_found("no such asset").into_response();
+    };
+    for candidate in [www.join("assets").join(&rel), www.join(&rel)] {
+        if let Some(body) = read_file(&candidate).await {
+            let mut resp = (StatusCode::OK, body).into_response();
+            let h = resp.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(content_type(&candidate)),
+            );
+            // Assets are not content-addressed, so only a short cache.
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            );
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(CSP),
+            );
+            return resp;
+        }
+    }
+    ApiError::not_found("no such asset").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitises() {
+        assert!(safe_rel("pkg/verifier_bg.wasm").is_some());
+        for bad in [
+            "../x",
+            "a/../b",
+            ".git/config",
+            "a//b",
+            "/etc/passwd",
+            "a/b%2f",
+            "",
+            "a\\b",
+        ] {
+            assert!(safe_rel(bad).is_none(), "{bad}");
+        }
+        assert_eq!(content_type(Path::new("x/y.wasm")), "application/wasm");
+    }
+}
