@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 
 mod issue;
 mod keygen;
+mod photo;
 mod schemes;
 mod serve;
 mod trust_list;

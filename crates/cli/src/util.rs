@@ -11,7 +11,10 @@ pub const EXIT_ERROR: u8 = 1;
 /// Reads a file of at most `max` bytes.
 pub fn read_bounded(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
     let meta = fs::metadata(path).with_context(|| {
-        format!("cannot read {what} {}: check the path (and that you may read it)", path.display())
+        format!(
+            "cannot read {what} {}: check the path (and that you may read it)",
+            path.display()
+        )
     })?;
     if meta.len() > max {
         bail!(
@@ -27,7 +30,10 @@ pub fn read_bounded(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
 pub fn write_out(dir: &Path, name: &str, bytes: &[u8]) -> Result<std::path::PathBuf> {
     let path = dir.join(name);
     fs::write(&path, bytes).with_context(|| {
-        format!("cannot write {}: check that the --out directory is writable", path.display())
+        format!(
+            "cannot write {}: check that the --out directory is writable",
+            path.display()
+        )
     })?;
     Ok(path)
 }
@@ -35,6 +41,9 @@ pub fn write_out(dir: &Path, name: &str, bytes: &[u8]) -> Result<std::path::Path
 /// Creates the output directory (and parents) if missing.
 pub fn ensure_dir(dir: &Path) -> Result<()> {
     fs::create_dir_all(dir).with_context(|| {
-        format!("cannot create output directory {}: choose another --out", dir.display())
+        format!(
+            "cannot create output directory {}: choose another --out",
+            dir.display()
+        )
     })
 }

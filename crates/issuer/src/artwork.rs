@@ -91,10 +91,30 @@ pub struct Artwork {
 
 /// One drawing primitive, rendered identically to raster and SVG.
 enum Shape {
-    Rect { x: f32, y: f32, w: f32, h: f32, fill: u8 },
-    Polygon { points: Vec<(f32, f32)>, fill: u8 },
-    Text { text: String, cx: f32, baseline: f32, size: f32, bold: bool, fill: u8 },
-    Qr { x: f32, y: f32, module: f32 },
+    Rect {
+        x: f32,
+        y: f32,
+        w: f32,
+        h: f32,
+        fill: u8,
+    },
+    Polygon {
+        points: Vec<(f32, f32)>,
+        fill: u8,
+    },
+    Text {
+        text: String,
+        cx: f32,
+        baseline: f32,
+        size: f32,
+        bold: bool,
+        fill: u8,
+    },
+    Qr {
+        x: f32,
+        y: f32,
+        module: f32,
+    },
 }
 
 struct Fonts<'f> {
@@ -133,7 +153,11 @@ impl Fonts<'_> {
     /// The largest size ≤ `size` at which `text` fits `max_width`.
     fn fit(&self, text: &str, size: f32, bold: bool, max_width: f32) -> f32 {
         let w = self.width(text, size, bold);
-        if w > max_width { (size * max_width / w).floor().max(8.0) } else { size }
+        if w > max_width {
+            (size * max_width / w).floor().max(8.0)
+        } else {
+            size
+        }
     }
 }
 
@@ -159,17 +183,30 @@ fn circle(cx: f32, cy: f32, r: f32) -> Vec<(f32, f32)> {
 }
 
 fn check(cx: f32, cy: f32, r: f32) -> Vec<(f32, f32)> {
-    [(-0.55, -0.02), (-0.15, 0.38), (0.55, -0.32), (0.42, -0.45), (-0.15, 0.12), (-0.42, -0.15)]
-        .iter()
-        .map(|(x, y)| (cx + x * r, cy + y * r))
-        .collect()
+    [
+        (-0.55, -0.02),
+        (-0.15, 0.38),
+        (0.55, -0.32),
+        (0.42, -0.45),
+        (-0.15, 0.12),
+        (-0.42, -0.15),
+    ]
+    .iter()
+    .map(|(x, y)| (cx + x * r, cy + y * r))
+    .collect()
 }
 
 fn layout(art: &LabelArt<'_>, fonts: &Fonts<'_>) -> (Vec<Shape>, u32) {
     let w = WIDTH as f32;
     let cx = w / 2.0;
     let text_w = w - 2.0 * MARGIN;
-    let mut shapes = vec![Shape::Rect { x: 0.0, y: 0.0, w, h: 112.0, fill: 0 }];
+    let mut shapes = vec![Shape::Rect {
+        x: 0.0,
+        y: 0.0,
+        w,
+        h: 112.0,
+        fill: 0,
+    }];
     let text = |text: &str, baseline: f32, size: f32, bold: bool, fill: u8| Shape::Text {
         text: text.to_owned(),
         cx,
@@ -213,8 +250,14 @@ fn layout(art: &LabelArt<'_>, fonts: &Fonts<'_>) -> (Vec<Shape>, u32) {
             }
         }
         LevelMark::Pass => {
-            shapes.push(Shape::Polygon { points: circle(cx, mark_cy, 50.0), fill: 0 });
-            shapes.push(Shape::Polygon { points: check(cx, mark_cy, 50.0), fill: 255 });
+            shapes.push(Shape::Polygon {
+                points: circle(cx, mark_cy, 50.0),
+                fill: 0,
+            });
+            shapes.push(Shape::Polygon {
+                points: check(cx, mark_cy, 50.0),
+                fill: 255,
+            });
         }
     }
     shapes.push(text(art.level_text, 275.0, 36.0, true, 0));
@@ -227,7 +270,11 @@ fn layout(art: &LabelArt<'_>, fonts: &Fonts<'_>) -> (Vec<Shape>, u32) {
     let module = (QR_MAX / side).max(2);
     let qr_px = module * side;
     let qr_x = ((WIDTH - qr_px.min(WIDTH)) / 2) as f32;
-    shapes.push(Shape::Qr { x: qr_x, y: QR_TOP as f32, module: module as f32 });
+    shapes.push(Shape::Qr {
+        x: qr_x,
+        y: QR_TOP as f32,
+        module: module as f32,
+    });
     let bottom = QR_TOP + qr_px;
     shapes.push(text("Scan to verify", bottom as f32 + 16.0, 24.0, false, 0));
     (shapes, bottom + 40)
@@ -294,7 +341,14 @@ impl Raster {
                     }
                 }
             }
-            Shape::Text { text, cx, baseline, size, bold, fill } => {
+            Shape::Text {
+                text,
+                cx,
+                baseline,
+                size,
+                bold,
+                fill,
+            } => {
                 let font = fonts.get(*bold).as_scaled(PxScale::from(*size));
                 let mut caret = cx - fonts.width(text, *size, *bold) / 2.0;
                 let mut prev = None;
@@ -421,24 +475,54 @@ fn to_svg(shapes: &[Shape], height: u32, qr: &LabelQr) -> String {
 pub fn render(art: &LabelArt<'_>) -> Result<Artwork, ArtworkError> {
     let fonts = Fonts::load()?;
     let (shapes, height) = layout(art, &fonts);
-    let mut raster =
-        Raster { w: WIDTH, h: height, px: vec![255; WIDTH as usize * height as usize] };
+    let mut raster = Raster {
+        w: WIDTH,
+        h: height,
+        px: vec![255; WIDTH as usize * height as usize],
+    };
     for shape in &shapes {
         raster.draw(shape, &fonts, art.qr);
     }
     // Border (4 px), as in the SVG.
     let border = [
-        Shape::Rect { x: 0.0, y: 0.0, w: WIDTH as f32, h: 4.0, fill: 0 },
-        Shape::Rect { x: 0.0, y: height as f32 - 4.0, w: WIDTH as f32, h: 4.0, fill: 0 },
-        Shape::Rect { x: 0.0, y: 0.0, w: 4.0, h: height as f32, fill: 0 },
-        Shape::Rect { x: WIDTH as f32 - 4.0, y: 0.0, w: 4.0, h: height as f32, fill: 0 },
+        Shape::Rect {
+            x: 0.0,
+            y: 0.0,
+            w: WIDTH as f32,
+            h: 4.0,
+            fill: 0,
+        },
+        Shape::Rect {
+            x: 0.0,
+            y: height as f32 - 4.0,
+            w: WIDTH as f32,
+            h: 4.0,
+            fill: 0,
+        },
+        Shape::Rect {
+            x: 0.0,
+            y: 0.0,
+            w: 4.0,
+            h: height as f32,
+            fill: 0,
+        },
+        Shape::Rect {
+            x: WIDTH as f32 - 4.0,
+            y: 0.0,
+            w: 4.0,
+            h: height as f32,
+            fill: 0,
+        },
     ];
     for shape in &border {
         raster.draw(shape, &fonts, art.qr);
     }
-    let png = crate::png::encode_gray(WIDTH, height, &raster.px, Some(DPI))
-        .map_err(ArtworkError::Png)?;
-    Ok(Artwork { png, svg: to_svg(&shapes, height, art.qr) })
+    let png =
+        crate::png::encode_gray(WIDTH, height, &raster.px, Some(DPI)).map_err(ArtworkError::Png)?;
+    Ok(Artwork {
+        png,
+        svg: to_svg(&shapes, height, art.qr),
+    })
 }
 
 #[cfg(test)]
@@ -460,7 +544,10 @@ mod tests {
 
     #[test]
     fn png_has_300_dpi_and_decodes_with_rqrr() {
-        let text = format!("https://labels.example/v#{}", "31415926535897932".repeat(10));
+        let text = format!(
+            "https://labels.example/v#{}",
+            "31415926535897932".repeat(10)
+        );
         let qr = LabelQr::new(&text).unwrap();
         for mark in [
             LevelMark::Stars { level: 2, of: 4 },
@@ -474,7 +561,11 @@ mod tests {
             assert_eq!((dims.xppu, dims.unit), (11811, png::Unit::Meter));
             let img = image::load_from_memory(&out.png).unwrap().to_luma8();
             assert_eq!(img.width(), WIDTH);
-            assert_eq!(crate::qr::rqrr_decode(&out.png), vec![text.clone()], "{mark:?}");
+            assert_eq!(
+                crate::qr::rqrr_decode(&out.png),
+                vec![text.clone()],
+                "{mark:?}"
+            );
             assert!(out.svg.contains("SG-CLS · Singapore &lt;&amp;&gt;"));
             assert!(out.svg.contains("Security updates until 2029-12-31"));
         }

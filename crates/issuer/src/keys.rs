@@ -13,8 +13,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use zeroize::Zeroize;
 
@@ -81,7 +81,10 @@ pub enum KeyError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> KeyError + '_ {
-    move |source| KeyError::Io { path: path.to_path_buf(), source }
+    move |source| KeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Generates a new Ed25519 signing key from the operating system's random number generator.
@@ -101,11 +104,12 @@ pub fn generate() -> Result<SigningKey, KeyError> {
 /// # Errors
 /// [`KeyError::Format`] if encoding fails (it does not for valid keys).
 pub fn private_key_pem(key: &SigningKey) -> Result<zeroize::Zeroizing<String>, KeyError> {
-    key.to_pkcs8_pem(LineEnding::LF).map_err(|e| KeyError::Format {
-        path: PathBuf::from("<memory>"),
-        what: "PKCS#8 private key",
-        detail: e.to_string(),
-    })
+    key.to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| KeyError::Format {
+            path: PathBuf::from("<memory>"),
+            what: "PKCS#8 private key",
+            detail: e.to_string(),
+        })
 }
 
 /// The SPKI PEM text of `key` (`-----BEGIN PUBLIC KEY-----`).
@@ -113,11 +117,12 @@ pub fn private_key_pem(key: &SigningKey) -> Result<zeroize::Zeroizing<String>, K
 /// # Errors
 /// [`KeyError::Format`] if encoding fails (it does not for valid keys).
 pub fn public_key_pem(key: &VerifyingKey) -> Result<String, KeyError> {
-    key.to_public_key_pem(LineEnding::LF).map_err(|e| KeyError::Format {
-        path: PathBuf::from("<memory>"),
-        what: "SPKI public key",
-        detail: e.to_string(),
-    })
+    key.to_public_key_pem(LineEnding::LF)
+        .map_err(|e| KeyError::Format {
+            path: PathBuf::from("<memory>"),
+            what: "SPKI public key",
+            detail: e.to_string(),
+        })
 }
 
 /// Writes `key` as PKCS#8 PEM to a new file `path` created with mode 0600.
@@ -136,9 +141,14 @@ pub fn save_signing_key(key: &SigningKey, path: &Path) -> Result<(), KeyError> {
     }
     let mut file = options.open(path).map_err(|e| {
         if e.kind() == io::ErrorKind::AlreadyExists {
-            KeyError::Exists { path: path.to_path_buf() }
+            KeyError::Exists {
+                path: path.to_path_buf(),
+            }
         } else {
-            KeyError::Io { path: path.to_path_buf(), source: e }
+            KeyError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            }
         }
     })?;
     file.write_all(pem.as_bytes()).map_err(io_err(path))?;
@@ -152,13 +162,22 @@ pub fn save_signing_key(key: &SigningKey, path: &Path) -> Result<(), KeyError> {
 /// As [`save_signing_key`].
 pub fn save_public_key(key: &VerifyingKey, path: &Path) -> Result<(), KeyError> {
     let pem = public_key_pem(key)?;
-    let mut file = OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| {
-        if e.kind() == io::ErrorKind::AlreadyExists {
-            KeyError::Exists { path: path.to_path_buf() }
-        } else {
-            KeyError::Io { path: path.to_path_buf(), source: e }
-        }
-    })?;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                KeyError::Exists {
+                    path: path.to_path_buf(),
+                }
+            } else {
+                KeyError::Io {
+                    path: path.to_path_buf(),
+                    source: e,
+                }
+            }
+        })?;
     file.write_all(pem.as_bytes()).map_err(io_err(path))?;
     Ok(())
 }
@@ -167,10 +186,15 @@ fn read_bounded(path: &Path) -> Result<(File, zeroize::Zeroizing<String>), KeyEr
     let file = File::open(path).map_err(io_err(path))?;
     let len = file.metadata().map_err(io_err(path))?.len();
     if len > MAX_KEY_FILE {
-        return Err(KeyError::TooLarge { path: path.to_path_buf() });
+        return Err(KeyError::TooLarge {
+            path: path.to_path_buf(),
+        });
     }
     let mut text = zeroize::Zeroizing::new(String::new());
-    (&file).take(MAX_KEY_FILE).read_to_string(&mut text).map_err(io_err(path))?;
+    (&file)
+        .take(MAX_KEY_FILE)
+        .read_to_string(&mut text)
+        .map_err(io_err(path))?;
     Ok((file, text))
 }
 
@@ -188,7 +212,10 @@ pub fn load_signing_key(path: &Path) -> Result<SigningKey, KeyError> {
         use std::os::unix::fs::PermissionsExt;
         let mode = file.metadata().map_err(io_err(path))?.permissions().mode() & 0o7777;
         if mode & 0o077 != 0 {
-            return Err(KeyError::Permissions { path: path.to_path_buf(), mode });
+            return Err(KeyError::Permissions {
+                path: path.to_path_buf(),
+                mode,
+            });
         }
     }
     #[cfg(not(unix))]
@@ -233,7 +260,10 @@ pub fn parse_public_key(text: &str, origin: &Path) -> Result<VerifyingKey, KeyEr
 /// # Errors
 /// [`KeyError::Format`] only if the compiled-in file is corrupt.
 pub fn load_example_issuer_key() -> Result<SigningKey, KeyError> {
-    parse_signing_key(EXAMPLE_ISSUER_KEY_PEM, Path::new("<built-in example issuer key>"))
+    parse_signing_key(
+        EXAMPLE_ISSUER_KEY_PEM,
+        Path::new("<built-in example issuer key>"),
+    )
 }
 
 /// The example log key from `keys-example/` — **demo mode only** (see [`load_example_issuer_key`]).
@@ -249,7 +279,10 @@ pub fn load_example_log_key() -> Result<SigningKey, KeyError> {
 /// # Errors
 /// [`KeyError::Format`] only if the compiled-in file is corrupt.
 pub fn load_example_trust_list_key() -> Result<SigningKey, KeyError> {
-    parse_signing_key(EXAMPLE_TRUST_LIST_KEY_PEM, Path::new("<built-in example trust-list key>"))
+    parse_signing_key(
+        EXAMPLE_TRUST_LIST_KEY_PEM,
+        Path::new("<built-in example trust-list key>"),
+    )
 }
 
 #[cfg(test)]
@@ -271,7 +304,10 @@ mod tests {
         let loaded = load_signing_key(&path).unwrap();
         assert_eq!(loaded.to_bytes(), key.to_bytes());
         // never overwritten
-        assert!(matches!(save_signing_key(&key, &path), Err(KeyError::Exists { .. })));
+        assert!(matches!(
+            save_signing_key(&key, &path),
+            Err(KeyError::Exists { .. })
+        ));
     }
 
     #[cfg(unix)]
@@ -284,7 +320,10 @@ mod tests {
         for mode in [0o640, 0o604, 0o644, 0o660] {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
             let err = load_signing_key(&path).unwrap_err();
-            assert!(matches!(err, KeyError::Permissions { .. }), "{mode:o}: {err}");
+            assert!(
+                matches!(err, KeyError::Permissions { .. }),
+                "{mode:o}: {err}"
+            );
             assert!(err.to_string().contains("chmod 600"));
         }
     }
@@ -298,12 +337,18 @@ mod tests {
         assert_eq!(load_public_key(&path).unwrap(), key.verifying_key());
         let bad = dir.path().join("bad.pem");
         std::fs::write(&bad, "not a key").unwrap();
-        assert!(matches!(load_public_key(&bad), Err(KeyError::Format { .. })));
+        assert!(matches!(
+            load_public_key(&bad),
+            Err(KeyError::Format { .. })
+        ));
     }
 
     #[test]
     fn two_generated_keys_differ() {
-        assert_ne!(generate().unwrap().to_bytes(), generate().unwrap().to_bytes());
+        assert_ne!(
+            generate().unwrap().to_bytes(),
+            generate().unwrap().to_bytes()
+        );
     }
 
     #[test]

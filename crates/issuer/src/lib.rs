@@ -13,6 +13,8 @@
 pub mod artwork;
 pub mod dates;
 pub mod keys;
+pub mod mint;
+pub mod product;
 pub mod qr;
 
 mod png;

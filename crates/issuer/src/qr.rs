@@ -90,7 +90,10 @@ impl LabelQr {
             match bits_for(version, prefix, alnum, digits) {
                 Ok(bits) => {
                     let code = QrCode::with_bits(bits, EcLevel::M).map_err(|_| QrError::TooLong)?;
-                    return Ok(Self { code, text: text.to_owned() });
+                    return Ok(Self {
+                        code,
+                        text: text.to_owned(),
+                    });
                 }
                 Err(RawQrError::DataTooLong) => continue,
                 Err(_) => return Err(QrError::TooLong),
@@ -184,7 +187,11 @@ pub(crate) fn rqrr_decode(png: &[u8]) -> Vec<String> {
         img.height() as usize,
         |x, y| img.get_pixel(x as u32, y as u32).0[0],
     );
-    prepared.detect_grids().iter().map(|g| g.decode().unwrap().1).collect()
+    prepared
+        .detect_grids()
+        .iter()
+        .map(|g| g.decode().unwrap().1)
+        .collect()
 }
 
 #[cfg(test)]
@@ -200,7 +207,10 @@ mod tests {
     #[test]
     fn url_and_cl1_forms_round_trip_through_rqrr() {
         let digits = "12345678901234567".repeat(8);
-        for text in [format!("https://labels.example/v#{digits}"), format!("CL1:{digits}")] {
+        for text in [
+            format!("https://labels.example/v#{digits}"),
+            format!("CL1:{digits}"),
+        ] {
             let qr = LabelQr::new(&text).unwrap();
             assert_eq!(decode_png(&qr.to_png(4).unwrap()), text);
         }
@@ -217,7 +227,11 @@ mod tests {
                     && bits.push_terminator(EcLevel::M).is_ok()
             })
             .unwrap();
-        assert!(ours.version() < byte_only, "{} vs {byte_only}", ours.version());
+        assert!(
+            ours.version() < byte_only,
+            "{} vs {byte_only}",
+            ours.version()
+        );
         assert_eq!(ours.version(), 10);
     }
 
@@ -225,8 +239,14 @@ mod tests {
     fn rejects_non_payloads() {
         assert_eq!(LabelQr::new("hello").unwrap_err(), QrError::NotAPayload);
         assert_eq!(LabelQr::new("CL1:12a").unwrap_err(), QrError::NotDigits);
-        assert_eq!(LabelQr::new("https://x/v#").unwrap_err(), QrError::NotDigits);
-        assert_eq!(LabelQr::new(&format!("CL1:{}", "1".repeat(8000))).unwrap_err(), QrError::TooLong);
+        assert_eq!(
+            LabelQr::new("https://x/v#").unwrap_err(),
+            QrError::NotDigits
+        );
+        assert_eq!(
+            LabelQr::new(&format!("CL1:{}", "1".repeat(8000))).unwrap_err(),
+            QrError::TooLong
+        );
     }
 
     #[test]

@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Verify a cyberlabel label (COSE_Sign1, EdDSA) with Python's pycose, an independent COSE
+implementation, given only the issuer's SPKI PEM public key; print the claim map as JSON.
+
+Usage: pycose_verify.py LABEL.cbor ISSUER.pub.pem
+Exit 0 = signature valid (claim JSON on stdout), 1 = invalid, 3 = pycose missing.
+Called by crates/issuer/tests/cose_interop.rs.
+"""
+import base64
+import json
+import sys
+
+try:
+    import cbor2
+    from pycose.keys import OKPKey
+    from pycose.keys.curves import Ed25519
+    from pycose.messages import Sign1Message
+except ImportError as e:
+    print(f"missing python module {e.name}: `pip install pycose` "
+          "(or scripts/install-test-deps-issuer.sh)", file=sys.stderr)
+    sys.exit(3)
+
+# DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): SEQ{SEQ{OID 1.3.101.112}, BIT STRING}
+SPKI_ED25519_PREFIX = bytes.fromhex("302a300506032b6570032100")
+
+
+def main():
+    label = open(sys.argv[1], "rb").read()
+    pem = open(sys.argv[2]).read()
+    der = base64.b64decode("".join(l for l in pem.splitlines() if not l.startswith("-----")))
+    if len(der) != 44 or not der.startswith(SPKI_ED25519_PREFIX):
+        print("not an Ed25519 SPKI public key", file=sys.stderr)
+        sys.exit(1)
+    msg = Sign1Message.decode(label)
+    msg.key = OKPKey(crv=Ed25519, x=der[12:])
+    if not msg.verify_signature():
+        print("pycose: signature INVALID", file=sys.stderr)
+        sys.exit(1)
+    claim = cbor2.loads(msg.payload)
+    out = {str(k): (v.hex() if isinstance(v, bytes) else v) for k, v in claim.items()}
+    out["_kid"] = msg.phdr_encoded and cbor2.loads(msg.phdr_encoded).get(4, b"").hex()
+    out["_alg"] = cbor2.loads(msg.phdr_encoded).get(1)
+    print(json.dumps(out, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
