@@ -104,7 +104,7 @@ async function verify(payload) {
     let checkpoint = '', tiles = [], statusProof = '', problem = '';
     try {
       checkpoint = await fetchText('/checkpoint');
-      const plan = JSON.parse(wasm.fetchPlan(payload, checkpoint));
+      const plan = JSON.parse(wasm.fetchPlan(payload, state.trustList, state.anchor, now, checkpoint));
       const [tileBufs, status] = await Promise.all([
         Promise.all(plan.tiles.map((p) => fetchBytes('/' + p))),
         fetchText('/' + plan.status),
