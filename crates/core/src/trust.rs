@@ -1,1 +1,372 @@
-//! TODO: trust
+//! The trust list (FORMATS §5): which issuer keys are trusted for which schemes and when, which
+//! logs and witnesses exist, the witness quorum, and the mutual-recognition equivalence table.
+//!
+//! It is a JSON document signed as a COSE_Sign1 whose payload is the exact JSON bytes (no JSON
+//! canonicalisation needed), protected header `{1: -8, 3: "application/json", 4: kid}`.
+//! [`TrustList::from_signed`] checks the signature with the trust-list signer's key (a trust
+//! anchor the verifier ships with) and the list's own validity window; [`TrustList::from_json`]
+//! loads an unsigned list (tests, local tooling). Both check that every issuer's `kid` is the
+//! key id of its `public_key`, so a lookup by kid cannot be steered to a different key.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+use crate::cose::{self, ContentType, CoseError, KeyId};
+
+/// Largest trust-list document (signed or not) accepted.
+pub const MAX_TRUST_LIST_LEN: usize = 256 * 1024;
+/// Content type of the signed trust list.
+pub const TRUST_LIST_CONTENT_TYPE: &str = "application/json";
+
+/// Why a trust list was rejected.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TrustError {
+    /// Larger than [`MAX_TRUST_LIST_LEN`].
+    #[error("trust list is too large")]
+    TooLarge,
+    /// The COSE envelope is malformed, not EdDSA, or the signature does not verify.
+    #[error("trust list signature envelope: {0}")]
+    Cose(#[from] CoseError),
+    /// The envelope's content type is not `application/json`.
+    #[error("trust list has the wrong content type")]
+    WrongContentType,
+    /// Payload is not UTF-8.
+    #[error("trust list is not UTF-8")]
+    NotUtf8,
+    /// Not valid trust-list JSON.
+    #[error("trust list JSON is invalid at line {line}, column {column}")]
+    Json {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
+    /// Issuer `index` has a public key that is not base64 of a valid Ed25519 key.
+    #[error("trust list issuer {index}: invalid public key")]
+    BadIssuerKey {
+        /// Position in `issuers`.
+        index: usize,
+    },
+    /// Issuer `index`'s `kid` is not the key id of its public key.
+    #[error("trust list issuer {index}: kid does not match the public key")]
+    KidMismatch {
+        /// Position in `issuers`.
+        index: usize,
+    },
+    /// Two issuers with one kid.
+    #[error("trust list issuer {index}: duplicate kid")]
+    DuplicateKid {
+        /// Position in `issuers`.
+        index: usize,
+    },
+    /// `not_before > not_after` (issuer) or `issued_at > expires_at` (list).
+    #[error("trust list has an empty validity period")]
+    BadValidity,
+    /// The list is not valid yet at `now`.
+    #[error("trust list is not valid yet")]
+    NotYetValid,
+    /// The list expired before `now`: fetch a fresh one.
+    #[error("trust list has expired")]
+    Expired,
+}
+
+/// A trusted label issuer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustedIssuer {
+    /// Display name, e.g. `Cyber Security Agency of Singapore`.
+    pub name: String,
+    /// Key id, 16 hex digits (FORMATS §1).
+    pub kid: String,
+    /// Ed25519 public key, standard base64 of the 32 bytes.
+    pub public_key: String,
+    /// Scheme ids this issuer may issue labels for.
+    pub schemes: Vec<String>,
+    /// Key valid from (Unix seconds, inclusive).
+    pub not_before: u64,
+    /// Key valid until (Unix seconds, inclusive).
+    pub not_after: u64,
+    #[serde(skip)]
+    key: Option<VerifyingKey>,
+    #[serde(skip)]
+    kid_bytes: KeyId,
+}
+
+impl TrustedIssuer {
+    /// Builds an entry for `key` (kid and base64 filled in).
+    pub fn new(
+        name: &str,
+        key: &VerifyingKey,
+        schemes: &[&str],
+        not_before: u64,
+        not_after: u64,
+    ) -> Self {
+        let kid = cose::key_id(key);
+        TrustedIssuer {
+            name: name.into(),
+            kid: hex::encode(kid),
+            public_key: B64.encode(key.as_bytes()),
+            schemes: schemes.iter().map(|s| (*s).into()).collect(),
+            not_before,
+            not_after,
+            key: Some(*key),
+            kid_bytes: kid,
+        }
+    }
+
+    /// The issuer's verifying key (checked on load).
+    pub fn verifying_key(&self) -> Option<&VerifyingKey> {
+        self.key.as_ref()
+    }
+
+    /// The key id as bytes.
+    pub fn key_id(&self) -> KeyId {
+        self.kid_bytes
+    }
+
+    /// Whether the key was valid at time `t`.
+    pub fn valid_at(&self, t: u64) -> bool {
+        self.not_before <= t && t <= self.not_after
+    }
+
+    /// Whether the issuer may issue labels of `scheme`.
+    pub fn authorised_for(&self, scheme: &str) -> bool {
+        self.schemes.iter().any(|s| s == scheme)
+    }
+
+    fn load(&mut self, index: usize) -> Result<(), TrustError> {
+        let raw = B64
+            .decode(self.public_key.as_bytes())
+            .map_err(|_| TrustError::BadIssuerKey { index })?;
+        let arr: [u8; 32] = raw
+            .as_slice()
+            .try_into()
+            .map_err(|_| TrustError::BadIssuerKey { index })?;
+        let key = VerifyingKey::from_bytes(&arr).map_err(|_| TrustError::BadIssuerKey { index })?;
+        let kid = cose::key_id(&key);
+        if !self.kid.eq_ignore_ascii_case(&hex::encode(kid)) {
+            return Err(TrustError::KidMismatch { index });
+        }
+        if self.not_before > self.not_after {
+            return Err(TrustError::BadValidity);
+        }
+        self.key = Some(key);
+        self.kid_bytes = kid;
+        Ok(())
+    }
+}
+
+/// A transparency log the verifier accepts checkpoints from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustedLog {
+    /// Checkpoint origin line (= note key name).
+    pub origin: String,
+    /// C2SP verifier key `<name>+<hex id>+<base64(0x01 ‖ key)>`.
+    pub vkey: String,
+    /// Base URL of the log's read side (tiles, checkpoint).
+    pub url: String,
+}
+
+/// A witness whose cosignatures count towards the quorum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustedWitness {
+    /// Witness name (= note key name).
+    pub name: String,
+    /// C2SP verifier key.
+    pub vkey: String,
+}
+
+/// How many witness cosignatures a checkpoint needs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WitnessPolicy {
+    /// k of the listed witnesses.
+    pub quorum: u32,
+}
+
+/// The effect of a mutual-recognition row.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// The label counts as `to_scheme` level `to_level`.
+    Recognised,
+    /// The label allows a simplified application for `to_scheme`.
+    SimplifiedApplication,
+    /// The label waives the listed requirements of `to_scheme`.
+    RequirementWaiver,
+}
+
+impl Effect {
+    /// Plain words.
+    pub fn text(self) -> &'static str {
+        match self {
+            Effect::Recognised => "recognised as",
+            Effect::SimplifiedApplication => "qualifies for a simplified application for",
+            Effect::RequirementWaiver => "is exempt from some requirements of",
+        }
+    }
+}
+
+/// One row of the equivalence table (one stated mutual-recognition clause, one direction).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Equivalence {
+    /// The scheme of the label held.
+    pub from_scheme: String,
+    /// Minimum level of the label held.
+    pub from_level_min: u8,
+    /// The scheme it is recognised in.
+    pub to_scheme: String,
+    /// The level it counts as there.
+    pub to_level: u8,
+    /// Recognised, simplified application, or requirement waiver.
+    pub effect: Effect,
+    /// Requirement ids waived (for [`Effect::RequirementWaiver`]).
+    #[serde(default)]
+    pub waived: Vec<String>,
+    /// Category codes in scope (empty = all not excluded).
+    #[serde(default)]
+    pub categories_included: Vec<u16>,
+    /// Category codes out of scope.
+    #[serde(default)]
+    pub categories_excluded: Vec<u16>,
+    /// Effective from (Unix seconds, inclusive).
+    pub effective_from: u64,
+    /// Effective until (Unix seconds, exclusive), if it ends.
+    #[serde(default)]
+    pub effective_to: Option<u64>,
+    /// The arrangement it comes from.
+    pub basis: String,
+}
+
+impl Equivalence {
+    /// Whether the row applies to a label of `scheme`/`level`/`category` at `now`.
+    pub fn applies(&self, scheme: &str, level: u8, category: u16, now: u64) -> bool {
+        self.from_scheme == scheme
+            && level >= self.from_level_min
+            && (self.categories_included.is_empty() || self.categories_included.contains(&category))
+            && !self.categories_excluded.contains(&category)
+            && self.effective_from <= now
+            && self.effective_to.is_none_or(|t| now < t)
+    }
+}
+
+/// The trust list (FORMATS §5).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustList {
+    /// Monotonic version number.
+    pub version: u64,
+    /// Issued at (Unix seconds).
+    pub issued_at: u64,
+    /// Expires at (Unix seconds): verifiers must refresh before.
+    pub expires_at: u64,
+    /// Trusted label issuers.
+    #[serde(default)]
+    pub issuers: Vec<TrustedIssuer>,
+    /// Trusted logs.
+    #[serde(default)]
+    pub logs: Vec<TrustedLog>,
+    /// Witnesses.
+    #[serde(default)]
+    pub witnesses: Vec<TrustedWitness>,
+    /// Witness quorum.
+    #[serde(default)]
+    pub witness_policy: WitnessPolicy,
+    /// Mutual-recognition table.
+    #[serde(default)]
+    pub equivalences: Vec<Equivalence>,
+}
+
+impl TrustList {
+    /// Parses and checks an unsigned trust list (no validity-window check).
+    ///
+    /// # Errors
+    /// Size, JSON or issuer-key problems.
+    pub fn from_json(json: &str) -> Result<TrustList, TrustError> {
+        if json.len() > MAX_TRUST_LIST_LEN {
+            return Err(TrustError::TooLarge);
+        }
+        let mut t: TrustList = serde_json::from_str(json).map_err(|e| TrustError::Json {
+            line: e.line(),
+            column: e.column(),
+        })?;
+        if t.issued_at > t.expires_at {
+            return Err(TrustError::BadValidity);
+        }
+        for i in 0..t.issuers.len() {
+            t.issuers[i].load(i)?;
+            if t.issuers[..i]
+                .iter()
+                .any(|o| o.kid_bytes == t.issuers[i].kid_bytes)
+            {
+                return Err(TrustError::DuplicateKid { index: i });
+            }
+        }
+        Ok(t)
+    }
+
+    /// Verifies a signed trust list (`trust-list.cose`) with the trust anchor `signer` and
+    /// checks that `now` is within `[issued_at, expires_at]`.
+    ///
+    /// # Errors
+    /// Envelope, signature, content-type, JSON, issuer-key or validity-window problems.
+    pub fn from_signed(
+        bytes: &[u8],
+        signer: &VerifyingKey,
+        now: u64,
+    ) -> Result<TrustList, TrustError> {
+        if bytes.len() > MAX_TRUST_LIST_LEN {
+            return Err(TrustError::TooLarge);
+        }
+        let s = cose::parse_sign1_bounded(bytes, MAX_TRUST_LIST_LEN)?;
+        s.check_profile(true)?;
+        if s.content_type != Some(ContentType::Text(TRUST_LIST_CONTENT_TYPE.into())) {
+            return Err(TrustError::WrongContentType);
+        }
+        s.verify(signer)?;
+        let json = core::str::from_utf8(&s.payload).map_err(|_| TrustError::NotUtf8)?;
+        let t = TrustList::from_json(json)?;
+        if now < t.issued_at {
+            return Err(TrustError::NotYetValid);
+        }
+        if now > t.expires_at {
+            return Err(TrustError::Expired);
+        }
+        Ok(t)
+    }
+
+    /// Pretty JSON of the list (what [`sign`] signs, as bytes).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The issuer whose key id is `kid`, regardless of time.
+    pub fn issuer(&self, kid: &KeyId) -> Option<&TrustedIssuer> {
+        self.issuers.iter().find(|i| &i.kid_bytes == kid)
+    }
+
+    /// The issuer whose key id is `kid` and whose key was valid at `at`.
+    pub fn issuer_for_kid(&self, kid: &KeyId, at: u64) -> Option<&TrustedIssuer> {
+        self.issuer(kid).filter(|i| i.valid_at(at))
+    }
+
+    /// The equivalence rows that apply to a label of `scheme`/`level`/`category` at `now`.
+    pub fn equivalents(
+        &self,
+        scheme: &str,
+        level: u8,
+        category: u16,
+        now: u64,
+    ) -> Vec<&Equivalence> {
+        self.equivalences
+            .iter()
+            .filter(|e| e.applies(scheme, level, category, now))
+            .collect()
+    }
+}
+
+/// Signs trust-list JSON bytes as `trust-list.cose`.
+pub fn sign(json: &[u8], key: &SigningKey) -> Vec<u8> {
+    cose::sign_with_content_type(json, Some(TRUST_LIST_CONTENT_TYPE), key)
+}

@@ -32,7 +32,7 @@ pub fn typical_claim() -> Claim {
         catalog_version: 1,
         level: 3,
         manufacturer: "Acme Smart Home Pte. Ltd.".into(),
-        product: "AcmeCam Pro 2 Outdoor Wi-Fi 4K Cam".into(), // 35 chars
+        product: "AcmeCam Pro 2 Outdoor Wi-Fi 4K Cam".into(),
         hardware_versions: "rev B, rev C".into(),
         firmware_versions: ">= 2.4.1".into(),
         category: 1,
