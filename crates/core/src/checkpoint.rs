@@ -385,7 +385,7 @@ mod tests {
             format!("\n1\n{root}\n"),
             format!("o\n1\n{root}\n\n"),
             format!("o\n-1\n{root}\n"),
-            format!("o\n1\nAAAA\n"),
+            "o\n1\nAAAA\n".to_owned(),
             format!("o\n1\n{root}\ncyberlabel-status 1\n"),
             format!("o\n1\n{root}\ncyberlabel-status 01 {root}\n"),
         ] {
