@@ -1,15 +1,327 @@
-//! `cyberlabel trust-list` (in progress).
+//! `cyberlabel trust-list`: sign a trust-list JSON document (FORMATS §5), show a signed one, and
+//! (re)generate the example trust list in `keys-example/`.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use cyberlabel_core::note::{KeyKind, VerifierKey};
+use cyberlabel_core::trust::{self, Effect, Equivalence, TrustList, TrustedIssuer, TrustedLog};
+use cyberlabel_issuer::{dates, keys};
+
+use crate::util::read_bounded;
+
+/// Example log origin (the signed-note key name of the example log key).
+pub const EXAMPLE_LOG_ORIGIN: &str = "cyberlabel.example/log-EXAMPLE";
+/// The example trust list, signed by the example trust-list key.
+pub const EXAMPLE_TRUST_LIST_COSE: &[u8] =
+    include_bytes!("../../../keys-example/trust-list.EXAMPLE.cose");
 
 /// `trust-list` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Sign a trust-list JSON document.
-    Sign {},
+    /// Sign a trust-list JSON document: writes a COSE_Sign1 whose payload is the exact JSON bytes.
+    Sign {
+        /// The trust-list JSON file (checked before signing).
+        #[arg(long)]
+        json: PathBuf,
+        /// The trust-list signing key (PKCS#8 PEM, mode 0600).
+        #[arg(long)]
+        key: PathBuf,
+        /// Output file (conventionally trust-list.cose).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify a signed trust list and print its contents.
+    Show {
+        /// The signed trust list (.cose).
+        file: PathBuf,
+        /// The trust-list signer's public key (SPKI PEM): the trust anchor.
+        #[arg(long)]
+        signer: PathBuf,
+        /// Print the JSON document instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Regenerate the EXAMPLE trust list (keys-example/trust-list.EXAMPLE.json + .cose) from the
+    /// built-in example keys: the example issuer for every catalog scheme, the example log, and
+    /// the mutual-recognition rows SG-DE, SG-FI, SG-KR, SG-JP.
+    Example {
+        /// Output directory (keys-example).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Runs a `trust-list` subcommand.
-pub fn run(_cmd: Command) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+pub fn run(cmd: Command) -> Result<ExitCode> {
+    match cmd {
+        Command::Sign { json, key, out } => {
+            let bytes = read_bounded(&json, trust::MAX_TRUST_LIST_LEN as u64, "trust-list JSON")?;
+            let text = std::str::from_utf8(&bytes).context("the trust-list JSON is not UTF-8")?;
+            TrustList::from_json(text).with_context(|| {
+                format!(
+                    "{} is not a valid trust list: fix it (format: docs/FORMATS.md §5)",
+                    json.display()
+                )
+            })?;
+            let key =
+                keys::load_signing_key(&key).context("cannot load the trust-list signing key")?;
+            write(&out, &trust::sign(&bytes, &key))?;
+            println!("signed {} -> {}", json.display(), out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Show { file, signer, json } => {
+            let signer =
+                keys::load_public_key(&signer).context("cannot load the signer's public key")?;
+            let bytes = read_bounded(&file, trust::MAX_TRUST_LIST_LEN as u64, "trust list")?;
+            let list = TrustList::from_signed(&bytes, &signer, crate::issue::now()?).with_context(|| {
+                format!("{} does not verify with this signer key (or is outside its validity window)", file.display())
+            })?;
+            if json {
+                println!("{}", list.to_json());
+            } else {
+                print_summary(&list);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Example { out } => {
+            let list = example_trust_list()?;
+            let json = list.to_json();
+            let cose = trust::sign(json.as_bytes(), &keys::load_example_trust_list_key()?);
+            crate::util::ensure_dir(&out)?;
+            write(&out.join("trust-list.EXAMPLE.json"), json.as_bytes())?;
+            write(&out.join("trust-list.EXAMPLE.cose"), &cose)?;
+            println!(
+                "wrote {}/trust-list.EXAMPLE.json and .cose (EXAMPLE: never for production)",
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn print_summary(list: &TrustList) {
+    println!(
+        "trust list version {} (valid {} to {})",
+        list.version,
+        dates::format_date(list.issued_at),
+        dates::format_date(list.expires_at)
+    );
+    for i in &list.issuers {
+        println!(
+            "issuer {} kid {} schemes {}",
+            i.name,
+            i.kid,
+            i.schemes.join(",")
+        );
+    }
+    for l in &list.logs {
+        println!("log {} {}", l.origin, l.url);
+    }
+    for e in &list.equivalences {
+        println!(
+            "{} level >= {} -> {} level {}: {}",
+            e.from_scheme,
+            e.from_level_min,
+            e.to_scheme,
+            e.to_level,
+            e.effect.text()
+        );
+    }
+}
+
+fn day(s: &str) -> Result<u64> {
+    dates::parse_date(s).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn row(
+    from: &str,
+    from_level_min: u8,
+    to: &str,
+    to_level: u8,
+    effect: Effect,
+    included: &[u16],
+    excluded: &[u16],
+    from_date: &str,
+    basis: &str,
+) -> Result<Equivalence> {
+    Ok(Equivalence {
+        from_scheme: from.into(),
+        from_level_min,
+        to_scheme: to.into(),
+        to_level,
+        effect,
+        waived: vec![],
+        categories_included: included.to_vec(),
+        categories_excluded: excluded.to_vec(),
+        effective_from: day(from_date)?,
+        effective_to: None,
+        basis: basis.into(),
+    })
+}
+
+/// The example trust list: deterministic, so regenerating gives identical files.
+pub fn example_trust_list() -> Result<TrustList> {
+    let catalog = crate::schemes::catalog()?;
+    let issuer = keys::load_example_issuer_key()?.verifying_key();
+    let mut schemes: Vec<&str> = catalog.schemes.iter().map(|s| s.id.as_str()).collect();
+    schemes.dedup();
+    let log = keys::load_example_log_key()?.verifying_key();
+    let log_vkey = VerifierKey::new(EXAMPLE_LOG_ORIGIN, KeyKind::Ed25519, log)
+        .map_err(|e| anyhow::anyhow!("example log origin: {e}"))?;
+    // SG-DE scope (CSA press release 2022 [L6]): cameras, TVs, speakers, toys, robots, hubs,
+    // health trackers, lighting, plugs, thermostats; not door locks, detectors, computers,
+    // phones, tablets. Routers were added on 16 Oct 2024 [L8].
+    let de_in: &[u16] = &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    let de_out: &[u16] = &[11, 12, 14, 15, 16];
+    let equivalences = vec![
+        row(
+            "DE-BSI",
+            1,
+            "SG-CLS",
+            2,
+            Effect::Recognised,
+            de_in,
+            de_out,
+            "2022-10-20",
+            "SG-DE MRA, 20 Oct 2022: BSI IT security label recognised as CLS Level 2 (CSA press release 2022) [L6]",
+        )?,
+        row(
+            "SG-CLS",
+            2,
+            "DE-BSI",
+            1,
+            Effect::Recognised,
+            de_in,
+            de_out,
+            "2022-10-20",
+            "SG-DE MRA, 20 Oct 2022: CLS Level 2 and above recognised for the BSI label [L6]",
+        )?,
+        row(
+            "DE-BSI",
+            1,
+            "SG-CLS",
+            2,
+            Effect::Recognised,
+            &[13],
+            &[],
+            "2024-10-16",
+            "SG-DE MRA extension to routers, 16 Oct 2024 (ETSI TS 103 848 / TS 103 928) [L8]",
+        )?,
+        row(
+            "SG-CLS",
+            2,
+            "DE-BSI",
+            1,
+            Effect::SimplifiedApplication,
+            &[13],
+            &[],
+            "2024-10-16",
+            "SG-DE MRA extension to routers, 16 Oct 2024: CLS Level 2+ routers get a simplified BSI application [L8]",
+        )?,
+        row(
+            "FI-TRAFICOM",
+            1,
+            "SG-CLS",
+            3,
+            Effect::Recognised,
+            &[],
+            &[],
+            "2021-10-06",
+            "SG-FI MoU (SICW 2021, October 2021; exact effective day not in the sources): Finnish label recognised as CLS Level 3 [L4]",
+        )?,
+        row(
+            "SG-CLS",
+            3,
+            "FI-TRAFICOM",
+            1,
+            Effect::Recognised,
+            &[],
+            &[],
+            "2021-10-06",
+            "SG-FI MoU (SICW 2021): CLS Level 3 and above recognised by Finland [L4]",
+        )?,
+        row(
+            "KR-CIC",
+            2,
+            "SG-CLS",
+            3,
+            Effect::Recognised,
+            &[],
+            &[],
+            "2025-01-01",
+            "SG-KR MRA, signed 16 Oct 2024, effective 1 Jan 2025: CIC Basic and above recognised as CLS(IoT) Level 3 [L7]",
+        )?,
+        row(
+            "SG-CLS",
+            3,
+            "KR-CIC",
+            2,
+            Effect::Recognised,
+            &[],
+            &[],
+            "2025-01-01",
+            "SG-KR MRA, effective 1 Jan 2025: CLS Level 3 and above recognised as CIC Basic [L7]",
+        )?,
+        row(
+            "JP-JCSTAR",
+            1,
+            "SG-CLS",
+            1,
+            Effect::SimplifiedApplication,
+            &[],
+            &[],
+            "2026-06-01",
+            "SG-JP MoC, effective 1 Jun 2026: simplified application for JC-STAR ★1 holders, normalised to CLS Level 1 [L9]",
+        )?,
+        row(
+            "SG-CLS",
+            1,
+            "JP-JCSTAR",
+            1,
+            Effect::SimplifiedApplication,
+            &[],
+            &[],
+            "2026-06-01",
+            "SG-JP MoC, effective 1 Jun 2026: simplified application for CLS Level 1 holders, normalised to ★1 [L9]",
+        )?,
+    ];
+    Ok(TrustList {
+        version: 1,
+        issued_at: day("2026-01-01")?,
+        expires_at: day("2036-01-01")?,
+        issuers: vec![TrustedIssuer::new(
+            "EXAMPLE issuer (keys-example, DO NOT USE)",
+            &issuer,
+            &schemes,
+            day("2025-01-01")?,
+            day("2035-12-31")?,
+        )],
+        logs: vec![TrustedLog {
+            origin: EXAMPLE_LOG_ORIGIN.into(),
+            vkey: log_vkey.to_string(),
+            url: "http://127.0.0.1:8080".into(),
+        }],
+        witnesses: vec![],
+        witness_policy: Default::default(),
+        equivalences,
+    })
+}
+
+/// The example trust list, verified with the example trust-list key (demo mode).
+///
+/// # Errors
+/// If the compiled-in files do not verify (regenerate them with `trust-list example`).
+pub fn example_trust_list_signed(now: u64) -> Result<TrustList> {
+    let signer = keys::load_example_trust_list_key()?.verifying_key();
+    TrustList::from_signed(EXAMPLE_TRUST_LIST_COSE, &signer, now).context(
+        "the built-in example trust list does not verify: regenerate it with \
+         `cyberlabel trust-list example --out keys-example` and rebuild",
+    )
 }
