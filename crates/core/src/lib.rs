@@ -20,6 +20,7 @@ pub mod verdict;
 pub mod checkpoint;
 pub mod merkle;
 pub mod note;
+pub mod online;
 pub mod status;
 pub mod tiles;
 pub mod tlog_proof;

@@ -1,0 +1,567 @@
+//! The online part of a label check, sans-I/O: from bytes a verifier fetched (the log's signed
+//! checkpoint, the hash tiles on the label's inclusion path, the status proof of the label's
+//! bucket) to the final verdict a person sees.
+//!
+//! The flow (the browser page and the CLI drive it; this module does no I/O):
+//! 1. [`plan`]: verify the fetched checkpoint under the trust list's log key and witness policy
+//!    and say which tiles and which status bucket to fetch. Only a verified checkpoint may imply
+//!    tile widths (C2SP tlog-tiles), and the paths name tiles and a 256-label bucket — never the
+//!    label itself.
+//! 2. [`check_log`]: rebuild the inclusion proof from the tiles and check it against the
+//!    checkpoint root, with the leaf hash computed from the label bytes themselves (never taken
+//!    from the server).
+//! 3. [`check_status`]: verify the status proof (its own checkpoint is verified under the same
+//!    policy) and read the label's state.
+//! 4. [`final_verdict`]: combine the offline outcome with both checks. A label whose offline
+//!    part fails is never upgraded by the network; a network failure never downgrades a valid
+//!    label to "not genuine": it gives [`Verdict::CannotCheck`] with the offline part still shown.
+
+use crate::catalog::Catalog;
+use crate::checkpoint::{self, CheckpointError, Policy, VerifiedCheckpoint};
+use crate::merkle::{self, Hash, ProofError};
+use crate::note::{NoteError, VerifierKey};
+use crate::status::{self, State, StatusError};
+use crate::tiles::{self, TileError, TileKind, TilePath, TileSet};
+use crate::trust::TrustList;
+use crate::verdict::{self, Report};
+
+/// Labels per status bucket (= entries per level-0 tile), FORMATS.md §4.
+pub const BUCKET_SIZE: u64 = status::BUCKET_LABELS;
+
+/// Why the online check failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OnlineError {
+    /// The checkpoint did not verify under the trust list's log key and witness policy.
+    #[error("checkpoint: {0}")]
+    Checkpoint(#[from] CheckpointError),
+    /// The label's serial is not below the checkpoint's tree size: the checkpoint predates the
+    /// label or the serial is false.
+    #[error("label index {index} is not in the log's tree of size {size}")]
+    NotYetInLog {
+        /// label serial
+        index: u64,
+        /// checkpoint tree size
+        size: u64,
+    },
+    /// A tile is missing, has the wrong length or its path is not one of the planned paths.
+    #[error("tiles: {0}")]
+    Tiles(#[from] TileError),
+    /// A tile path that the plan did not ask for.
+    #[error("unexpected tile")]
+    UnexpectedTile,
+    /// The inclusion proof built from the tiles does not lead to the checkpoint root: the log
+    /// does not hold these label bytes at this index.
+    #[error("inclusion proof: {0}")]
+    Inclusion(#[from] ProofError),
+    /// The status proof did not verify.
+    #[error("status proof: {0}")]
+    Status(#[from] StatusError),
+    /// The status proof is for another bucket or does not cover the label.
+    #[error("status proof is for the wrong bucket")]
+    WrongBucket,
+    /// The checkpoint's origin is not a log in the trust list.
+    #[error("checkpoint origin is not a trusted log")]
+    UnknownLog,
+    /// A log or witness key in the trust list does not parse.
+    #[error("trust list key: {0}")]
+    TrustListKey(#[from] NoteError),
+    /// The data was not fetched (network unavailable).
+    #[error("not available")]
+    Unavailable,
+}
+
+/// What to fetch after the checkpoint: hash tiles for the inclusion proof and one status bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchPlan {
+    /// tree size of the verified checkpoint the tile widths are for
+    pub size: u64,
+    /// hash tiles, in fetch order
+    pub tiles: Vec<TilePath>,
+    /// status bucket number (label index / 256)
+    pub bucket: u64,
+}
+
+impl FetchPlan {
+    /// Tile paths relative to the log prefix (`tile/0/x001/234.p/7`).
+    #[must_use]
+    pub fn tile_paths(&self) -> Vec<String> {
+        self.tiles.iter().map(TilePath::to_path).collect()
+    }
+
+    /// The status proof path relative to the log prefix: `status/<N>`, `<N>` in tile-path form.
+    #[must_use]
+    pub fn status_path(&self) -> String {
+        status_path(self.bucket)
+    }
+}
+
+/// `status/<N>` for bucket `N`, `<N>` in tile-path form (`x001/234`).
+#[must_use]
+pub fn status_path(bucket: u64) -> String {
+    let tile = TilePath {
+        kind: TileKind::Hash(0),
+        index: bucket,
+        width: 256,
+    }
+    .to_path();
+    // "tile/0/<N>" → "<N>": reuse the tile index encoding so both agree byte for byte.
+    let n = tile.strip_prefix("tile/0/").unwrap_or(&tile);
+    let mut s = String::from("status/");
+    s.push_str(n);
+    s
+}
+
+/// Verify the checkpoint and plan the fetches for the label at `index`.
+///
+/// # Errors
+/// [`OnlineError::Checkpoint`] if the checkpoint does not verify under `policy`;
+/// [`OnlineError::NotYetInLog`] if `index` is not below its size.
+pub fn plan(
+    index: u64,
+    signed_checkpoint: &[u8],
+    policy: &Policy,
+) -> Result<(VerifiedCheckpoint, FetchPlan), OnlineError> {
+    let vc = checkpoint::open(signed_checkpoint, policy)?;
+    let size = vc.checkpoint.size;
+    if index >= size {
+        return Err(OnlineError::NotYetInLog { index, size });
+    }
+    let tiles = tiles::tiles_for_inclusion(index, size)?;
+    Ok((
+        vc,
+        FetchPlan {
+            size,
+            tiles,
+            bucket: index / BUCKET_SIZE,
+        },
+    ))
+}
+
+/// Check that `label` (its exact COSE bytes) is the leaf at `index` of the verified checkpoint's
+/// tree, using the fetched hash tiles (`tiles[i]` is the body fetched for `plan.tiles[i]`).
+///
+/// # Errors
+/// [`OnlineError::Tiles`] if a tile is missing or the wrong size, [`OnlineError::Inclusion`] if
+/// the proof does not lead to the root.
+pub fn check_log(
+    label: &[u8],
+    index: u64,
+    vc: &VerifiedCheckpoint,
+    plan: &FetchPlan,
+    tiles: &[&[u8]],
+) -> Result<(), OnlineError> {
+    if tiles.len() != plan.tiles.len() {
+        return Err(OnlineError::UnexpectedTile);
+    }
+    let size = vc.checkpoint.size;
+    if plan.size != size {
+        return Err(OnlineError::UnexpectedTile);
+    }
+    let mut set = TileSet::new();
+    for (path, bytes) in plan.tiles.iter().zip(tiles) {
+        set.insert(*path, bytes.to_vec())?;
+    }
+    let proof = set.inclusion_proof(index, size)?;
+    let leaf: Hash = merkle::leaf_hash(label);
+    merkle::verify_inclusion(&leaf, index, size, &proof, &vc.checkpoint.root)?;
+    Ok(())
+}
+
+/// The label's state according to a verified status proof.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelState {
+    /// issued and in force
+    Active,
+    /// suspended (reversible), with the reason code
+    Suspended(u8),
+    /// revoked (terminal), with the reason code
+    Revoked(u8),
+    /// renewed by a newer label
+    Superseded(u8),
+    /// the status map has no label at this index
+    Unknown,
+}
+
+/// A verified status answer: the state and the checkpoint (tree size, time) it is as of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusAnswer {
+    /// the label's state
+    pub state: LabelState,
+    /// tree size of the checkpoint the status root comes from
+    pub size: u64,
+}
+
+/// Verify a status proof (FORMATS.md §4) for the label at `index` under `policy` and read the
+/// label's state.
+///
+/// # Errors
+/// [`OnlineError::Status`] if the proof does not verify, [`OnlineError::WrongBucket`] if it is for
+/// another bucket or its checkpoint predates the label.
+pub fn check_status(text: &[u8], index: u64, policy: &Policy) -> Result<StatusAnswer, OnlineError> {
+    let verified = status::verify_status_proof(text, policy)?;
+    let (state, reason) = verified
+        .state_of(index)
+        .map_err(|_| OnlineError::WrongBucket)?;
+    let state = match state {
+        State::Active => LabelState::Active,
+        State::Suspended => LabelState::Suspended(reason),
+        State::Revoked => LabelState::Revoked(reason),
+        State::Superseded => LabelState::Superseded(reason),
+        State::None => LabelState::Unknown,
+    };
+    Ok(StatusAnswer {
+        state,
+        size: verified.checkpoint.checkpoint.size,
+    })
+}
+
+/// The checkpoint policy of the trust list for the log named by the checkpoint's origin (its
+/// first line): the log key, the listed witnesses and the quorum.
+///
+/// # Errors
+/// [`OnlineError::UnknownLog`] if no trusted log has that origin, [`OnlineError::TrustListKey`]
+/// if a listed key does not parse.
+pub fn policy_for(trust: &TrustList, signed_checkpoint: &[u8]) -> Result<Policy, OnlineError> {
+    let origin = signed_checkpoint
+        .split(|&b| b == b'\n')
+        .next()
+        .and_then(|l| core::str::from_utf8(l).ok())
+        .ok_or(OnlineError::UnknownLog)?;
+    let log = trust
+        .logs
+        .iter()
+        .find(|l| l.origin == origin)
+        .ok_or(OnlineError::UnknownLog)?;
+    let witnesses = trust
+        .witnesses
+        .iter()
+        .map(|w| VerifierKey::parse(&w.vkey))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Policy {
+        log: VerifierKey::parse(&log.vkey)?,
+        witnesses,
+        quorum: trust.witness_policy.quorum as usize,
+    })
+}
+
+/// The offline part of the verdict, as far as the online combination needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offline {
+    /// signature valid, issuer trusted for the scheme, dates fine
+    Valid,
+    /// signature valid and issuer trusted, but past `expires-at`
+    Expired,
+    /// validly formed but signed by a key not in the trust list (for this scheme / time)
+    UnknownIssuer,
+    /// signature invalid or claim inconsistent: tampered or forged
+    NotGenuine,
+    /// not a label at all
+    Malformed,
+}
+
+/// The final verdict a person sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Verdict {
+    /// valid, logged and active
+    Genuine,
+    /// revoked by its issuer (reason code)
+    Revoked(u8),
+    /// suspended by its issuer (reason code)
+    Suspended(u8),
+    /// replaced by a newer label
+    Superseded,
+    /// past its validity
+    Expired,
+    /// not signed by a trusted issuer
+    UnknownIssuer,
+    /// tampered, forged, or not in the log
+    NotGenuine,
+    /// not a label
+    Malformed,
+    /// offline part valid, but the log or status could not be checked now
+    CannotCheck,
+}
+
+impl Verdict {
+    /// Stable snake_case name (used in JSON reports and by the page).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Genuine => "genuine",
+            Self::Revoked(_) => "revoked",
+            Self::Suspended(_) => "suspended",
+            Self::Superseded => "superseded",
+            Self::Expired => "expired",
+            Self::UnknownIssuer => "unknown_issuer",
+            Self::NotGenuine => "not_genuine",
+            Self::Malformed => "malformed",
+            Self::CannotCheck => "cannot_check",
+        }
+    }
+}
+
+/// Combine the offline outcome with the log and status checks (`None` = not fetched / network
+/// unavailable).
+///
+/// Rules: an offline failure stands whatever the network says. A verified checkpoint whose tree
+/// does not contain these exact bytes at the label's index means the label was never logged:
+/// not genuine. A status map with no label at the index is likewise not genuine. Revocation and
+/// suspension outrank expiry. Any check that could not be done (network, a log answer that did
+/// not verify, a checkpoint older than the label) leaves the verdict at "cannot check now".
+#[must_use]
+pub fn final_verdict(
+    offline: Offline,
+    log: Option<&Result<(), OnlineError>>,
+    status: Option<&Result<StatusAnswer, OnlineError>>,
+) -> Verdict {
+    match offline {
+        Offline::Malformed => return Verdict::Malformed,
+        Offline::NotGenuine => return Verdict::NotGenuine,
+        Offline::UnknownIssuer => return Verdict::UnknownIssuer,
+        Offline::Valid | Offline::Expired => {}
+    }
+    match log {
+        Some(Err(OnlineError::Inclusion(_))) => return Verdict::NotGenuine,
+        Some(Ok(())) => {}
+        _ => return Verdict::CannotCheck,
+    }
+    let state = match status {
+        Some(Ok(answer)) => answer.state,
+        _ => return Verdict::CannotCheck,
+    };
+    match (state, offline) {
+        (LabelState::Revoked(r), _) => Verdict::Revoked(r),
+        (LabelState::Suspended(r), _) => Verdict::Suspended(r),
+        (LabelState::Unknown, _) => Verdict::NotGenuine,
+        (LabelState::Superseded(_), _) => Verdict::Superseded,
+        (LabelState::Active, Offline::Expired) => Verdict::Expired,
+        (LabelState::Active, _) => Verdict::Genuine,
+    }
+}
+
+impl Offline {
+    /// The online-relevant outcome of an offline report.
+    #[must_use]
+    pub fn of(report: &Report) -> Self {
+        match report.verdict {
+            verdict::Verdict::Genuine => Self::Valid,
+            verdict::Verdict::Expired => Self::Expired,
+            verdict::Verdict::UnknownIssuer => Self::UnknownIssuer,
+            verdict::Verdict::Tampered => Self::NotGenuine,
+            _ => Self::Malformed,
+        }
+    }
+
+    /// Whether the log and status are worth fetching: only for a validly signed, trusted label.
+    #[must_use]
+    pub fn online_possible(self) -> bool {
+        matches!(self, Self::Valid | Self::Expired)
+    }
+
+    /// Stable snake_case name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Valid => "valid",
+            Self::Expired => "expired",
+            Self::UnknownIssuer => "unknown_issuer",
+            Self::NotGenuine => "not_genuine",
+            Self::Malformed => "malformed",
+        }
+    }
+}
+
+/// The bytes a verifier fetched; `None` = could not be fetched (offline, server error).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fetched<'a> {
+    /// `/checkpoint` body
+    pub checkpoint: Option<&'a [u8]>,
+    /// the tiles of [`plan_for_label`]'s plan, in plan order
+    pub tiles: &'a [&'a [u8]],
+    /// `/status/<bucket>` body
+    pub status_proof: Option<&'a [u8]>,
+}
+
+/// A verified log inclusion: the checkpoint it is against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inclusion {
+    /// tree size of the checkpoint
+    pub size: u64,
+    /// checkpoint origin
+    pub origin: String,
+    /// number of verified witness cosignatures
+    pub witnesses: usize,
+}
+
+/// Everything known after the online check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnlineReport {
+    /// the offline report (claim, issuer, problem)
+    pub offline: Report,
+    /// the final verdict
+    pub verdict: Verdict,
+    /// the log check; `None` when not attempted (offline failure) or nothing was fetched
+    pub log: Option<Result<Inclusion, OnlineError>>,
+    /// the status check; `None` when not attempted or nothing was fetched
+    pub status: Option<Result<StatusAnswer, OnlineError>>,
+}
+
+/// Plan the fetches for a label after its checkpoint was fetched: verifies the checkpoint under
+/// the trust list's policy for its origin.
+///
+/// # Errors
+/// Any [`OnlineError`] from [`policy_for`] and [`plan`].
+pub fn plan_for_label(
+    serial: u64,
+    trust: &TrustList,
+    signed_checkpoint: &[u8],
+) -> Result<FetchPlan, OnlineError> {
+    let policy = policy_for(trust, signed_checkpoint)?;
+    plan(serial, signed_checkpoint, &policy).map(|(_, p)| p)
+}
+
+/// The full check of a label: offline (signature, issuer, catalog, dates), then the log
+/// inclusion and the status from the fetched bytes, combined by [`final_verdict`].
+#[must_use]
+pub fn verify(
+    label: &[u8],
+    trust: &TrustList,
+    catalog: &Catalog,
+    now: u64,
+    fetched: &Fetched<'_>,
+) -> OnlineReport {
+    let offline = verdict::verify_offline(label, trust, catalog, now);
+    let outcome = Offline::of(&offline);
+    let serial = offline.claim.as_ref().map(|c| c.serial);
+    let (log, status) = match (outcome.online_possible(), serial, fetched.checkpoint) {
+        (true, Some(serial), Some(cp)) => {
+            let log = check_log_bytes(label, serial, trust, cp, fetched.tiles);
+            let status = match fetched.status_proof {
+                Some(text) => Some(
+                    policy_for(trust, cp).and_then(|policy| check_status(text, serial, &policy)),
+                ),
+                None => Some(Err(OnlineError::Unavailable)),
+            };
+            (Some(log), status)
+        }
+        (true, Some(_), None) => (Some(Err(OnlineError::Unavailable)), None),
+        _ => (None, None),
+    };
+    let log_unit = log.as_ref().map(|r| r.as_ref().map(|_| ()).map_err(|e| *e));
+    let verdict = final_verdict(outcome, log_unit.as_ref(), status.as_ref());
+    OnlineReport {
+        offline,
+        verdict,
+        log,
+        status,
+    }
+}
+
+fn check_log_bytes(
+    label: &[u8],
+    serial: u64,
+    trust: &TrustList,
+    signed_checkpoint: &[u8],
+    tiles: &[&[u8]],
+) -> Result<Inclusion, OnlineError> {
+    let policy = policy_for(trust, signed_checkpoint)?;
+    let (vc, plan) = plan(serial, signed_checkpoint, &policy)?;
+    check_log(label, serial, &vc, &plan, tiles)?;
+    let witnesses = policy
+        .witnesses
+        .iter()
+        .filter(|w| vc.note.is_signed_by(w))
+        .count();
+    Ok(Inclusion {
+        size: vc.checkpoint.size,
+        origin: vc.checkpoint.origin.clone(),
+        witnesses,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_paths_use_tile_index_form() {
+        assert_eq!(status_path(0), "status/000");
+        assert_eq!(status_path(1234067), "status/x001/x234/067");
+    }
+
+    #[test]
+    fn offline_failures_are_never_upgraded() {
+        let ok_log = Ok(());
+        let active = Ok(StatusAnswer {
+            state: LabelState::Active,
+            size: 10,
+        });
+        for (o, v) in [
+            (Offline::Malformed, Verdict::Malformed),
+            (Offline::NotGenuine, Verdict::NotGenuine),
+            (Offline::UnknownIssuer, Verdict::UnknownIssuer),
+            (Offline::Valid, Verdict::Genuine),
+            (Offline::Expired, Verdict::Expired),
+        ] {
+            assert_eq!(final_verdict(o, Some(&ok_log), Some(&active)), v);
+        }
+    }
+
+    #[test]
+    fn network_failures_give_cannot_check() {
+        assert_eq!(
+            final_verdict(Offline::Valid, None, None),
+            Verdict::CannotCheck
+        );
+        let bad_cp = Err(OnlineError::Checkpoint(CheckpointError::NotSignedByLog));
+        assert_eq!(
+            final_verdict(Offline::Valid, Some(&bad_cp), None),
+            Verdict::CannotCheck
+        );
+        assert_eq!(
+            final_verdict(Offline::Valid, Some(&Ok(())), None),
+            Verdict::CannotCheck
+        );
+    }
+
+    #[test]
+    fn status_outranks_expiry_and_missing_leaf_is_not_genuine() {
+        let ok_log = Ok(());
+        let answer = |state| Ok(StatusAnswer { state, size: 10 });
+        assert_eq!(
+            final_verdict(
+                Offline::Expired,
+                Some(&ok_log),
+                Some(&answer(LabelState::Revoked(6)))
+            ),
+            Verdict::Revoked(6)
+        );
+        assert_eq!(
+            final_verdict(
+                Offline::Valid,
+                Some(&ok_log),
+                Some(&answer(LabelState::Suspended(12)))
+            ),
+            Verdict::Suspended(12)
+        );
+        assert_eq!(
+            final_verdict(
+                Offline::Valid,
+                Some(&ok_log),
+                Some(&answer(LabelState::Unknown))
+            ),
+            Verdict::NotGenuine
+        );
+        let mismatch = Err(OnlineError::Inclusion(ProofError::RootMismatch));
+        assert_eq!(
+            final_verdict(
+                Offline::Valid,
+                Some(&mismatch),
+                Some(&answer(LabelState::Active))
+            ),
+            Verdict::NotGenuine
+        );
+    }
+}
