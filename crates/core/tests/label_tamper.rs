@@ -37,7 +37,7 @@ fn every_byte_position_and_several_bit_flips_are_caught() {
     let (label, trust, catalog) = setup();
     let now = T0 + DAY;
     assert_eq!(
-        verify_offline(&label, &trust, &catalog, now).verdict,
+        verify_offline(label, trust, catalog, now).verdict,
         Verdict::Genuine
     );
     let mut counts = std::collections::BTreeMap::new();
@@ -45,7 +45,7 @@ fn every_byte_position_and_several_bit_flips_are_caught() {
         for mask in [0x01u8, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0xff, 0x55] {
             let mut t = label.clone();
             t[pos] ^= mask;
-            let v = verify_offline(&t, &trust, &catalog, now).verdict;
+            let v = verify_offline(&t, trust, catalog, now).verdict;
             // A flip inside the kid points at no trusted key: UnknownIssuer, also a rejection.
             assert!(
                 matches!(
@@ -64,13 +64,13 @@ fn every_byte_position_and_several_bit_flips_are_caught() {
     );
     // Truncation and extension are caught too.
     for cut in 0..label.len() {
-        let v = verify_offline(&label[..cut], &trust, &catalog, now).verdict;
+        let v = verify_offline(&label[..cut], trust, catalog, now).verdict;
         assert_ne!(v, Verdict::Genuine, "truncated to {cut}");
     }
     let mut longer = label.clone();
     longer.push(0);
     assert_eq!(
-        verify_offline(&longer, &trust, &catalog, now).verdict,
+        verify_offline(&longer, trust, catalog, now).verdict,
         Verdict::Malformed
     );
 }
@@ -83,7 +83,6 @@ proptest! {
         prop_assume!(label[pos] != byte);
         let mut t = label.clone();
         t[pos] = byte;
-        let (trust, catalog) = (trust, catalog);
-        prop_assert_ne!(verify_offline(&t, &trust, &catalog, T0 + DAY).verdict, Verdict::Genuine);
+        prop_assert_ne!(verify_offline(&t, trust, catalog, T0 + DAY).verdict, Verdict::Genuine);
     }
 }
