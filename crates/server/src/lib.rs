@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod ledger;
 pub mod metrics;
 pub mod ratelimit;
 pub mod routes;

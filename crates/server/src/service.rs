@@ -1,18 +1,46 @@
 //! The issuing service behind the HTTP handlers: validation, signing, log submission, and the
-//! views returned to clients. Ties `cyberlabel-issuer` (keys, minting, artwork) to
-//! `cyberlabel-log` (sequencer, proofs, tiles, status map).
+//! views returned to clients. Ties `cyberlabel-issuer` (keys, minting, artwork) to the log
+//! (through [`crate::ledger`]).
+//!
+//! Minting validates the product description against the catalog *before* anything is
+//! submitted (errors name the field, nothing is appended); the claim's serial is its log index,
+//! so the label is signed inside the log's entry builder, once the index is known. Status
+//! changes are signed by the issuer as status records (FORMATS §2) and serialised with a lock
+//! so the state check and the append cannot interleave; the log re-checks the transition when
+//! sequencing.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use cyberlabel_core::catalog::{Catalog, CatalogError};
+use cyberlabel_core::claim::{Assessment, Claim};
+use cyberlabel_core::cose::{self, Entry, KeyId, StatusRecord};
+use cyberlabel_core::merkle;
+use cyberlabel_core::note::{KeyKind, VerifierKey};
+use cyberlabel_core::payload;
+use cyberlabel_core::status::State;
+use cyberlabel_core::tiles::{TileKind, TilePath};
+use cyberlabel_core::tlog_proof::TlogProof;
+use cyberlabel_core::trust::{self, TrustList, TrustedIssuer, TrustedLog};
+use cyberlabel_issuer::keys;
+use cyberlabel_issuer::mint::{self, MintError, RenderOptions};
+use cyberlabel_issuer::product::ProductDescription;
+use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 pub use cyberlabel_core::cose::{ReasonCode, StatusAction};
 
-use crate::auth::TokenRecord;
+use crate::auth::{Action, TokenRecord};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::ledger::{Appended, Builder, Ledger, LedgerError};
 use crate::metrics::Metrics;
+use crate::now_unix;
 
 /// Start-up failures, worded for operators.
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +53,8 @@ pub enum StartError {
     Locked(PathBuf),
     /// The example keys were configured outside demo mode.
     #[error(
-        "{0} is an EXAMPLE key from keys-example/ and is refused outside demo mode (generate your own with `cyberlabel keygen`, or run with --demo)"
+        "the {0} key is an EXAMPLE key from keys-example/ and is refused outside demo mode \
+         (generate your own with `cyberlabel keygen`, or run with --demo)"
     )]
     ExampleKey(&'static str),
     /// A required setting is missing.
@@ -58,7 +87,7 @@ pub struct RenewRequest {
     /// Hardware versions, if they changed.
     #[serde(default)]
     pub hardware_versions: Option<String>,
-    /// New expiry (Unix seconds); default: same validity length as the old label.
+    /// New expiry (Unix seconds); default: the old label's validity length from now.
     #[serde(default)]
     pub expires_at: Option<u64>,
     /// New end of security support (Unix seconds); default: unchanged.
@@ -66,13 +95,15 @@ pub struct RenewRequest {
     pub support_end: Option<u64>,
 }
 
-/// Body of `POST /labels/{index}/suspend|reinstate|revoke`.
+/// Body of `POST /labels/{index}/suspend|reinstate|revoke` (may be empty).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatusRequest {
     /// Reason code (FORMATS §2): a number 0–14 or its name (e.g. `unremediated_vulnerability`).
+    /// Default: 12 investigation pending (suspend), 13 reinstated (reinstate), 0 unspecified
+    /// (revoke).
     #[serde(default)]
-    pub reason: Option<serde_json::Value>,
+    pub reason: Option<Value>,
 }
 
 /// What a client gets for a label (mint/renew responses and `GET /labels/{index}`).
@@ -85,158 +116,788 @@ pub struct LabelView {
     /// The QR payload URL (`<verifier_url>#<digits>`).
     pub payload_url: String,
     /// The decoded claim.
-    pub claim: serde_json::Value,
-    /// Current status.
-    pub status: serde_json::Value,
-    /// RFC 6962 inclusion proof against `checkpoint`.
-    pub inclusion_proof: serde_json::Value,
+    pub claim: Value,
+    /// Current status: `{state, reason, reason_name}`; state is active, suspended, revoked,
+    /// superseded or expired (computed from the dates).
+    pub status: Value,
+    /// RFC 6962 inclusion proof `{index, tree_size, hashes}` against `checkpoint`.
+    pub inclusion_proof: Value,
     /// The signed checkpoint the proof is against (note text).
     pub checkpoint: String,
-    /// C2SP tlog-proof bundle text.
+    /// C2SP tlog-proof bundle (`c2sp.org/tlog-proof@v1`) for offline verification.
     pub tlog_proof: String,
-    /// Related URLs.
-    pub links: serde_json::Value,
+    /// Related URLs (relative to the server).
+    pub links: Value,
+    /// For status changes: the index of the status record entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_index: Option<u64>,
 }
 
 /// The issuing service.
 pub struct Service {
-    #[allow(dead_code)]
+    ledger: Ledger,
+    catalog: Catalog,
+    issuer_key: Arc<SigningKey>,
+    issuer_kid: KeyId,
+    verifier_url: String,
     metrics: Arc<Metrics>,
     site_config: Vec<u8>,
+    trust_cose: Vec<u8>,
+    trust_json: Vec<u8>,
+    schemes_json: Vec<u8>,
+    status_lock: tokio::sync::Mutex<()>,
+    log_vkey: String,
 }
 
-fn unwired() -> ApiError {
-    ApiError::unavailable("log not wired yet")
+fn example_public(pem: fn() -> Result<SigningKey, keys::KeyError>) -> Option<[u8; 32]> {
+    pem().ok().map(|k| k.verifying_key().to_bytes())
+}
+
+/// Loads a configured key, or the example key in demo mode; refuses example keys otherwise.
+fn load_key(
+    what: &'static str,
+    path: Option<&PathBuf>,
+    demo: bool,
+    example: fn() -> Result<SigningKey, keys::KeyError>,
+) -> Result<SigningKey, StartError> {
+    let key = match (path, demo) {
+        (Some(p), _) => {
+            keys::load_signing_key(p).map_err(|e| StartError::Other(format!("{what} key: {e}")))?
+        }
+        (None, true) => {
+            example().map_err(|e| StartError::Other(format!("example {what} key: {e}")))?
+        }
+        (None, false) => {
+            return Err(StartError::Missing(match what {
+                "issuer" => "issuer_key (CYBERLABEL_ISSUER_KEY / --issuer-key)",
+                "log" => "log_key (CYBERLABEL_LOG_KEY / --log-key)",
+                _ => "key",
+            }));
+        }
+    };
+    if !demo && example_public(example) == Some(key.verifying_key().to_bytes()) {
+        return Err(StartError::ExampleKey(what));
+    }
+    Ok(key)
+}
+
+fn other(context: &str) -> impl FnOnce(String) -> StartError + '_ {
+    move |e| StartError::Other(format!("{context}: {e}"))
 }
 
 impl Service {
-    /// Loads keys and starts the log.
+    /// Loads keys and trust list and opens the log.
     ///
     /// # Errors
     /// See [`StartError`].
-    pub fn open(config: &Config, _db: sled::Db, metrics: Arc<Metrics>) -> Result<Self, StartError> {
-        let site_config = serde_json::to_vec(&serde_json::json!({
-            "trust_anchor": "",
+    pub fn open(config: &Config, db: sled::Db, metrics: Arc<Metrics>) -> Result<Self, StartError> {
+        let demo = config.demo;
+        let issuer_key = load_key(
+            "issuer",
+            config.issuer_key.as_ref(),
+            demo,
+            keys::load_example_issuer_key,
+        )?;
+        let log_key = load_key(
+            "log",
+            config.log_key.as_ref(),
+            demo,
+            keys::load_example_log_key,
+        )?;
+        let log_vkey = VerifierKey::new(&config.origin, KeyKind::Ed25519, log_key.verifying_key())
+            .map_err(|e| {
+                StartError::Other(format!(
+                    "origin {:?} is not a valid note key name: {e}",
+                    config.origin
+                ))
+            })?
+            .to_string();
+        let catalog = Catalog::builtin();
+        let now = now_unix();
+
+        // The trust list: configured (signed file + anchor), or in demo mode signed on the fly
+        // with the example trust-list key, listing the example issuer and this log.
+        let (trust_cose, trust_anchor) = match (&config.trust_list, &config.trust_anchor) {
+            (Some(file), Some(anchor)) => {
+                let bytes = std::fs::read(file).map_err(|e| other("trust_list")(e.to_string()))?;
+                let anchor = keys::load_public_key(anchor)
+                    .map_err(|e| other("trust_anchor")(e.to_string()))?;
+                TrustList::from_signed(&bytes, &anchor, now)
+                    .map_err(|e| other("trust_list")(e.to_string()))?;
+                (bytes, Some(anchor))
+            }
+            (None, None) if demo => {
+                let tl_key = keys::load_example_trust_list_key()
+                    .map_err(|e| other("example trust-list key")(e.to_string()))?;
+                let schemes: Vec<&str> = catalog.schemes.iter().map(|s| s.id.as_str()).collect();
+                let list = TrustList {
+                    version: 1,
+                    issued_at: now - 86_400,
+                    expires_at: now + 365 * 86_400,
+                    issuers: vec![TrustedIssuer::new(
+                        "Example issuing body (DEMO — example key, not trustworthy)",
+                        &issuer_key.verifying_key(),
+                        &schemes,
+                        0,
+                        now + 10 * 365 * 86_400,
+                    )],
+                    logs: vec![TrustedLog {
+                        origin: config.origin.clone(),
+                        vkey: log_vkey.clone(),
+                        url: String::new(),
+                    }],
+                    ..TrustList::default()
+                };
+                let json = list.to_json();
+                (
+                    trust::sign(json.as_bytes(), &tl_key),
+                    Some(tl_key.verifying_key()),
+                )
+            }
+            (None, None) => (Vec::new(), None),
+            _ => {
+                return Err(StartError::Missing(
+                    "trust_list and trust_anchor must be given together",
+                ));
+            }
+        };
+        if !demo
+            && let Some(a) = &trust_anchor
+            && example_public(keys::load_example_trust_list_key) == Some(a.to_bytes())
+        {
+            return Err(StartError::ExampleKey("trust-list"));
+        }
+        let trust_json = if trust_cose.is_empty() {
+            Vec::new()
+        } else {
+            cose::parse_sign1(&trust_cose)
+                .map(|s| s.payload)
+                .map_err(|e| other("trust_list")(e.to_string()))?
+        };
+        let site_config = serde_json::to_vec(&json!({
+            "trust_anchor": trust_anchor.map(|k| B64.encode(k.as_bytes())).unwrap_or_default(),
             "origin": config.origin,
             "verifier_url": config.verifier_url(),
+            "log_url": "",
         }))
-        .map_err(|e| StartError::Other(e.to_string()))?;
+        .map_err(|e| other("config.json")(e.to_string()))?;
+        let ledger = Ledger::open(
+            &db,
+            &config.origin,
+            log_key,
+            config.batch_size,
+            Duration::from_millis(config.max_delay_ms),
+        )
+        .map_err(|e| other("log")(e.to_string()))?;
+        let issuer_kid = cose::key_id(&issuer_key.verifying_key());
         Ok(Self {
+            ledger,
+            schemes_json: catalog.to_json().into_bytes(),
+            catalog,
+            issuer_key: Arc::new(issuer_key),
+            issuer_kid,
+            verifier_url: config.verifier_url(),
             metrics,
             site_config,
+            trust_cose,
+            trust_json,
+            status_lock: tokio::sync::Mutex::new(()),
+            log_vkey,
         })
     }
 
+    /// The log's C2SP verifier key (`<origin>+<id>+<key>`).
+    pub fn log_vkey(&self) -> &str {
+        &self.log_vkey
+    }
+    /// The issuer's public key.
+    pub fn issuer_public_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.issuer_key.verifying_key()
+    }
     /// `/assets/config.json` bytes.
     pub fn site_config(&self) -> &[u8] {
         &self.site_config
     }
+    /// Signed trust list (empty if none configured).
+    pub fn trust_list_cose(&self) -> &[u8] {
+        &self.trust_cose
+    }
+    /// Trust list JSON (the signed payload).
+    pub fn trust_list_json(&self) -> &[u8] {
+        &self.trust_json
+    }
+    /// Scheme catalog JSON.
+    pub fn schemes_json(&self) -> &[u8] {
+        &self.schemes_json
+    }
+
     /// Current signed checkpoint.
     ///
     /// # Errors
     /// Storage failures.
     pub fn checkpoint(&self) -> Result<String, ApiError> {
-        Err(unwired())
+        self.ledger.checkpoint().map_err(ApiError::internal)
     }
-    /// A tile by its C2SP path (after `/tile/`); bool = partial.
-    ///
-    /// # Errors
-    /// 404 for unknown or malformed paths.
-    pub fn tile(&self, _path: &str) -> Result<(Vec<u8>, bool), ApiError> {
-        Err(unwired())
-    }
-    /// A status proof for the bucket at `path` (tile-path form).
-    ///
-    /// # Errors
-    /// 404 for unknown buckets.
-    pub fn status_proof(&self, _path: &str) -> Result<String, ApiError> {
-        Err(unwired())
-    }
-    /// The view of label `index`.
-    ///
-    /// # Errors
-    /// 404 if `index` is not a label.
-    pub fn label_view(&self, _index: u64) -> Result<LabelView, ApiError> {
-        Err(unwired())
-    }
-    /// A label image.
-    ///
-    /// # Errors
-    /// 404 if `index` is not a label.
-    pub fn image(
-        &self,
-        _index: u64,
-        _kind: ImageKind,
-    ) -> Result<(Vec<u8>, &'static str), ApiError> {
-        Err(unwired())
-    }
-    /// Signed trust list.
-    pub fn trust_list_cose(&self) -> &[u8] {
-        &[]
-    }
-    /// Trust list JSON.
-    pub fn trust_list_json(&self) -> &[u8] {
-        b"{}"
-    }
-    /// Scheme catalog JSON.
-    pub fn schemes_json(&self) -> &[u8] {
-        b"[]"
-    }
+
     /// Tree size.
     ///
     /// # Errors
     /// Storage failures.
     pub fn tree_size(&self) -> Result<u64, ApiError> {
-        Ok(0)
+        self.ledger.size().map_err(ApiError::internal)
     }
+
+    /// A tile by its C2SP path (after `/tile/`); bool = partial.
+    ///
+    /// # Errors
+    /// 404 for unknown or malformed paths.
+    pub fn tile(&self, path: &str) -> Result<(Vec<u8>, bool), ApiError> {
+        let tp = TilePath::parse(&format!("tile/{path}"))
+            .map_err(|_| ApiError::not_found("malformed tile path"))?;
+        match self.ledger.tile(&tp).map_err(ApiError::internal)? {
+            Some(bytes) => Ok((bytes, !tp.is_full())),
+            None => Err(ApiError::not_found("no such tile")),
+        }
+    }
+
+    /// A status proof for the bucket at `path` (tile-path form, e.g. `000` or `x001/234`).
+    ///
+    /// # Errors
+    /// 404 for unknown buckets.
+    pub fn status_proof(&self, path: &str) -> Result<String, ApiError> {
+        let tp = TilePath::parse(&format!("tile/0/{path}"))
+            .ok()
+            .filter(TilePath::is_full)
+            .ok_or_else(|| ApiError::not_found("malformed bucket path"))?;
+        self.ledger
+            .status_proof(tp.index)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::not_found("no such bucket"))
+    }
+
+    fn label_at(&self, index: u64) -> Result<(Vec<u8>, Claim), ApiError> {
+        let bytes = self
+            .ledger
+            .entry(index)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::not_found(format!("no entry {index} in the log")))?;
+        match cose::decode_entry(&bytes) {
+            Ok(Entry::Label { claim, .. }) => Ok((bytes, claim)),
+            Ok(Entry::Status { .. }) => Err(ApiError::not_found(format!(
+                "entry {index} is a status record, not a label"
+            ))),
+            Err(e) => Err(ApiError::internal(format!(
+                "log entry {index} does not decode: {e}"
+            ))),
+        }
+    }
+
+    /// The view of label `index` against the latest checkpoint.
+    ///
+    /// # Errors
+    /// 404 if `index` is not a label.
+    pub fn label_view(&self, index: u64) -> Result<LabelView, ApiError> {
+        let (bytes, claim) = self.label_at(index)?;
+        let checkpoint = self.checkpoint()?;
+        self.view(index, &bytes, &claim, &checkpoint)
+    }
+
+    fn view(
+        &self,
+        index: u64,
+        bytes: &[u8],
+        claim: &Claim,
+        checkpoint: &str,
+    ) -> Result<LabelView, ApiError> {
+        let size = checkpoint_size(checkpoint)
+            .ok_or_else(|| ApiError::internal("checkpoint without size"))?;
+        let path = self
+            .ledger
+            .inclusion_proof(index, size)
+            .map_err(ApiError::internal)?;
+        let (state, reason) = self.ledger.status(index).map_err(ApiError::internal)?;
+        let tlog_proof = TlogProof {
+            extra: None,
+            index,
+            path: path.clone(),
+            checkpoint: checkpoint.to_owned(),
+        }
+        .to_text();
+        let bucket = TilePath {
+            kind: TileKind::Hash(0),
+            index: index / 256,
+            width: 256,
+        }
+        .to_path();
+        let bucket = bucket.trim_start_matches("tile/0/");
+        Ok(LabelView {
+            index,
+            label: B64.encode(bytes),
+            payload_url: payload::to_url(&self.verifier_url, bytes),
+            claim: self.claim_json(claim),
+            status: status_json(state, reason, claim, now_unix()),
+            inclusion_proof: json!({
+                "index": index,
+                "tree_size": size,
+                "leaf_hash": B64.encode(merkle::leaf_hash(bytes)),
+                "hashes": path.iter().map(|h| B64.encode(h)).collect::<Vec<_>>(),
+            }),
+            checkpoint: checkpoint.to_owned(),
+            tlog_proof,
+            links: json!({
+                "self": format!("/labels/{index}"),
+                "qr_png": format!("/labels/{index}/qr.png"),
+                "qr_svg": format!("/labels/{index}/qr.svg"),
+                "artwork_png": format!("/labels/{index}/artwork.png"),
+                "artwork_svg": format!("/labels/{index}/artwork.svg"),
+                "status_proof": format!("/status/{bucket}"),
+                "checkpoint": "/checkpoint",
+                "verifier": payload::to_url(&self.verifier_url, bytes),
+            }),
+            record_index: None,
+        })
+    }
+
+    fn claim_json(&self, c: &Claim) -> Value {
+        let scheme = self.catalog.scheme(&c.scheme, c.catalog_version);
+        let level_name = self.catalog.level_of(c).map(|(_, l)| l.name.clone());
+        let provisions: Vec<String> = c
+            .provisions
+            .iter()
+            .map(|i| {
+                scheme
+                    .and_then(|s| s.provision(i))
+                    .map_or_else(|| format!("#{i}"), |p| p.id.clone())
+            })
+            .collect();
+        let (assessment, lab) = match &c.assessment {
+            Assessment::SelfDeclared => ("self_declared", None),
+            Assessment::ThirdParty { lab } => ("third_party", Some(lab.clone())),
+            #[allow(unreachable_patterns)]
+            _ => ("unknown", None),
+        };
+        json!({
+            "scheme": c.scheme,
+            "catalog_version": c.catalog_version,
+            "level": c.level,
+            "level_name": level_name,
+            "manufacturer": c.manufacturer,
+            "product": c.product,
+            "hardware_versions": c.hardware_versions,
+            "firmware_versions": c.firmware_versions,
+            "category": c.category,
+            "category_name": self.catalog.category(c.category).map(|x| x.name.clone()),
+            "issued_at": c.issued_at,
+            "expires_at": c.expires_at,
+            "support_end": c.support_end,
+            "provisions": provisions,
+            "assessment": assessment,
+            "lab": lab,
+            "serial": c.serial,
+            "supersedes": c.supersedes,
+        })
+    }
+
+    /// A label image.
+    ///
+    /// # Errors
+    /// 404 if `index` is not a label.
+    pub fn image(&self, index: u64, kind: ImageKind) -> Result<(Vec<u8>, &'static str), ApiError> {
+        let (bytes, _) = self.label_at(index)?;
+        let opts = RenderOptions {
+            verifier_url: &self.verifier_url,
+            cl1: false,
+            module_px: 8,
+        };
+        let r = mint::render(&bytes, &self.catalog, &opts).map_err(ApiError::internal)?;
+        Ok(match kind {
+            ImageKind::QrPng => (r.qr_png, "image/png"),
+            ImageKind::QrSvg => (r.qr_svg.into_bytes(), "image/svg+xml"),
+            ImageKind::ArtworkPng => (r.artwork.png, "image/png"),
+            ImageKind::ArtworkSvg => (r.artwork.svg.into_bytes(), "image/svg+xml"),
+        })
+    }
+
+    /// Parses and validates one product description into an unsigned claim (serial 0).
+    fn prepare(&self, op: &TokenRecord, item: Value, now: u64) -> Result<Claim, ApiError> {
+        let desc: ProductDescription =
+            serde_json::from_value(item).map_err(|e| crate::routes::json_error(&e))?;
+        let claim =
+            mint::claim_from_description(&desc, &self.catalog, 0, now).map_err(mint_error)?;
+        if !op.covers_scheme(&claim.scheme) {
+            return Err(ApiError::forbidden(format!(
+                "this token may not act on scheme {}",
+                claim.scheme
+            )));
+        }
+        validate(&self.catalog, &claim)?;
+        Ok(claim)
+    }
+
+    fn builder(&self, claim: Claim) -> Builder {
+        let key = self.issuer_key.clone();
+        Box::new(move |index| {
+            let mut claim = claim;
+            claim.serial = index;
+            Ok(cose::sign_label(&claim, &key))
+        })
+    }
+
+    fn observe(&self, started: Instant, a: &Appended) {
+        self.metrics
+            .commit_latency
+            .observe(started.elapsed().as_secs_f64());
+        if !a.replay {
+            self.metrics
+                .tree_size
+                .fetch_max(a.index + 1, Ordering::Relaxed);
+        }
+    }
+
     /// Mints one label.
     ///
     /// # Errors
-    /// Validation (400/422), scope (403), log failures.
+    /// 403 (role/scope), 400/422 (validation), 503 (log closed), 500.
     pub async fn mint(
         &self,
-        _op: &TokenRecord,
-        _item: serde_json::Value,
-        _idem: Option<[u8; 32]>,
+        op: &TokenRecord,
+        item: Value,
+        idem: Option<[u8; 32]>,
     ) -> Result<LabelView, ApiError> {
-        Err(unwired())
+        require(op, Action::Issue)?;
+        let claim = self.prepare(op, item, now_unix())?;
+        let started = Instant::now();
+        let a = self
+            .ledger
+            .append(self.builder(claim), idem)
+            .await
+            .map_err(ledger_error)?;
+        self.observe(started, &a);
+        if !a.replay {
+            self.metrics.labels_issued.fetch_add(1, Ordering::Relaxed);
+            self.metrics.batch_size.observe(a.batch as f64);
+        }
+        self.label_view(a.index)
     }
-    /// Mints many; one result per item.
+
+    /// Mints many: items that fail validation are rejected with their reason, the others are
+    /// appended in one go. One result per item, in order.
     pub async fn mint_bulk(
         &self,
-        _op: &TokenRecord,
+        op: &TokenRecord,
         items: Vec<crate::routes::BulkItem>,
-        _idem: Option<[u8; 32]>,
+        idem: Option<[u8; 32]>,
     ) -> Vec<Result<LabelView, ApiError>> {
-        items.into_iter().map(|_| Err(unwired())).collect()
+        if let Err(e) = require(op, Action::Issue) {
+            return items.into_iter().map(|_| Err(e.clone())).collect();
+        }
+        let now = now_unix();
+        let mut results: Vec<Result<LabelView, ApiError>> = Vec::with_capacity(items.len());
+        let mut pending = Vec::new();
+        let mut slots = Vec::new();
+        for (i, item) in items.into_iter().enumerate() {
+            match item.and_then(|v| self.prepare(op, v, now)) {
+                Ok(claim) => {
+                    pending.push((
+                        self.builder(claim),
+                        idem.map(|k| crate::routes::item_key(&k, i)),
+                    ));
+                    slots.push(i);
+                    results.push(Err(ApiError::internal("pending")));
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        if pending.is_empty() {
+            return results;
+        }
+        let started = Instant::now();
+        let appended = self.ledger.append_batch(pending).await;
+        let checkpoint = match self.checkpoint() {
+            Ok(c) => c,
+            Err(e) => {
+                for slot in slots {
+                    results[slot] = Err(e.clone());
+                }
+                return results;
+            }
+        };
+        let mut fresh = 0u64;
+        for (slot, r) in slots.into_iter().zip(appended) {
+            results[slot] = match r {
+                Ok(a) => {
+                    self.observe(started, &a);
+                    fresh += u64::from(!a.replay);
+                    self.label_at(a.index)
+                        .and_then(|(b, c)| self.view(a.index, &b, &c, &checkpoint))
+                }
+                Err(e) => Err(ledger_error(e)),
+            };
+        }
+        if fresh > 0 {
+            self.metrics
+                .labels_issued
+                .fetch_add(fresh, Ordering::Relaxed);
+            self.metrics.batch_size.observe(fresh as f64);
+        }
+        results
     }
-    /// Renews a label.
+
+    /// Renews a label: a new label for new firmware with `supersedes` = `index`.
     ///
     /// # Errors
-    /// As [`Service::mint`], plus 404/409.
+    /// As [`Service::mint`], plus 404 (not a label) and 409 (revoked or already superseded).
     pub async fn renew(
         &self,
-        _op: &TokenRecord,
-        _index: u64,
-        _req: RenewRequest,
-        _idem: Option<[u8; 32]>,
+        op: &TokenRecord,
+        index: u64,
+        req: RenewRequest,
+        idem: Option<[u8; 32]>,
     ) -> Result<LabelView, ApiError> {
-        Err(unwired())
+        require(op, Action::Issue)?;
+        let (_, old) = self.label_at(index)?;
+        if !op.covers_scheme(&old.scheme) {
+            return Err(ApiError::forbidden(format!(
+                "this token may not act on scheme {}",
+                old.scheme
+            )));
+        }
+        let now = now_unix();
+        let mut claim = old.clone();
+        claim.firmware_versions = req.firmware_versions.trim().to_owned();
+        if let Some(h) = req.hardware_versions {
+            claim.hardware_versions = h.trim().to_owned();
+        }
+        claim.issued_at = now;
+        if let Some(s) = req.support_end {
+            claim.support_end = s;
+        }
+        claim.expires_at = match req.expires_at {
+            Some(e) => e,
+            None => {
+                // Same validity length as the old label, capped at the end of support when the
+                // scheme ties validity to support (as minting does).
+                let e = now + old.expires_at.saturating_sub(old.issued_at);
+                let tied = self
+                    .catalog
+                    .latest(&claim.scheme)
+                    .is_some_and(|s| s.validity.tied_to_support);
+                if tied { e.min(claim.support_end) } else { e }
+            }
+        };
+        claim.supersedes = Some(index);
+        // Placeholder serial for validation (the log assigns the real one, necessarily later).
+        claim.serial = index + 1;
+        if let Some(latest) = self.catalog.latest(&claim.scheme) {
+            claim.catalog_version = latest.version;
+        }
+        validate(&self.catalog, &claim)?;
+        let _guard = self.status_lock.lock().await;
+        // An idempotent replay is checked by the log before the state: a retried renew whose
+        // first attempt superseded the label must still return that first result.
+        let (state, _) = self.ledger.status(index).map_err(ApiError::internal)?;
+        if idem.is_none() && !cyberlabel_core::status::can_supersede(state) {
+            return Err(ApiError::conflict(format!(
+                "label {index} is {} and cannot be renewed",
+                state_name(state)
+            )));
+        }
+        let started = Instant::now();
+        let a = self
+            .ledger
+            .append(self.builder(claim), idem)
+            .await
+            .map_err(ledger_error)?;
+        self.observe(started, &a);
+        if !a.replay {
+            self.metrics.labels_issued.fetch_add(1, Ordering::Relaxed);
+            self.metrics.batch_size.observe(a.batch as f64);
+        }
+        self.label_view(a.index)
     }
-    /// Suspends, reinstates or revokes a label.
+
+    /// Suspends, reinstates or revokes a label (a status record signed by the issuer).
     ///
     /// # Errors
-    /// 404/409/403/422.
+    /// 403 (role/scope), 404 (not a label), 409 (illegal transition or foreign issuer),
+    /// 422 (unknown reason).
     pub async fn change_status(
         &self,
-        _op: &TokenRecord,
-        _index: u64,
-        _action: StatusAction,
-        _req: StatusRequest,
-        _idem: Option<[u8; 32]>,
+        op: &TokenRecord,
+        index: u64,
+        action: StatusAction,
+        req: StatusRequest,
+        idem: Option<[u8; 32]>,
     ) -> Result<LabelView, ApiError> {
-        Err(unwired())
+        require(op, Action::ChangeStatus)?;
+        let reason = parse_reason(req.reason.as_ref(), action)?;
+        let (bytes, claim) = self.label_at(index)?;
+        if !op.covers_scheme(&claim.scheme) {
+            return Err(ApiError::forbidden(format!(
+                "this token may not act on scheme {}",
+                claim.scheme
+            )));
+        }
+        let kid = cose::decode_entry(&bytes)
+            .map(|e| e.kid())
+            .map_err(ApiError::internal)?;
+        if kid != self.issuer_kid {
+            return Err(ApiError::conflict(
+                "label was signed by another issuer key; this server cannot sign its status records",
+            ));
+        }
+        let _guard = self.status_lock.lock().await;
+        let (state, _) = self.ledger.status(index).map_err(ApiError::internal)?;
+        let core_action = cyberlabel_core::status::StatusAction::from_code(action as u64)
+            .ok_or_else(|| ApiError::internal("action"))?;
+        if idem.is_none()
+            && let Err(e) = cyberlabel_core::status::apply_action(state, core_action)
+        {
+            return Err(ApiError::conflict(format!(
+                "cannot {} label {index}: it is {} ({e})",
+                action.as_str(),
+                state_name(state)
+            )));
+        }
+        let record = StatusRecord {
+            action,
+            target: index,
+            reason,
+            time: now_unix(),
+            target_leaf_hash: merkle::leaf_hash(&bytes),
+        };
+        let key = self.issuer_key.clone();
+        let started = Instant::now();
+        let a = self
+            .ledger
+            .append(
+                Box::new(move |_| Ok(cose::sign_status(&record, &key))),
+                idem,
+            )
+            .await
+            .map_err(ledger_error)?;
+        self.observe(started, &a);
+        if !a.replay {
+            let slot = match action {
+                StatusAction::Suspend => 0,
+                StatusAction::Reinstate => 1,
+                _ => 2,
+            };
+            self.metrics.status_changes[slot].fetch_add(1, Ordering::Relaxed);
+            self.metrics.batch_size.observe(a.batch as f64);
+        }
+        let mut view = self.label_view(index)?;
+        view.record_index = Some(a.index);
+        Ok(view)
     }
+
     /// Stops the log after committing or rejecting pending appends.
-    pub async fn close(&self) {}
+    pub async fn close(&self) {
+        self.ledger.close().await;
+    }
+}
+
+fn require(op: &TokenRecord, action: Action) -> Result<(), ApiError> {
+    if op.role.allows(action) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "role {} may not {}",
+            op.role,
+            match action {
+                Action::Issue => "issue labels",
+                Action::ChangeStatus => "change label status",
+            }
+        )))
+    }
+}
+
+/// Catalog and wire-format validation, plus date order, as 422 naming the field.
+fn validate(catalog: &Catalog, claim: &Claim) -> Result<(), ApiError> {
+    if claim.expires_at <= claim.issued_at {
+        return Err(ApiError::invalid_field(
+            "expires_at",
+            "expires_at must be after issued_at",
+        ));
+    }
+    catalog.validate_claim(claim).map_err(|e: CatalogError| {
+        let field = e.field().map_or("claim", |f| f.name());
+        ApiError::invalid_field(field, e.to_string())
+    })
+}
+
+fn mint_error(e: MintError) -> ApiError {
+    let field = match &e {
+        MintError::UnknownScheme(..) => "scheme",
+        MintError::UnknownLevel(..) => "level",
+        MintError::UnknownCategory(..) => "category",
+        MintError::UnknownProvision(..) => "provisions",
+        MintError::LabMismatch => "lab",
+        MintError::Date(f, _) => f,
+        MintError::Catalog(c) => c.field().map_or("claim", |f| f.name()),
+        _ => "product",
+    };
+    ApiError::invalid_field(field, e.to_string())
+}
+
+fn ledger_error(e: LedgerError) -> ApiError {
+    match e {
+        LedgerError::Rejected(m) => ApiError::conflict(m),
+        LedgerError::Closed => {
+            ApiError::unavailable("the log is shutting down; retry with the same Idempotency-Key")
+        }
+        LedgerError::Storage(m) => ApiError::internal(m),
+    }
+}
+
+fn parse_reason(v: Option<&Value>, action: StatusAction) -> Result<ReasonCode, ApiError> {
+    let bad = || {
+        ApiError::invalid_field(
+            "reason",
+            "reason must be a reason code 0–14 or its name (docs/FORMATS.md §2)",
+        )
+    };
+    match v {
+        None | Some(Value::Null) => Ok(match action {
+            StatusAction::Suspend => ReasonCode::from_u8(12),
+            StatusAction::Reinstate => ReasonCode::from_u8(13),
+            _ => ReasonCode::from_u8(0),
+        }
+        .ok_or_else(bad)?),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|n| u8::try_from(n).ok())
+            .and_then(ReasonCode::from_u8)
+            .ok_or_else(bad),
+        Some(Value::String(s)) => ReasonCode::from_name(s).ok_or_else(bad),
+        Some(_) => Err(bad()),
+    }
+}
+
+fn state_name(s: State) -> &'static str {
+    match s {
+        State::None => "not a label",
+        State::Active => "active",
+        State::Suspended => "suspended",
+        State::Revoked => "revoked",
+        State::Superseded => "superseded",
+    }
+}
+
+fn status_json(state: State, reason: u8, claim: &Claim, now: u64) -> Value {
+    let name = if state == State::Active && now > claim.expires_at {
+        "expired"
+    } else {
+        state_name(state)
+    };
+    json!({
+        "state": name,
+        "reason": reason,
+        "reason_name": ReasonCode::from_u8(reason).map(ReasonCode::as_str),
+    })
+}
+
+/// The tree size on a checkpoint's second line.
+pub fn checkpoint_size(checkpoint: &str) -> Option<u64> {
+    checkpoint.lines().nth(1)?.parse().ok()
 }

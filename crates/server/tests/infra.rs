@@ -1,6 +1,8 @@
 //! Cross-cutting behaviour over real HTTP: authentication errors, CORS only on reads, the
 //! page's CSP, body limits, JSON errors, the data-directory lock.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers outside #[test] fns
+
 mod common;
 
 use common::{Server, config, request, tempdir};

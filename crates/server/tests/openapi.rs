@@ -2,6 +2,8 @@
 //! `route_table()`, every documented operation is routed over real HTTP, and every
 //! undocumented method on a documented path is refused with 405.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers outside #[test] fns
+
 mod common;
 
 use std::collections::BTreeSet;

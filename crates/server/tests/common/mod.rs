@@ -2,7 +2,7 @@
 //! HTTP/1.1 client over raw tokio TCP (one connection per request, `Connection: close`), so the
 //! tests need no HTTP client dependency and exercise the real listener, middleware and shutdown.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is a test failure
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -252,4 +252,41 @@ pub fn tempdir() -> (tempfile::TempDir, PathBuf) {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().to_path_buf();
     (d, p)
+}
+
+/// A valid product description (SG-CLS level 2, third-party).
+pub fn product(name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "scheme": "SG-CLS",
+        "level": 2,
+        "manufacturer": "Acme Devices Pte Ltd",
+        "product": name,
+        "hardware_versions": "rev B",
+        "firmware_versions": "2.4.0",
+        "category": 1,
+        "provisions": ["5.1-1", "5.1-2", "5.2-1", "5.3-13", "5.3-16"],
+        "assessment": "third_party",
+        "lab": "SG-LAB-007",
+        "support_until": "2028-12-31"
+    })
+}
+
+/// Independent verifier material, derived from the example keys (not from the server).
+pub struct Verifier {
+    pub policy: cyberlabel_core::checkpoint::Policy,
+    pub issuer: ed25519_dalek::VerifyingKey,
+}
+
+pub fn verifier(origin: &str) -> Verifier {
+    use cyberlabel_core::note::{KeyKind, VerifierKey};
+    let log = cyberlabel_issuer::keys::load_example_log_key()
+        .unwrap()
+        .verifying_key();
+    let vkey = VerifierKey::new(origin, KeyKind::Ed25519, log).unwrap();
+    Verifier {
+        policy: cyberlabel_core::checkpoint::Policy::log_only(vkey),
+        issuer: cyberlabel_issuer::keys::load_example_issuer_key()
+            .unwrap()
+            .verifying_key(),
+    }
 }
