@@ -1,7 +1,15 @@
 //! The exported operations as plain Rust (errors as message strings), so the same code paths
 //! run natively (the `native_bench` example) and in wasm (`lib.rs` wraps each for JS).
 
-use cyberlabel_core::{merkle, note, payload};
+use std::sync::OnceLock;
+
+use cyberlabel_core::catalog::Catalog;
+use cyberlabel_core::claim::{Assessment, Claim};
+use cyberlabel_core::cose::ReasonCode;
+use cyberlabel_core::online::{self, Fetched, LabelState, Offline, OnlineError, Verdict};
+use cyberlabel_core::trust::TrustList;
+use cyberlabel_core::{merkle, note, payload, verdict};
+use ed25519_dalek::VerifyingKey;
 
 /// Largest camera frame / photo the QR decoder accepts (pixels): bounds memory and time.
 pub const MAX_QR_PIXELS: usize = 4096 * 4096;
@@ -23,7 +31,7 @@ pub fn secs(now: f64) -> u64 {
 /// A message otherwise.
 pub fn u64_of(x: f64) -> Result<u64, String> {
     const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
-    if x.is_finite() && x >= 0.0 && x <= MAX_SAFE && x.fract() == 0.0 {
+    if x.is_finite() && (0.0..=MAX_SAFE).contains(&x) && x.fract() == 0.0 {
         Ok(x as u64)
     } else {
         Err(format!("not a non-negative integer: {x}"))
@@ -67,7 +75,7 @@ fn hash32(b: &[u8], what: &str) -> Result<merkle::Hash, String> {
 }
 
 fn hashes(b: &[u8]) -> Result<Vec<merkle::Hash>, String> {
-    if b.len() % 32 != 0 {
+    if !b.len().is_multiple_of(32) {
         return Err("proof length is not a multiple of 32".into());
     }
     b.chunks_exact(32)
@@ -142,49 +150,273 @@ pub fn note_open(text: &str, vkeys: &str) -> Result<String, String> {
     Ok(serde_json::json!({ "text": v.note.text, "verified": verified }).to_string())
 }
 
-// --- label verification (wired to core verdict/trust/online once they land) ---
+// --- label verification ---------------------------------------------------------------------
 
-/// The offline report (JSON).
+/// The scheme catalog built into the verifier (parsed once per instance).
+fn catalog() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(Catalog::builtin)
+}
+
+fn trust_list(trust_list: &[u8], anchor: &[u8], now: u64) -> Result<TrustList, String> {
+    let anchor: [u8; 32] = anchor
+        .try_into()
+        .map_err(|_| "trust anchor must be a 32-byte Ed25519 public key".to_string())?;
+    let key = VerifyingKey::from_bytes(&anchor).map_err(|_| "invalid trust anchor key")?;
+    TrustList::from_signed(trust_list, &key, now).map_err(|e| format!("trust list: {e}"))
+}
+
+/// The offline report (JSON); the page shows it while the online part runs.
 ///
 /// # Errors
 /// A message if the trust list cannot be used.
 pub fn verify_offline(
-    _payload: &str,
-    _trust_list: &[u8],
-    _anchor: &[u8],
-    _now: u64,
+    payload: &str,
+    trust_list_bytes: &[u8],
+    anchor: &[u8],
+    now: u64,
 ) -> Result<String, String> {
-    Err("not implemented yet".into())
+    let trust = trust_list(trust_list_bytes, anchor, now)?;
+    let label = match decode_payload(payload) {
+        Ok(l) => l,
+        Err(e) => return Ok(malformed(&e)),
+    };
+    let report = verdict::verify_offline(&label, &trust, catalog(), now);
+    let outcome = Offline::of(&report);
+    let mut json = report_json(&report, &trust, now);
+    let v = match outcome {
+        Offline::Valid => "genuine",
+        other => other.name(),
+    };
+    json["verdict"] = v.into();
+    json["online_possible"] = outcome.online_possible().into();
+    Ok(json.to_string())
 }
 
-/// The fetch plan (JSON).
+/// The fetch plan (JSON `{tiles: [path], status: path, size}`), after verifying the checkpoint.
 ///
 /// # Errors
-/// A message if the checkpoint does not verify.
+/// A message if the payload, trust list or checkpoint does not verify.
 pub fn fetch_plan(
-    _payload: &str,
-    _trust_list: &[u8],
-    _anchor: &[u8],
-    _now: u64,
-    _checkpoint: &str,
+    payload: &str,
+    trust_list_bytes: &[u8],
+    anchor: &[u8],
+    now: u64,
+    checkpoint: &str,
 ) -> Result<String, String> {
-    Err("not implemented yet".into())
+    let trust = trust_list(trust_list_bytes, anchor, now)?;
+    let label = decode_payload(payload)?;
+    let report = verdict::verify_offline(&label, &trust, catalog(), now);
+    let serial = report
+        .claim
+        .as_ref()
+        .map(|c| c.serial)
+        .ok_or("not a label")?;
+    let plan = online::plan_for_label(serial, &trust, checkpoint.as_bytes())
+        .map_err(|e| format!("log: {e}"))?;
+    Ok(serde_json::json!({
+        "size": plan.size,
+        "tiles": plan.tile_paths(),
+        "status": plan.status_path(),
+    })
+    .to_string())
 }
 
-/// The final report (JSON).
+/// The final report (JSON). Empty `checkpoint` / `status_proof` = not fetched.
 ///
 /// # Errors
-/// A message if the trust list cannot be used.
+/// A message if the trust list cannot be used or the tile lengths do not add up.
 #[allow(clippy::too_many_arguments)]
 pub fn verify_online(
-    _payload: &str,
-    _trust_list: &[u8],
-    _anchor: &[u8],
-    _now: u64,
-    _checkpoint: &str,
-    _tiles: &[u8],
-    _tile_lens: &[u32],
-    _status_proof: &str,
+    payload: &str,
+    trust_list_bytes: &[u8],
+    anchor: &[u8],
+    now: u64,
+    checkpoint: &str,
+    tiles: &[u8],
+    tile_lens: &[u32],
+    status_proof: &str,
 ) -> Result<String, String> {
-    Err("not implemented yet".into())
+    let trust = trust_list(trust_list_bytes, anchor, now)?;
+    let label = match decode_payload(payload) {
+        Ok(l) => l,
+        Err(e) => return Ok(malformed(&e)),
+    };
+    let mut parts: Vec<&[u8]> = Vec::with_capacity(tile_lens.len());
+    let mut rest = tiles;
+    for &n in tile_lens {
+        let n = n as usize;
+        if n > rest.len() {
+            return Err("tile lengths exceed the tile bytes".into());
+        }
+        let (a, b) = rest.split_at(n);
+        parts.push(a);
+        rest = b;
+    }
+    if !rest.is_empty() {
+        return Err("tile bytes left over".into());
+    }
+    let fetched = Fetched {
+        checkpoint: (!checkpoint.is_empty()).then_some(checkpoint.as_bytes()),
+        tiles: &parts,
+        status_proof: (!status_proof.is_empty()).then_some(status_proof.as_bytes()),
+    };
+    let r = online::verify(&label, &trust, catalog(), now, &fetched);
+    let outcome = Offline::of(&r.offline);
+    let mut json = report_json(&r.offline, &trust, now);
+    json["verdict"] = r.verdict.name().into();
+    json["online_possible"] = outcome.online_possible().into();
+    json["summary"] = summary(r.verdict, &r.offline).into();
+    let err = |e: &OnlineError| e.to_string();
+    let log = match &r.log {
+        Some(Ok(i)) => serde_json::json!({
+            "ok": true, "tree_size": i.size, "origin": i.origin, "witnesses": i.witnesses,
+        }),
+        Some(Err(e)) => serde_json::json!({ "ok": false, "problem": err(e) }),
+        None => serde_json::Value::Null,
+    };
+    let status = match &r.status {
+        Some(Ok(a)) => {
+            let (state, reason) = match a.state {
+                LabelState::Active => ("active", None),
+                LabelState::Suspended(x) => ("suspended", Some(x)),
+                LabelState::Revoked(x) => ("revoked", Some(x)),
+                LabelState::Superseded(x) => ("superseded", Some(x)),
+                _ => ("unknown", None),
+            };
+            let reason_text = reason.and_then(ReasonCode::from_u8).map(ReasonCode::text);
+            serde_json::json!({
+                "ok": true, "state": state, "reason": reason, "reason_text": reason_text,
+                "as_of_tree_size": a.size,
+            })
+        }
+        Some(Err(e)) => serde_json::json!({ "ok": false, "problem": err(e) }),
+        None => serde_json::Value::Null,
+    };
+    let checked = matches!(r.log, Some(Ok(_))) && matches!(r.status, Some(Ok(_)));
+    let note = if checked {
+        "Checked against the public transparency log and the issuer's revocation list just now."
+    } else if outcome.online_possible() {
+        "The signature and dates were checked on this device, but the log and revocation checks could not be done now."
+    } else {
+        ""
+    };
+    json["online"] = serde_json::json!({
+        "checked": checked, "log": log, "status": status, "note": note,
+    });
+    if let Some(Ok(a)) = &r.status
+        && let Some(reason) = json["online"]["status"]["reason_text"].as_str()
+        && !matches!(a.state, LabelState::Active)
+    {
+        let s = format!("{} {reason}", json["summary"].as_str().unwrap_or_default());
+        json["summary"] = s.into();
+    }
+    Ok(json.to_string())
+}
+
+fn malformed(problem: &str) -> String {
+    serde_json::json!({
+        "verdict": "malformed",
+        "offline_verdict": "malformed",
+        "online_possible": false,
+        "summary": verdict::Verdict::Malformed.explain(),
+        "problem": problem,
+    })
+    .to_string()
+}
+
+fn summary(v: Verdict, offline: &verdict::Report) -> String {
+    match v {
+        Verdict::Revoked(_) => "The issuing body has withdrawn this label.".into(),
+        Verdict::Suspended(_) => "The issuing body has suspended this label for now.".into(),
+        Verdict::Superseded => "A newer label replaces this one.".into(),
+        Verdict::NotGenuine if offline.verdict == verdict::Verdict::Genuine
+            || offline.verdict == verdict::Verdict::Expired =>
+        {
+            "This label is not in the public log of issued labels: it was not issued by the body it names.".into()
+        }
+        Verdict::CannotCheck => {
+            "The label's signature is valid and the issuer is recognised, but whether it was revoked could not be checked now.".into()
+        }
+        _ => offline.verdict.explain().into(),
+    }
+}
+
+fn report_json(r: &verdict::Report, trust: &TrustList, now: u64) -> serde_json::Value {
+    let outcome = Offline::of(r);
+    let mut json = serde_json::json!({
+        "offline_verdict": outcome.name(),
+        "summary": r.verdict.explain(),
+        "problem": r.problem.map(|p| p.to_string()),
+        "issuer": r.issuer.as_ref().map(|i| serde_json::json!({
+            "name": i.name, "kid": hex::encode(i.kid),
+        })),
+    });
+    // What the label says is shown only when it is validly signed by a trusted issuer.
+    if let (Some(c), true) = (&r.claim, outcome.online_possible()) {
+        json["label"] = claim_json(c);
+        let eq: Vec<serde_json::Value> = trust
+            .equivalents(&c.scheme, c.level, c.category, now)
+            .into_iter()
+            .map(|e| {
+                let to = catalog().latest(&e.to_scheme);
+                let to_name = to.map_or(e.to_scheme.as_str(), |s| s.name.as_str());
+                let level_name = to
+                    .and_then(|s| s.level(e.to_level))
+                    .map_or_else(|| format!("level {}", e.to_level), |l| l.name.clone());
+                serde_json::json!({
+                    "to_scheme": e.to_scheme, "to_level": e.to_level,
+                    "effect": e.effect, "basis": e.basis,
+                    "text": format!("{} {to_name}: {level_name} ({})", cap(e.effect.text()), e.basis),
+                })
+            })
+            .collect();
+        json["equivalents"] = eq.into();
+    }
+    json
+}
+
+fn cap(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+fn claim_json(c: &Claim) -> serde_json::Value {
+    let cat = catalog();
+    let scheme = cat.scheme(&c.scheme, c.catalog_version);
+    let level = scheme.and_then(|s| s.level(c.level));
+    let provisions: Vec<serde_json::Value> = c
+        .provisions
+        .iter()
+        .map(|i| match scheme.and_then(|s| s.provision(i)) {
+            Some(p) => serde_json::json!({ "id": p.id, "title": p.title }),
+            None => serde_json::json!({ "id": format!("#{i}") }),
+        })
+        .collect();
+    let assessment = match &c.assessment {
+        Assessment::SelfDeclared => "Self-declared by the manufacturer".to_string(),
+        Assessment::ThirdParty { lab } => format!("Tested by an independent lab ({lab})"),
+    };
+    serde_json::json!({
+        "index": c.serial,
+        "scheme": c.scheme,
+        "scheme_name": scheme.map(|s| s.name.clone()),
+        "scheme_owner": scheme.map(|s| s.owner.clone()),
+        "level": c.level,
+        "level_name": level.map(|l| l.name.clone()),
+        "level_meaning": level.map(|l| l.meaning.clone()),
+        "manufacturer": c.manufacturer,
+        "product": c.product,
+        "hardware": c.hardware_versions,
+        "firmware": c.firmware_versions,
+        "category": cat.category(c.category).map_or_else(|| c.category.to_string(), |k| k.name.clone()),
+        "issued_at": c.issued_at,
+        "expires_at": c.expires_at,
+        "support_ends": c.support_end,
+        "provisions": provisions,
+        "assessment": assessment,
+        "supersedes": c.supersedes,
+    })
 }

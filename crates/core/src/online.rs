@@ -66,6 +66,10 @@ pub enum OnlineError {
     /// A log or witness key in the trust list does not parse.
     #[error("trust list key: {0}")]
     TrustListKey(#[from] NoteError),
+    /// The log's tiles (consistent with the verified checkpoint) hold a different entry at the
+    /// label's index: these label bytes were never logged.
+    #[error("the log holds a different entry at this label's index")]
+    LabelNotInLog,
     /// The data was not fetched (network unavailable).
     #[error("not available")]
     Unavailable,
@@ -164,8 +168,20 @@ pub fn check_log(
     }
     let proof = set.inclusion_proof(index, size)?;
     let leaf: Hash = merkle::leaf_hash(label);
-    merkle::verify_inclusion(&leaf, index, size, &proof, &vc.checkpoint.root)?;
-    Ok(())
+    let root = &vc.checkpoint.root;
+    match merkle::verify_inclusion(&leaf, index, size, &proof, root) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            // Tell "the log holds other bytes here" (proven: the tile's own leaf hash is included
+            // under the signed root) from "the tiles are corrupt" (nothing proven either way).
+            let theirs = set.leaf(index, size)?;
+            if merkle::verify_inclusion(&theirs, index, size, &proof, root).is_ok() {
+                Err(OnlineError::LabelNotInLog)
+            } else {
+                Err(OnlineError::Inclusion(e))
+            }
+        }
+    }
 }
 
 /// The label's state according to a verified status proof.
@@ -305,11 +321,12 @@ impl Verdict {
 /// Combine the offline outcome with the log and status checks (`None` = not fetched / network
 /// unavailable).
 ///
-/// Rules: an offline failure stands whatever the network says. A verified checkpoint whose tree
-/// does not contain these exact bytes at the label's index means the label was never logged:
-/// not genuine. A status map with no label at the index is likewise not genuine. Revocation and
-/// suspension outrank expiry. Any check that could not be done (network, a log answer that did
-/// not verify, a checkpoint older than the label) leaves the verdict at "cannot check now".
+/// Rules: an offline failure stands whatever the network says. Tiles consistent with a verified
+/// checkpoint that hold a different entry at the label's index prove the label was never
+/// logged: not genuine. Revocation and suspension outrank expiry. Any check that could not be
+/// done (network, a log answer that did not verify — including tiles that do not lead to the
+/// signed root, or a status map without a label at a logged label's index — or a checkpoint older
+/// than the label) leaves the verdict at "cannot check now": the offline part is still shown.
 #[must_use]
 pub fn final_verdict(
     offline: Offline,
@@ -323,7 +340,7 @@ pub fn final_verdict(
         Offline::Valid | Offline::Expired => {}
     }
     match log {
-        Some(Err(OnlineError::Inclusion(_))) => return Verdict::NotGenuine,
+        Some(Err(OnlineError::LabelNotInLog)) => return Verdict::NotGenuine,
         Some(Ok(())) => {}
         _ => return Verdict::CannotCheck,
     }
@@ -334,7 +351,7 @@ pub fn final_verdict(
     match (state, offline) {
         (LabelState::Revoked(r), _) => Verdict::Revoked(r),
         (LabelState::Suspended(r), _) => Verdict::Suspended(r),
-        (LabelState::Unknown, _) => Verdict::NotGenuine,
+        (LabelState::Unknown, _) => Verdict::CannotCheck,
         (LabelState::Superseded(_), _) => Verdict::Superseded,
         (LabelState::Active, Offline::Expired) => Verdict::Expired,
         (LabelState::Active, _) => Verdict::Genuine,
@@ -552,9 +569,18 @@ mod tests {
                 Some(&ok_log),
                 Some(&answer(LabelState::Unknown))
             ),
-            Verdict::NotGenuine
+            Verdict::CannotCheck
         );
-        let mismatch = Err(OnlineError::Inclusion(ProofError::RootMismatch));
+        let corrupt = Err(OnlineError::Inclusion(ProofError::RootMismatch));
+        assert_eq!(
+            final_verdict(
+                Offline::Valid,
+                Some(&corrupt),
+                Some(&answer(LabelState::Active))
+            ),
+            Verdict::CannotCheck
+        );
+        let mismatch = Err(OnlineError::LabelNotInLog);
         assert_eq!(
             final_verdict(
                 Offline::Valid,
