@@ -4,6 +4,7 @@ implementation, given only the issuer's SPKI PEM public key; print the claim map
 
 Usage: pycose_verify.py LABEL.cbor ISSUER.pub.pem
 Exit 0 = signature valid (claim JSON on stdout), 1 = invalid, 3 = pycose missing.
+Tested with pycose 1.1.0 + cbor2 6.3.0.
 Called by crates/issuer/tests/cose_interop.rs.
 """
 import base64
@@ -31,7 +32,16 @@ def main():
     if len(der) != 44 or not der.startswith(SPKI_ED25519_PREFIX):
         print("not an Ed25519 SPKI public key", file=sys.stderr)
         sys.exit(1)
-    msg = Sign1Message.decode(label)
+    # Not Sign1Message.decode(): cbor2 >= 6 returns arrays as tuples, which pycose 1.1.0's
+    # decode() rejects ("Bytes cannot be decoded as COSE message"). Do its two steps here: check
+    # the COSE_Sign1 tag (18), then build the message from the array.
+    outer = cbor2.loads(label)
+    if not isinstance(outer, cbor2.CBORTag) or outer.tag != 18:
+        print("not a tagged COSE_Sign1", file=sys.stderr)
+        sys.exit(1)
+    # (cbor2 6 also hands back the unprotected header as an immutable mapping: make it a dict.)
+    obj = [dict(x) if hasattr(x, "keys") else x for x in outer.value]
+    msg = Sign1Message.from_cose_obj(obj, True)
     msg.key = OKPKey(crv=Ed25519, x=der[12:])
     if not msg.verify_signature():
         print("pycose: signature INVALID", file=sys.stderr)
