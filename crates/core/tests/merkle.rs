@@ -1,6 +1,8 @@
 //! RFC 6962 known-answer vectors (tests/vectors/rfc6962_merkle.json) and property tests of the
 //! Merkle proof code against rs_merkle as an independent oracle.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use cyberlabel_core::merkle::{
     EMPTY_ROOT, Hash, ProofError, consistency_proof, inclusion_proof, leaf_hash, node_hash,
     reference_node, reference_root, verify_consistency, verify_inclusion,

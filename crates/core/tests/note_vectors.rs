@@ -1,6 +1,8 @@
 //! Third-party signed-note vectors (tests/vectors/notes/README.md has their provenance) must
 //! verify in our core, and our own notes and checkpoints must have the C2SP form.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use cyberlabel_core::checkpoint::{self, Checkpoint, Policy, StatusCommitment};
 use cyberlabel_core::note::{self, KeyKind, NoteError, NoteSigner, VerifierKey};
 use ed25519_dalek::SigningKey;

@@ -1,5 +1,7 @@
 //! Proofs computed from tiles equal proofs computed from the leaves, for random sizes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use cyberlabel_core::merkle::{
     Hash, ProofError, consistency_proof, inclusion_proof, leaf_hash, reference_node,
     reference_root, verify_consistency, verify_inclusion,

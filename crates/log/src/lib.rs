@@ -1,1 +1,620 @@
-//! TODO: the transparency log
+//! cyberlabel-log: the transparency log.
+//!
+//! An append-only RFC 6962 Merkle log of label and status-record entries (docs/FORMATS.md §2,
+//! §4), stored as C2SP tlog-tiles (hash tiles + entries) behind a small [`LogStore`] trait
+//! (sled, or memory for tests), with a derived status map committed in every checkpoint.
+//!
+//! Write path: [`Log::submit`] hands an item to the single **sequencer** thread, which groups
+//! concurrent submissions into batches (up to `batch_size` items or `max_delay`), assigns
+//! indices, lets builder items sign with their index known, validates status transitions,
+//! appends, updates tiles and the status map, commits everything in one atomic, flushed store
+//! commit, signs one checkpoint for the batch, and only then answers each [`Ticket`]. An
+//! idempotency key is checked and stored in the same commit, so a retry returns the first result.
+//!
+//! Read path: proofs (inclusion, consistency, C2SP tlog-proof, status proof), tiles and entry
+//! bundles come from stored tiles, never from a rebuilt tree; opening a log checks that the
+//! stored tiles hash to the last checkpoint's root (O(log n) reads) and refuses otherwise.
+//! Verification of everything served here lives in `cyberlabel-core`.
+
+#![forbid(unsafe_code)]
+
+mod sequencer;
+pub mod store;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock, mpsc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use cyberlabel_core::checkpoint::{self, Checkpoint, CheckpointError, Policy, StatusCommitment};
+use cyberlabel_core::merkle::{self, EMPTY_ROOT, Hash, NodeId, ProofError};
+use cyberlabel_core::note::{KeyKind, NoteError, NoteSigner, VerifierKey};
+use cyberlabel_core::status::{self, BUCKET_LABELS, StatusProof};
+use cyberlabel_core::tiles::{self, TileKind, TilePath};
+use cyberlabel_core::tlog_proof::TlogProof;
+use ed25519_dalek::SigningKey;
+use tokio::sync::oneshot;
+
+pub use store::{Commit, LogStore, MemoryStore, SledStore, StoreError, StoredState};
+
+/// How the log treats entry bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EntryPolicy {
+    /// Entries must decode as cyberlabel labels or status records (`cose::decode_entry`); the
+    /// status map follows them and illegal transitions are rejected.
+    #[default]
+    Cyberlabel,
+    /// Any bytes (< 64 KiB); the status map stays all-`None`. For benchmarks and tests.
+    Opaque,
+}
+
+/// Log configuration.
+#[derive(Clone)]
+pub struct LogConfig {
+    /// Checkpoint origin, also the signing key name.
+    pub origin: String,
+    /// The log's Ed25519 checkpoint key.
+    pub signing_key: SigningKey,
+    /// Most items per batch.
+    pub batch_size: usize,
+    /// Longest a batch waits for more items after its first one.
+    pub max_delay: Duration,
+    /// Entry validation.
+    pub entries: EntryPolicy,
+}
+
+impl core::fmt::Debug for LogConfig {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("LogConfig")
+            .field("origin", &self.origin)
+            .field("batch_size", &self.batch_size)
+            .field("max_delay", &self.max_delay)
+            .field("entries", &self.entries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LogConfig {
+    /// Defaults: batches of up to 256 items, 2 ms max delay, cyberlabel entries.
+    #[must_use]
+    pub fn new(origin: impl Into<String>, signing_key: SigningKey) -> Self {
+        Self {
+            origin: origin.into(),
+            signing_key,
+            batch_size: 256,
+            max_delay: Duration::from_millis(2),
+            entries: EntryPolicy::Cyberlabel,
+        }
+    }
+}
+
+/// The error a builder closure returns (its message is passed back to the submitter).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("building the entry failed: {0}")]
+pub struct BuildError(pub String);
+
+/// Builds an entry once its log index is known (a label's claim contains its own index).
+pub type Builder = Box<dyn FnOnce(u64) -> Result<Vec<u8>, BuildError> + Send>;
+
+/// What to append.
+pub enum Payload {
+    /// fixed entry bytes
+    Entry(Vec<u8>),
+    /// bytes built by the sequencer's call with the assigned index
+    Build(Builder),
+}
+
+/// One submission.
+pub struct Submission {
+    /// the entry
+    pub payload: Payload,
+    /// retry key: a second submission with the same key returns the first result
+    pub idempotency_key: Option<[u8; 32]>,
+}
+
+impl Submission {
+    /// Fixed entry bytes.
+    #[must_use]
+    pub fn entry(bytes: Vec<u8>) -> Self {
+        Self {
+            payload: Payload::Entry(bytes),
+            idempotency_key: None,
+        }
+    }
+    /// A builder called with the assigned index.
+    #[must_use]
+    pub fn build(f: impl FnOnce(u64) -> Result<Vec<u8>, BuildError> + Send + 'static) -> Self {
+        Self {
+            payload: Payload::Build(Box::new(f)),
+            idempotency_key: None,
+        }
+    }
+    /// Attach an idempotency key.
+    #[must_use]
+    pub fn with_idempotency_key(mut self, key: [u8; 32]) -> Self {
+        self.idempotency_key = Some(key);
+        self
+    }
+}
+
+/// An acknowledged append (durable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// the entry's index
+    pub index: u64,
+    /// its RFC 6962 leaf hash
+    pub leaf_hash: Hash,
+    /// the signed checkpoint of the batch that included it
+    pub checkpoint: String,
+    /// true if this answers a retry (idempotency key seen before); nothing was appended
+    pub replayed: bool,
+}
+
+/// Why a submission was not appended.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppendError {
+    /// Entries must be smaller than 64 KiB (entry bundles use 16-bit lengths).
+    #[error("entry of {len} bytes is too large")]
+    EntryTooLarge {
+        /// entry length
+        len: usize,
+    },
+    /// The builder failed.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// The entry is not a valid label or status record.
+    #[error("invalid entry: {0}")]
+    InvalidEntry(cyberlabel_core::cose::CoseError),
+    /// A label's serial is not its log index.
+    #[error("label serial {serial} is not its log index {index}")]
+    SerialMismatch {
+        /// assigned index
+        index: u64,
+        /// claim serial
+        serial: u64,
+    },
+    /// The target of a status record or renewal does not exist (yet).
+    #[error("target index {target} does not exist")]
+    TargetNotFound {
+        /// target index
+        target: u64,
+    },
+    /// The target is not a label.
+    #[error("target index {target} is not a label")]
+    TargetNotLabel {
+        /// target index
+        target: u64,
+    },
+    /// The record's target leaf hash is not the target's.
+    #[error("target leaf hash does not match entry {target}")]
+    TargetLeafHashMismatch {
+        /// target index
+        target: u64,
+    },
+    /// The record is signed by another key than the target label.
+    #[error("status record for {target} is not signed by the label's issuer key")]
+    IssuerMismatch {
+        /// target index
+        target: u64,
+    },
+    /// The transition is not allowed from the target's current state.
+    #[error("status change for {target} not allowed: {error}")]
+    IllegalTransition {
+        /// target index
+        target: u64,
+        /// detail
+        error: status::StatusError,
+    },
+    /// Storage failed; the log stops accepting appends.
+    #[error("storage failed: {0}")]
+    Storage(String),
+    /// The log is closed or stopped after a storage failure.
+    #[error("log is closed")]
+    Closed,
+}
+
+/// Errors of opening and reading the log.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Stored state is inconsistent; the log refuses to serve.
+    #[error("log state is inconsistent: {0}")]
+    Corrupt(String),
+    /// A proof request is out of range.
+    #[error("{0}")]
+    Range(#[from] ProofError),
+    /// Checkpoint error.
+    #[error("{0}")]
+    Checkpoint(#[from] CheckpointError),
+    /// Configuration error (e.g. an invalid origin for a key name).
+    #[error("invalid log configuration: {0}")]
+    Config(#[from] NoteError),
+    /// Not found (entry, tile beyond the tree).
+    #[error("not found")]
+    NotFound,
+}
+
+impl From<tiles::TileError> for LogError {
+    fn from(e: tiles::TileError) -> Self {
+        match e {
+            tiles::TileError::Proof(p) => LogError::Range(p),
+            other => LogError::Corrupt(other.to_string()),
+        }
+    }
+}
+
+/// Answer to one submission: `.await` it, or `blocking_recv()` outside async code.
+pub type Ticket = oneshot::Receiver<Result<Appended, AppendError>>;
+
+pub(crate) struct Job {
+    pub(crate) submission: Submission,
+    pub(crate) reply: oneshot::Sender<Result<Appended, AppendError>>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) store: Arc<dyn LogStore>,
+    pub(crate) origin: String,
+    pub(crate) verifier: VerifierKey,
+    /// latest published state; the sequencer holds the write lock across commit + update so a
+    /// reader never pairs a checkpoint with store contents of another batch
+    pub(crate) published: RwLock<StoredState>,
+    pub(crate) poisoned: AtomicBool,
+}
+
+/// The transparency log handle. Share it (e.g. in an `Arc`); dropping it stops the sequencer
+/// after the queued items are processed.
+pub struct Log {
+    shared: Arc<Shared>,
+    tx: Option<mpsc::Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Log {
+    /// Open (or create) the log in a sled database. The caller owns `db` (one handle per
+    /// directory; clones share it).
+    ///
+    /// # Errors
+    /// [`LogError`] if the stored state is inconsistent or storage fails.
+    pub fn open(db: sled::Db, config: LogConfig) -> Result<Self, LogError> {
+        Self::with_store(Arc::new(SledStore::new(db)?), config)
+    }
+
+    /// A fresh in-memory log (tests).
+    ///
+    /// # Errors
+    /// [`LogError::Config`] for an invalid origin.
+    pub fn open_memory(config: LogConfig) -> Result<Self, LogError> {
+        Self::with_store(Arc::new(MemoryStore::new()), config)
+    }
+
+    /// Open over any store.
+    ///
+    /// # Errors
+    /// [`LogError`] if the stored state is inconsistent or storage fails.
+    pub fn with_store(store: Arc<dyn LogStore>, config: LogConfig) -> Result<Self, LogError> {
+        let signer = NoteSigner::new(&config.origin, KeyKind::Ed25519, config.signing_key.clone())?;
+        let verifier = signer.verifier().clone();
+        let state = match store.state()? {
+            Some(s) => s,
+            None => {
+                // A new log publishes the empty tree so there is always a checkpoint.
+                let mut cp = Checkpoint::new(&config.origin, 0, EMPTY_ROOT);
+                cp.set_status(StatusCommitment {
+                    bucket_count: 0,
+                    root: EMPTY_ROOT,
+                });
+                let s = StoredState {
+                    size: 0,
+                    checkpoint: cp.sign(&signer)?,
+                };
+                store.commit(&Commit {
+                    state: Some(s.clone()),
+                    ..Commit::default()
+                })?;
+                s
+            }
+        };
+        let seq = sequencer::Sequencer::recover(Arc::clone(&store), &state, &verifier, &config)?;
+        let shared = Arc::new(Shared {
+            store,
+            origin: config.origin.clone(),
+            verifier,
+            published: RwLock::new(state),
+            poisoned: AtomicBool::new(false),
+        });
+        let (tx, rx) = mpsc::channel::<Job>();
+        let sh = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("cyberlabel-sequencer".into())
+            .spawn(move || seq.run(rx, sh, signer, config))
+            .map_err(|e| LogError::Corrupt(format!("cannot start sequencer thread: {e}")))?;
+        Ok(Self {
+            shared,
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Submit an item; the ticket resolves once it is durably appended (or rejected).
+    pub fn submit(&self, submission: Submission) -> Ticket {
+        let (reply, rx) = oneshot::channel();
+        let job = Job { submission, reply };
+        match &self.tx {
+            Some(tx) if !self.shared.poisoned.load(Ordering::Acquire) => {
+                if let Err(mpsc::SendError(job)) = tx.send(job) {
+                    let _ = job.reply.send(Err(AppendError::Closed));
+                }
+            }
+            _ => {
+                let _ = job.reply.send(Err(AppendError::Closed));
+            }
+        }
+        rx
+    }
+
+    /// The log's verifier key (`<origin>+<id>+<key>`).
+    #[must_use]
+    pub fn verifier_key(&self) -> &VerifierKey {
+        &self.shared.verifier
+    }
+
+    /// The origin.
+    #[must_use]
+    pub fn origin(&self) -> &str {
+        &self.shared.origin
+    }
+
+    fn published(&self) -> StoredState {
+        match self.shared.published.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// The latest signed checkpoint (with any cosignatures attached).
+    #[must_use]
+    pub fn latest_checkpoint(&self) -> String {
+        self.published().checkpoint
+    }
+
+    /// The latest published tree size.
+    #[must_use]
+    pub fn size(&self) -> u64 {
+        self.published().size
+    }
+
+    /// Entry bytes at `index` (published entries only).
+    ///
+    /// # Errors
+    /// [`LogError::NotFound`] beyond the published size.
+    pub fn entry(&self, index: u64) -> Result<Vec<u8>, LogError> {
+        if index >= self.size() {
+            return Err(LogError::NotFound);
+        }
+        self.shared.store.entry(index)?.ok_or(LogError::NotFound)
+    }
+
+    /// Hash of a perfect subtree of the tree of `size` leaves, from stored tiles.
+    fn node(&self, id: NodeId, size: u64) -> Result<Hash, LogError> {
+        node_from_store(&*self.shared.store, id, size)
+    }
+
+    /// Inclusion proof for `index` in the tree of `size` leaves (`size` ≤ published size).
+    ///
+    /// # Errors
+    /// [`LogError::Range`] for bad arguments.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, LogError> {
+        if size > self.size() {
+            return Err(LogError::Range(ProofError::IndexOutOfRange { index, size }));
+        }
+        merkle::inclusion_proof(index, size, |id| self.node(id, size))
+    }
+
+    /// Consistency proof from `old` to `new` (`new` ≤ published size).
+    ///
+    /// # Errors
+    /// [`LogError::Range`] for bad arguments.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, LogError> {
+        if new > self.size() {
+            return Err(LogError::Range(ProofError::SizesOutOfOrder { old, new }));
+        }
+        merkle::consistency_proof(old, new, |id| self.node(id, new))
+    }
+
+    /// Root of the tree of `size` leaves from stored tiles.
+    ///
+    /// # Errors
+    /// [`LogError`].
+    pub fn root(&self, size: u64) -> Result<Hash, LogError> {
+        if size > self.size() {
+            return Err(LogError::NotFound);
+        }
+        merkle::tree_root(size, |id| self.node(id, size))
+    }
+
+    /// C2SP tlog-proof for `index` against the latest checkpoint.
+    ///
+    /// # Errors
+    /// [`LogError::Range`] if `index` is not yet published.
+    pub fn tlog_proof(&self, index: u64) -> Result<String, LogError> {
+        let st = self.published();
+        let path = merkle::inclusion_proof(index, st.size, |id| self.node(id, st.size))?;
+        Ok(TlogProof {
+            extra: None,
+            index,
+            path,
+            checkpoint: st.checkpoint,
+        }
+        .to_text())
+    }
+
+    /// Status proof (docs/FORMATS.md §4) for `bucket` against the latest checkpoint.
+    ///
+    /// # Errors
+    /// [`LogError::NotFound`] beyond the last bucket.
+    pub fn status_proof(&self, bucket: u64) -> Result<String, LogError> {
+        // Hold the read lock: the status tree changes in place, the checkpoint must match it.
+        let guard = match self.shared.published.read() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let count = status::bucket_count(guard.size);
+        if bucket >= count {
+            return Err(LogError::NotFound);
+        }
+        let store = &*self.shared.store;
+        let bytes = store
+            .bucket(bucket)?
+            .ok_or_else(|| LogError::Corrupt(format!("missing status bucket {bucket}")))?;
+        let state = status::Bucket::from_bytes(&bytes)
+            .map_err(|e| LogError::Corrupt(format!("status bucket {bucket}: {e}")))?;
+        let path = merkle::inclusion_proof(bucket, count, |id| status_node(store, id))?;
+        Ok(StatusProof {
+            bucket,
+            state,
+            path,
+            checkpoint: guard.checkpoint.clone(),
+        }
+        .to_text())
+    }
+
+    /// Status proof for the bucket of log index `index`.
+    ///
+    /// # Errors
+    /// As [`Log::status_proof`].
+    pub fn status_proof_for_index(&self, index: u64) -> Result<String, LogError> {
+        self.status_proof(index / BUCKET_LABELS)
+    }
+
+    /// Bytes of a tile for serving: hash tiles (full or partial `.p/W`) and entry bundles.
+    /// `None` if the published tree does not contain that tile at that width.
+    ///
+    /// # Errors
+    /// [`LogError`] on storage failure or inconsistency.
+    pub fn tile(&self, path: &TilePath) -> Result<Option<Vec<u8>>, LogError> {
+        let size = self.size();
+        match path.kind {
+            TileKind::Hash(level) => {
+                if tiles::tile_width(level, path.index, size) < path.width {
+                    return Ok(None);
+                }
+                let Some(t) = self.shared.store.tile(level, path.index)? else {
+                    return Err(LogError::Corrupt(format!(
+                        "missing tile {}",
+                        path.to_path()
+                    )));
+                };
+                let n = usize::from(path.width) * 32;
+                t.get(..n)
+                    .map(|b| Some(b.to_vec()))
+                    .ok_or_else(|| LogError::Corrupt(format!("short tile {}", path.to_path())))
+            }
+            TileKind::Entries => {
+                if tiles::tile_width(0, path.index, size) < path.width {
+                    return Ok(None);
+                }
+                let mut out = Vec::new();
+                for i in 0..u64::from(path.width) {
+                    let idx = path.index * 256 + i;
+                    let e = self
+                        .shared
+                        .store
+                        .entry(idx)?
+                        .ok_or_else(|| LogError::Corrupt(format!("missing entry {idx}")))?;
+                    tiles::push_bundle_entry(&mut out, &e)?;
+                }
+                Ok(Some(out))
+            }
+        }
+    }
+
+    /// Attach witness cosignature lines to the latest checkpoint if `for_checkpoint` (a signed
+    /// note or its body) is still the latest; returns the updated note. Lines that do not verify
+    /// are the caller's business (the witness policy lives with verifiers); only syntax is
+    /// checked here.
+    ///
+    /// # Errors
+    /// [`LogError::NotFound`] if a newer checkpoint has been published.
+    pub fn add_cosignatures(
+        &self,
+        for_checkpoint: &str,
+        lines: &[String],
+    ) -> Result<String, LogError> {
+        let mut guard = match self.shared.published.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let current = cyberlabel_core::note::Note::parse(guard.checkpoint.as_bytes())
+            .map_err(|e| LogError::Corrupt(format!("stored checkpoint: {e}")))?;
+        if !for_checkpoint.starts_with(&current.text) {
+            return Err(LogError::NotFound);
+        }
+        let updated = checkpoint::add_signature_lines(&guard.checkpoint, lines)?;
+        let st = StoredState {
+            size: guard.size,
+            checkpoint: updated.clone(),
+        };
+        self.shared.store.commit(&Commit {
+            state: Some(st.clone()),
+            ..Commit::default()
+        })?;
+        *guard = st;
+        Ok(updated)
+    }
+
+    /// A verification policy for this log's own key (log signature only).
+    #[must_use]
+    pub fn policy(&self) -> Policy {
+        Policy::log_only(self.shared.verifier.clone())
+    }
+
+    /// Approximate bytes on disk (sled) or 0.
+    #[must_use]
+    pub fn size_on_disk(&self) -> u64 {
+        self.shared.store.size_on_disk()
+    }
+
+    /// Stop the sequencer after the queued items and wait for it.
+    pub fn close(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// A perfect subtree's hash from stored tiles.
+pub(crate) fn node_from_store(
+    store: &dyn LogStore,
+    id: NodeId,
+    size: u64,
+) -> Result<Hash, LogError> {
+    let (t, offset, count) = tiles::locate_node(id, size)?;
+    let TileKind::Hash(level) = t.kind else {
+        return Err(LogError::Corrupt("entry tile for a node".into()));
+    };
+    let tile = store
+        .tile(level, t.index)?
+        .ok_or_else(|| LogError::Corrupt(format!("missing tile {}", t.to_path())))?;
+    Ok(tiles::hash_in_tile(&tile, offset, count)?)
+}
+
+pub(crate) fn status_node(store: &dyn LogStore, id: NodeId) -> Result<Hash, LogError> {
+    store
+        .status_node(id.level, id.index)?
+        .ok_or_else(|| LogError::Corrupt(format!("missing status node {}/{}", id.level, id.index)))
+}

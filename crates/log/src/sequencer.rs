@@ -1,0 +1,564 @@
+//! The single sequencer: batches submissions, validates status effects, appends, updates tiles
+//! and the status map, commits durably, signs one checkpoint, then acknowledges.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, mpsc};
+use std::time::Instant;
+
+use cyberlabel_core::checkpoint::{self, Checkpoint, Policy, StatusCommitment};
+use cyberlabel_core::cose::{self, Entry};
+use cyberlabel_core::merkle::{self, Hash, NodeId};
+use cyberlabel_core::note::{NoteSigner, VerifierKey};
+use cyberlabel_core::status::{self, BUCKET_LABELS, Bucket, State};
+use cyberlabel_core::tiles::{self, FULL_TILE_BYTES, MAX_ENTRY_BYTES, TILE_WIDTH, TileKind};
+use tokio::sync::oneshot;
+
+use crate::store::{Commit, LogStore, StoredState};
+use crate::{
+    AppendError, Appended, EntryPolicy, Job, LogConfig, LogError, Payload, Shared, node_from_store,
+    status_node,
+};
+
+/// Most tile levels (8 × 8 = 64 tree levels).
+const MAX_LEVELS: usize = 8;
+
+pub(crate) struct Sequencer {
+    store: Arc<dyn LogStore>,
+    size: u64,
+    /// per tile level: the right-edge partial tile's bytes (empty when the level is full)
+    edges: Vec<Vec<u8>>,
+    policy: EntryPolicy,
+}
+
+type Reply = oneshot::Sender<Result<Appended, AppendError>>;
+
+enum Pending {
+    Accepted(usize),
+    Alias(usize),
+}
+
+struct Batch {
+    base: u64,
+    accepted: Vec<(Vec<u8>, Hash)>,
+    buckets: HashMap<u64, Bucket>,
+    dirty_buckets: BTreeSet<u64>,
+    idem: HashMap<[u8; 32], usize>,
+    replies: Vec<(Reply, Pending)>,
+}
+
+fn encode_idem(index: u64, leaf: &Hash, checkpoint: &str) -> Vec<u8> {
+    let mut v = Vec::with_capacity(40 + checkpoint.len());
+    v.extend_from_slice(&index.to_be_bytes());
+    v.extend_from_slice(leaf);
+    v.extend_from_slice(checkpoint.as_bytes());
+    v
+}
+
+fn decode_idem(v: &[u8]) -> Option<Appended> {
+    if v.len() < 40 {
+        return None;
+    }
+    let index = u64::from_be_bytes(v[..8].try_into().ok()?);
+    let leaf_hash: Hash = v[8..40].try_into().ok()?;
+    let checkpoint = String::from_utf8(v[40..].to_vec()).ok()?;
+    Some(Appended {
+        index,
+        leaf_hash,
+        checkpoint,
+        replayed: true,
+    })
+}
+
+fn storage(e: impl core::fmt::Display) -> AppendError {
+    AppendError::Storage(e.to_string())
+}
+
+impl Sequencer {
+    /// Check the stored state against the last checkpoint (O(log n) reads) and load the right
+    /// edge of the tiles.
+    pub(crate) fn recover(
+        store: Arc<dyn LogStore>,
+        state: &StoredState,
+        verifier: &VerifierKey,
+        config: &LogConfig,
+    ) -> Result<Self, LogError> {
+        let cp = checkpoint::open(
+            state.checkpoint.as_bytes(),
+            &Policy::log_only(verifier.clone()),
+        )
+        .map_err(|e| {
+            LogError::Corrupt(format!(
+                "stored checkpoint does not verify with the configured key {verifier}: {e}"
+            ))
+        })?
+        .checkpoint;
+        if cp.size != state.size {
+            return Err(LogError::Corrupt(format!(
+                "stored size {} differs from checkpoint size {}",
+                state.size, cp.size
+            )));
+        }
+        let size = state.size;
+        let mut edges = Vec::new();
+        for level in 0..MAX_LEVELS {
+            let count = size >> (8 * level);
+            let w = (count % TILE_WIDTH) as usize;
+            if w == 0 {
+                edges.push(Vec::new());
+                continue;
+            }
+            let t = store
+                .tile(level as u8, count / TILE_WIDTH)?
+                .ok_or_else(|| LogError::Corrupt(format!("missing edge tile at level {level}")))?;
+            let bytes = t.get(..w * 32).ok_or_else(|| {
+                LogError::Corrupt(format!("edge tile at level {level} is too short"))
+            })?;
+            edges.push(bytes.to_vec());
+        }
+        let root = merkle::tree_root(size, |id| node_from_store(&*store, id, size))?;
+        if !merkle::hashes_equal(&root, &cp.root) {
+            return Err(LogError::Corrupt(format!(
+                "stored tiles hash to {} but the last checkpoint (size {size}) says {}",
+                hex(&root),
+                hex(&cp.root)
+            )));
+        }
+        let commitment = cp
+            .status()?
+            .ok_or_else(|| LogError::Corrupt("last checkpoint has no status line".into()))?;
+        let count = status::bucket_count(size);
+        if commitment.bucket_count != count {
+            return Err(LogError::Corrupt("status bucket count mismatch".into()));
+        }
+        let sroot = merkle::tree_root(count, |id| status_node(&*store, id))?;
+        if !merkle::hashes_equal(&sroot, &commitment.root) {
+            return Err(LogError::Corrupt(
+                "stored status map does not match the last checkpoint".into(),
+            ));
+        }
+        if size > 0 && store.entry(size - 1)?.is_none() {
+            return Err(LogError::Corrupt(format!("entry {} is missing", size - 1)));
+        }
+        Ok(Self {
+            store,
+            size,
+            edges,
+            policy: config.entries,
+        })
+    }
+
+    pub(crate) fn run(
+        mut self,
+        rx: mpsc::Receiver<Job>,
+        shared: Arc<Shared>,
+        signer: NoteSigner,
+        config: LogConfig,
+    ) {
+        let batch_size = config.batch_size.max(1);
+        while let Ok(first) = rx.recv() {
+            let mut jobs = vec![first];
+            let deadline = Instant::now() + config.max_delay;
+            while jobs.len() < batch_size {
+                let now = Instant::now();
+                let next = if now >= deadline {
+                    rx.try_recv().ok()
+                } else {
+                    rx.recv_timeout(deadline - now).ok()
+                };
+                match next {
+                    Some(j) => jobs.push(j),
+                    None => break,
+                }
+            }
+            if shared.poisoned.load(Ordering::Acquire) {
+                for j in jobs {
+                    let _ = j.reply.send(Err(AppendError::Closed));
+                }
+                continue;
+            }
+            self.process(jobs, &shared, &signer, &config.origin);
+        }
+    }
+
+    fn process(&mut self, jobs: Vec<Job>, shared: &Shared, signer: &NoteSigner, origin: &str) {
+        let mut b = Batch {
+            base: self.size,
+            accepted: Vec::new(),
+            buckets: HashMap::new(),
+            dirty_buckets: BTreeSet::new(),
+            idem: HashMap::new(),
+            replies: Vec::new(),
+        };
+        for job in jobs {
+            let key = job.submission.idempotency_key;
+            if let Some(k) = key {
+                if let Some(&pos) = b.idem.get(&k) {
+                    b.replies.push((job.reply, Pending::Alias(pos)));
+                    continue;
+                }
+                match self.store.idempotency(&k) {
+                    Ok(Some(rec)) => {
+                        let r =
+                            decode_idem(&rec).ok_or_else(|| storage("corrupt idempotency record"));
+                        let _ = job.reply.send(r);
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        let _ = job.reply.send(Err(storage(e)));
+                        continue;
+                    }
+                }
+            }
+            let index = b.base + b.accepted.len() as u64;
+            let bytes = match job.submission.payload {
+                Payload::Entry(bytes) => bytes,
+                Payload::Build(f) => match f(index) {
+                    Ok(bytes) => bytes,
+                    Err(e) => {
+                        let _ = job.reply.send(Err(AppendError::Build(e)));
+                        continue;
+                    }
+                },
+            };
+            if bytes.len() > MAX_ENTRY_BYTES {
+                let _ = job
+                    .reply
+                    .send(Err(AppendError::EntryTooLarge { len: bytes.len() }));
+                continue;
+            }
+            if self.policy == EntryPolicy::Cyberlabel {
+                match self.effects(&mut b, index, &bytes) {
+                    Ok(changes) => {
+                        for (i, st, reason) in changes {
+                            // `effects` loaded every bucket it read into the batch overlay.
+                            let bucket = i / BUCKET_LABELS;
+                            if let Some(bk) = b.buckets.get_mut(&bucket) {
+                                bk.set((i % BUCKET_LABELS) as usize, st, reason);
+                                b.dirty_buckets.insert(bucket);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let _ = job.reply.send(Err(e));
+                        continue;
+                    }
+                }
+            }
+            let leaf = merkle::leaf_hash(&bytes);
+            let pos = b.accepted.len();
+            b.accepted.push((bytes, leaf));
+            if let Some(k) = key {
+                b.idem.insert(k, pos);
+            }
+            b.replies.push((job.reply, Pending::Accepted(pos)));
+        }
+        if b.accepted.is_empty() {
+            return;
+        }
+        match self.commit_batch(&mut b, shared, signer, origin) {
+            Ok(checkpoint) => {
+                for (reply, p) in b.replies {
+                    let (pos, replayed) = match p {
+                        Pending::Accepted(pos) => (pos, false),
+                        Pending::Alias(pos) => (pos, true),
+                    };
+                    let _ = reply.send(Ok(Appended {
+                        index: b.base + pos as u64,
+                        leaf_hash: b.accepted[pos].1,
+                        checkpoint: checkpoint.clone(),
+                        replayed,
+                    }));
+                }
+            }
+            Err(e) => {
+                // Durability of this batch is unknown: stop accepting appends. Reopening the
+                // log re-checks the stored state against the last durable checkpoint.
+                shared.poisoned.store(true, Ordering::Release);
+                tracing::error!(error = %e, "log commit failed; the log stops accepting appends");
+                for (reply, _) in b.replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    fn load_bucket(&self, b: &mut Batch, bucket: u64) -> Result<(), AppendError> {
+        if b.buckets.contains_key(&bucket) {
+            return Ok(());
+        }
+        let bk = if bucket < status::bucket_count(b.base) {
+            match self.store.bucket(bucket).map_err(storage)? {
+                Some(bytes) => Bucket::from_bytes(&bytes).map_err(storage)?,
+                None => return Err(storage(format!("missing status bucket {bucket}"))),
+            }
+        } else {
+            Bucket::default()
+        };
+        b.buckets.insert(bucket, bk);
+        Ok(())
+    }
+
+    fn state_of(&self, b: &mut Batch, index: u64) -> Result<State, AppendError> {
+        let bucket = index / BUCKET_LABELS;
+        self.load_bucket(b, bucket)?;
+        Ok(b.buckets
+            .get(&bucket)
+            .map_or(State::None, |bk| bk.get((index % BUCKET_LABELS) as usize).0))
+    }
+
+    fn entry_bytes(&self, b: &Batch, index: u64) -> Result<Vec<u8>, AppendError> {
+        if index >= b.base {
+            let pos = (index - b.base) as usize;
+            return b
+                .accepted
+                .get(pos)
+                .map(|(e, _)| e.clone())
+                .ok_or(AppendError::TargetNotFound { target: index });
+        }
+        self.store
+            .entry(index)
+            .map_err(storage)?
+            .ok_or(AppendError::TargetNotFound { target: index })
+    }
+
+    /// The status-map changes an entry causes, or why it must be rejected. Loads every bucket
+    /// it touches into the batch overlay; changes nothing.
+    fn effects(
+        &self,
+        b: &mut Batch,
+        index: u64,
+        bytes: &[u8],
+    ) -> Result<Vec<(u64, State, u8)>, AppendError> {
+        let entry = cose::decode_entry(bytes).map_err(AppendError::InvalidEntry)?;
+        // the new index's own bucket is always touched
+        self.load_bucket(b, index / BUCKET_LABELS)?;
+        match entry {
+            Entry::Label { claim, .. } => {
+                if claim.serial != index {
+                    return Err(AppendError::SerialMismatch {
+                        index,
+                        serial: claim.serial,
+                    });
+                }
+                let mut changes = vec![(index, State::Active, 0)];
+                if let Some(old) = claim.supersedes {
+                    if old >= index {
+                        return Err(AppendError::TargetNotFound { target: old });
+                    }
+                    let st = self.state_of(b, old)?;
+                    if st == State::None {
+                        return Err(AppendError::TargetNotLabel { target: old });
+                    }
+                    if !status::can_supersede(st) {
+                        return Err(AppendError::IllegalTransition {
+                            target: old,
+                            error: status::StatusError::IllegalTransition { from: st },
+                        });
+                    }
+                    // reason 2 = superseded (FORMATS §2)
+                    changes.push((old, State::Superseded, 2));
+                }
+                Ok(changes)
+            }
+            Entry::Status { sign1, record } => {
+                let target = record.target;
+                if target >= index {
+                    return Err(AppendError::TargetNotFound { target });
+                }
+                let target_bytes = self.entry_bytes(b, target)?;
+                if !merkle::hashes_equal(
+                    &merkle::leaf_hash(&target_bytes),
+                    &record.target_leaf_hash,
+                ) {
+                    return Err(AppendError::TargetLeafHashMismatch { target });
+                }
+                let Ok(target_entry @ Entry::Label { .. }) = cose::decode_entry(&target_bytes)
+                else {
+                    return Err(AppendError::TargetNotLabel { target });
+                };
+                if target_entry.sign1().key_id() != sign1.key_id() {
+                    return Err(AppendError::IssuerMismatch { target });
+                }
+                let action = status::StatusAction::from_code(u64::from(record.action as u8))
+                    .ok_or(AppendError::IllegalTransition {
+                        target,
+                        error: status::StatusError::Malformed,
+                    })?;
+                let st = self.state_of(b, target)?;
+                let new = status::apply_action(st, action)
+                    .map_err(|error| AppendError::IllegalTransition { target, error })?;
+                Ok(vec![(target, new, record.reason.as_u8())])
+            }
+        }
+    }
+
+    /// Tiles, status map, checkpoint, one durable commit. Returns the signed checkpoint.
+    fn commit_batch(
+        &mut self,
+        b: &mut Batch,
+        shared: &Shared,
+        signer: &NoteSigner,
+        origin: &str,
+    ) -> Result<String, AppendError> {
+        let new_size = b.base + b.accepted.len() as u64;
+        // --- hash tiles ---
+        let mut edges = self.edges.clone();
+        let mut full: BTreeMap<(u8, u64), Vec<u8>> = BTreeMap::new();
+        let mut touched: BTreeSet<u8> = BTreeSet::new();
+        let mut counts: Vec<u64> = (0..MAX_LEVELS).map(|l| b.base >> (8 * l)).collect();
+        for (_, leaf) in &b.accepted {
+            let mut h = *leaf;
+            let mut level = 0usize;
+            loop {
+                if level >= MAX_LEVELS {
+                    return Err(storage("tree too large"));
+                }
+                edges[level].extend_from_slice(&h);
+                touched.insert(level as u8);
+                counts[level] += 1;
+                if edges[level].len() < FULL_TILE_BYTES {
+                    break;
+                }
+                let tile = std::mem::take(&mut edges[level]);
+                h = tiles::hash_in_tile(&tile, 0, TILE_WIDTH as usize).map_err(storage)?;
+                full.insert((level as u8, counts[level] / TILE_WIDTH - 1), tile);
+                level += 1;
+            }
+        }
+        let mut tile_writes: Vec<(u8, u64, Vec<u8>)> =
+            full.iter().map(|((l, i), t)| (*l, *i, t.clone())).collect();
+        for &l in &touched {
+            let e = &edges[l as usize];
+            if !e.is_empty() {
+                tile_writes.push((l, counts[l as usize] / TILE_WIDTH, e.clone()));
+            }
+        }
+        let store = &*self.store;
+        let read_tile = |level: u8, index: u64| -> Result<Vec<u8>, LogError> {
+            let count = counts[level as usize];
+            if index == count / TILE_WIDTH && !count.is_multiple_of(TILE_WIDTH) {
+                return Ok(edges[level as usize].clone());
+            }
+            if let Some(t) = full.get(&(level, index)) {
+                return Ok(t.clone());
+            }
+            store
+                .tile(level, index)?
+                .ok_or_else(|| LogError::Corrupt(format!("missing tile {level}/{index}")))
+        };
+        let root = merkle::tree_root(new_size, |id: NodeId| -> Result<Hash, LogError> {
+            let (t, off, cnt) = tiles::locate_node(id, new_size)?;
+            let TileKind::Hash(level) = t.kind else {
+                return Err(LogError::Corrupt("entry tile".into()));
+            };
+            Ok(tiles::hash_in_tile(&read_tile(level, t.index)?, off, cnt)?)
+        })
+        .map_err(storage)?;
+
+        // --- status map ---
+        let old_count = status::bucket_count(b.base);
+        let new_count = status::bucket_count(new_size);
+        for bucket in old_count..new_count {
+            b.buckets.entry(bucket).or_default();
+            b.dirty_buckets.insert(bucket);
+        }
+        let mut nodes: HashMap<(u8, u64), Hash> = HashMap::new();
+        let mut dirty: BTreeSet<u64> = b.dirty_buckets.clone();
+        for &bk in &dirty {
+            let bucket = b
+                .buckets
+                .get(&bk)
+                .ok_or_else(|| storage("dirty bucket not loaded"))?;
+            nodes.insert((0, bk), bucket.leaf_hash());
+        }
+        let get = |nodes: &HashMap<(u8, u64), Hash>, l: u8, i: u64| -> Result<Hash, AppendError> {
+            if let Some(h) = nodes.get(&(l, i)) {
+                return Ok(*h);
+            }
+            status_node(store, NodeId { level: l, index: i }).map_err(storage)
+        };
+        for level in 1..64u8 {
+            let next: BTreeSet<u64> = dirty
+                .iter()
+                .map(|i| i >> 1)
+                .filter(|p| {
+                    (p + 1)
+                        .checked_shl(u32::from(level))
+                        .is_some_and(|e| e <= new_count)
+                })
+                .collect();
+            if next.is_empty() {
+                break;
+            }
+            for &p in &next {
+                let l = get(&nodes, level - 1, 2 * p)?;
+                let r = get(&nodes, level - 1, 2 * p + 1)?;
+                nodes.insert((level, p), merkle::node_hash(&l, &r));
+            }
+            dirty = next;
+        }
+        let mut range = Vec::new();
+        for id in merkle::range_nodes(0, new_count) {
+            range.push(get(&nodes, id.level, id.index)?);
+        }
+        let status_root = merkle::fold_range(&range);
+
+        // --- checkpoint ---
+        let mut cp = Checkpoint::new(origin, new_size, root);
+        cp.set_status(StatusCommitment {
+            bucket_count: new_count,
+            root: status_root,
+        });
+        let signed = cp.sign(signer).map_err(storage)?;
+
+        let commit = Commit {
+            tiles: tile_writes,
+            entries: b
+                .accepted
+                .iter()
+                .enumerate()
+                .map(|(i, (e, _))| (b.base + i as u64, e.clone()))
+                .collect(),
+            buckets: b
+                .dirty_buckets
+                .iter()
+                .filter_map(|k| b.buckets.get(k).map(|bk| (*k, bk.0.to_vec())))
+                .collect(),
+            status_nodes: nodes.iter().map(|((l, i), h)| (*l, *i, *h)).collect(),
+            idempotency: b
+                .idem
+                .iter()
+                .map(|(k, &pos)| {
+                    (
+                        *k,
+                        encode_idem(b.base + pos as u64, &b.accepted[pos].1, &signed),
+                    )
+                })
+                .collect(),
+            state: Some(StoredState {
+                size: new_size,
+                checkpoint: signed.clone(),
+            }),
+        };
+        {
+            let mut guard = match shared.published.write() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            self.store.commit(&commit).map_err(storage)?;
+            *guard = StoredState {
+                size: new_size,
+                checkpoint: signed.clone(),
+            };
+        }
+        self.size = new_size;
+        self.edges = edges;
+        Ok(signed)
+    }
+}
+
+fn hex(h: &Hash) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,394 @@
+//! Storage behind the smallest trait the log needs: hash tiles, entries, status buckets and
+//! status-tree nodes, idempotency records, and the published state (size + signed checkpoint).
+//!
+//! Writes happen only through [`LogStore::commit`], which must be atomic (all or nothing) and
+//! durable before it returns — the sequencer acknowledges appends only after it. Two backends:
+//! [`MemoryStore`] (tests) and [`SledStore`] (one sled tree, one key prefix per kind, one
+//! `apply_batch` + `flush` per commit). [`conformance`] is the shared test suite both must pass.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use cyberlabel_core::merkle::Hash;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The sled database reported an error.
+    #[error("sled: {0}")]
+    Sled(#[from] sled::Error),
+    /// A stored value has the wrong shape.
+    #[error("corrupt stored value: {0}")]
+    Corrupt(&'static str),
+    /// The memory store's lock was poisoned by a panic.
+    #[error("store lock poisoned")]
+    Poisoned,
+}
+
+/// The published state: tree size and the signed checkpoint for it (with any cosignatures).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredState {
+    /// number of entries
+    pub size: u64,
+    /// the signed checkpoint note for `size`
+    pub checkpoint: String,
+}
+
+/// Everything one sequencer batch writes, committed atomically.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Commit {
+    /// hash tiles (level, index) → full current contents (a prefix-extension of the old value)
+    pub tiles: Vec<(u8, u64, Vec<u8>)>,
+    /// new entries (index, bytes)
+    pub entries: Vec<(u64, Vec<u8>)>,
+    /// status buckets (bucket, 512 bytes)
+    pub buckets: Vec<(u64, Vec<u8>)>,
+    /// status-tree perfect nodes (level, index, hash)
+    pub status_nodes: Vec<(u8, u64, Hash)>,
+    /// idempotency records (key, encoded record)
+    pub idempotency: Vec<([u8; 32], Vec<u8>)>,
+    /// new published state
+    pub state: Option<StoredState>,
+}
+
+/// Storage for one log.
+pub trait LogStore: Send + Sync + 'static {
+    /// Hash tile at (level, index): its current contents (≤ 256 hashes).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Entry bytes at `index`.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Status bucket bytes.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn bucket(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Status-tree perfect node.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn status_node(&self, level: u8, index: u64) -> Result<Option<Hash>, StoreError>;
+    /// Idempotency record for `key`.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn idempotency(&self, key: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// The published state.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn state(&self) -> Result<Option<StoredState>, StoreError>;
+    /// Apply `commit` atomically and durably.
+    ///
+    /// # Errors
+    /// [`StoreError`]; on error nothing may be assumed durable.
+    fn commit(&self, commit: &Commit) -> Result<(), StoreError>;
+    /// Approximate bytes used on disk (0 if unknown).
+    fn size_on_disk(&self) -> u64 {
+        0
+    }
+}
+
+// Key layout shared by both backends: one kind byte, then big-endian numbers (so keys sort by
+// index, which keeps related tiles together in sled pages).
+const K_TILE: u8 = b't';
+const K_ENTRY: u8 = b'e';
+const K_BUCKET: u8 = b'b';
+const K_SNODE: u8 = b'n';
+const K_IDEM: u8 = b'i';
+const K_STATE: u8 = b's';
+
+fn key_lvl(kind: u8, level: u8, index: u64) -> [u8; 10] {
+    let mut k = [0u8; 10];
+    k[0] = kind;
+    k[1] = level;
+    k[2..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+fn key_idx(kind: u8, index: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = kind;
+    k[1..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+fn key_idem(key: &[u8; 32]) -> [u8; 33] {
+    let mut k = [0u8; 33];
+    k[0] = K_IDEM;
+    k[1..].copy_from_slice(key);
+    k
+}
+
+fn encode_state(s: &StoredState) -> Vec<u8> {
+    let mut v = s.size.to_be_bytes().to_vec();
+    v.extend_from_slice(s.checkpoint.as_bytes());
+    v
+}
+fn decode_state(v: &[u8]) -> Result<StoredState, StoreError> {
+    if v.len() < 8 {
+        return Err(StoreError::Corrupt("state record too short"));
+    }
+    let mut n = [0u8; 8];
+    n.copy_from_slice(&v[..8]);
+    let checkpoint = String::from_utf8(v[8..].to_vec())
+        .map_err(|_| StoreError::Corrupt("checkpoint is not UTF-8"))?;
+    Ok(StoredState {
+        size: u64::from_be_bytes(n),
+        checkpoint,
+    })
+}
+
+fn commit_ops(c: &Commit) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut ops = Vec::with_capacity(c.tiles.len() + c.entries.len() + c.buckets.len() + 8);
+    for (l, i, t) in &c.tiles {
+        ops.push((key_lvl(K_TILE, *l, *i).to_vec(), t.clone()));
+    }
+    for (i, e) in &c.entries {
+        ops.push((key_idx(K_ENTRY, *i).to_vec(), e.clone()));
+    }
+    for (i, b) in &c.buckets {
+        ops.push((key_idx(K_BUCKET, *i).to_vec(), b.clone()));
+    }
+    for (l, i, h) in &c.status_nodes {
+        ops.push((key_lvl(K_SNODE, *l, *i).to_vec(), h.to_vec()));
+    }
+    for (k, r) in &c.idempotency {
+        ops.push((key_idem(k).to_vec(), r.clone()));
+    }
+    if let Some(s) = &c.state {
+        ops.push((vec![K_STATE], encode_state(s)));
+    }
+    ops
+}
+
+fn to_hash(v: &[u8]) -> Result<Hash, StoreError> {
+    v.try_into()
+        .map_err(|_| StoreError::Corrupt("status node is not 32 bytes"))
+}
+
+/// In-memory backend (tests, benchmarks of the algorithm without I/O).
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    map: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+    fn get(&self, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .map
+            .lock()
+            .map_err(|_| StoreError::Poisoned)?
+            .get(k)
+            .cloned())
+    }
+    /// Overwrite a raw value (tests that simulate corruption).
+    #[doc(hidden)]
+    pub fn corrupt_tile(&self, level: u8, index: u64, bytes: Vec<u8>) {
+        if let Ok(mut m) = self.map.lock() {
+            m.insert(key_lvl(K_TILE, level, index).to_vec(), bytes);
+        }
+    }
+}
+
+impl LogStore for MemoryStore {
+    fn tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(&key_lvl(K_TILE, level, index))
+    }
+    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(&key_idx(K_ENTRY, index))
+    }
+    fn bucket(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(&key_idx(K_BUCKET, index))
+    }
+    fn status_node(&self, level: u8, index: u64) -> Result<Option<Hash>, StoreError> {
+        self.get(&key_lvl(K_SNODE, level, index))?
+            .map(|v| to_hash(&v))
+            .transpose()
+    }
+    fn idempotency(&self, key: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(&key_idem(key))
+    }
+    fn state(&self) -> Result<Option<StoredState>, StoreError> {
+        self.get(&[K_STATE])?.map(|v| decode_state(&v)).transpose()
+    }
+    fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        let ops = commit_ops(commit);
+        let mut m = self.map.lock().map_err(|_| StoreError::Poisoned)?;
+        for (k, v) in ops {
+            m.insert(k, v);
+        }
+        Ok(())
+    }
+}
+
+/// sled backend: one tree (`cyberlabel-log`) in a caller-owned [`sled::Db`].
+#[derive(Debug, Clone)]
+pub struct SledStore {
+    db: sled::Db,
+    tree: sled::Tree,
+}
+
+/// Name of the sled tree holding the log.
+pub const SLED_TREE: &str = "cyberlabel-log";
+
+impl SledStore {
+    /// Use `db` (share one handle per directory: sled locks it).
+    ///
+    /// # Errors
+    /// [`StoreError::Sled`].
+    pub fn new(db: sled::Db) -> Result<Self, StoreError> {
+        let tree = db.open_tree(SLED_TREE)?;
+        Ok(Self { db, tree })
+    }
+    fn get(&self, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree.get(k)?.map(|v| v.to_vec()))
+    }
+    /// Overwrite a raw tile (tests that simulate corruption); flushed.
+    #[doc(hidden)]
+    pub fn corrupt_tile(&self, level: u8, index: u64, bytes: Vec<u8>) -> Result<(), StoreError> {
+        self.tree.insert(key_lvl(K_TILE, level, index), bytes)?;
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+impl LogStore for SledStore {
+    fn tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(&key_lvl(K_TILE, level, index))
+    }
+    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(&key_idx(K_ENTRY, index))
+    }
+    fn bucket(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(&key_idx(K_BUCKET, index))
+    }
+    fn status_node(&self, level: u8, index: u64) -> Result<Option<Hash>, StoreError> {
+        self.get(&key_lvl(K_SNODE, level, index))?
+            .map(|v| to_hash(&v))
+            .transpose()
+    }
+    fn idempotency(&self, key: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(&key_idem(key))
+    }
+    fn state(&self) -> Result<Option<StoredState>, StoreError> {
+        self.get(&[K_STATE])?.map(|v| decode_state(&v)).transpose()
+    }
+    fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (k, v) in commit_ops(commit) {
+            batch.insert(k, v);
+        }
+        // apply_batch is atomic; flush makes it durable (sled only flushes every 500 ms by itself).
+        self.tree.apply_batch(batch)?;
+        self.db.flush()?;
+        Ok(())
+    }
+    fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+}
+
+/// The backend conformance suite: every [`LogStore`] must pass it.
+pub mod conformance {
+    use super::{Commit, LogStore, StoreError, StoredState};
+
+    /// Run the suite against an empty store.
+    ///
+    /// # Errors
+    /// The first store error; panics (it is a test helper) on a behavioural mismatch.
+    #[allow(clippy::missing_panics_doc)]
+    pub fn run(store: &dyn LogStore) -> Result<(), StoreError> {
+        assert_eq!(store.state()?, None, "fresh store has no state");
+        assert_eq!(store.tile(0, 0)?, None);
+        assert_eq!(store.entry(0)?, None);
+        let c = Commit {
+            tiles: vec![(0, 0, vec![1; 64]), (1, 7, vec![2; 32])],
+            entries: vec![(0, b"a".to_vec()), (1, Vec::new())],
+            buckets: vec![(0, vec![3; 512])],
+            status_nodes: vec![(2, 5, [4; 32])],
+            idempotency: vec![([5; 32], b"rec".to_vec())],
+            state: Some(StoredState {
+                size: 2,
+                checkpoint: "cp\n".into(),
+            }),
+        };
+        store.commit(&c)?;
+        assert_eq!(store.tile(0, 0)?, Some(vec![1; 64]));
+        assert_eq!(store.tile(1, 7)?, Some(vec![2; 32]));
+        assert_eq!(store.tile(1, 6)?, None);
+        assert_eq!(store.entry(0)?, Some(b"a".to_vec()));
+        assert_eq!(
+            store.entry(1)?,
+            Some(Vec::new()),
+            "empty entries are stored"
+        );
+        assert_eq!(store.entry(2)?, None);
+        assert_eq!(store.bucket(0)?, Some(vec![3; 512]));
+        assert_eq!(store.status_node(2, 5)?, Some([4; 32]));
+        assert_eq!(store.status_node(5, 2)?, None);
+        assert_eq!(store.idempotency(&[5; 32])?, Some(b"rec".to_vec()));
+        assert_eq!(store.idempotency(&[6; 32])?, None);
+        assert_eq!(store.state()?.map(|s| s.size), Some(2));
+        // overwrite: tiles grow, state advances; untouched keys stay
+        let c2 = Commit {
+            tiles: vec![(0, 0, vec![1; 96])],
+            state: Some(StoredState {
+                size: 3,
+                checkpoint: "cp2\n".into(),
+            }),
+            ..Commit::default()
+        };
+        store.commit(&c2)?;
+        assert_eq!(store.tile(0, 0)?, Some(vec![1; 96]));
+        assert_eq!(store.entry(0)?, Some(b"a".to_vec()));
+        assert_eq!(
+            store.state()?,
+            Some(StoredState {
+                size: 3,
+                checkpoint: "cp2\n".into()
+            })
+        );
+        // large index keys do not collide with small ones
+        let c3 = Commit {
+            entries: vec![(u64::MAX, b"z".to_vec())],
+            ..Commit::default()
+        };
+        store.commit(&c3)?;
+        assert_eq!(store.entry(u64::MAX)?, Some(b"z".to_vec()));
+        assert_eq!(store.entry(0)?, Some(b"a".to_vec()));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_store_conforms() {
+        conformance::run(&MemoryStore::new()).unwrap();
+    }
+
+    #[test]
+    fn sled_store_conforms_and_persists() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = sled::open(dir.path()).unwrap();
+            conformance::run(&SledStore::new(db).unwrap()).unwrap();
+        }
+        let db = sled::open(dir.path()).unwrap();
+        let s = SledStore::new(db).unwrap();
+        assert_eq!(s.state().unwrap().map(|s| s.size), Some(3));
+        assert_eq!(s.entry(u64::MAX).unwrap(), Some(b"z".to_vec()));
+    }
+}

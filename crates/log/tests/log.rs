@@ -1,0 +1,386 @@
+//! End-to-end behaviour of the log, checked with the verification core: appends, proofs from
+//! tiles, the status map, idempotency, recovery, and malicious-log cases.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cyberlabel_core::checkpoint::{self, Checkpoint};
+use cyberlabel_core::claim::{Assessment, Claim, ProvisionSet};
+use cyberlabel_core::cose::{self, ReasonCode, StatusAction as CoseAction, StatusRecord};
+use cyberlabel_core::merkle::{leaf_hash, verify_consistency, verify_inclusion};
+use cyberlabel_core::status::{State, verify_status_proof};
+use cyberlabel_core::tiles::{self, TileKind, TilePath, TileSet};
+use cyberlabel_core::tlog_proof;
+use cyberlabel_log::{
+    AppendError, Appended, EntryPolicy, Log, LogConfig, LogError, LogStore, MemoryStore, SledStore,
+    Submission,
+};
+use ed25519_dalek::SigningKey;
+
+const ORIGIN: &str = "log.cyberlabel.test/2026";
+
+fn config(policy: EntryPolicy) -> LogConfig {
+    let mut c = LogConfig::new(ORIGIN, SigningKey::from_bytes(&[11; 32]));
+    c.entries = policy;
+    c.batch_size = 64;
+    c.max_delay = Duration::from_millis(1);
+    c
+}
+
+fn append(log: &Log, s: Submission) -> Result<Appended, AppendError> {
+    log.submit(s).blocking_recv().unwrap()
+}
+
+fn open_cp(log: &Log, signed: &str) -> Checkpoint {
+    checkpoint::open(signed.as_bytes(), &log.policy())
+        .unwrap()
+        .checkpoint
+}
+
+#[test]
+fn concurrent_appends_are_dense_and_provable() {
+    let log = Arc::new(Log::open_memory(config(EntryPolicy::Opaque)).unwrap());
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                let tickets: Vec<_> = (0..150)
+                    .map(|i| log.submit(Submission::entry(format!("t{t} e{i}").into_bytes())))
+                    .collect();
+                tickets
+                    .into_iter()
+                    .map(|tk| tk.blocking_recv().unwrap().unwrap())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut acks: Vec<Appended> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    acks.sort_by_key(|a| a.index);
+    assert_eq!(acks.len(), 600);
+    for (i, a) in acks.iter().enumerate() {
+        assert_eq!(a.index, i as u64, "indices are dense and unique");
+        assert_eq!(leaf_hash(&log.entry(a.index).unwrap()), a.leaf_hash);
+    }
+    let latest = open_cp(&log, &log.latest_checkpoint());
+    assert_eq!(latest.size, 600);
+    assert_eq!(log.root(600).unwrap(), latest.root);
+    // every acknowledged checkpoint includes its entry and is consistent with the latest
+    for a in acks.iter().step_by(7) {
+        let cp = open_cp(&log, &a.checkpoint);
+        assert!(cp.size > a.index);
+        let p = log.inclusion_proof(a.index, cp.size).unwrap();
+        verify_inclusion(&a.leaf_hash, a.index, cp.size, &p, &cp.root).unwrap();
+        let c = log.consistency_proof(cp.size, latest.size).unwrap();
+        verify_consistency(cp.size, latest.size, &cp.root, &latest.root, &c).unwrap();
+    }
+    // the browser's path: fetch exactly the tiles core asks for, compute the proof from them
+    for index in [0u64, 255, 256, 599] {
+        let mut set = TileSet::new();
+        for t in tiles::tiles_for_inclusion(index, 600).unwrap() {
+            set.insert(t, log.tile(&t).unwrap().unwrap()).unwrap();
+        }
+        let p = set.inclusion_proof(index, 600).unwrap();
+        assert_eq!(
+            set.leaf(index, 600).unwrap(),
+            acks[index as usize].leaf_hash
+        );
+        verify_inclusion(
+            &acks[index as usize].leaf_hash,
+            index,
+            600,
+            &p,
+            &latest.root,
+        )
+        .unwrap();
+    }
+    // entry bundles hash to the level-0 tile
+    let bundle = log
+        .tile(&TilePath {
+            kind: TileKind::Entries,
+            index: 2,
+            width: 88,
+        })
+        .unwrap()
+        .unwrap();
+    let entries = tiles::parse_entry_bundle(&bundle).unwrap();
+    assert_eq!(entries.len(), 88);
+    let t0 = log
+        .tile(&TilePath {
+            kind: TileKind::Hash(0),
+            index: 2,
+            width: 88,
+        })
+        .unwrap()
+        .unwrap();
+    for (i, e) in entries.iter().enumerate() {
+        assert_eq!(&leaf_hash(e)[..], &t0[i * 32..i * 32 + 32]);
+    }
+    // tiles beyond the published size are not served
+    assert!(
+        log.tile(&TilePath {
+            kind: TileKind::Hash(0),
+            index: 2,
+            width: 89
+        })
+        .unwrap()
+        .is_none()
+    );
+    assert!(
+        log.tile(&TilePath {
+            kind: TileKind::Hash(0),
+            index: 3,
+            width: 1
+        })
+        .unwrap()
+        .is_none()
+    );
+    // the offline bundle verifies in core
+    let proof = log.tlog_proof(42).unwrap();
+    tlog_proof::verify(proof.as_bytes(), b"t0 e42", &log.policy())
+        .or_else(|_| tlog_proof::verify(proof.as_bytes(), &log.entry(42).unwrap(), &log.policy()))
+        .unwrap();
+    assert!(tlog_proof::verify(proof.as_bytes(), b"not the entry", &log.policy()).is_err());
+}
+
+#[test]
+fn idempotency_keys_return_the_first_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let first;
+    {
+        let log = Log::open(sled::open(dir.path()).unwrap(), config(EntryPolicy::Opaque)).unwrap();
+        append(&log, Submission::entry(b"x".to_vec())).unwrap();
+        // two submissions with one key in the same batch, and a later retry
+        let a = log.submit(Submission::entry(b"once".to_vec()).with_idempotency_key([7; 32]));
+        let b = log.submit(Submission::entry(b"twice".to_vec()).with_idempotency_key([7; 32]));
+        let (a, b) = (
+            a.blocking_recv().unwrap().unwrap(),
+            b.blocking_recv().unwrap().unwrap(),
+        );
+        assert_eq!(a.index, 1);
+        assert_eq!(b.index, 1);
+        assert!(!a.replayed && b.replayed);
+        let c = append(
+            &log,
+            Submission::entry(b"thrice".to_vec()).with_idempotency_key([7; 32]),
+        )
+        .unwrap();
+        assert_eq!((c.index, c.leaf_hash), (1, a.leaf_hash));
+        assert!(c.replayed);
+        assert_eq!(log.size(), 2);
+        first = a;
+    }
+    // after a restart the retry still answers the first result and appends nothing
+    let log = Log::open(sled::open(dir.path()).unwrap(), config(EntryPolicy::Opaque)).unwrap();
+    let d = append(
+        &log,
+        Submission::entry(b"again".to_vec()).with_idempotency_key([7; 32]),
+    )
+    .unwrap();
+    assert_eq!(
+        (d.index, d.leaf_hash, &d.checkpoint),
+        (1, first.leaf_hash, &first.checkpoint)
+    );
+    assert_eq!(log.size(), 2);
+    assert_eq!(log.entry(1).unwrap(), b"once");
+}
+
+#[test]
+fn reopen_continues_and_refuses_tampered_tiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp1;
+    {
+        let log = Log::open(sled::open(dir.path()).unwrap(), config(EntryPolicy::Opaque)).unwrap();
+        for i in 0..300u32 {
+            drop(log.submit(Submission::entry(i.to_be_bytes().to_vec())));
+        }
+        cp1 = append(&log, Submission::entry(b"last".to_vec()))
+            .unwrap()
+            .checkpoint;
+    }
+    {
+        let log = Log::open(sled::open(dir.path()).unwrap(), config(EntryPolicy::Opaque)).unwrap();
+        assert_eq!(log.latest_checkpoint(), cp1);
+        let a = append(&log, Submission::entry(b"after restart".to_vec())).unwrap();
+        assert_eq!(a.index, 301);
+        let (c1, c2) = (open_cp(&log, &cp1), open_cp(&log, &a.checkpoint));
+        let p = log.consistency_proof(c1.size, c2.size).unwrap();
+        verify_consistency(c1.size, c2.size, &c1.root, &c2.root, &p).unwrap();
+    }
+    // a wrong signing key is refused
+    let mut other = config(EntryPolicy::Opaque);
+    other.signing_key = SigningKey::from_bytes(&[12; 32]);
+    assert!(matches!(
+        Log::open(sled::open(dir.path()).unwrap(), other),
+        Err(LogError::Corrupt(_))
+    ));
+    // one flipped bit in a stored tile on the right edge (the tiles the O(log n) start-up check
+    // reads; a full tile below is covered by its hash in the level above, see full_audit): the
+    // log refuses to open
+    let db = sled::open(dir.path()).unwrap();
+    let store = SledStore::new(db.clone()).unwrap();
+    let mut t = store.tile(0, 1).unwrap().unwrap();
+    t[5] ^= 1;
+    store.corrupt_tile(0, 1, t).unwrap();
+    let err = Log::open(db, config(EntryPolicy::Opaque)).err().unwrap();
+    assert!(err.to_string().contains("stored tiles hash to"), "{err}");
+}
+
+#[test]
+fn malicious_log_fork_is_detected() {
+    // Two logs with the same key that diverge after 10 entries: each one's checkpoints are
+    // validly signed, but no consistency proof from one links to the other.
+    let honest = Log::open_memory(config(EntryPolicy::Opaque)).unwrap();
+    let fork = Log::open_memory(config(EntryPolicy::Opaque)).unwrap();
+    for i in 0..10u8 {
+        append(&honest, Submission::entry(vec![i])).unwrap();
+        append(&fork, Submission::entry(vec![i])).unwrap();
+    }
+    append(&honest, Submission::entry(b"real".to_vec())).unwrap();
+    let h = open_cp(&honest, &honest.latest_checkpoint());
+    append(&fork, Submission::entry(b"evil".to_vec())).unwrap();
+    append(&fork, Submission::entry(b"more".to_vec())).unwrap();
+    let f = open_cp(&fork, &fork.latest_checkpoint());
+    let p = fork.consistency_proof(h.size, f.size).unwrap();
+    assert!(verify_consistency(h.size, f.size, &h.root, &f.root, &p).is_err());
+    // and a tampered tile served by a CDN gives a proof that fails against the checkpoint
+    let mut set = TileSet::new();
+    for t in tiles::tiles_for_inclusion(3, h.size).unwrap() {
+        let mut bytes = honest.tile(&t).unwrap().unwrap();
+        bytes[9 * 32] ^= 0x40; // leaf 9 is on leaf 3's path (as part of a subtree)
+        set.insert(t, bytes).unwrap();
+    }
+    let p = set.inclusion_proof(3, h.size).unwrap();
+    let leaf = leaf_hash(&[3]);
+    assert!(verify_inclusion(&leaf, 3, h.size, &p, &h.root).is_err());
+}
+
+#[test]
+fn memory_store_corruption_is_refused() {
+    let store = Arc::new(MemoryStore::new());
+    {
+        let log = Log::with_store(store.clone(), config(EntryPolicy::Opaque)).unwrap();
+        for i in 0..5u8 {
+            append(&log, Submission::entry(vec![i])).unwrap();
+        }
+    }
+    Log::with_store(store.clone(), config(EntryPolicy::Opaque)).unwrap();
+    store.corrupt_tile(0, 0, vec![0; 5 * 32]);
+    assert!(Log::with_store(store, config(EntryPolicy::Opaque)).is_err());
+}
+
+// ---- cyberlabel entries and the status map ----
+
+fn claim(serial: u64, supersedes: Option<u64>) -> Claim {
+    Claim {
+        scheme: "SG-CLS".into(),
+        catalog_version: 1,
+        level: 2,
+        manufacturer: "Acme".into(),
+        product: "Cam 1".into(),
+        hardware_versions: "1".into(),
+        firmware_versions: "2.0".into(),
+        category: 1,
+        issued_at: 1_700_000_000,
+        expires_at: 1_800_000_000,
+        support_end: 1_800_000_000,
+        provisions: ProvisionSet::from_indices([0u8, 1, 2]),
+        assessment: Assessment::SelfDeclared,
+        serial,
+        supersedes,
+    }
+}
+
+fn issue(log: &Log, key: &SigningKey, supersedes: Option<u64>) -> Result<Appended, AppendError> {
+    let key = key.clone();
+    append(
+        log,
+        Submission::build(move |index| Ok(cose::sign_label(&claim(index, supersedes), &key))),
+    )
+}
+
+fn change(
+    log: &Log,
+    key: &SigningKey,
+    target: u64,
+    action: CoseAction,
+) -> Result<Appended, AppendError> {
+    let record = StatusRecord {
+        action,
+        target,
+        reason: ReasonCode::Unspecified,
+        time: 1_750_000_000,
+        target_leaf_hash: leaf_hash(&log.entry(target).unwrap()),
+    };
+    append(log, Submission::entry(cose::sign_status(&record, key)))
+}
+
+#[test]
+fn status_map_follows_legal_transitions_only() {
+    let log = Log::open_memory(config(EntryPolicy::Cyberlabel)).unwrap();
+    let issuer = SigningKey::from_bytes(&[21; 32]);
+    let other = SigningKey::from_bytes(&[22; 32]);
+    let l0 = issue(&log, &issuer, None).unwrap().index;
+    let l1 = issue(&log, &issuer, None).unwrap().index;
+    // a label whose serial is not its index is rejected, nothing appended
+    let wrong = cose::sign_label(&claim(99, None), &issuer);
+    assert_eq!(
+        append(&log, Submission::entry(wrong)).unwrap_err(),
+        AppendError::SerialMismatch {
+            index: 2,
+            serial: 99
+        }
+    );
+    assert!(matches!(
+        append(&log, Submission::entry(b"garbage".to_vec())),
+        Err(AppendError::InvalidEntry(_))
+    ));
+    assert_eq!(log.size(), 2);
+    let s = change(&log, &issuer, l0, CoseAction::Suspend)
+        .unwrap()
+        .index;
+    assert!(matches!(
+        change(&log, &issuer, l0, CoseAction::Suspend),
+        Err(AppendError::IllegalTransition { .. })
+    ));
+    change(&log, &issuer, l0, CoseAction::Reinstate).unwrap();
+    change(&log, &issuer, l0, CoseAction::Revoke).unwrap();
+    for a in [
+        CoseAction::Reinstate,
+        CoseAction::Suspend,
+        CoseAction::Revoke,
+    ] {
+        assert!(matches!(
+            change(&log, &issuer, l0, a),
+            Err(AppendError::IllegalTransition { .. })
+        ));
+    }
+    // status record signed by another key, or aimed at a status record, is rejected
+    assert_eq!(
+        change(&log, &other, l1, CoseAction::Suspend).unwrap_err(),
+        AppendError::IssuerMismatch { target: l1 }
+    );
+    assert_eq!(
+        change(&log, &issuer, s, CoseAction::Suspend).unwrap_err(),
+        AppendError::TargetNotLabel { target: s }
+    );
+    // renewal supersedes the old label
+    let l2 = issue(&log, &issuer, Some(l1)).unwrap().index;
+    assert!(matches!(
+        issue(&log, &issuer, Some(l0)),
+        Err(AppendError::IllegalTransition { .. })
+    ));
+    // the status proof verifies in core and shows each state
+    let proof = log.status_proof_for_index(l0).unwrap();
+    assert!(proof.len() < 2048, "status proof is {} bytes", proof.len());
+    let v = verify_status_proof(proof.as_bytes(), &log.policy()).unwrap();
+    assert_eq!(v.state_of(l0).unwrap().0, State::Revoked);
+    assert_eq!(v.state_of(l1).unwrap().0, State::Superseded);
+    assert_eq!(v.state_of(l2).unwrap().0, State::Active);
+    assert_eq!(v.state_of(s).unwrap().0, State::None);
+    assert!(v.state_of(log.size()).is_err());
+}
