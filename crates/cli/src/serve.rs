@@ -1,13 +1,349 @@
-//! Server commands (`serve`, `token`) — owned by the server helper (H5); this is a placeholder
-//! that keeps the command tree's shape. Replace this file's contents; keep `Command` + `run`.
+//! Server commands: `serve` (run the issuing service) and `token` (operator bearer tokens).
+//!
+//! `serve` reads the configuration from `--config <file.toml>`, then `CYBERLABEL_*` environment
+//! variables, then these flags (later wins); see `cyberlabel_server::config` for every key.
+//! `--demo` uses the example keys from `keys-example/` (with a loud banner), creates an admin
+//! token (printed, and written to `<data>/demo-admin.token`), and mints a few sample labels on
+//! first start. `token` commands open the data directory's database directly, so they must run
+//! while the server is stopped (sled locks the directory; the error says so).
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use cyberlabel_server::auth::{ANY_SCHEME, parse_expiry};
+use cyberlabel_server::{AppState, Config, Role, TokenStore, now_unix, open_db};
 
 /// Server command group, flattened into the top-level command list.
 #[derive(Debug, clap::Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Run the issuing service (HTTP API, log read side, verifier page).
+    Serve(ServeArgs),
+    /// Manage operator bearer tokens (run while the server is stopped).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `cyberlabel serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Listen address, e.g. 127.0.0.1:8080.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// Data directory (sled database, demo token).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Issuer signing key (PKCS#8 PEM, mode 0600).
+    #[arg(long, value_name = "FILE")]
+    issuer_key: Option<PathBuf>,
+    /// Log signing key (PKCS#8 PEM, mode 0600).
+    #[arg(long, value_name = "FILE")]
+    log_key: Option<PathBuf>,
+    /// Signed trust list to serve (trust-list.cose).
+    #[arg(long, value_name = "FILE")]
+    trust_list: Option<PathBuf>,
+    /// Trust-list signer public key (SPKI PEM), the verifier page's trust anchor.
+    #[arg(long, value_name = "FILE")]
+    trust_anchor: Option<PathBuf>,
+    /// Log origin (checkpoint first line and key name), e.g. labels.example.org/log.
+    #[arg(long)]
+    origin: Option<String>,
+    /// Public URL of the verifier page, the QR prefix, e.g. https://labels.example.org/v.
+    #[arg(long, value_name = "URL")]
+    verifier_url: Option<String>,
+    /// Directory of the verifier web page.
+    #[arg(long, value_name = "DIR")]
+    www: Option<PathBuf>,
+    /// Maximum entries per log batch.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Maximum wait for a batch to fill, in milliseconds.
+    #[arg(long)]
+    max_delay_ms: Option<u64>,
+    /// Demo mode: EXAMPLE keys, an admin token, sample labels. Never for production.
+    #[arg(long)]
+    demo: bool,
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long)]
+    log_json: bool,
+}
+
+/// `cyberlabel token …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once (only its hash is stored).
+    Create {
+        /// Data directory of the server.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// Scheme the token may act on (repeat for several; `*` = all).
+        #[arg(long = "scheme", required = true)]
+        schemes: Vec<String>,
+        /// Role: issuer (mint, renew), revoker (suspend, reinstate, revoke) or admin (all).
+        #[arg(long)]
+        role: Role,
+        /// Expiry: 90d, 12h, 30m, 3600s, a date 2027-12-31, or never.
+        #[arg(long, default_value = "never")]
+        expires: String,
+        /// Who holds the token (shown by `token list`).
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// List tokens (ids, roles, scopes, expiry; never secrets).
+    List {
+        /// Data directory of the server.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+    /// Delete a token by id.
+    Revoke {
+        /// Data directory of the server.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// Token id (the 16 hex digits after `clt_`).
+        id: String,
+    },
+}
 
 /// Runs a server command.
-pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
-    match cmd {}
+pub fn run(cmd: Command) -> Result<ExitCode> {
+    match cmd {
+        Command::Serve(args) => serve(args),
+        Command::Token(cmd) => token(cmd),
+    }
+}
+
+fn open_tokens(data: &Path) -> Result<(sled::Db, TokenStore)> {
+    let db = open_db(data).map_err(anyhow::Error::msg)?;
+    let store = TokenStore::open(&db).context("cannot open the token store")?;
+    Ok((db, store))
+}
+
+fn token(cmd: TokenCommand) -> Result<ExitCode> {
+    match cmd {
+        TokenCommand::Create {
+            data,
+            schemes,
+            role,
+            expires,
+            note,
+        } => {
+            let now = now_unix();
+            let expires_at = parse_expiry(&expires, now).map_err(anyhow::Error::msg)?;
+            if schemes.iter().any(|s| s.is_empty()) {
+                bail!("--scheme must not be empty (use `*` for all schemes)");
+            }
+            let (db, store) = open_tokens(&data)?;
+            let (tok, rec) = store
+                .create(schemes, role, expires_at, note, now)
+                .context("cannot store the token")?;
+            db.flush().context("cannot flush the database")?;
+            eprintln!(
+                "created token {} (role {}, schemes {}, expires {}); it is shown only once:",
+                rec.id,
+                rec.role,
+                rec.schemes.join(","),
+                rec.expires_at
+                    .map_or_else(|| "never".to_owned(), |t| t.to_string())
+            );
+            println!("{tok}");
+        }
+        TokenCommand::List { data } => {
+            let (_db, store) = open_tokens(&data)?;
+            for r in store.list().context("cannot read tokens")? {
+                println!(
+                    "{}  {:<7}  {:<20}  expires {:<12}  {}",
+                    r.id,
+                    r.role.to_string(),
+                    r.schemes.join(","),
+                    r.expires_at
+                        .map_or_else(|| "never".to_owned(), |t| t.to_string()),
+                    r.note
+                );
+            }
+        }
+        TokenCommand::Revoke { data, id } => {
+            let (_db, store) = open_tokens(&data)?;
+            if !store.revoke(&id).context("cannot delete the token")? {
+                bail!(
+                    "no token with id {id} (see `cyberlabel token list --data {}`)",
+                    data.display()
+                );
+            }
+            eprintln!("token {id} deleted");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn config(args: &ServeArgs) -> Result<Config> {
+    let mut cfg = Config::load(args.config.as_deref()).map_err(anyhow::Error::msg)?;
+    macro_rules! flag {
+        ($f:ident) => {
+            if let Some(v) = &args.$f {
+                cfg.$f = v.clone();
+            }
+        };
+        ($f:ident, some) => {
+            if let Some(v) = &args.$f {
+                cfg.$f = Some(v.clone());
+            }
+        };
+    }
+    flag!(listen);
+    flag!(origin);
+    flag!(verifier_url);
+    flag!(batch_size);
+    flag!(max_delay_ms);
+    flag!(issuer_key, some);
+    flag!(log_key, some);
+    flag!(trust_list, some);
+    flag!(trust_anchor, some);
+    if let Some(d) = &args.data {
+        cfg.data_dir = d.clone();
+    }
+    if let Some(w) = &args.www {
+        cfg.www_dir = w.clone();
+    }
+    cfg.demo |= args.demo;
+    Ok(cfg)
+}
+
+fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CYBERLABEL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // Errors only if a subscriber is already set (tests): harmless.
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+const BANNER: &str = "\
+################################################################################
+#  DEMO MODE — using the EXAMPLE keys from keys-example/.                      #
+#  Anyone can mint labels with these keys: nothing issued here is trustworthy. #
+#  Never use demo mode or the example keys in production.                      #
+################################################################################";
+
+fn serve(args: ServeArgs) -> Result<ExitCode> {
+    init_tracing(args.log_json);
+    let cfg = config(&args)?;
+    let demo = cfg.demo;
+    if demo {
+        eprintln!("{BANNER}");
+        tracing::warn!("demo mode: example keys in use; labels issued are NOT trustworthy");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listen = cfg.listen;
+        let data = cfg.data_dir.clone();
+        let state = AppState::open(cfg).map_err(anyhow::Error::msg)?;
+        if demo {
+            demo_setup(&state, &data).await?;
+        }
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}: is the port in use? (--listen)"))?;
+        let addr = listener.local_addr().context("listener address")?;
+        tracing::info!(%addr, origin = %state.config().origin, "listening");
+        eprintln!("cyberlabel: serving on http://{addr}/ (verifier page at http://{addr}/v); Ctrl-C to stop");
+        cyberlabel_server::serve(listener, state, cyberlabel_server::shutdown_signal()).await.context("server failed")?;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Demo mode: an admin token (printed, written to `<data>/demo-admin.token`) and, on an empty
+/// log, a few sample labels (one of them revoked) so a newcomer sees every verdict.
+async fn demo_setup(state: &AppState, data: &Path) -> Result<()> {
+    let (token, record) = state
+        .tokens()
+        .create(
+            vec![ANY_SCHEME.to_owned()],
+            Role::Admin,
+            None,
+            "demo admin".into(),
+            now_unix(),
+        )
+        .context("cannot create the demo admin token")?;
+    let path = data.join("demo-admin.token");
+    write_private(&path, format!("{token}\n").as_bytes())?;
+    eprintln!("demo admin token (also in {}):\n{token}", path.display());
+    if state.service().tree_size().map_err(anyhow::Error::msg)? > 0 {
+        return Ok(());
+    }
+    let samples = [
+        ("SG-CLS", 2, "Acme SmartCam 2", 1, "5.3-13"),
+        ("SG-CLS", 1, "Acme Smart Plug Mini", 9, "5.1-2"),
+        ("SG-CLS", 3, "Acme Door Hub (recalled)", 6, "5.4-1"),
+    ];
+    let mut indices = Vec::new();
+    for (scheme, level, product, category, provision) in samples {
+        let desc = serde_json::json!({
+            "scheme": scheme, "level": level, "manufacturer": "Acme Devices (DEMO)", "product": product,
+            "hardware_versions": "rev B", "firmware_versions": ">= 2.4.0", "category": category,
+            "provisions": ["5.1-1", "5.2-1", "5.3-13", "5.3-16", provision],
+            "assessment": "third_party", "lab": "DEMO-LAB-1",
+            "support_until": issuer_date(now_unix() + 2 * 365 * 86_400),
+        });
+        let view = state
+            .service()
+            .mint(&record, desc, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("sample label {product}: {e}"))?;
+        eprintln!(
+            "sample label {} ({product}): {}",
+            view.index, view.payload_url
+        );
+        indices.push(view.index);
+    }
+    if let Some(&last) = indices.last() {
+        let req = cyberlabel_server::service::StatusRequest {
+            reason: Some(serde_json::json!("unremediated_vulnerability")),
+        };
+        state
+            .service()
+            .change_status(
+                &record,
+                last,
+                cyberlabel_server::service::StatusAction::Revoke,
+                req,
+                None,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("revoking the sample label: {e}"))?;
+        eprintln!("sample label {last} revoked (reason: unremediated vulnerability)");
+    }
+    Ok(())
+}
+
+fn issuer_date(unix: u64) -> String {
+    cyberlabel_issuer::dates::format_date(unix)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))
 }

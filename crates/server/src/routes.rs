@@ -57,6 +57,7 @@ fn table() -> Table {
     // the verifier page
     .get("/", page)
     .get("/v", page)
+    .get("/sw.js", service_worker)
     .get("/assets/config.json", site_config)
     .get("/assets/{*path}", asset)
     // the log (C2SP tlog-tiles read side) and status proofs
@@ -304,6 +305,10 @@ fn with_headers(
 
 async fn page(State(s): State<AppState>) -> Response {
     www::page(&s.config().www_dir).await
+}
+
+async fn service_worker(State(s): State<AppState>) -> Response {
+    www::service_worker(&s.config().www_dir).await
 }
 
 async fn asset(State(s): State<AppState>, Path(path): Path<String>) -> Response {

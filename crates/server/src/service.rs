@@ -522,14 +522,15 @@ impl Service {
     fn prepare(&self, op: &TokenRecord, item: Value, now: u64) -> Result<Claim, ApiError> {
         let desc: ProductDescription =
             serde_json::from_value(item).map_err(|e| crate::routes::json_error(&e))?;
-        let claim =
-            mint::claim_from_description(&desc, &self.catalog, 0, now).map_err(mint_error)?;
-        if !op.covers_scheme(&claim.scheme) {
+        // Scope first: a token learns nothing about schemes it may not act on.
+        if !op.covers_scheme(desc.scheme.trim()) {
             return Err(ApiError::forbidden(format!(
                 "this token may not act on scheme {}",
-                claim.scheme
+                desc.scheme.trim()
             )));
         }
+        let claim =
+            mint::claim_from_description(&desc, &self.catalog, 0, now).map_err(mint_error)?;
         validate(&self.catalog, &claim)?;
         Ok(claim)
     }

@@ -93,6 +93,21 @@ pub async fn page(www: &Path) -> Response {
     resp
 }
 
+/// `/sw.js`: the service worker, served from the root so its scope covers `/` and `/v`.
+pub async fn service_worker(www: &Path) -> Response {
+    let Some(body) = read_file(&www.join("sw.js")).await else {
+        return ApiError::not_found("no service worker").into_response();
+    };
+    let mut resp = (StatusCode::OK, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
 /// A file under `/assets/`.
 pub async fn asset(www: &Path, rel: &str) -> Response {
     let Some(rel) = safe_rel(rel) else {
