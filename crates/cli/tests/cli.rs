@@ -1,6 +1,8 @@
 //! The real `cyberlabel` binary, end to end: keygen → issue → verify (from the QR PNG, the
 //! artwork PNG, the payload text), verdict exit codes, and the error messages for bad input.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -1,5 +1,5 @@
 //! Shared helpers for the issuer integration tests.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers
 
 use std::path::PathBuf;
 use std::process::Command;
