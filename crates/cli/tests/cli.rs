@@ -443,3 +443,82 @@ fn verify_help_documents_the_exit_codes() {
         assert!(stdout.contains(line), "{line}: {stdout}");
     }
 }
+
+#[test]
+fn issue_from_toml_and_json_product_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    for (file, scheme, level) in [("product.toml", "SG-CLS", 3), ("product.json", "KR-CIC", 2)] {
+        let out_dir = dir.path().join(file);
+        let out = cyberlabel(&[
+            "issue",
+            "--demo",
+            "--out",
+            p(&out_dir),
+            "--product-file",
+            p(&data.join(file)),
+            "--serial",
+            "99",
+        ]);
+        assert!(out.status.success(), "{file}: {:?}", text(&out));
+        let out = cyberlabel(&[
+            "verify",
+            "--demo",
+            "--json",
+            "--label",
+            p(&out_dir.join("label.cbor")),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{file}: {:?}", text(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["claim"]["scheme"], scheme);
+        assert_eq!(v["claim"]["level"], level);
+        assert_eq!(v["claim"]["serial"], 99);
+    }
+}
+
+/// A phone-photo-like copy of a label PNG: scaled down, rotated 3°, blurred, off-centre on a
+/// grey background, saved as JPEG.
+fn photo_of(png: &Path, jpeg: &Path) {
+    let label = image::open(png).unwrap().to_luma8();
+    let small = image::imageops::resize(
+        &label,
+        label.width() * 7 / 10,
+        label.height() * 7 / 10,
+        image::imageops::FilterType::Triangle,
+    );
+    let (w, h) = (small.width() + 300, small.height() + 200);
+    let (sin, cos) = 3f32.to_radians().sin_cos();
+    let (cx, cy) = (small.width() as f32 / 2.0, small.height() as f32 / 2.0);
+    let photo = image::GrayImage::from_fn(w, h, |x, y| {
+        // Inverse-rotate each photo pixel into the label (nearest neighbour), label at (180, 90).
+        let (dx, dy) = (x as f32 - 180.0 - cx, y as f32 - 90.0 - cy);
+        let (sx, sy) = (cos * dx + sin * dy + cx, -sin * dx + cos * dy + cy);
+        if sx >= 0.0 && sy >= 0.0 && (sx as u32) < small.width() && (sy as u32) < small.height() {
+            *small.get_pixel(sx as u32, sy as u32)
+        } else {
+            image::Luma([150])
+        }
+    });
+    let blurred = image::imageops::blur(&photo, 1.2);
+    blurred
+        .save_with_format(jpeg, image::ImageFormat::Jpeg)
+        .unwrap();
+}
+
+#[test]
+fn verify_reads_a_degraded_jpeg_photo() {
+    let dir = tempfile::tempdir().unwrap();
+    let (keys, label) = issue(dir.path());
+    let photo = dir.path().join("photo.jpg");
+    photo_of(&label.join("label.png"), &photo);
+    let out = cyberlabel(&[
+        "verify",
+        "--image",
+        p(&photo),
+        "--issuer-key",
+        p(&keys.join("issuer.pub.pem")),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("Genuine"));
+}
