@@ -51,13 +51,29 @@ fn main() -> std::io::Result<()> {
     };
     w("verify_offline", "label", &label)?;
     w("verify_offline", "status", &status)?;
-    w("verify_offline", "label-self-declared", &cose::sign_label(&self_declared, &key))?;
+    w(
+        "verify_offline",
+        "label-self-declared",
+        &cose::sign_label(&self_declared, &key),
+    )?;
     w("cose_parse", "label", &label)?;
     w("cose_parse", "status", &status)?;
     w("claim_decode", "claim", &claim.to_cbor())?;
-    w("claim_decode", "claim-self-declared", &self_declared.to_cbor())?;
-    w("payload_decode", "url", payload::to_url("https://verify.example/v", &label).as_bytes())?;
+    w(
+        "claim_decode",
+        "claim-self-declared",
+        &self_declared.to_cbor(),
+    )?;
+    w(
+        "payload_decode",
+        "url",
+        payload::to_url("https://verify.example/v", &label).as_bytes(),
+    )?;
     w("payload_decode", "cl1", payload::to_cl1(&label).as_bytes())?;
-    w("payload_decode", "short", payload::to_cl1(&[1, 2, 3, 4, 5, 6, 7, 8, 9]).as_bytes())?;
+    w(
+        "payload_decode",
+        "short",
+        payload::to_cl1(&[1, 2, 3, 4, 5, 6, 7, 8, 9]).as_bytes(),
+    )?;
     Ok(())
 }

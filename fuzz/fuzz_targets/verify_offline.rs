@@ -68,6 +68,10 @@ fuzz_target!(|data: &[u8]| {
     let f = fixture();
     let r = verify_offline(data, &f.trust, &f.catalog, T0 + DAY);
     if r.verdict == Verdict::Genuine {
-        assert_eq!(data, &f.label[..], "a label other than the signed one verified as genuine");
+        assert_eq!(
+            data,
+            &f.label[..],
+            "a label other than the signed one verified as genuine"
+        );
     }
 });
