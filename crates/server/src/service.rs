@@ -399,7 +399,7 @@ impl Service {
     pub fn label_view(&self, index: u64) -> Result<LabelView, ApiError> {
         let (bytes, claim) = self.label_at(index)?;
         let checkpoint = self.checkpoint()?;
-        self.view(index, &bytes, &claim, &checkpoint)
+        self.view(index, &bytes, &claim, &checkpoint, None)
     }
 
     fn view(
@@ -408,6 +408,7 @@ impl Service {
         bytes: &[u8],
         claim: &Claim,
         checkpoint: &str,
+        known_state: Option<(State, u8)>,
     ) -> Result<LabelView, ApiError> {
         let size = checkpoint_size(checkpoint)
             .ok_or_else(|| ApiError::internal("checkpoint without size"))?;
@@ -415,7 +416,10 @@ impl Service {
             .ledger
             .inclusion_proof(index, size)
             .map_err(ApiError::internal)?;
-        let (state, reason) = self.ledger.status(index).map_err(ApiError::internal)?;
+        let (state, reason) = match known_state {
+            Some(s) => s,
+            None => self.ledger.status(index).map_err(ApiError::internal)?,
+        };
         let tlog_proof = TlogProof {
             extra: None,
             index,
@@ -576,7 +580,9 @@ impl Service {
         self.observe(started, &a);
         if !a.replay {
             self.metrics.labels_issued.fetch_add(1, Ordering::Relaxed);
-            self.metrics.batch_size.observe(a.batch as f64);
+            if a.batch > 0 {
+                self.metrics.batch_size.observe(a.batch as f64);
+            }
         }
         self.label_view(a.index)
     }
@@ -629,8 +635,13 @@ impl Service {
                 Ok(a) => {
                     self.observe(started, &a);
                     fresh += u64::from(!a.replay);
+                    if a.batch > 0 {
+                        self.metrics.batch_size.observe(a.batch as f64);
+                    }
+                    // A label just appended is active: skip the status-bucket read.
+                    let known = (!a.replay).then_some((State::Active, 0));
                     self.label_at(a.index)
-                        .and_then(|(b, c)| self.view(a.index, &b, &c, &checkpoint))
+                        .and_then(|(b, c)| self.view(a.index, &b, &c, &checkpoint, known))
                 }
                 Err(e) => Err(ledger_error(e)),
             };
@@ -639,7 +650,6 @@ impl Service {
             self.metrics
                 .labels_issued
                 .fetch_add(fresh, Ordering::Relaxed);
-            self.metrics.batch_size.observe(fresh as f64);
         }
         results
     }
@@ -712,7 +722,9 @@ impl Service {
         self.observe(started, &a);
         if !a.replay {
             self.metrics.labels_issued.fetch_add(1, Ordering::Relaxed);
-            self.metrics.batch_size.observe(a.batch as f64);
+            if a.batch > 0 {
+                self.metrics.batch_size.observe(a.batch as f64);
+            }
         }
         self.label_view(a.index)
     }
@@ -785,7 +797,9 @@ impl Service {
                 _ => 2,
             };
             self.metrics.status_changes[slot].fetch_add(1, Ordering::Relaxed);
-            self.metrics.batch_size.observe(a.batch as f64);
+            if a.batch > 0 {
+                self.metrics.batch_size.observe(a.batch as f64);
+            }
         }
         let mut view = self.label_view(index)?;
         view.record_index = Some(a.index);
