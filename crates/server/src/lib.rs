@@ -9,6 +9,39 @@
 //! - Routes: public reads (CORS open) and authenticated mutations; see [`routes`] and the
 //!   OpenAPI document served at `/openapi.json` (`openapi.json` in this crate, checked
 //!   against [`route_table`] by a test).
+//!
+//! # Requests (for clients and tests)
+//!
+//! Mutations need `Authorization: Bearer <token>` (`cyberlabel token create`; in demo mode the
+//! admin token is in `<data>/demo-admin.token`) and accept `Idempotency-Key: <1–255 chars>`.
+//!
+//! - `POST /labels` — body: a product description, exactly as `cyberlabel issue --product-file`
+//!   reads it (`cyberlabel_issuer::product::ProductDescription`):
+//!   ```json
+//!   {"scheme": "SG-CLS", "level": 2, "manufacturer": "Acme", "product": "Cam 2",
+//!    "hardware_versions": "rev B", "firmware_versions": "2.4.0", "category": 1,
+//!    "provisions": ["5.1-1", "5.2-1", "5.3-13"], "assessment": "third_party",
+//!    "lab": "SG-LAB-007", "support_until": "2028-12-31"}
+//!   ```
+//!   (optional: `issued_at`, `expires_at` as `YYYY-MM-DD`). → `201` with a label view:
+//!   `index`, `label` (base64 COSE_Sign1), `payload_url` (the QR URL `<verifier_url>#<digits>`),
+//!   `claim`, `status` (`{state, reason, reason_name}`), `inclusion_proof`
+//!   (`{index, tree_size, leaf_hash, hashes}`), `checkpoint`, `tlog_proof`, `links`
+//!   (`qr_png`, `qr_svg`, `artwork_png`, `artwork_svg`, `status_proof`, …).
+//! - `POST /labels/bulk` — a JSON array or NDJSON of product descriptions (≤ 16 MiB,
+//!   ≤ `bulk_max_items`) → `200 {"accepted", "rejected", "results": [{"item", "ok": true,
+//!   "label": <view>} | {"item", "ok": false, "status", "error", "message", "field"?}]}`.
+//! - `POST /labels/{index}/renew` — `{"firmware_versions": "2.5.0"}` (optional
+//!   `hardware_versions`, `expires_at`, `support_end` in Unix seconds) → `201` view of the new
+//!   label (claim `supersedes` = index; the old label becomes `superseded`).
+//! - `POST /labels/{index}/suspend|reinstate|revoke` — optional body `{"reason": 8}` or
+//!   `{"reason": "unremediated_vulnerability"}` (FORMATS §2 codes) → `200` view with the new
+//!   status and `record_index` (the status record's log index).
+//!
+//! Errors are JSON `{"error", "message", "field"?}`: 401 (no/unknown/expired token), 403 (role
+//! or scheme scope), 400 (malformed JSON, unknown or missing field), 422 (a value the catalog
+//! refuses: unknown scheme, level, category or provision, dates out of order), 404, 409
+//! (illegal transition), 413 (body limit), 429 (rate limit), 503 (shutting down).
 
 #![forbid(unsafe_code)]
 
