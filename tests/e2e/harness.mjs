@@ -1,0 +1,240 @@
+// Shared harness for the browser end-to-end tests: the real server binary on a temporary sled
+// store, the real CLI, Debian's Chromium driven by playwright-core, and a request recorder for
+// the privacy checks. Nothing is mocked.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+import { chromium } from 'playwright-core';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const BIN = process.env.CYBERLABEL_BIN || join(ROOT, 'target/debug/cyberlabel');
+export const CHROMIUM = process.env.CYBERLABEL_CHROMIUM || '/usr/bin/chromium';
+export const PYTHON = process.env.CYBERLABEL_PYTHON || 'python3';
+export const OUT = process.env.CYBERLABEL_E2E_OUT || join(ROOT, 'target/e2e');
+
+// Flags from docs: headless, root-safe, and no background traffic onto the closed network.
+const BASE_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic',
+  '--disable-dev-shm-usage',
+];
+
+export function tmp(prefix) {
+  return mkdtempSync(join(tmpdir(), `cyberlabel-e2e-${prefix}-`));
+}
+
+async function freePort() {
+  return new Promise((res, rej) => {
+    const s = net.createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts `cyberlabel serve --demo` on a fresh data dir; resolves when it answers. */
+export async function startServer() {
+  if (!existsSync(BIN)) throw new Error(`server binary missing: ${BIN} (cargo build -p cyberlabel)`);
+  const data = tmp('data');
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child = spawn(BIN, ['serve', '--demo', '--data', data, '--listen', `127.0.0.1:${port}`], {
+    cwd: ROOT,
+    env: { ...process.env, CYBERLABEL_VERIFIER_URL: `${base}/v`, RUST_LOG: process.env.RUST_LOG || 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stdout.on('data', (d) => { log += d; });
+  child.stderr.on('data', (d) => { log += d; });
+  let exited = null;
+  child.on('exit', (code, sig) => { exited = { code, sig }; });
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (exited) throw new Error(`server exited (${JSON.stringify(exited)}):\n${log}`);
+    try {
+      const r = await fetch(`${base}/healthz`);
+      if (r.ok) break;
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`server did not start:\n${log}`); }
+    await sleep(100);
+  }
+  const tokenFile = join(data, 'demo-admin.token');
+  for (let i = 0; i < 100 && !existsSync(tokenFile); i++) await sleep(50);
+  const token = readFileSync(tokenFile, 'utf8').trim();
+  return {
+    base, data, token, child, log: () => log,
+    async stop() {
+      if (exited) return;
+      const done = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await done;
+      clearTimeout(t);
+    },
+    cleanup() { rmSync(data, { recursive: true, force: true }); },
+  };
+}
+
+/** A product description as the server's mint endpoint and the CLI take it. */
+export function product(overrides = {}) {
+  return {
+    scheme: 'SG-CLS',
+    level: 2,
+    manufacturer: 'Acme Devices Pte Ltd',
+    product: 'SmartCam 2 Outdoor',
+    hardware_versions: 'B',
+    firmware_versions: '2.4.x',
+    category: 1,
+    provisions: ['5.1-1', '5.3-13'],
+    assessment: 'third_party',
+    lab: 'SG-LAB-1',
+    support_until: '2031-12-31',
+    ...overrides,
+  };
+}
+
+export async function api(server, method, path, body) {
+  const r = await fetch(server.base + path, {
+    method,
+    headers: {
+      authorization: `Bearer ${server.token}`,
+      'content-type': 'application/json',
+      'idempotency-key': `e2e-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${method} ${path}: HTTP ${r.status}: ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** Mints a label through the HTTP API; returns the label view (index, label, payload_url, …). */
+export async function mint(server, overrides) {
+  const v = await api(server, 'POST', '/labels', product(overrides));
+  return v.label && v.payload_url ? v : (v.view || v);
+}
+
+export function fragment(url) {
+  const i = url.indexOf('#');
+  if (i < 0) throw new Error(`no fragment in ${url}`);
+  return url.slice(i + 1);
+}
+
+/** Label bytes → payload digits (FORMATS.md §3), for building tampered payloads. */
+export function encodeDigits(bytes) {
+  const DIGITS = [0, 3, 5, 8, 10, 13, 15, 17];
+  let out = '';
+  for (let i = 0; i < bytes.length; i += 7) {
+    const chunk = bytes.subarray(i, i + 7);
+    let v = 0n;
+    for (const b of chunk) v = (v << 8n) | BigInt(b);
+    out += v.toString().padStart(DIGITS[chunk.length], '0');
+  }
+  return out;
+}
+
+/** Signs a label for a fresh key nobody trusts, with the real CLI (keygen + issue). */
+export function issueWithFreshKey(verifierUrl) {
+  const dir = tmp('unknown');
+  execFileSync(BIN, ['keygen', '--out', dir], { cwd: ROOT, stdio: 'pipe' });
+  const out = join(dir, 'label');
+  const p = product();
+  execFileSync(BIN, [
+    'issue', '--key', join(dir, 'issuer.key.pem'), '--out', out, '--verifier-url', verifierUrl,
+    '--scheme', p.scheme, '--level', String(p.level), '--manufacturer', p.manufacturer,
+    '--product', p.product, '--hardware-versions', p.hardware_versions,
+    '--firmware-versions', p.firmware_versions, '--category', String(p.category),
+    '--provision', p.provisions.join(','), '--assessment', 'third-party', '--lab', p.lab,
+    '--support-until', p.support_until, '--serial', '0',
+  ], { cwd: ROOT, stdio: 'pipe' });
+  const payload = readFileSync(join(out, 'payload.txt'), 'utf8').split('\n').map((l) => l.trim())
+    .find((l) => l.startsWith('http'));
+  if (!payload) throw new Error('payload.txt has no URL line');
+  return { dir, url: payload, qrPng: join(out, 'qr.png') };
+}
+
+/** Writes a y4m fake-camera video of a PNG (scripts/png2y4m.py, Pillow). */
+export function pngToY4m(png, y4m) {
+  execFileSync(PYTHON, [join(ROOT, 'scripts/png2y4m.py'), png, y4m], { stdio: 'pipe' });
+}
+
+export async function launch(extraArgs = []) {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...BASE_ARGS, ...extraArgs],
+  });
+}
+
+/** A fresh profile (context) whose every request is recorded, with console errors collected. */
+export async function newPage(browser) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const requests = [];
+  context.on('request', (r) => requests.push(r.url()));
+  const consoleErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  // name the URL of failed loads (the console message does not)
+  page.on('response', (r) => { if (r.status() >= 400) consoleErrors.push(`HTTP ${r.status()} ${r.url()}`); });
+  return { context, page, requests, consoleErrors };
+}
+
+/** Waits for the page to finish a verification; returns the report. */
+export async function verdictOf(page, timeout = 30_000) {
+  await page.waitForFunction(() => window.__cyberlabel
+    && (window.__cyberlabel.state === 'done' || window.__cyberlabel.state === 'error'), null, { timeout });
+  const state = await page.evaluate(() => ({
+    state: window.__cyberlabel.state,
+    error: window.__cyberlabel.error,
+    report: window.__cyberlabel.report,
+    dom: document.getElementById('verdict').dataset.verdict,
+    headline: document.getElementById('headline').textContent,
+    text: document.getElementById('main').innerText,
+  }));
+  return state;
+}
+
+/** Opens `url` and waits for a fresh verification (resets the hook first for hash changes). */
+export async function open(page, url) {
+  await page.goto(url);
+  return verdictOf(page);
+}
+
+/**
+ * Privacy: the requests a verification made may only be the page, its static assets, the trust
+ * list, the checkpoint, hash tiles and status buckets — and none may contain anything unique to
+ * the label. Fragments are dropped first: browsers never send them (RFC 9110 §4.2.4), and
+ * Playwright reports the navigation URL with its fragment.
+ */
+export function assertPrivate(requests, secrets, base) {
+  const allowed = [
+    /^\/$/, /^\/v$/, /^\/sw\.js$/, /^\/assets\/[A-Za-z0-9._/-]+$/, /^\/trust-list$/,
+    /^\/checkpoint$/, /^\/tile\/(\d+|entries)\/(x\d{3}\/)*\d{3}(\.p\/\d+)?$/,
+    /^\/status\/(x\d{3}\/)*\d{3}$/, /^\/favicon\.ico$/,
+  ];
+  const problems = [];
+  for (const raw of requests) {
+    const noFrag = raw.split('#')[0];
+    if (!noFrag.startsWith(base)) { problems.push(`foreign request ${noFrag}`); continue; }
+    const u = new URL(noFrag);
+    if (u.search) problems.push(`query string in ${noFrag}`);
+    if (!allowed.some((re) => re.test(u.pathname))) problems.push(`unexpected path ${u.pathname}`);
+    for (const s of secrets) {
+      if (s && noFrag.includes(s)) problems.push(`request ${noFrag} contains label value ${s.slice(0, 24)}`);
+    }
+  }
+  if (problems.length) throw new Error(`privacy violations:\n${problems.join('\n')}`);
+}
+
+export function saveOut(name, data) {
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(join(OUT, name), typeof data === 'string' ? data : JSON.stringify(data, null, 1));
+}

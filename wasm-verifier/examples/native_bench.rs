@@ -1,0 +1,73 @@
+//! Native timing of the exact verification the browser page runs, on the exact bytes it fetched
+//! (written by the browser e2e test to `target/e2e/bench-inputs.json`), so the README can compare
+//! wasm-in-Chromium with native code in the same run. Run by `cargo xtask test`:
+//! `cargo run --release -p cyberlabel-wasm --example native_bench -- <bench-inputs.json>`.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use cyberlabel_wasm::api;
+
+fn field<'a>(v: &'a serde_json::Value, k: &str) -> Result<&'a str> {
+    v[k].as_str().with_context(|| format!("missing field {k}"))
+}
+
+fn main() -> Result<()> {
+    let path = std::env::args()
+        .nth(1)
+        .context("usage: native_bench <bench-inputs.json>")?;
+    let text = std::fs::read_to_string(&path).with_context(|| format!("read {path}"))?;
+    let v: serde_json::Value = serde_json::from_str(&text).context("parse inputs")?;
+    let payload = field(&v, "payload")?;
+    let checkpoint = field(&v, "checkpoint")?;
+    let status = field(&v, "status_proof")?;
+    let tiles = B64.decode(field(&v, "tiles")?)?;
+    let trust = B64.decode(field(&v, "trust_list")?)?;
+    let anchor = B64.decode(field(&v, "anchor")?)?;
+    let now = v["now"].as_u64().context("now")?;
+    let lens: Vec<u32> = v["lens"]
+        .as_array()
+        .context("lens")?
+        .iter()
+        .map(|x| {
+            x.as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .context("len")
+        })
+        .collect::<Result<_>>()?;
+    let run = || -> Result<String> {
+        api::verify_offline(payload, &trust, &anchor, now).map_err(anyhow::Error::msg)?;
+        api::verify_online(
+            payload, &trust, &anchor, now, checkpoint, &tiles, &lens, status,
+        )
+        .map_err(anyhow::Error::msg)
+    };
+    let report: serde_json::Value = serde_json::from_str(&run()?)?;
+    let verdict = report["verdict"].as_str().unwrap_or_default().to_string();
+    if verdict != "genuine" {
+        bail!("native verification of the browser's inputs gave {verdict}, not genuine");
+    }
+    let runs = 101;
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        run()?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[runs / 2];
+    println!("METRIC native verify (release, same inputs): median {median:.3} ms over {runs} runs");
+    let browser = std::path::Path::new(&path).with_file_name("browser-median-ms.txt");
+    if let Some(b) = std::fs::read_to_string(browser)
+        .ok()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+    {
+        println!(
+            "METRIC browser/native ratio: {:.2}x (browser {b:.3} ms, native {median:.3} ms)",
+            b / median
+        );
+    }
+    Ok(())
+}
