@@ -39,6 +39,9 @@ enum Command {
     /// Re-draw the QR code and printable artwork of an existing label.
     Render(issue::RenderArgs),
     /// List the scheme catalog: schemes, levels, what they mean, categories and provisions.
+    #[command(
+        after_help = "An issuing body adds its own schemes without a code change: set CYBERLABEL_CATALOG to a JSON file in the format of `cyberlabel schemes --json`; every command merges it into the built-in catalog."
+    )]
     Schemes(schemes::Args),
     /// Trust lists: sign a trust-list JSON document, or show a signed one.
     #[command(subcommand, name = "trust-list")]

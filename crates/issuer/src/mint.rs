@@ -338,3 +338,53 @@ pub fn render(
         artwork,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn level_marks_follow_the_scheme_shape() {
+        let catalog = Catalog::builtin();
+        let mark = |id: &str, n: u8| {
+            let s = catalog.latest(id).unwrap();
+            level_mark(s, s.level(n).unwrap())
+        };
+        assert_eq!(mark("SG-CLS", 3), LevelMark::Stars { level: 3, of: 4 });
+        assert_eq!(mark("JP-JCSTAR", 1), LevelMark::Stars { level: 1, of: 4 });
+        assert_eq!(mark("KR-CIC", 2), LevelMark::Steps { level: 2, of: 3 });
+        assert_eq!(mark("US-CTM", 1), LevelMark::Pass);
+        assert_eq!(mark("DE-BSI", 1), LevelMark::Pass);
+    }
+
+    #[test]
+    fn default_expiry_follows_the_scheme_rules() {
+        let catalog = Catalog::builtin();
+        let desc = |scheme: &str, level: u8, support: &str| ProductDescription {
+            scheme: scheme.into(),
+            level: LevelRef::Number(level),
+            manufacturer: "M".into(),
+            product: "P".into(),
+            hardware_versions: "1".into(),
+            firmware_versions: "1".into(),
+            category: CategoryRef::Code(1),
+            provisions: vec![],
+            assessment: AssessmentRef::ThirdParty,
+            lab: Some("L".into()),
+            issued_at: Some("2026-01-01".into()),
+            expires_at: None,
+            support_until: support.into(),
+            supersedes: None,
+        };
+        let t0 = dates::parse_date("2026-01-01").unwrap();
+        // CLS: at most 1095 days, and never past the end of support.
+        let c = claim_from_description(&desc("SG-CLS", 3, "2035-01-01"), &catalog, 0, 0).unwrap();
+        assert_eq!(c.expires_at, t0 + 1095 * DAY);
+        let c = claim_from_description(&desc("SG-CLS", 3, "2027-06-30"), &catalog, 0, 0).unwrap();
+        assert_eq!(c.expires_at, dates::parse_date("2027-07-01").unwrap() - 1);
+        // No published maximum: valid while supported.
+        let c = claim_from_description(&desc("US-CTM", 1, "2030-12-31"), &catalog, 0, 0).unwrap();
+        assert_eq!(c.expires_at, c.support_end);
+        assert_eq!(dates::format_date(c.support_end), "2030-12-31");
+    }
+}

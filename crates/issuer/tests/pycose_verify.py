@@ -18,7 +18,7 @@ try:
     from pycose.messages import Sign1Message
 except ImportError as e:
     print(f"missing python module {e.name}: `pip install pycose` "
-          "(or scripts/install-test-deps-issuer.sh)", file=sys.stderr)
+          "(or `cargo xtask setup`, which installs all test tools)", file=sys.stderr)
     sys.exit(3)
 
 # DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): SEQ{SEQ{OID 1.3.101.112}, BIT STRING}

@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 INSTALL = ("install the test decoders: `apt-get install -y zbar-tools` and "
-           "`pip install zxing-cpp pillow` (or scripts/install-test-deps-issuer.sh)")
+           "`pip install zxing-cpp pillow` (or `cargo xtask setup`, which installs all test tools)")
 
 
 def need_tools():

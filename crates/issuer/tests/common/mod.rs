@@ -95,7 +95,7 @@ pub fn python(script: &str, args: &[&str]) -> (i32, String, String) {
         .join("tests")
         .join(script);
     let out = Command::new("python3").arg(&path).args(args).output().unwrap_or_else(|e| {
-        panic!("cannot run python3 ({e}): install Python 3 and the test tools with `cargo xtask setup` (or scripts/install-test-deps-issuer.sh)")
+        panic!("cannot run python3 ({e}): install Python 3, then the test tools with `cargo xtask setup` (apt zbar-tools; pip zxing-cpp pillow pycose)")
     });
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
