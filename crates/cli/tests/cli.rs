@@ -522,3 +522,92 @@ fn verify_reads_a_degraded_jpeg_photo() {
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("Genuine"));
 }
+
+#[test]
+fn trust_list_sign_and_show_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    assert!(
+        cyberlabel(&["keygen", "--out", p(&keys), "--name", "tl"])
+            .status
+            .success()
+    );
+    let json =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../keys-example/trust-list.EXAMPLE.json");
+    let cose = dir.path().join("trust-list.cose");
+    let out = cyberlabel(&[
+        "trust-list",
+        "sign",
+        "--json",
+        p(&json),
+        "--key",
+        p(&keys.join("tl.key.pem")),
+        "--out",
+        p(&cose),
+    ]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let out = cyberlabel(&[
+        "trust-list",
+        "show",
+        p(&cose),
+        "--signer",
+        p(&keys.join("tl.pub.pem")),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("KR-CIC level >= 2 -> SG-CLS level 3"),
+        "{stdout}"
+    );
+    // The payload is the exact JSON bytes.
+    let out = cyberlabel(&[
+        "trust-list",
+        "show",
+        p(&cose),
+        "--signer",
+        p(&keys.join("tl.pub.pem")),
+        "--json",
+    ]);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let original: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(shown, original);
+    // A JSON that is not a trust list is refused before signing.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"version": 1}"#).unwrap();
+    let out = cyberlabel(&[
+        "trust-list",
+        "sign",
+        "--json",
+        p(&bad),
+        "--key",
+        p(&keys.join("tl.key.pem")),
+        "--out",
+        p(&dir.path().join("x")),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).1.contains("not a valid trust list"));
+}
+
+#[test]
+fn render_from_payload_text_matches_issue() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, label) = issue(dir.path());
+    let payload = std::fs::read_to_string(label.join("payload.txt")).unwrap();
+    let again = dir.path().join("again");
+    let out = cyberlabel(&[
+        "render",
+        "--payload",
+        payload.lines().nth(1).unwrap(),
+        "--out",
+        p(&again),
+    ]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert_eq!(
+        std::fs::read(again.join("label.png")).unwrap(),
+        std::fs::read(label.join("label.png")).unwrap()
+    );
+    let out = cyberlabel(&["render", "--payload", "hello", "--out", p(&again)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).1.contains("not a label"));
+}
