@@ -27,7 +27,12 @@ fn every_scheme_and_level_round_trips_through_the_qr_png() {
                 module_px: 4,
             };
             let rendered = mint::render(&minted.label, &catalog, &options).unwrap();
-            for (what, png) in [("qr", &rendered.qr_png), ("artwork", &rendered.artwork.png)] {
+            // The artwork (larger, slow to scan in a debug build) in URL form only.
+            let mut pngs = vec![("qr", &rendered.qr_png)];
+            if !cl1 {
+                pngs.push(("artwork", &rendered.artwork.png));
+            }
+            for (what, png) in pngs {
                 let texts = common::rqrr_decode(png);
                 assert_eq!(texts.len(), 1, "{} level {level} {what}", scheme.id);
                 let expected = if cl1 { &rendered.cl1 } else { &rendered.url };
