@@ -398,9 +398,12 @@ impl Log {
         self.shared.store.entry(index)?.ok_or(LogError::NotFound)
     }
 
-    /// Hash of a perfect subtree of the tree of `size` leaves, from stored tiles.
-    fn node(&self, id: NodeId, size: u64) -> Result<Hash, LogError> {
-        node_from_store(&*self.shared.store, id, size)
+    /// A reader that fetches each stored tile at most once per proof.
+    fn reader(&self) -> TileReader<'_> {
+        TileReader {
+            store: &*self.shared.store,
+            cache: Vec::new(),
+        }
     }
 
     /// Inclusion proof for `index` in the tree of `size` leaves (`size` ≤ published size).
@@ -411,7 +414,8 @@ impl Log {
         if size > self.size() {
             return Err(LogError::Range(ProofError::IndexOutOfRange { index, size }));
         }
-        merkle::inclusion_proof(index, size, |id| self.node(id, size))
+        let mut r = self.reader();
+        merkle::inclusion_proof(index, size, |id| r.node(id, size))
     }
 
     /// Consistency proof from `old` to `new` (`new` ≤ published size).
@@ -422,7 +426,8 @@ impl Log {
         if new > self.size() {
             return Err(LogError::Range(ProofError::SizesOutOfOrder { old, new }));
         }
-        merkle::consistency_proof(old, new, |id| self.node(id, new))
+        let mut r = self.reader();
+        merkle::consistency_proof(old, new, |id| r.node(id, new))
     }
 
     /// Root of the tree of `size` leaves from stored tiles.
@@ -433,7 +438,8 @@ impl Log {
         if size > self.size() {
             return Err(LogError::NotFound);
         }
-        merkle::tree_root(size, |id| self.node(id, size))
+        let mut r = self.reader();
+        merkle::tree_root(size, |id| r.node(id, size))
     }
 
     /// C2SP tlog-proof for `index` against the latest checkpoint.
@@ -442,7 +448,8 @@ impl Log {
     /// [`LogError::Range`] if `index` is not yet published.
     pub fn tlog_proof(&self, index: u64) -> Result<String, LogError> {
         let st = self.published();
-        let path = merkle::inclusion_proof(index, st.size, |id| self.node(id, st.size))?;
+        let mut r = self.reader();
+        let path = merkle::inclusion_proof(index, st.size, |id| r.node(id, st.size))?;
         Ok(TlogProof {
             extra: None,
             index,
@@ -566,6 +573,73 @@ impl Log {
         Ok(updated)
     }
 
+    /// Full O(n) integrity audit of the stored tree: every entry hashes to its level-0 tile
+    /// slot, every full tile hashes to its slot in the tile above, and the tiles hash to the
+    /// latest checkpoint's root. (Opening a log checks only the O(log n) right edge.) Returns
+    /// the number of entries checked.
+    ///
+    /// # Errors
+    /// [`LogError::Corrupt`] naming the first mismatch.
+    pub fn audit(&self) -> Result<u64, LogError> {
+        let st = self.published();
+        let store = &*self.shared.store;
+        let size = st.size;
+        let mut tile0: Option<(u64, Vec<u8>)> = None;
+        for i in 0..size {
+            let e = store
+                .entry(i)?
+                .ok_or_else(|| LogError::Corrupt(format!("entry {i} is missing")))?;
+            let n = i / 256;
+            if tile0.as_ref().is_none_or(|(k, _)| *k != n) {
+                let t = store
+                    .tile(0, n)?
+                    .ok_or_else(|| LogError::Corrupt(format!("tile 0/{n} is missing")))?;
+                tile0 = Some((n, t));
+            }
+            let slot = (i % 256) as usize * 32;
+            let ok = tile0
+                .as_ref()
+                .and_then(|(_, t)| t.get(slot..slot + 32))
+                .is_some_and(|h| h == merkle::leaf_hash(&e));
+            if !ok {
+                return Err(LogError::Corrupt(format!(
+                    "entry {i} does not match its level-0 tile hash"
+                )));
+            }
+        }
+        for level in 0..7u8 {
+            let count = size >> (8 * u32::from(level));
+            let full = count / 256;
+            if full == 0 {
+                break;
+            }
+            for n in 0..full {
+                let t = store
+                    .tile(level, n)?
+                    .ok_or_else(|| LogError::Corrupt(format!("tile {level}/{n} is missing")))?;
+                let h = tiles::hash_in_tile(&t, 0, 256)?;
+                let parent = store.tile(level + 1, n / 256)?.ok_or_else(|| {
+                    LogError::Corrupt(format!("tile {}/{} is missing", level + 1, n / 256))
+                })?;
+                let slot = (n % 256) as usize * 32;
+                if parent.get(slot..slot + 32) != Some(&h[..]) {
+                    return Err(LogError::Corrupt(format!(
+                        "tile {level}/{n} does not match its hash in tile {}/{}",
+                        level + 1,
+                        n / 256
+                    )));
+                }
+            }
+        }
+        let cp = checkpoint::open(st.checkpoint.as_bytes(), &self.policy())?;
+        if !merkle::hashes_equal(&self.root(size)?, &cp.checkpoint.root) {
+            return Err(LogError::Corrupt(
+                "tiles do not hash to the checkpoint root".into(),
+            ));
+        }
+        Ok(size)
+    }
+
     /// A verification policy for this log's own key (log signature only).
     #[must_use]
     pub fn policy(&self) -> Policy {
@@ -594,6 +668,33 @@ impl Log {
 impl Drop for Log {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// Reads stored tiles for one proof, each at most once (a proof touches about three tiles but
+/// up to eight nodes in each).
+pub(crate) struct TileReader<'a> {
+    store: &'a dyn LogStore,
+    cache: Vec<((u8, u64), Vec<u8>)>,
+}
+
+impl TileReader<'_> {
+    pub(crate) fn node(&mut self, id: NodeId, size: u64) -> Result<Hash, LogError> {
+        let (t, offset, count) = tiles::locate_node(id, size)?;
+        let TileKind::Hash(level) = t.kind else {
+            return Err(LogError::Corrupt("entry tile for a node".into()));
+        };
+        let key = (level, t.index);
+        if let Some((_, tile)) = self.cache.iter().find(|(k, _)| *k == key) {
+            return Ok(tiles::hash_in_tile(tile, offset, count)?);
+        }
+        let tile = self
+            .store
+            .tile(level, t.index)?
+            .ok_or_else(|| LogError::Corrupt(format!("missing tile {}", t.to_path())))?;
+        let h = tiles::hash_in_tile(&tile, offset, count)?;
+        self.cache.push((key, tile));
+        Ok(h)
     }
 }
 

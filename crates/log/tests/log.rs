@@ -273,6 +273,26 @@ fn memory_store_corruption_is_refused() {
     assert!(Log::with_store(store, config(EntryPolicy::Opaque)).is_err());
 }
 
+#[test]
+fn full_audit_finds_a_tampered_interior_tile() {
+    let store = Arc::new(MemoryStore::new());
+    let log = Log::with_store(store.clone(), config(EntryPolicy::Opaque)).unwrap();
+    let tickets: Vec<_> = (0..600u32)
+        .map(|i| log.submit(Submission::entry(i.to_be_bytes().to_vec())))
+        .collect();
+    for t in tickets {
+        t.blocking_recv().unwrap().unwrap();
+    }
+    assert_eq!(log.audit().unwrap(), 600);
+    // tile 0/0 is full: the O(log n) open check reads its hash from tile 1/0 instead, so only
+    // the full audit (or a client's proof check) notices a change to it
+    let mut t = store.tile(0, 0).unwrap().unwrap();
+    t[100] ^= 1;
+    store.corrupt_tile(0, 0, t);
+    let err = log.audit().unwrap_err().to_string();
+    assert!(err.contains("entry 3 does not match"), "{err}");
+}
+
 // ---- cyberlabel entries and the status map ----
 
 fn claim(serial: u64, supersedes: Option<u64>) -> Claim {
