@@ -4,6 +4,9 @@
 //!
 //! `cargo run --release -p cyberlabel-log --example scale -- 10000000 [dir]`
 
+// A measurement tool: any failure aborts the run with its message, which is what we want here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
