@@ -214,13 +214,23 @@ impl Sequencer {
             let index = b.base + b.accepted.len() as u64;
             let bytes = match job.submission.payload {
                 Payload::Entry(bytes) => bytes,
-                Payload::Build(f) => match f(index) {
-                    Ok(bytes) => bytes,
-                    Err(e) => {
-                        let _ = job.reply.send(Err(AppendError::Build(e)));
-                        continue;
+                // A panicking builder must not take the sequencer (and every other caller)
+                // down with it.
+                Payload::Build(f) => {
+                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(index))) {
+                        Ok(Ok(bytes)) => bytes,
+                        Ok(Err(e)) => {
+                            let _ = job.reply.send(Err(AppendError::Build(e)));
+                            continue;
+                        }
+                        Err(_) => {
+                            let _ = job.reply.send(Err(AppendError::Build(crate::BuildError(
+                                "the entry builder panicked".into(),
+                            ))));
+                            continue;
+                        }
                     }
-                },
+                }
             };
             if bytes.len() > MAX_ENTRY_BYTES {
                 let _ = job

@@ -14,8 +14,8 @@ use cyberlabel_core::status::{State, verify_status_proof};
 use cyberlabel_core::tiles::{self, TileKind, TilePath, TileSet};
 use cyberlabel_core::tlog_proof;
 use cyberlabel_log::{
-    AppendError, Appended, EntryPolicy, Log, LogConfig, LogError, LogStore, MemoryStore, SledStore,
-    Submission,
+    AppendError, Appended, BuildError, EntryPolicy, Log, LogConfig, LogError, LogStore,
+    MemoryStore, SledStore, Submission,
 };
 use ed25519_dalek::SigningKey;
 
@@ -228,6 +228,39 @@ fn reopen_continues_and_refuses_tampered_tiles() {
     store.corrupt_tile(0, 1, t).unwrap();
     let err = Log::open(db, config(EntryPolicy::Opaque)).err().unwrap();
     assert!(err.to_string().contains("stored tiles hash to"), "{err}");
+}
+
+#[test]
+fn builders_get_their_index_and_failures_append_nothing() {
+    let log = Log::open_memory(config(EntryPolicy::Opaque)).unwrap();
+    let a = append(
+        &log,
+        Submission::build(|i| Ok(format!("entry {i}").into_bytes())),
+    )
+    .unwrap();
+    assert_eq!(
+        log.entry(a.index).unwrap(),
+        format!("entry {}", a.index).into_bytes()
+    );
+    let e = append(
+        &log,
+        Submission::build(|_| Err(BuildError("no key".into()))),
+    )
+    .unwrap_err();
+    assert_eq!(e, AppendError::Build(BuildError("no key".into())));
+    let e = append(&log, Submission::build(|_| panic!("issuer bug"))).unwrap_err();
+    assert!(matches!(e, AppendError::Build(_)));
+    assert_eq!(
+        append(&log, Submission::entry(vec![0; 70_000])).unwrap_err(),
+        AppendError::EntryTooLarge { len: 70_000 }
+    );
+    // the sequencer survived and indices stayed dense
+    assert_eq!(
+        append(&log, Submission::entry(b"next".to_vec()))
+            .unwrap()
+            .index,
+        1
+    );
 }
 
 #[test]
