@@ -2,7 +2,7 @@
 //!
 //! The label shows, top to bottom: the scheme's name (header band), the level as a mark (stars or
 //! steps for multi-level schemes, a check mark for binary/descriptive ones) and in words, the
-//! product and manufacturer, "Security updates until <date>", and the QR code with its quiet zone
+//! product and manufacturer, "Security updates until `<date>`", and the QR code with its quiet zone
 //! kept clear so phone cameras and decoders find it.
 //!
 //! This module knows nothing of claims or catalogs: [`LabelArt`] carries the display strings,
@@ -62,7 +62,7 @@ pub struct LabelArt<'a> {
     pub product: &'a str,
     /// Manufacturer.
     pub manufacturer: &'a str,
-    /// Support end date (`YYYY-MM-DD`), shown as "Security updates until <date>".
+    /// Support end date (`YYYY-MM-DD`), shown as "Security updates until `<date>`".
     pub support_until: &'a str,
     /// The label's QR code.
     pub qr: &'a LabelQr,
