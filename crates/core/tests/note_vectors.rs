@@ -29,7 +29,7 @@ fn c2sp_spec_example_verifies() {
     assert_eq!(k.name(), "example.com/foo");
     assert_eq!(k.key_id(), 0x530d_903a);
     let msg = read("c2sp-signed-note-example.note");
-    let v = note::open(msg.as_bytes(), &[k.clone()]).unwrap();
+    let v = note::open(msg.as_bytes(), std::slice::from_ref(&k)).unwrap();
     assert_eq!(v.note.text, "This is an example message.\n");
     assert_eq!(v.note.to_text(), msg);
     let tampered = msg.replace("example message", "example massage");
@@ -44,7 +44,7 @@ fn go_sumdb_note_example_verifies_and_resigns_identically() {
     let peter = vkey("go-sumdb-note-example.vkey");
     let enoch = vkey("go-sumdb-note-example-enoch.vkey");
     let msg = read("go-sumdb-note-example.note");
-    let v = note::open(msg.as_bytes(), &[peter.clone()]).unwrap();
+    let v = note::open(msg.as_bytes(), std::slice::from_ref(&peter)).unwrap();
     assert_eq!(v.verified[0].key_id, 0xc74f_20a3);
     // the private key from the package doc reproduces the exact signed note
     let signer = NoteSigner::parse_private(read("go-sumdb-note-example.skey").trim_end()).unwrap();
