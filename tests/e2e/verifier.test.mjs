@@ -141,6 +141,17 @@ test('with the server stopped after page load, the page gives the offline verdic
   const { context, page } = await newPage(browser);
   const v1 = await open(page, first.payload_url);
   assert.equal(v1.report.verdict, 'genuine', JSON.stringify(v1.report));
+  // the service worker has cached the page, wasm, config and trust list
+  await page.waitForFunction(() => navigator.serviceWorker && navigator.serviceWorker.controller !== null,
+    null, { timeout: 20_000 });
+  await page.evaluate(async () => {
+    const keys = await caches.keys();
+    const c = await caches.open(keys[0]);
+    for (;;) { // wait until the precache holds the wasm (install may still be writing)
+      if (await c.match('/assets/pkg/cyberlabel_wasm_bg.wasm')) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
   await server.stop();
   // a new label scanned while offline: the wasm and trust list are already loaded
   await page.evaluate(() => { window.__cyberlabel.state = 'verifying'; });
@@ -151,5 +162,12 @@ test('with the server stopped after page load, the page gives the offline verdic
   assert.match(v2.text, /SmartHub Two/); // the offline part is still shown
   assert.match(v2.text, /log and revocation checks could not be done/);
   assert.equal(v2.report.offline_verdict, 'valid');
+  // a reload with the server gone: the service worker serves the page, wasm and trust list
+  await page.reload();
+  const v3 = await verdictOf(page);
+  assert.equal(v3.state, 'done', `offline reload: ${v3.error}`);
+  assert.equal(v3.report.verdict, 'cannot_check', JSON.stringify(v3.report));
+  assert.match(v3.text, /SmartHub Two/);
+  assert.match(v3.text, /log and revocation checks could not be done/);
   await context.close();
 });

@@ -38,7 +38,6 @@ fn main() -> Result<()> {
         })
         .collect::<Result<_>>()?;
     let run = || -> Result<String> {
-        api::verify_offline(payload, &trust, &anchor, now).map_err(anyhow::Error::msg)?;
         api::verify_online(
             payload, &trust, &anchor, now, checkpoint, &tiles, &lens, status,
         )
