@@ -19,7 +19,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use crate::checkpoint::{self, CheckpointError, Policy, VerifiedCheckpoint};
+use crate::checkpoint::{self, CheckpointError, Policy, StatusCommitment, VerifiedCheckpoint};
+use crate::cose::{self, CoseError, Entry, KeyId};
 use crate::merkle::{self, Hash, ProofError};
 use crate::tlog_proof::{parse_decimal, parse_hash_line};
 
@@ -327,6 +328,241 @@ pub fn verify_status_proof(text: &[u8], policy: &Policy) -> Result<VerifiedStatu
         bucket: p.bucket,
         state: p.state,
     })
+}
+
+/// Why an entry cannot be appended (or, for an auditor, why a logged entry is illegitimate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EffectError {
+    /// Not a cyberlabel label or status record.
+    #[error("invalid entry: {0}")]
+    InvalidEntry(CoseError),
+    /// A label's serial is not its log index.
+    #[error("label serial {serial} is not its log index {index}")]
+    SerialMismatch {
+        /// log index
+        index: u64,
+        /// claim serial
+        serial: u64,
+    },
+    /// The target index does not exist (yet).
+    #[error("target index {target} does not exist")]
+    TargetNotFound {
+        /// target index
+        target: u64,
+    },
+    /// The target is not a label.
+    #[error("target index {target} is not a label")]
+    TargetNotLabel {
+        /// target index
+        target: u64,
+    },
+    /// The record's target leaf hash is not the target's.
+    #[error("target leaf hash does not match entry {target}")]
+    TargetLeafHashMismatch {
+        /// target index
+        target: u64,
+    },
+    /// The record is not signed by the target label's issuer key.
+    #[error("status record for {target} is not signed by the label's issuer key")]
+    IssuerMismatch {
+        /// target index
+        target: u64,
+    },
+    /// The change is not allowed from the target's current state.
+    #[error("status change for {target} not allowed from state {from:?}")]
+    IllegalTransition {
+        /// target index
+        target: u64,
+        /// its current state
+        from: State,
+    },
+}
+
+/// What the status rules need to know about an earlier entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TargetInfo {
+    /// RFC 6962 leaf hash of the entry
+    pub leaf_hash: Hash,
+    /// the issuer key id if the entry is a label, `None` for a status record
+    pub label_kid: Option<KeyId>,
+}
+
+impl TargetInfo {
+    /// Describe entry bytes (decodes them; an undecodable entry is "not a label").
+    #[must_use]
+    pub fn of(entry: &[u8]) -> Self {
+        let label_kid = match cose::decode_entry(entry) {
+            Ok(e @ Entry::Label { .. }) => Some(e.kid()),
+            _ => None,
+        };
+        Self {
+            leaf_hash: merkle::leaf_hash(entry),
+            label_kid,
+        }
+    }
+}
+
+/// Access to the current status map and earlier entries, for [`entry_effects`].
+pub trait StatusContext {
+    /// Lookup failure (storage); [`EffectError`]s convert into it.
+    type Error: From<EffectError>;
+    /// Current state of `index` (`None` for non-labels).
+    ///
+    /// # Errors
+    /// Lookup failure.
+    fn state(&mut self, index: u64) -> Result<State, Self::Error>;
+    /// The entry at `index` (< the new entry's index), if it exists.
+    ///
+    /// # Errors
+    /// Lookup failure.
+    fn target(&mut self, index: u64) -> Result<Option<TargetInfo>, Self::Error>;
+}
+
+/// One change to the status map: `(index, new state, reason code)`.
+pub type StatusChange = (u64, State, u8);
+
+/// The status-map changes that appending `entry` at `index` causes (FORMATS §2, §4), or why it
+/// must be refused. The one rule set shared by the log's sequencer and auditors:
+/// - a label must carry its own index as serial; it becomes active; if it renews (`supersedes`)
+///   an active or suspended label, that one becomes superseded (reason 2);
+/// - a status record must name an earlier label by index and exact leaf hash, be signed by the
+///   same issuer key (kid) as that label, and make a legal transition ([`apply_action`]).
+///
+/// # Errors
+/// [`EffectError`] (converted) or the context's lookup error.
+pub fn entry_effects<C: StatusContext>(
+    ctx: &mut C,
+    index: u64,
+    entry: &[u8],
+) -> Result<Vec<StatusChange>, C::Error> {
+    let decoded = cose::decode_entry(entry).map_err(EffectError::InvalidEntry)?;
+    match decoded {
+        Entry::Label { claim, .. } => {
+            if claim.serial != index {
+                return Err(EffectError::SerialMismatch {
+                    index,
+                    serial: claim.serial,
+                }
+                .into());
+            }
+            let mut changes = vec![(index, State::Active, 0)];
+            if let Some(old) = claim.supersedes {
+                if old >= index {
+                    return Err(EffectError::TargetNotFound { target: old }.into());
+                }
+                let from = ctx.state(old)?;
+                if from == State::None {
+                    return Err(EffectError::TargetNotLabel { target: old }.into());
+                }
+                if !can_supersede(from) {
+                    return Err(EffectError::IllegalTransition { target: old, from }.into());
+                }
+                // reason 2 = superseded (FORMATS §2)
+                changes.push((old, State::Superseded, 2));
+            }
+            Ok(changes)
+        }
+        Entry::Status { sign1, record } => {
+            let target = record.target;
+            if target >= index {
+                return Err(EffectError::TargetNotFound { target }.into());
+            }
+            let info = ctx
+                .target(target)?
+                .ok_or(EffectError::TargetNotFound { target })?;
+            if !merkle::hashes_equal(&info.leaf_hash, &record.target_leaf_hash) {
+                return Err(EffectError::TargetLeafHashMismatch { target }.into());
+            }
+            let Some(kid) = info.label_kid else {
+                return Err(EffectError::TargetNotLabel { target }.into());
+            };
+            if sign1.key_id() != Some(kid) {
+                return Err(EffectError::IssuerMismatch { target }.into());
+            }
+            let from = ctx.state(target)?;
+            let action = StatusAction::from_code(u64::from(record.action as u8))
+                .ok_or(EffectError::IllegalTransition { target, from })?;
+            let to = apply_action(from, action)
+                .map_err(|_| EffectError::IllegalTransition { target, from })?;
+            Ok(vec![(target, to, record.reason.as_u8())])
+        }
+    }
+}
+
+/// The status map recomputed from the log's entries, for auditors: feed every entry in order
+/// and compare [`StatusMap::commitment`] with each checkpoint's status line.
+#[derive(Debug, Clone, Default)]
+pub struct StatusMap {
+    buckets: Vec<Bucket>,
+    targets: Vec<TargetInfo>,
+}
+
+impl StatusContext for StatusMap {
+    type Error = EffectError;
+    fn state(&mut self, index: u64) -> Result<State, EffectError> {
+        Ok(self
+            .buckets
+            .get((index / BUCKET_LABELS) as usize)
+            .map_or(State::None, |b| b.get((index % BUCKET_LABELS) as usize).0))
+    }
+    fn target(&mut self, index: u64) -> Result<Option<TargetInfo>, EffectError> {
+        Ok(usize::try_from(index)
+            .ok()
+            .and_then(|i| self.targets.get(i))
+            .copied())
+    }
+}
+
+impl StatusMap {
+    /// An empty map (empty log).
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of entries applied.
+    #[must_use]
+    pub fn size(&self) -> u64 {
+        self.targets.len() as u64
+    }
+
+    /// Apply the next entry. A refused entry means the log accepted something it must not have.
+    ///
+    /// # Errors
+    /// [`EffectError`]; the map is unchanged except that the entry still counts as appended
+    /// (state `None`), so the auditor can report it and continue.
+    pub fn push(&mut self, entry: &[u8]) -> Result<(), EffectError> {
+        let index = self.size();
+        let result = entry_effects(self, index, entry);
+        self.targets.push(TargetInfo::of(entry));
+        let bucket = (index / BUCKET_LABELS) as usize;
+        if self.buckets.len() <= bucket {
+            self.buckets.push(Bucket::default());
+        }
+        for (i, st, reason) in result? {
+            if let Some(b) = self.buckets.get_mut((i / BUCKET_LABELS) as usize) {
+                b.set((i % BUCKET_LABELS) as usize, st, reason);
+            }
+        }
+        Ok(())
+    }
+
+    /// The bucket `b`, if it exists.
+    #[must_use]
+    pub fn bucket(&self, b: u64) -> Option<&Bucket> {
+        self.buckets.get(usize::try_from(b).ok()?)
+    }
+
+    /// The commitment a checkpoint for the current size must carry.
+    #[must_use]
+    pub fn commitment(&self) -> StatusCommitment {
+        let leaves: Vec<Hash> = self.buckets.iter().map(Bucket::leaf_hash).collect();
+        StatusCommitment {
+            bucket_count: self.buckets.len() as u64,
+            root: merkle::reference_root(&leaves),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -206,6 +206,9 @@ pub enum AppendError {
         /// detail
         error: status::StatusError,
     },
+    /// Refused by a status rule not listed above.
+    #[error("entry refused: {0}")]
+    Rejected(status::EffectError),
     /// Storage failed; the log stops accepting appends.
     #[error("storage failed: {0}")]
     Storage(String),
@@ -236,6 +239,26 @@ pub enum LogError {
     /// Not found (entry, tile beyond the tree).
     #[error("not found")]
     NotFound,
+}
+
+impl From<status::EffectError> for AppendError {
+    fn from(e: status::EffectError) -> Self {
+        use status::EffectError as E;
+        match e {
+            E::InvalidEntry(c) => AppendError::InvalidEntry(c),
+            E::SerialMismatch { index, serial } => AppendError::SerialMismatch { index, serial },
+            E::TargetNotFound { target } => AppendError::TargetNotFound { target },
+            E::TargetNotLabel { target } => AppendError::TargetNotLabel { target },
+            E::TargetLeafHashMismatch { target } => AppendError::TargetLeafHashMismatch { target },
+            E::IssuerMismatch { target } => AppendError::IssuerMismatch { target },
+            E::IllegalTransition { target, from } => AppendError::IllegalTransition {
+                target,
+                error: status::StatusError::IllegalTransition { from },
+            },
+            // EffectError is non_exhaustive: future rules still reject the entry
+            other => AppendError::Rejected(other),
+        }
+    }
 }
 
 impl From<tiles::TileError> for LogError {

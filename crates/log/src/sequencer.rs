@@ -7,10 +7,9 @@ use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
 use cyberlabel_core::checkpoint::{self, Checkpoint, Policy, StatusCommitment};
-use cyberlabel_core::cose::{self, Entry};
 use cyberlabel_core::merkle::{self, Hash, NodeId};
 use cyberlabel_core::note::{NoteSigner, VerifierKey};
-use cyberlabel_core::status::{self, BUCKET_LABELS, Bucket, State};
+use cyberlabel_core::status::{self, BUCKET_LABELS, Bucket, State, StatusContext, TargetInfo};
 use cyberlabel_core::tiles::{self, FULL_TILE_BYTES, MAX_ENTRY_BYTES, TILE_WIDTH, TileKind};
 use tokio::sync::oneshot;
 
@@ -239,10 +238,24 @@ impl Sequencer {
                 continue;
             }
             if self.policy == EntryPolicy::Cyberlabel {
-                match self.effects(&mut b, index, &bytes) {
+                let changes = status::entry_effects(
+                    &mut Ctx {
+                        seq: self,
+                        b: &mut b,
+                    },
+                    index,
+                    &bytes,
+                )
+                .and_then(|changes| {
+                    // load first, then change: a failed load leaves the overlay untouched
+                    for (i, _, _) in &changes {
+                        self.load_bucket(&mut b, i / BUCKET_LABELS)?;
+                    }
+                    Ok(changes)
+                });
+                match changes {
                     Ok(changes) => {
                         for (i, st, reason) in changes {
-                            // `effects` loaded every bucket it read into the batch overlay.
                             let bucket = i / BUCKET_LABELS;
                             if let Some(bk) = b.buckets.get_mut(&bucket) {
                                 bk.set((i % BUCKET_LABELS) as usize, st, reason);
@@ -318,90 +331,16 @@ impl Sequencer {
             .map_or(State::None, |bk| bk.get((index % BUCKET_LABELS) as usize).0))
     }
 
-    fn entry_bytes(&self, b: &Batch, index: u64) -> Result<Vec<u8>, AppendError> {
+    fn target_info(&self, b: &Batch, index: u64) -> Result<Option<TargetInfo>, AppendError> {
         if index >= b.base {
             let pos = (index - b.base) as usize;
-            return b
-                .accepted
-                .get(pos)
-                .map(|(e, _)| e.clone())
-                .ok_or(AppendError::TargetNotFound { target: index });
+            return Ok(b.accepted.get(pos).map(|(e, _)| TargetInfo::of(e)));
         }
-        self.store
+        Ok(self
+            .store
             .entry(index)
             .map_err(storage)?
-            .ok_or(AppendError::TargetNotFound { target: index })
-    }
-
-    /// The status-map changes an entry causes, or why it must be rejected. Loads every bucket
-    /// it touches into the batch overlay; changes nothing.
-    fn effects(
-        &self,
-        b: &mut Batch,
-        index: u64,
-        bytes: &[u8],
-    ) -> Result<Vec<(u64, State, u8)>, AppendError> {
-        let entry = cose::decode_entry(bytes).map_err(AppendError::InvalidEntry)?;
-        // the new index's own bucket is always touched
-        self.load_bucket(b, index / BUCKET_LABELS)?;
-        match entry {
-            Entry::Label { claim, .. } => {
-                if claim.serial != index {
-                    return Err(AppendError::SerialMismatch {
-                        index,
-                        serial: claim.serial,
-                    });
-                }
-                let mut changes = vec![(index, State::Active, 0)];
-                if let Some(old) = claim.supersedes {
-                    if old >= index {
-                        return Err(AppendError::TargetNotFound { target: old });
-                    }
-                    let st = self.state_of(b, old)?;
-                    if st == State::None {
-                        return Err(AppendError::TargetNotLabel { target: old });
-                    }
-                    if !status::can_supersede(st) {
-                        return Err(AppendError::IllegalTransition {
-                            target: old,
-                            error: status::StatusError::IllegalTransition { from: st },
-                        });
-                    }
-                    // reason 2 = superseded (FORMATS §2)
-                    changes.push((old, State::Superseded, 2));
-                }
-                Ok(changes)
-            }
-            Entry::Status { sign1, record } => {
-                let target = record.target;
-                if target >= index {
-                    return Err(AppendError::TargetNotFound { target });
-                }
-                let target_bytes = self.entry_bytes(b, target)?;
-                if !merkle::hashes_equal(
-                    &merkle::leaf_hash(&target_bytes),
-                    &record.target_leaf_hash,
-                ) {
-                    return Err(AppendError::TargetLeafHashMismatch { target });
-                }
-                let Ok(target_entry @ Entry::Label { .. }) = cose::decode_entry(&target_bytes)
-                else {
-                    return Err(AppendError::TargetNotLabel { target });
-                };
-                if target_entry.sign1().key_id() != sign1.key_id() {
-                    return Err(AppendError::IssuerMismatch { target });
-                }
-                let action = status::StatusAction::from_code(u64::from(record.action as u8))
-                    .ok_or(AppendError::IllegalTransition {
-                        target,
-                        error: status::StatusError::Malformed,
-                    })?;
-                let st = self.state_of(b, target)?;
-                let new = status::apply_action(st, action)
-                    .map_err(|error| AppendError::IllegalTransition { target, error })?;
-                Ok(vec![(target, new, record.reason.as_u8())])
-            }
-        }
+            .map(|e| TargetInfo::of(&e)))
     }
 
     /// Tiles, status map, checkpoint, one durable commit. Returns the signed checkpoint.
@@ -566,6 +505,22 @@ impl Sequencer {
         self.size = new_size;
         self.edges = edges;
         Ok(signed)
+    }
+}
+
+/// The sequencer's view for the shared status rules: stored state plus this batch's overlay.
+struct Ctx<'a> {
+    seq: &'a Sequencer,
+    b: &'a mut Batch,
+}
+
+impl StatusContext for Ctx<'_> {
+    type Error = AppendError;
+    fn state(&mut self, index: u64) -> Result<State, AppendError> {
+        self.seq.state_of(self.b, index)
+    }
+    fn target(&mut self, index: u64) -> Result<Option<TargetInfo>, AppendError> {
+        self.seq.target_info(self.b, index)
     }
 }
 

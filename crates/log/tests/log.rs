@@ -10,7 +10,7 @@ use cyberlabel_core::checkpoint::{self, Checkpoint};
 use cyberlabel_core::claim::{Assessment, Claim, ProvisionSet};
 use cyberlabel_core::cose::{self, ReasonCode, StatusAction as CoseAction, StatusRecord};
 use cyberlabel_core::merkle::{leaf_hash, verify_consistency, verify_inclusion};
-use cyberlabel_core::status::{State, verify_status_proof};
+use cyberlabel_core::status::{State, StatusMap, verify_status_proof};
 use cyberlabel_core::tiles::{self, TileKind, TilePath, TileSet};
 use cyberlabel_core::tlog_proof;
 use cyberlabel_log::{
@@ -436,4 +436,12 @@ fn status_map_follows_legal_transitions_only() {
     assert_eq!(v.state_of(l2).unwrap().0, State::Active);
     assert_eq!(v.state_of(s).unwrap().0, State::None);
     assert!(v.state_of(log.size()).is_err());
+    // an auditor replaying the entries with core's rules gets the committed status root
+    let mut replay = StatusMap::new();
+    for i in 0..log.size() {
+        replay.push(&log.entry(i).unwrap()).unwrap();
+    }
+    let latest = open_cp(&log, &log.latest_checkpoint());
+    assert_eq!(Some(replay.commitment()), latest.status().unwrap());
+    assert_eq!(replay.bucket(0).unwrap(), &v.state);
 }
