@@ -418,7 +418,7 @@ impl Log {
         if index >= self.size() {
             return Err(LogError::NotFound);
         }
-        self.shared.store.entry(index)?.ok_or(LogError::NotFound)
+        stored_entry(&*self.shared.store, index)?.ok_or(LogError::NotFound)
     }
 
     /// A reader that fetches each stored tile at most once per proof.
@@ -547,17 +547,12 @@ impl Log {
                 if tiles::tile_width(0, path.index, size) < path.width {
                     return Ok(None);
                 }
-                let mut out = Vec::new();
-                for i in 0..u64::from(path.width) {
-                    let idx = path.index * 256 + i;
-                    let e = self
-                        .shared
-                        .store
-                        .entry(idx)?
-                        .ok_or_else(|| LogError::Corrupt(format!("missing entry {idx}")))?;
-                    tiles::push_bundle_entry(&mut out, &e)?;
-                }
-                Ok(Some(out))
+                let bundle = self.shared.store.bundle(path.index)?.ok_or_else(|| {
+                    LogError::Corrupt(format!("missing bundle {}", path.to_path()))
+                })?;
+                let len = bundle_prefix_len(&bundle, usize::from(path.width))
+                    .ok_or_else(|| LogError::Corrupt(format!("short bundle {}", path.to_path())))?;
+                Ok(Some(bundle[..len].to_vec()))
             }
         }
     }
@@ -607,27 +602,25 @@ impl Log {
         let st = self.published();
         let store = &*self.shared.store;
         let size = st.size;
-        let mut tile0: Option<(u64, Vec<u8>)> = None;
-        for i in 0..size {
-            let e = store
-                .entry(i)?
-                .ok_or_else(|| LogError::Corrupt(format!("entry {i} is missing")))?;
-            let n = i / 256;
-            if tile0.as_ref().is_none_or(|(k, _)| *k != n) {
-                let t = store
-                    .tile(0, n)?
-                    .ok_or_else(|| LogError::Corrupt(format!("tile 0/{n} is missing")))?;
-                tile0 = Some((n, t));
+        for n in 0..size.div_ceil(256) {
+            let want = usize::from(tiles::tile_width(0, n, size));
+            let bundle = store
+                .bundle(n)?
+                .ok_or_else(|| LogError::Corrupt(format!("entry bundle {n} is missing")))?;
+            let entries = tiles::parse_entry_bundle(&bundle)?;
+            let t = store
+                .tile(0, n)?
+                .ok_or_else(|| LogError::Corrupt(format!("tile 0/{n} is missing")))?;
+            if entries.len() < want {
+                return Err(LogError::Corrupt(format!("entry bundle {n} is short")));
             }
-            let slot = (i % 256) as usize * 32;
-            let ok = tile0
-                .as_ref()
-                .and_then(|(_, t)| t.get(slot..slot + 32))
-                .is_some_and(|h| h == merkle::leaf_hash(&e));
-            if !ok {
-                return Err(LogError::Corrupt(format!(
-                    "entry {i} does not match its level-0 tile hash"
-                )));
+            for (k, e) in entries.iter().take(want).enumerate() {
+                if t.get(k * 32..k * 32 + 32) != Some(&merkle::leaf_hash(e)[..]) {
+                    return Err(LogError::Corrupt(format!(
+                        "entry {} does not match its level-0 tile hash",
+                        n * 256 + k as u64
+                    )));
+                }
             }
         }
         for level in 0..7u8 {
@@ -719,6 +712,28 @@ impl TileReader<'_> {
         self.cache.push((key, tile));
         Ok(h)
     }
+}
+
+/// Byte length of the first `count` entries of a bundle.
+pub(crate) fn bundle_prefix_len(bundle: &[u8], count: usize) -> Option<usize> {
+    let mut off = 0usize;
+    for _ in 0..count {
+        let len = bundle.get(off..off + 2)?;
+        off += 2 + usize::from(u16::from_be_bytes([len[0], len[1]]));
+        if off > bundle.len() {
+            return None;
+        }
+    }
+    Some(off)
+}
+
+/// Entry `index` from its stored bundle.
+pub(crate) fn stored_entry(store: &dyn LogStore, index: u64) -> Result<Option<Vec<u8>>, LogError> {
+    let Some(bundle) = store.bundle(index / 256)? else {
+        return Ok(None);
+    };
+    let entries = tiles::parse_entry_bundle(&bundle)?;
+    Ok(entries.get((index % 256) as usize).map(|e| e.to_vec()))
 }
 
 /// A perfect subtree's hash from stored tiles.

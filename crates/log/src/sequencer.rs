@@ -27,6 +27,8 @@ pub(crate) struct Sequencer {
     size: u64,
     /// per tile level: the right-edge partial tile's bytes (empty when the level is full)
     edges: Vec<Vec<u8>>,
+    /// the right-edge partial entry bundle (`size % 256` entries)
+    bundle_edge: Vec<u8>,
     policy: EntryPolicy,
 }
 
@@ -136,13 +138,33 @@ impl Sequencer {
                 "stored status map does not match the last checkpoint".into(),
             ));
         }
-        if size > 0 && store.entry(size - 1)?.is_none() {
-            return Err(LogError::Corrupt(format!("entry {} is missing", size - 1)));
+        // The right-edge entry bundle: its entries must be exactly those of the level-0 edge.
+        let w = (size % TILE_WIDTH) as usize;
+        let mut bundle_edge = Vec::new();
+        if w > 0 {
+            let bundle = store
+                .bundle(size / TILE_WIDTH)?
+                .ok_or_else(|| LogError::Corrupt("right-edge entry bundle is missing".into()))?;
+            let len = crate::bundle_prefix_len(&bundle, w)
+                .ok_or_else(|| LogError::Corrupt("right-edge entry bundle is short".into()))?;
+            bundle_edge = bundle[..len].to_vec();
+            let entries = tiles::parse_entry_bundle(&bundle_edge)?;
+            for (k, e) in entries.iter().enumerate() {
+                if edges[0].get(k * 32..k * 32 + 32) != Some(&merkle::leaf_hash(e)[..]) {
+                    return Err(LogError::Corrupt(format!(
+                        "entry {} does not match its tile hash",
+                        size - w as u64 + k as u64
+                    )));
+                }
+            }
+        } else if size > 0 && store.bundle(size / TILE_WIDTH - 1)?.is_none() {
+            return Err(LogError::Corrupt("last entry bundle is missing".into()));
         }
         Ok(Self {
             store,
             size,
             edges,
+            bundle_edge,
             policy: config.entries,
         })
     }
@@ -336,9 +358,7 @@ impl Sequencer {
             let pos = (index - b.base) as usize;
             return Ok(b.accepted.get(pos).map(|(e, _)| TargetInfo::of(e)));
         }
-        Ok(self
-            .store
-            .entry(index)
+        Ok(crate::stored_entry(&*self.store, index)
             .map_err(storage)?
             .map(|e| TargetInfo::of(&e)))
     }
@@ -406,6 +426,20 @@ impl Sequencer {
         })
         .map_err(storage)?;
 
+        // --- entry bundles ---
+        let mut bundle_edge = self.bundle_edge.clone();
+        let mut bundles: Vec<(u64, Vec<u8>)> = Vec::new();
+        for (k, (e, _)) in b.accepted.iter().enumerate() {
+            let index = b.base + k as u64;
+            tiles::push_bundle_entry(&mut bundle_edge, e).map_err(storage)?;
+            if (index + 1).is_multiple_of(TILE_WIDTH) {
+                bundles.push((index / TILE_WIDTH, std::mem::take(&mut bundle_edge)));
+            }
+        }
+        if !bundle_edge.is_empty() {
+            bundles.push((new_size / TILE_WIDTH, bundle_edge.clone()));
+        }
+
         // --- status map ---
         let old_count = status::bucket_count(b.base);
         let new_count = status::bucket_count(new_size);
@@ -464,12 +498,7 @@ impl Sequencer {
 
         let commit = Commit {
             tiles: tile_writes,
-            entries: b
-                .accepted
-                .iter()
-                .enumerate()
-                .map(|(i, (e, _))| (b.base + i as u64, e.clone()))
-                .collect(),
+            bundles,
             buckets: b
                 .dirty_buckets
                 .iter()
@@ -504,6 +533,7 @@ impl Sequencer {
         }
         self.size = new_size;
         self.edges = edges;
+        self.bundle_edge = bundle_edge;
         Ok(signed)
     }
 }

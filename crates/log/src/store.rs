@@ -1,10 +1,14 @@
-//! Storage behind the smallest trait the log needs: hash tiles, entries, status buckets and
+//! Storage behind the smallest trait the log needs: hash tiles, entry bundles, status buckets and
 //! status-tree nodes, idempotency records, and the published state (size + signed checkpoint).
 //!
 //! Writes happen only through [`LogStore::commit`], which must be atomic (all or nothing) and
 //! durable before it returns — the sequencer acknowledges appends only after it. Two backends:
 //! [`MemoryStore`] (tests) and [`SledStore`] (one sled tree, one key prefix per kind, one
 //! `apply_batch` + `flush` per commit). [`conformance`] is the shared test suite both must pass.
+//!
+//! Entries are stored as C2SP entry bundles (256 per key, the right-edge bundle growing in
+//! place), not one key per entry: at 10 million entries that is 39 thousand keys instead of ten
+//! million, which is what keeps sled's start-up time and memory small.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -40,8 +44,8 @@ pub struct StoredState {
 pub struct Commit {
     /// hash tiles (level, index) → full current contents (a prefix-extension of the old value)
     pub tiles: Vec<(u8, u64, Vec<u8>)>,
-    /// new entries (index, bytes)
-    pub entries: Vec<(u64, Vec<u8>)>,
+    /// entry bundles (bundle index, full current contents: u16-length-prefixed entries)
+    pub bundles: Vec<(u64, Vec<u8>)>,
     /// status buckets (bucket, 512 bytes)
     pub buckets: Vec<(u64, Vec<u8>)>,
     /// status-tree perfect nodes (level, index, hash)
@@ -59,11 +63,11 @@ pub trait LogStore: Send + Sync + 'static {
     /// # Errors
     /// [`StoreError`].
     fn tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
-    /// Entry bytes at `index`.
+    /// Entry bundle `index` (entries `256·index …`): its current contents.
     ///
     /// # Errors
     /// [`StoreError`].
-    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
+    fn bundle(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
     /// Status bucket bytes.
     ///
     /// # Errors
@@ -144,11 +148,11 @@ fn decode_state(v: &[u8]) -> Result<StoredState, StoreError> {
 }
 
 fn commit_ops(c: &Commit) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut ops = Vec::with_capacity(c.tiles.len() + c.entries.len() + c.buckets.len() + 8);
+    let mut ops = Vec::with_capacity(c.tiles.len() + c.bundles.len() + c.buckets.len() + 8);
     for (l, i, t) in &c.tiles {
         ops.push((key_lvl(K_TILE, *l, *i).to_vec(), t.clone()));
     }
-    for (i, e) in &c.entries {
+    for (i, e) in &c.bundles {
         ops.push((key_idx(K_ENTRY, *i).to_vec(), e.clone()));
     }
     for (i, b) in &c.buckets {
@@ -204,7 +208,7 @@ impl LogStore for MemoryStore {
     fn tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         self.get(&key_lvl(K_TILE, level, index))
     }
-    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    fn bundle(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         self.get(&key_idx(K_ENTRY, index))
     }
     fn bucket(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
@@ -266,7 +270,7 @@ impl LogStore for SledStore {
     fn tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         self.get(&key_lvl(K_TILE, level, index))
     }
-    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    fn bundle(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         self.get(&key_idx(K_ENTRY, index))
     }
     fn bucket(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
@@ -310,10 +314,10 @@ pub mod conformance {
     pub fn run(store: &dyn LogStore) -> Result<(), StoreError> {
         assert_eq!(store.state()?, None, "fresh store has no state");
         assert_eq!(store.tile(0, 0)?, None);
-        assert_eq!(store.entry(0)?, None);
+        assert_eq!(store.bundle(0)?, None);
         let c = Commit {
             tiles: vec![(0, 0, vec![1; 64]), (1, 7, vec![2; 32])],
-            entries: vec![(0, b"a".to_vec()), (1, Vec::new())],
+            bundles: vec![(0, b"a".to_vec()), (1, Vec::new())],
             buckets: vec![(0, vec![3; 512])],
             status_nodes: vec![(2, 5, [4; 32])],
             idempotency: vec![([5; 32], b"rec".to_vec())],
@@ -326,13 +330,13 @@ pub mod conformance {
         assert_eq!(store.tile(0, 0)?, Some(vec![1; 64]));
         assert_eq!(store.tile(1, 7)?, Some(vec![2; 32]));
         assert_eq!(store.tile(1, 6)?, None);
-        assert_eq!(store.entry(0)?, Some(b"a".to_vec()));
+        assert_eq!(store.bundle(0)?, Some(b"a".to_vec()));
         assert_eq!(
-            store.entry(1)?,
+            store.bundle(1)?,
             Some(Vec::new()),
-            "empty entries are stored"
+            "empty values are stored"
         );
-        assert_eq!(store.entry(2)?, None);
+        assert_eq!(store.bundle(2)?, None);
         assert_eq!(store.bucket(0)?, Some(vec![3; 512]));
         assert_eq!(store.status_node(2, 5)?, Some([4; 32]));
         assert_eq!(store.status_node(5, 2)?, None);
@@ -350,7 +354,7 @@ pub mod conformance {
         };
         store.commit(&c2)?;
         assert_eq!(store.tile(0, 0)?, Some(vec![1; 96]));
-        assert_eq!(store.entry(0)?, Some(b"a".to_vec()));
+        assert_eq!(store.bundle(0)?, Some(b"a".to_vec()));
         assert_eq!(
             store.state()?,
             Some(StoredState {
@@ -360,12 +364,12 @@ pub mod conformance {
         );
         // large index keys do not collide with small ones
         let c3 = Commit {
-            entries: vec![(u64::MAX, b"z".to_vec())],
+            bundles: vec![(u64::MAX, b"z".to_vec())],
             ..Commit::default()
         };
         store.commit(&c3)?;
-        assert_eq!(store.entry(u64::MAX)?, Some(b"z".to_vec()));
-        assert_eq!(store.entry(0)?, Some(b"a".to_vec()));
+        assert_eq!(store.bundle(u64::MAX)?, Some(b"z".to_vec()));
+        assert_eq!(store.bundle(0)?, Some(b"a".to_vec()));
         Ok(())
     }
 }
@@ -389,6 +393,6 @@ mod tests {
         let db = sled::open(dir.path()).unwrap();
         let s = SledStore::new(db).unwrap();
         assert_eq!(s.state().unwrap().map(|s| s.size), Some(3));
-        assert_eq!(s.entry(u64::MAX).unwrap(), Some(b"z".to_vec()));
+        assert_eq!(s.bundle(u64::MAX).unwrap(), Some(b"z".to_vec()));
     }
 }

@@ -445,3 +445,10 @@ fn status_map_follows_legal_transitions_only() {
     assert_eq!(Some(replay.commitment()), latest.status().unwrap());
     assert_eq!(replay.bucket(0).unwrap(), &v.state);
 }
+
+#[test]
+fn log_handle_is_shareable_across_threads_and_tasks() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Log>();
+    assert_send_sync::<Arc<dyn LogStore>>();
+}
