@@ -195,11 +195,18 @@ impl MemoryStore {
             .get(k)
             .cloned())
     }
-    /// Overwrite a raw value (tests that simulate corruption).
+    /// Overwrite a raw tile (tests that simulate corruption).
     #[doc(hidden)]
     pub fn corrupt_tile(&self, level: u8, index: u64, bytes: Vec<u8>) {
         if let Ok(mut m) = self.map.lock() {
             m.insert(key_lvl(K_TILE, level, index).to_vec(), bytes);
+        }
+    }
+    /// Overwrite a raw entry bundle (tests that simulate corruption).
+    #[doc(hidden)]
+    pub fn corrupt_bundle(&self, index: u64, bytes: Vec<u8>) {
+        if let Ok(mut m) = self.map.lock() {
+            m.insert(key_idx(K_ENTRY, index).to_vec(), bytes);
         }
     }
 }

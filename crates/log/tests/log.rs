@@ -319,11 +319,23 @@ fn full_audit_finds_a_tampered_interior_tile() {
     assert_eq!(log.audit().unwrap(), 600);
     // tile 0/0 is full: the O(log n) open check reads its hash from tile 1/0 instead, so only
     // the full audit (or a client's proof check) notices a change to it
-    let mut t = store.tile(0, 0).unwrap().unwrap();
+    let t0_orig = store.tile(0, 0).unwrap().unwrap();
+    let mut t = t0_orig.clone();
     t[100] ^= 1;
     store.corrupt_tile(0, 0, t);
     let err = log.audit().unwrap_err().to_string();
     assert!(err.contains("entry 3 does not match"), "{err}");
+    store.corrupt_tile(0, 0, t0_orig);
+    assert_eq!(log.audit().unwrap(), 600);
+    // a rewritten entry in a full bundle: the audit notices
+    let mut bundle = Vec::new();
+    for i in 0..256u32 {
+        let e = if i == 7 { 999u32 } else { i };
+        tiles::push_bundle_entry(&mut bundle, &e.to_be_bytes()).unwrap();
+    }
+    store.corrupt_bundle(0, bundle);
+    let err = log.audit().unwrap_err().to_string();
+    assert!(err.contains("entry 7 does not match"), "{err}");
 }
 
 // ---- cyberlabel entries and the status map ----
