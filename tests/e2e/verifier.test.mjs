@@ -57,12 +57,14 @@ test('a genuine label opened by its URL shows Genuine, with its details; request
   assertPrivate(requests, secretsOf(view), server.base);
 
   // Median time of one full in-browser verification (offline + online, same fetched bytes).
-  const runs = 101;
-  const median = await page.evaluate((n) => window.__cyberlabelBench(n), runs);
-  assert.ok(typeof median === 'number' && median > 0);
-  console.log(`METRIC browser verify (wasm, headless Chromium): median ${median.toFixed(3)} ms over ${runs} runs`);
+  // (performance.now() is coarsened to 0.1 ms in Chromium; the machine may be shared, so the
+  // minimum is printed too.)
+  const runs = 301;
+  const t = await page.evaluate((n) => window.__cyberlabelBench(n), runs);
+  assert.ok(t && t.median > 0);
+  console.log(`METRIC browser verify one label (wasm, headless Chromium): median ${t.median.toFixed(3)} ms, min ${t.min.toFixed(3)} ms over ${runs} runs`);
   saveOut('bench-inputs.json', await page.evaluate(() => window.__cyberlabelInputs()));
-  saveOut('browser-median-ms.txt', median.toFixed(4));
+  saveOut('browser-ms.json', t);
   await context.close();
 });
 

@@ -54,19 +54,18 @@ pub fn decode_qr(rgba: &[u8], width: u32, height: u32) -> Option<String> {
     if pixels == 0 || pixels > MAX_QR_PIXELS || rgba.len() != pixels.checked_mul(4)? {
         return None;
     }
-    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| {
-        let i = (y * w + x) * 4;
-        // ITU-R BT.601 luma in integer arithmetic; alpha ignored (frames are opaque).
-        let (r, g, b) = (
-            u32::from(rgba[i]),
-            u32::from(rgba[i + 1]),
-            u32::from(rgba[i + 2]),
-        );
-        ((r * 299 + g * 587 + b * 114) / 1000) as u8
-    });
-    img.detect_grids()
-        .into_iter()
-        .find_map(|grid| grid.decode().ok().map(|(_, text)| text))
+    let grey: Vec<u8> = rgba
+        .chunks_exact(4)
+        .map(|p| {
+            let (r, g, b) = (u32::from(p[0]), u32::from(p[1]), u32::from(p[2]));
+            ((r * 299 + g * 587 + b * 114) / 1000) as u8
+        })
+        .collect();
+    let mut q = quircs::Quirc::new();
+    q.identify(w, h, &grey)
+        .filter_map(Result::ok)
+        .find_map(|code| code.decode().ok())
+        .and_then(|d| String::from_utf8(d.payload).ok())
 }
 
 fn hash32(b: &[u8], what: &str) -> Result<merkle::Hash, String> {

@@ -17,7 +17,7 @@
 //! - `verifyOnline(payload, trustListCose, anchorKey, now, checkpoint, tiles, tileLens,
 //!   statusProof) → JSON`: the final report. Empty `checkpoint` / `statusProof` mean "could not
 //!   be fetched" (→ "cannot check now" with the offline part).
-//! - `decodeQr(rgba, width, height) → string | undefined`: QR text from a camera frame (rqrr).
+//! - `decodeQr(rgba, width, height) → string | undefined`: QR text from a camera frame (quircs).
 //! - Test-vector entry points used by `wasm-verifier/tests` under node: `merkleLeafHash`,
 //!   `merkleVerifyInclusion`, `merkleVerifyConsistency`, `noteOpen`.
 
