@@ -23,10 +23,18 @@ fn config() -> LogConfig {
     c
 }
 
+/// sled page cache size (MiB), `SCALE_CACHE_MB` (default 32).
+fn cache_mb() -> u64 {
+    std::env::var("SCALE_CACHE_MB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(32)
+}
+
 fn open_db(dir: &Path) -> sled::Db {
     sled::Config::new()
         .path(dir)
-        .cache_capacity(32 * 1024 * 1024)
+        .cache_capacity(cache_mb() * 1024 * 1024)
         .open()
         .unwrap_or_else(|e| panic!("open sled at {}: {e}", dir.display()))
 }
@@ -114,7 +122,10 @@ fn measure(dir: &Path) {
     let log = Log::open(db, config()).expect("open log");
     let open_time = t0.elapsed();
     let size = log.size();
-    println!("size: {size} entries");
+    println!(
+        "size: {size} entries (sled cache_capacity {} MiB)",
+        cache_mb()
+    );
     println!(
         "disk: {} bytes on disk ({:.1} bytes/entry; sled size_on_disk {})",
         dir_bytes(dir),
