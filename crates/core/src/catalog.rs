@@ -11,6 +11,24 @@
 //! runs after decoding: scheme and version known, level exists, provision bits within the list,
 //! required provisions present, assessment kind allowed at the level, dates in order, validity
 //! not longer than the scheme allows. Every error names the claim field at fault.
+//!
+//! JSON shape (all of `catalog/schemes.json`; an issuing body's own file may hold any subset,
+//! then [`Catalog::merge`] it into [`Catalog::builtin`]):
+//!
+//! ```json
+//! { "format": "cyberlabel-catalog@1",
+//!   "baselines": [{ "id": "ETSI-EN-303-645-v3", "title": "…",
+//!                   "provisions": [{ "id": "5.0-1", "title": "…", "kind": "M" }] }],
+//!   "categories": [{ "code": 1, "name": "Smart camera" }],
+//!   "schemes": [{ "id": "XL-DEMO", "version": 1, "name": "…", "owner": "…", "country": "XL",
+//!                 "kind": "multi_level",                 // or "binary" | "descriptive"
+//!                 "baseline": "ETSI-EN-303-645-v3",       // or an inline "provisions" list
+//!                 "levels": [{ "level": 1, "name": "…", "meaning": "plain words",
+//!                              "assessment": ["self_declared", "third_party"],
+//!                              "requires": ["5.1-1"], "max_validity_days": 730 }],
+//!                 "validity": { "max_days": 1095, "tied_to_support": true },
+//!                 "sources": [{ "key": "L1", "reference": "https://…" }], "note": "…" }] }
+//! ```
 
 use serde::{Deserialize, Serialize};
 
