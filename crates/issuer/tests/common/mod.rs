@@ -94,8 +94,10 @@ pub fn python(script: &str, args: &[&str]) -> (i32, String, String) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join(script);
-    let out = Command::new("python3").arg(&path).args(args).output().unwrap_or_else(|e| {
-        panic!("cannot run python3 ({e}): install Python 3, then the test tools with `cargo xtask setup` (apt zbar-tools; pip zxing-cpp pillow pycose)")
+    // `cargo xtask test` provides a venv python with the tools (scripts/requirements-test.txt).
+    let python = std::env::var("CYBERLABEL_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(&python).arg(&path).args(args).output().unwrap_or_else(|e| {
+        panic!("cannot run {python} ({e}): install Python 3, then the test tools with `cargo xtask setup` (apt zbar-tools; pip zxing-cpp pillow pycose)")
     });
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
