@@ -136,6 +136,25 @@ test('a scan through a fake camera showing the label QR decodes and verifies', a
   }
 });
 
+test('a label with a mutual-recognition row shows the equivalent level under the partner scheme', async (t) => {
+  const list = await (await fetch(`${server.base}/trust-list.json`)).json();
+  const rows = (list.equivalences || []).filter((e) => e.from_scheme === 'SG-CLS' && e.from_level_min <= 2
+    && !(e.categories_excluded || []).includes(1) && e.effective_from <= Date.now() / 1000);
+  if (rows.length === 0) {
+    t.skip('the served trust list has no SG-CLS equivalence row: nothing to show');
+    return;
+  }
+  const view = await mint(server, { product: 'SmartCam Partner' });
+  const { context, page } = await newPage(browser);
+  const v = await open(page, view.payload_url);
+  assert.equal(v.report.verdict, 'genuine');
+  assert.equal(v.report.equivalents.length, rows.length, JSON.stringify(v.report.equivalents));
+  const box = await page.locator('#equivalents-box').isVisible();
+  assert.ok(box);
+  assert.match(v.text, new RegExp(rows[0].basis.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  await context.close();
+});
+
 // Last: it stops the server.
 test('with the server stopped after page load, the page gives the offline verdict', async () => {
   const first = await mint(server, { product: 'SmartHub One' });
