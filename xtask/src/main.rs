@@ -184,7 +184,13 @@ fn setup_apt() -> Result<()> {
     if !have("node") || !have("npm") {
         missing.extend(["nodejs", "npm"]);
     }
-    if !have("python3") {
+    let venv_ok = Command::new("python3")
+        .args(["-c", "import venv, ensurepip"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !venv_ok {
+        // Debian's python3 lacks the venv/ensurepip modules until python3-venv is installed.
         missing.extend(["python3", "python3-venv"]);
     }
     if missing.is_empty() {
