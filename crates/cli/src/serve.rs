@@ -10,6 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+#[path = "bench.rs"]
+mod bench;
+
 use anyhow::{Context, Result, bail};
 use cyberlabel_server::auth::{ANY_SCHEME, parse_expiry};
 use cyberlabel_server::{AppState, Config, Role, TokenStore, now_unix, open_db};
@@ -22,6 +25,8 @@ pub enum Command {
     /// Manage operator bearer tokens (run while the server is stopped).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Measure signing, durable issuance, HTTP issuance and read throughput (vs nginx).
+    Bench(bench::BenchArgs),
 }
 
 /// `cyberlabel serve`.
@@ -113,6 +118,7 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
     match cmd {
         Command::Serve(args) => serve(args),
         Command::Token(cmd) => token(cmd),
+        Command::Bench(args) => bench::run(args).map(|()| ExitCode::SUCCESS),
     }
 }
 

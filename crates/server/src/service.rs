@@ -9,9 +9,10 @@
 //! so the state check and the append cannot interleave; the log re-checks the transition when
 //! sequencing.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -23,7 +24,7 @@ use cyberlabel_core::merkle;
 use cyberlabel_core::note::{KeyKind, VerifierKey};
 use cyberlabel_core::payload;
 use cyberlabel_core::status::State;
-use cyberlabel_core::tiles::{TileKind, TilePath};
+use cyberlabel_core::tiles::{self, TileKind, TilePath, TileSet};
 use cyberlabel_core::tlog_proof::TlogProof;
 use cyberlabel_core::trust::{self, TrustList, TrustedIssuer, TrustedLog};
 use cyberlabel_issuer::keys;
@@ -399,7 +400,7 @@ impl Service {
     pub fn label_view(&self, index: u64) -> Result<LabelView, ApiError> {
         let (bytes, claim) = self.label_at(index)?;
         let checkpoint = self.checkpoint()?;
-        self.view(index, &bytes, &claim, &checkpoint, None)
+        self.view(index, &bytes, &claim, &checkpoint, None, None)
     }
 
     fn view(
@@ -409,13 +410,17 @@ impl Service {
         claim: &Claim,
         checkpoint: &str,
         known_state: Option<(State, u8)>,
+        known_path: Option<Vec<merkle::Hash>>,
     ) -> Result<LabelView, ApiError> {
         let size = checkpoint_size(checkpoint)
             .ok_or_else(|| ApiError::internal("checkpoint without size"))?;
-        let path = self
-            .ledger
-            .inclusion_proof(index, size)
-            .map_err(ApiError::internal)?;
+        let path = match known_path {
+            Some(p) => p,
+            None => self
+                .ledger
+                .inclusion_proof(index, size)
+                .map_err(ApiError::internal)?,
+        };
         let (state, reason) = match known_state {
             Some(s) => s,
             None => self.ledger.status(index).map_err(ApiError::internal)?,
@@ -601,15 +606,24 @@ impl Service {
         let now = now_unix();
         let mut results: Vec<Result<LabelView, ApiError>> = Vec::with_capacity(items.len());
         let mut pending = Vec::new();
-        let mut slots = Vec::new();
+        // (result slot, the claim, where the builder leaves the signed bytes)
+        let mut slots: Vec<(usize, Claim, SignedSlot)> = Vec::new();
         for (i, item) in items.into_iter().enumerate() {
             match item.and_then(|v| self.prepare(op, v, now)) {
                 Ok(claim) => {
-                    pending.push((
-                        self.builder(claim),
-                        idem.map(|k| crate::routes::item_key(&k, i)),
-                    ));
-                    slots.push(i);
+                    let out = Arc::new(Mutex::new(None));
+                    let (key, c, o) = (self.issuer_key.clone(), claim.clone(), out.clone());
+                    let build: Builder = Box::new(move |index| {
+                        let mut c = c;
+                        c.serial = index;
+                        let bytes = cose::sign_label(&c, &key);
+                        if let Ok(mut slot) = o.lock() {
+                            *slot = Some(bytes.clone());
+                        }
+                        Ok(bytes)
+                    });
+                    pending.push((build, idem.map(|k| crate::routes::item_key(&k, i))));
+                    slots.push((i, claim, out));
                     results.push(Err(ApiError::internal("pending")));
                 }
                 Err(e) => results.push(Err(e)),
@@ -623,14 +637,17 @@ impl Service {
         let checkpoint = match self.checkpoint() {
             Ok(c) => c,
             Err(e) => {
-                for slot in slots {
+                for (slot, ..) in slots {
                     results[slot] = Err(e.clone());
                 }
                 return results;
             }
         };
+        let size = checkpoint_size(&checkpoint).unwrap_or(0);
+        // Consecutive labels share most of their proof tiles: fetch each tile once.
+        let mut tiles = TileCache::default();
         let mut fresh = 0u64;
-        for (slot, r) in slots.into_iter().zip(appended) {
+        for ((slot, mut claim, out), r) in slots.into_iter().zip(appended) {
             results[slot] = match r {
                 Ok(a) => {
                     self.observe(started, &a);
@@ -638,10 +655,27 @@ impl Service {
                     if a.batch > 0 {
                         self.metrics.batch_size.observe(a.batch as f64);
                     }
-                    // A label just appended is active: skip the status-bucket read.
-                    let known = (!a.replay).then_some((State::Active, 0));
-                    self.label_at(a.index)
-                        .and_then(|(b, c)| self.view(a.index, &b, &c, &checkpoint, known))
+                    let signed = out.lock().ok().and_then(|mut o| o.take());
+                    let path = tiles.inclusion_proof(&self.ledger, a.index, size);
+                    match (signed, a.replay) {
+                        // A label just appended is active: no status read, no entry read.
+                        (Some(bytes), false) => {
+                            claim.serial = a.index;
+                            path.and_then(|p| {
+                                self.view(
+                                    a.index,
+                                    &bytes,
+                                    &claim,
+                                    &checkpoint,
+                                    Some((State::Active, 0)),
+                                    Some(p),
+                                )
+                            })
+                        }
+                        _ => self.label_at(a.index).and_then(|(b, c)| {
+                            self.view(a.index, &b, &c, &checkpoint, None, path.ok())
+                        }),
+                    }
                 }
                 Err(e) => Err(ledger_error(e)),
             };
@@ -915,4 +949,36 @@ fn status_json(state: State, reason: u8, claim: &Claim, now: u64) -> Value {
 /// The tree size on a checkpoint's second line.
 pub fn checkpoint_size(checkpoint: &str) -> Option<u64> {
     checkpoint.lines().nth(1)?.parse().ok()
+}
+
+/// Where an entry builder leaves the bytes it signed (so bulk views need no entry read).
+type SignedSlot = Arc<Mutex<Option<Vec<u8>>>>;
+
+/// Tiles fetched once for many inclusion proofs against the same tree size.
+#[derive(Default)]
+struct TileCache {
+    set: TileSet,
+    have: HashSet<TilePath>,
+}
+
+impl TileCache {
+    fn inclusion_proof(
+        &mut self,
+        ledger: &Ledger,
+        index: u64,
+        size: u64,
+    ) -> Result<Vec<merkle::Hash>, ApiError> {
+        for t in tiles::tiles_for_inclusion(index, size).map_err(ApiError::internal)? {
+            if self.have.insert(t) {
+                let bytes = ledger
+                    .tile(&t)
+                    .map_err(ApiError::internal)?
+                    .ok_or_else(|| ApiError::internal(format!("missing tile {}", t.to_path())))?;
+                self.set.insert(t, bytes).map_err(ApiError::internal)?;
+            }
+        }
+        self.set
+            .inclusion_proof(index, size)
+            .map_err(ApiError::internal)
+    }
 }

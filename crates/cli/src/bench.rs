@@ -1,0 +1,630 @@
+//! `cyberlabel bench`: load figures for the issuing service on this machine, in one run.
+//!
+//! 1. raw Ed25519 label signing (the baseline: one core, no I/O);
+//! 2. durable issuance through the log (group commit, fsync before acknowledgement), with the
+//!    same signing work per label, and its ratio to (1);
+//! 3. bulk issuance over HTTP (`POST /labels/bulk`), labels/s;
+//! 4. single issuance over HTTP at a fixed arrival rate (open loop, latency measured from the
+//!    scheduled send time so queueing counts), p50/p99;
+//! 5. tile and checkpoint reads/s from the server vs nginx (Debian) serving the same bytes
+//!    from disk, both on loopback, with the same load generator.
+//!
+//! The server runs in its own tokio runtime thread, the load generator in another, so both
+//! the server and nginx compete with the same generator for the two cores. Figures are printed,
+//! never asserted.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use cyberlabel_core::cose;
+use cyberlabel_issuer::keys;
+use cyberlabel_issuer::mint;
+use cyberlabel_issuer::product::ProductDescription;
+use cyberlabel_log::{BuildError, Log, LogConfig, Submission};
+use cyberlabel_server::{AppState, Config, Role, now_unix};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// `cyberlabel bench` flags.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Labels signed for the raw signing baseline and for the durable-log run.
+    #[arg(long, default_value_t = 20_000)]
+    labels: usize,
+    /// Labels issued over HTTP in bulk (requests of --bulk-chunk items).
+    #[arg(long, default_value_t = 20_000)]
+    bulk: usize,
+    /// Items per bulk request.
+    #[arg(long, default_value_t = 2_000)]
+    bulk_chunk: usize,
+    /// Arrival rate of single-issue requests (requests/s).
+    #[arg(long, default_value_t = 1_000)]
+    rate: u32,
+    /// Duration of the single-issue run and of each read run, in seconds.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Concurrent keep-alive connections for the read runs.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// nginx binary for the static-file comparison ("" to skip).
+    #[arg(long, default_value = "/usr/sbin/nginx")]
+    nginx: String,
+    /// Log batch size.
+    #[arg(long, default_value_t = 256)]
+    batch_size: usize,
+}
+
+fn product() -> Result<ProductDescription> {
+    ProductDescription::from_json(
+        r#"{"scheme": "SG-CLS", "level": 2, "manufacturer": "Bench Devices", "product": "Bench Cam",
+            "hardware_versions": "rev B", "firmware_versions": "2.4.0", "category": 1,
+            "provisions": ["5.1-1", "5.2-1", "5.3-13", "5.3-16"], "assessment": "third_party",
+            "lab": "LAB-1", "support_until": "2029-12-31"}"#,
+    )
+    .context("bench product")
+}
+
+/// Runs the benchmark and prints the figures.
+pub fn run(args: BenchArgs) -> Result<()> {
+    if cfg!(debug_assertions) {
+        eprintln!("warning: this is a debug build; build with --release for meaningful figures");
+    }
+    let tmp = std::env::temp_dir().join(format!("cyberlabel-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let result = run_in(&args, &tmp);
+    let _ = std::fs::remove_dir_all(&tmp);
+    result
+}
+
+fn run_in(args: &BenchArgs, tmp: &Path) -> Result<()> {
+    let key = keys::load_example_issuer_key().context("example issuer key")?;
+    let catalog = cyberlabel_core::catalog::Catalog::builtin();
+    let claim = mint::claim_from_description(&product()?, &catalog, 0, now_unix())
+        .context("bench claim")?;
+    println!(
+        "cyberlabel bench ({} cores)",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+
+    // 1. raw signing
+    let t = Instant::now();
+    let mut sink = 0usize;
+    for i in 0..args.labels {
+        let mut c = claim.clone();
+        c.serial = i as u64;
+        sink += cose::sign_label(&c, &key).len();
+    }
+    let sign_rate = args.labels as f64 / t.elapsed().as_secs_f64();
+    std::hint::black_box(sink);
+    println!("raw Ed25519 label signing:        {sign_rate:>10.0} labels/s (1 thread)");
+
+    // 2. durable issuance through the log
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let log_rate = {
+        let db = sled::Config::new()
+            .path(tmp.join("log-only"))
+            .open()
+            .context("sled")?;
+        let mut cfg = LogConfig::new("bench.example/log", keys::load_example_log_key()?);
+        cfg.batch_size = args.batch_size;
+        let log = Log::open(db, cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let t = Instant::now();
+        let tickets: Vec<_> = (0..args.labels)
+            .map(|_| {
+                let (c, k) = (claim.clone(), key.clone());
+                log.submit(Submission::build(move |i| {
+                    let mut c = c;
+                    c.serial = i;
+                    Ok::<_, BuildError>(cose::sign_label(&c, &k))
+                }))
+            })
+            .collect();
+        rt.block_on(async {
+            for tk in tickets {
+                tk.await
+                    .context("sequencer gone")?
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+            anyhow::Ok(())
+        })?;
+        let rate = args.labels as f64 / t.elapsed().as_secs_f64();
+        log.close();
+        rate
+    };
+    println!(
+        "durable issuance via the log:     {log_rate:>10.0} labels/s  = {:.2} × raw signing (target ≥ 0.5)",
+        log_rate / sign_rate
+    );
+
+    // 3–5 over HTTP: the server in its own runtime thread.
+    let data = tmp.join("server");
+    let www = tmp.join("www");
+    std::fs::create_dir_all(&www)?;
+    std::fs::write(
+        www.join("index.html"),
+        "<!doctype html><title>bench</title>",
+    )?;
+    let config = Config {
+        data_dir: data,
+        www_dir: www,
+        demo: true,
+        read_rps: 0,
+        write_rps: 0,
+        origin: "bench.example/log".into(),
+        batch_size: args.batch_size,
+        max_delay_ms: 2,
+        ..Config::default()
+    };
+    let state = AppState::open(config).map_err(anyhow::Error::msg)?;
+    let (admin_token, _) = state.tokens().create(
+        vec!["*".into()],
+        Role::Admin,
+        None,
+        "bench".into(),
+        now_unix(),
+    )?;
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server_state = state.clone();
+    let server = std::thread::spawn(move || -> Result<()> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let _ = addr_tx.send(l.local_addr()?);
+            cyberlabel_server::serve(l, server_state, async move {
+                let _ = stop_rx.await;
+            })
+            .await?;
+            anyhow::Ok(())
+        })
+    });
+    let addr: SocketAddr = addr_rx.recv().context("server did not start")?;
+    drop(state);
+    let auth = format!("Bearer {admin_token}");
+    let outcome = rt.block_on(http_benches(args, addr, &auth, tmp));
+    let _ = stop_tx.send(());
+    server
+        .join()
+        .map_err(|_| anyhow::anyhow!("server thread panicked"))??;
+    let (bulk_rate, single, reads) = outcome?;
+    println!("bulk issuance over HTTP:          {bulk_rate:>10.0} labels/s  (target ≥ 10,000)");
+    println!(
+        "single issuance at {} req/s:     achieved {:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, errors {} (target p99 ≤ 50 ms)",
+        args.rate, single.achieved, single.p50_ms, single.p99_ms, single.max_ms, single.errors
+    );
+    for r in reads {
+        match r.nginx {
+            Some(n) => println!(
+                "{:<33} {:>10.0} req/s vs nginx {:>8.0} req/s = {:.2} × nginx (target ≥ 0.8 for tiles)",
+                format!("{} reads:", r.what),
+                r.server,
+                n,
+                r.server / n
+            ),
+            None => println!(
+                "{:<33} {:>10.0} req/s (nginx not run)",
+                format!("{} reads:", r.what),
+                r.server
+            ),
+        }
+    }
+    Ok(())
+}
+
+struct Single {
+    achieved: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    errors: u64,
+}
+
+struct Reads {
+    what: &'static str,
+    server: f64,
+    nginx: Option<f64>,
+}
+
+async fn http_benches(
+    args: &BenchArgs,
+    addr: SocketAddr,
+    auth: &str,
+    tmp: &Path,
+) -> Result<(f64, Single, Vec<Reads>)> {
+    let item = serde_json::to_string(&product()?)?;
+    // 3. bulk: two requests in flight at a time
+    let chunks = args.bulk.div_ceil(args.bulk_chunk.max(1));
+    let body: Arc<Vec<u8>> =
+        Arc::new(format!("[{}]", vec![item.as_str(); args.bulk_chunk].join(",")).into_bytes());
+    let t = Instant::now();
+    let mut done = 0usize;
+    let mut inflight = tokio::task::JoinSet::new();
+    for _ in 0..chunks {
+        if inflight.len() >= 2 {
+            done += inflight.join_next().await.context("join")???;
+        }
+        let (body, auth) = (body.clone(), auth.to_owned());
+        inflight.spawn(async move {
+            let mut c = Conn::open(addr).await?;
+            let (status, resp) = c
+                .request("POST", "/labels/bulk", &[("authorization", &auth)], &body)
+                .await?;
+            if status != 200 {
+                bail!(
+                    "bulk request failed: {status} {}",
+                    String::from_utf8_lossy(&resp)
+                );
+            }
+            let v: serde_json::Value = serde_json::from_slice(&resp)?;
+            Ok(v["accepted"].as_u64().unwrap_or(0) as usize)
+        });
+    }
+    while let Some(r) = inflight.join_next().await {
+        done += r??;
+    }
+    let bulk_rate = done as f64 / t.elapsed().as_secs_f64();
+
+    // 4. single issuance, open loop at a fixed rate over a pool of keep-alive connections
+    let single = single_issue(args, addr, auth, item.as_bytes()).await?;
+
+    // 5. reads: every full level-0 tile, and the checkpoint, from the server and from nginx
+    let mut c = Conn::open(addr).await?;
+    let (_, cp) = c.request("GET", "/checkpoint", &[], b"").await?;
+    let size: u64 = String::from_utf8_lossy(&cp)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
+    let static_dir = tmp.join("static");
+    let mut tiles = Vec::new();
+    for n in 0..size / 256 {
+        let p = cyberlabel_core::tiles::TilePath {
+            kind: cyberlabel_core::tiles::TileKind::Hash(0),
+            index: n,
+            width: 256,
+        }
+        .to_path();
+        let (st, bytes) = c.request("GET", &format!("/{p}"), &[], b"").await?;
+        if st != 200 {
+            bail!("tile {p}: {st}");
+        }
+        let f = static_dir.join(&p);
+        std::fs::create_dir_all(f.parent().context("tile path")?)?;
+        std::fs::write(&f, bytes)?;
+        tiles.push(format!("/{p}"));
+    }
+    std::fs::write(static_dir.join("checkpoint"), &cp)?;
+    if tiles.is_empty() {
+        bail!("no full tiles to read (issue more labels: --bulk)");
+    }
+    let secs = Duration::from_secs(args.seconds);
+    let server_tiles = read_load(addr, &tiles, args.connections, secs).await?;
+    let server_cp = read_load(addr, &["/checkpoint".to_owned()], args.connections, secs).await?;
+    let (nginx_tiles, nginx_cp) = if args.nginx.is_empty() {
+        (None, None)
+    } else {
+        match Nginx::start(Path::new(&args.nginx), tmp, &static_dir).await {
+            Ok(ng) => {
+                let t = read_load(ng.addr, &tiles, args.connections, secs).await;
+                let c =
+                    read_load(ng.addr, &["/checkpoint".to_owned()], args.connections, secs).await;
+                drop(ng);
+                (Some(t?), Some(c?))
+            }
+            Err(e) => {
+                eprintln!("nginx comparison skipped: {e:#}");
+                (None, None)
+            }
+        }
+    };
+    Ok((
+        bulk_rate,
+        single,
+        vec![
+            Reads {
+                what: "tile (8 KiB, immutable)",
+                server: server_tiles,
+                nginx: nginx_tiles,
+            },
+            Reads {
+                what: "checkpoint",
+                server: server_cp,
+                nginx: nginx_cp,
+            },
+        ],
+    ))
+}
+
+async fn single_issue(
+    args: &BenchArgs,
+    addr: SocketAddr,
+    auth: &str,
+    body: &[u8],
+) -> Result<Single> {
+    let total = (u64::from(args.rate) * args.seconds) as usize;
+    let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate.max(1)));
+    let (tx, rx) = async_channel();
+    let errors = Arc::new(AtomicU64::new(0));
+    let mut workers = tokio::task::JoinSet::new();
+    let body = Arc::new(body.to_vec());
+    for _ in 0..128 {
+        let (rx, body, auth, errors) = (rx.clone(), body.clone(), auth.to_owned(), errors.clone());
+        workers.spawn(async move {
+            let mut lat = Vec::new();
+            let mut conn: Option<Conn> = None;
+            while let Some(scheduled) = rx.recv().await {
+                if conn.is_none() {
+                    conn = Conn::open(addr).await.ok();
+                }
+                let Some(c) = conn.as_mut() else {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                match c
+                    .request("POST", "/labels", &[("authorization", &auth)], &body)
+                    .await
+                {
+                    Ok((201, _)) => lat.push(scheduled.elapsed()),
+                    _ => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                        conn = None;
+                    }
+                }
+            }
+            lat
+        });
+    }
+    let start = Instant::now();
+    for i in 0..total {
+        let at = start + interval * i as u32;
+        tokio::time::sleep_until(at.into()).await;
+        tx.send(at).await;
+    }
+    drop(tx);
+    let mut lat = Vec::with_capacity(total);
+    while let Some(r) = workers.join_next().await {
+        lat.extend(r.context("worker")?);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+    };
+    Ok(Single {
+        achieved: lat.len() as f64 / elapsed,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        max_ms: lat.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
+        errors: errors.load(Ordering::Relaxed),
+    })
+}
+
+/// A tiny multi-consumer queue over a tokio mutex (the workspace has no async-channel crate).
+fn async_channel() -> (Sender, Receiver) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    (Sender(tx), Receiver(Arc::new(tokio::sync::Mutex::new(rx))))
+}
+struct Sender(tokio::sync::mpsc::UnboundedSender<Instant>);
+impl Sender {
+    async fn send(&self, v: Instant) {
+        let _ = self.0.send(v);
+    }
+}
+#[derive(Clone)]
+struct Receiver(Arc<tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<Instant>>>);
+impl Receiver {
+    async fn recv(&self) -> Option<Instant> {
+        self.0.lock().await.recv().await
+    }
+}
+
+/// Closed-loop GETs over `connections` keep-alive connections for `dur`; returns requests/s.
+async fn read_load(
+    addr: SocketAddr,
+    paths: &[String],
+    connections: usize,
+    dur: Duration,
+) -> Result<f64> {
+    let paths = Arc::new(paths.to_vec());
+    let count = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + dur;
+    let mut set = tokio::task::JoinSet::new();
+    for w in 0..connections {
+        let (paths, count) = (paths.clone(), count.clone());
+        set.spawn(async move {
+            let mut c = Conn::open(addr).await?;
+            let mut i = w;
+            while Instant::now() < deadline {
+                let p = &paths[i % paths.len()];
+                let (st, _) = c.request("GET", p, &[], b"").await?;
+                if st != 200 {
+                    bail!("GET {p}: {st}");
+                }
+                count.fetch_add(1, Ordering::Relaxed);
+                i += 1;
+            }
+            anyhow::Ok(())
+        });
+    }
+    let t = Instant::now();
+    while let Some(r) = set.join_next().await {
+        r??;
+    }
+    Ok(count.load(Ordering::Relaxed) as f64 / t.elapsed().as_secs_f64())
+}
+
+/// A keep-alive HTTP/1.1 connection (Content-Length bodies only: what both servers send).
+struct Conn {
+    r: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    w: tokio::net::tcp::OwnedWriteHalf,
+    host: String,
+}
+
+impl Conn {
+    async fn open(addr: SocketAddr) -> Result<Self> {
+        let s = TcpStream::connect(addr).await?;
+        s.set_nodelay(true)?;
+        let (r, w) = s.into_split();
+        Ok(Self {
+            r: BufReader::new(r),
+            w,
+            host: addr.to_string(),
+        })
+    }
+
+    async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<(u16, Vec<u8>)> {
+        let mut req = format!("{method} {path} HTTP/1.1\r\nhost: {}\r\n", self.host);
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if method != "GET" {
+            req.push_str(&format!(
+                "content-type: application/json\r\ncontent-length: {}\r\n",
+                body.len()
+            ));
+        }
+        req.push_str("\r\n");
+        self.w.write_all(req.as_bytes()).await?;
+        if !body.is_empty() {
+            self.w.write_all(body).await?;
+        }
+        let mut line = String::new();
+        self.r.read_line(&mut line).await?;
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .context("bad status line")?;
+        let mut len = 0usize;
+        loop {
+            line.clear();
+            if self.r.read_line(&mut line).await? == 0 {
+                bail!("connection closed");
+            }
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                len = v.trim().parse()?;
+            }
+        }
+        let mut buf = vec![0; len];
+        self.r.read_exact(&mut buf).await?;
+        Ok((status, buf))
+    }
+}
+
+/// nginx serving `root` on a loopback port, stopped on drop.
+struct Nginx {
+    child: std::process::Child,
+    addr: SocketAddr,
+}
+
+impl Nginx {
+    async fn start(bin: &Path, tmp: &Path, root: &Path) -> Result<Self> {
+        if !bin.exists() {
+            bail!("{} not found (apt-get install nginx)", bin.display());
+        }
+        let port = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await?
+            .local_addr()?
+            .port();
+        let prefix = tmp.join("nginx");
+        std::fs::create_dir_all(prefix.join("logs"))?;
+        // nginx workers drop privileges to `nobody`: make the bench tree readable.
+        allow_read(tmp)?;
+        let conf = format!(
+            "worker_processes 2;\ndaemon off;\npid {p}/nginx.pid;\nerror_log {p}/logs/error.log;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;\n\
+               client_body_temp_path {p}/cb; proxy_temp_path {p}/px; fastcgi_temp_path {p}/fc; uwsgi_temp_path {p}/uw; scgi_temp_path {p}/sc;\n\
+               server {{ listen 127.0.0.1:{port}; root {root};\n\
+                 location /tile/ {{ default_type application/octet-stream; add_header Cache-Control \"public, max-age=31536000, immutable\"; }}\n\
+                 location = /checkpoint {{ default_type \"text/plain; charset=utf-8\"; add_header Cache-Control \"public, max-age=2\"; }} }} }}\n",
+            p = prefix.display(),
+            root = root.display(),
+        );
+        let conf_path = prefix.join("nginx.conf");
+        std::fs::write(&conf_path, conf)?;
+        let child = std::process::Command::new(bin)
+            .arg("-p")
+            .arg(&prefix)
+            .arg("-c")
+            .arg(&conf_path)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {}", bin.display()))?;
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let ng = Nginx { child, addr };
+        for _ in 0..100 {
+            if TcpStream::connect(addr).await.is_ok() {
+                return Ok(ng);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        bail!("nginx did not start listening on {addr}")
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGTERM lets the master stop its workers (SIGKILL would orphan them).
+        let stopped = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !stopped {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+fn allow_read(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for entry in walk(dir)? {
+            let mode = if entry.is_dir() { 0o755 } else { 0o644 };
+            std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(mode))?;
+        }
+    }
+    Ok(())
+}
+
+fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = vec![dir.to_path_buf()];
+    let mut i = 0;
+    while i < out.len() {
+        if out[i].is_dir() && !out[i].ends_with("server") {
+            for e in std::fs::read_dir(&out[i])? {
+                out.push(e?.path());
+            }
+        }
+        i += 1;
+    }
+    Ok(out)
+}
