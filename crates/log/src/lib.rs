@@ -557,17 +557,20 @@ impl Log {
         }
     }
 
-    /// Attach witness cosignature lines to the latest checkpoint if `for_checkpoint` (a signed
-    /// note or its body) is still the latest; returns the updated note. Lines that do not verify
-    /// are the caller's business (the witness policy lives with verifiers); only syntax is
-    /// checked here.
+    /// Attach witness cosignature lines (`c2sp.org/tlog-cosignature`) to the latest checkpoint,
+    /// if `for_checkpoint` (a signed note or its body) is still the latest; returns the updated
+    /// note, which every later read serves. Each line must be a cosignature/v1 by one of
+    /// `witnesses` that verifies over the checkpoint: a bad line by a known witness key would
+    /// make verifiers reject the whole note, so none is ever stored.
     ///
     /// # Errors
-    /// [`LogError::NotFound`] if a newer checkpoint has been published.
+    /// [`LogError::NotFound`] if a newer checkpoint has been published;
+    /// [`LogError::Checkpoint`] if a line is malformed, from an unknown key, or does not verify.
     pub fn add_cosignatures(
         &self,
         for_checkpoint: &str,
         lines: &[String],
+        witnesses: &[VerifierKey],
     ) -> Result<String, LogError> {
         let mut guard = match self.shared.published.write() {
             Ok(g) => g,
@@ -577,6 +580,20 @@ impl Log {
             .map_err(|e| LogError::Corrupt(format!("stored checkpoint: {e}")))?;
         if !for_checkpoint.starts_with(&current.text) {
             return Err(LogError::NotFound);
+        }
+        let cosigners: Vec<VerifierKey> = witnesses
+            .iter()
+            .filter(|w| w.kind() == KeyKind::CosignatureV1)
+            .cloned()
+            .collect();
+        for line in lines {
+            let one = format!("{}\n{line}\n", current.text);
+            let parsed = cyberlabel_core::note::Note::parse(one.as_bytes())
+                .map_err(CheckpointError::from)?;
+            if parsed.signatures.len() != 1 {
+                return Err(CheckpointError::Note(NoteError::Malformed).into());
+            }
+            cyberlabel_core::note::verify(parsed, &cosigners).map_err(CheckpointError::from)?;
         }
         let updated = checkpoint::add_signature_lines(&guard.checkpoint, lines)?;
         let st = StoredState {

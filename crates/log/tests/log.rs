@@ -464,3 +464,65 @@ fn log_handle_is_shareable_across_threads_and_tasks() {
     assert_send_sync::<Log>();
     assert_send_sync::<Arc<dyn LogStore>>();
 }
+
+#[test]
+fn witness_cosignatures_are_verified_before_they_are_attached() {
+    use cyberlabel_core::note::{KeyKind, NoteSigner};
+    let log = Log::open_memory(config(EntryPolicy::Opaque)).unwrap();
+    append(&log, Submission::entry(b"a".to_vec())).unwrap();
+    let w1 = NoteSigner::new(
+        "w1.example",
+        KeyKind::CosignatureV1,
+        SigningKey::from_bytes(&[31; 32]),
+    )
+    .unwrap();
+    let w2 = NoteSigner::new(
+        "w2.example",
+        KeyKind::CosignatureV1,
+        SigningKey::from_bytes(&[32; 32]),
+    )
+    .unwrap();
+    let witnesses = vec![w1.verifier().clone(), w2.verifier().clone()];
+    let signed = log.latest_checkpoint();
+    let body = checkpoint::open(signed.as_bytes(), &log.policy())
+        .unwrap()
+        .checkpoint
+        .to_text();
+    let good = checkpoint::cosign(&body, &w1, 1_764_000_000).unwrap();
+    // a line by a known witness over another text is refused (it would poison the note)
+    let bad = checkpoint::cosign(
+        "other\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+        &w2,
+        5,
+    )
+    .unwrap();
+    assert!(log.add_cosignatures(&signed, &[bad], &witnesses).is_err());
+    // a line by an unknown key is refused too
+    let stranger = NoteSigner::new(
+        "x.example",
+        KeyKind::CosignatureV1,
+        SigningKey::from_bytes(&[33; 32]),
+    )
+    .unwrap();
+    let unknown = checkpoint::cosign(&body, &stranger, 5).unwrap();
+    assert!(
+        log.add_cosignatures(&signed, &[unknown], &witnesses)
+            .is_err()
+    );
+    assert_eq!(log.latest_checkpoint(), signed);
+    let updated = log.add_cosignatures(&signed, &[good], &witnesses).unwrap();
+    assert_eq!(log.latest_checkpoint(), updated);
+    let policy = checkpoint::Policy {
+        log: log.verifier_key().clone(),
+        witnesses,
+        quorum: 1,
+    };
+    checkpoint::open(updated.as_bytes(), &policy).unwrap();
+    // after the next batch the old checkpoint can no longer be cosigned
+    append(&log, Submission::entry(b"b".to_vec())).unwrap();
+    let late = checkpoint::cosign(&body, &w2, 6).unwrap();
+    assert!(matches!(
+        log.add_cosignatures(&signed, &[late], &policy.witnesses),
+        Err(LogError::NotFound)
+    ));
+}
