@@ -482,7 +482,26 @@ impl Log {
         .to_text())
     }
 
-    /// Status proof (docs/FORMATS.md §4) for `bucket` against the latest checkpoint.
+    /// C2SP tlog-proof for `index` against a given signed checkpoint of this log (e.g. the one
+    /// in an [`Appended`], so the proof returned at issuance matches its acknowledgement).
+    ///
+    /// # Errors
+    /// [`LogError::Checkpoint`] if the checkpoint is not this log's; [`LogError::Range`] if
+    /// `index` is not in it.
+    pub fn tlog_proof_in(&self, index: u64, signed_checkpoint: &str) -> Result<String, LogError> {
+        let cp = checkpoint::open(signed_checkpoint.as_bytes(), &self.policy())?.checkpoint;
+        let path = self.inclusion_proof(index, cp.size)?;
+        Ok(TlogProof {
+            extra: None,
+            index,
+            path,
+            checkpoint: signed_checkpoint.to_owned(),
+        }
+        .to_text())
+    }
+
+    /// Status proof (docs/FORMATS.md §4) for `bucket` against the latest checkpoint. (The map
+    /// changes in place, so status proofs exist only for the latest checkpoint.)
     ///
     /// # Errors
     /// [`LogError::NotFound`] beyond the last bucket.

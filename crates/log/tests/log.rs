@@ -141,10 +141,13 @@ fn concurrent_appends_are_dense_and_provable() {
     );
     // the offline bundle verifies in core
     let proof = log.tlog_proof(42).unwrap();
-    tlog_proof::verify(proof.as_bytes(), b"t0 e42", &log.policy())
-        .or_else(|_| tlog_proof::verify(proof.as_bytes(), &log.entry(42).unwrap(), &log.policy()))
-        .unwrap();
+    tlog_proof::verify(proof.as_bytes(), &log.entry(42).unwrap(), &log.policy()).unwrap();
     assert!(tlog_proof::verify(proof.as_bytes(), b"not the entry", &log.policy()).is_err());
+    // and against the checkpoint of the acknowledgement itself
+    let a = &acks[17];
+    let proof = log.tlog_proof_in(17, &a.checkpoint).unwrap();
+    let v = tlog_proof::verify(proof.as_bytes(), &log.entry(17).unwrap(), &log.policy()).unwrap();
+    assert_eq!(v.checkpoint.checkpoint, open_cp(&log, &a.checkpoint));
 }
 
 #[test]
