@@ -419,3 +419,53 @@ fn claim_json(c: &Claim) -> serde_json::Value {
         "supersedes": c.supersedes,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An RGBA frame of a QR code for `text` (4 px per module, 4-module quiet zone, on white).
+    fn frame(text: &str) -> (Vec<u8>, u32) {
+        let code = qrcode::QrCode::new(text.as_bytes()).unwrap();
+        let n = code.width();
+        let colors = code.to_colors();
+        let (scale, quiet) = (4usize, 4usize);
+        let side = (n + 2 * quiet) * scale;
+        let mut rgba = vec![255u8; side * side * 4];
+        for y in 0..n {
+            for x in 0..n {
+                if colors[y * n + x] == qrcode::Color::Dark {
+                    for dy in 0..scale {
+                        for dx in 0..scale {
+                            let px = ((y + quiet) * scale + dy) * side + (x + quiet) * scale + dx;
+                            rgba[px * 4..px * 4 + 3].fill(0);
+                        }
+                    }
+                }
+            }
+        }
+        (rgba, side as u32)
+    }
+
+    #[test]
+    fn decodes_a_label_url_qr_and_rejects_bad_frames() {
+        let url = "https://verify.example/v#0001234567890123456789";
+        let (rgba, side) = frame(url);
+        assert_eq!(decode_qr(&rgba, side, side).as_deref(), Some(url));
+        // wrong dimensions, empty and blank frames give nothing (and do not panic)
+        assert_eq!(decode_qr(&rgba, side + 1, side), None);
+        assert_eq!(decode_qr(&[], 0, 0), None);
+        assert_eq!(decode_qr(&vec![255; 64 * 64 * 4], 64, 64), None);
+    }
+
+    #[test]
+    fn js_numbers_are_checked() {
+        assert_eq!(u64_of(5.0), Ok(5));
+        assert!(u64_of(-1.0).is_err());
+        assert!(u64_of(1.5).is_err());
+        assert!(u64_of(f64::NAN).is_err());
+        assert!(u64_of(1e300).is_err());
+        assert_eq!(secs(-3.0), 0);
+        assert_eq!(secs(1_767_225_600.9), 1_767_225_600);
+    }
+}
