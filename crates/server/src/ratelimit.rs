@@ -35,6 +35,11 @@ impl RateLimiter {
         }
     }
 
+    /// Whether limiting is off (rate 0): callers can skip building the key.
+    pub fn is_disabled(&self) -> bool {
+        self.rate == 0.0
+    }
+
     /// Takes one token for `key` at time `now`; false = over the limit.
     pub fn check(&self, key: &str, now: Instant) -> bool {
         if self.rate == 0.0 {

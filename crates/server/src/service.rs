@@ -9,12 +9,13 @@
 //! so the state check and the append cannot interleave; the log re-checks the transition when
 //! sequencing.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use cyberlabel_core::catalog::{Catalog, CatalogError};
@@ -148,7 +149,11 @@ pub struct Service {
     schemes_json: Vec<u8>,
     status_lock: tokio::sync::Mutex<()>,
     log_vkey: String,
+    full_tiles: RwLock<HashMap<TilePath, Bytes>>,
 }
+
+/// Full tiles kept in memory (8 KiB each: 64 MiB at most); the map is simply cleared when full.
+const MAX_CACHED_TILES: usize = 8192;
 
 fn example_public(pem: fn() -> Result<SigningKey, keys::KeyError>) -> Option<[u8; 32]> {
     pem().ok().map(|k| k.verifying_key().to_bytes())
@@ -304,6 +309,7 @@ impl Service {
             trust_json,
             status_lock: tokio::sync::Mutex::new(()),
             log_vkey,
+            full_tiles: RwLock::new(HashMap::new()),
         })
     }
 
@@ -352,13 +358,32 @@ impl Service {
     ///
     /// # Errors
     /// 404 for unknown or malformed paths.
-    pub fn tile(&self, path: &str) -> Result<(Vec<u8>, bool), ApiError> {
+    pub fn tile(&self, path: &str) -> Result<(Bytes, bool), ApiError> {
         let tp = TilePath::parse(&format!("tile/{path}"))
             .map_err(|_| ApiError::not_found("malformed tile path"))?;
-        match self.ledger.tile(&tp).map_err(ApiError::internal)? {
-            Some(bytes) => Ok((bytes, !tp.is_full())),
-            None => Err(ApiError::not_found("no such tile")),
+        // Full tiles never change: serve them from memory after the first read.
+        if tp.is_full()
+            && let Some(b) = self
+                .full_tiles
+                .read()
+                .ok()
+                .and_then(|m| m.get(&tp).cloned())
+        {
+            return Ok((b, false));
         }
+        let bytes = match self.ledger.tile(&tp).map_err(ApiError::internal)? {
+            Some(bytes) => Bytes::from(bytes),
+            None => return Err(ApiError::not_found("no such tile")),
+        };
+        if tp.is_full()
+            && let Ok(mut m) = self.full_tiles.write()
+        {
+            if m.len() >= MAX_CACHED_TILES {
+                m.clear();
+            }
+            m.insert(tp, bytes.clone());
+        }
+        Ok((bytes, !tp.is_full()))
     }
 
     /// A status proof for the bucket at `path` (tile-path form, e.g. `000` or `x001/234`).

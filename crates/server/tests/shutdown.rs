@@ -28,12 +28,10 @@ async fn shutdown_drains_in_flight_and_loses_nothing_acknowledged() {
                 ("authorization", auth.as_str()),
                 ("content-type", "application/json"),
             ];
-            // A refused connection (listener already closed) is not an acknowledgement.
-            let Ok(stream) = tokio::net::TcpStream::connect(addr).await else {
-                return None;
-            };
-            drop(stream);
-            let r = common::request(addr, "POST", "/labels", &headers, body.as_bytes()).await;
+            // A refused or cut connection (shutdown began first) is not an acknowledgement.
+            let r = common::try_request(addr, "POST", "/labels", &headers, body.as_bytes())
+                .await
+                .ok()?;
             (r.status == 201).then(|| {
                 (
                     r.json()["index"].as_u64().unwrap(),

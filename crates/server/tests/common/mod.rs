@@ -155,7 +155,20 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Resp {
-    let stream = TcpStream::connect(addr).await.unwrap();
+    try_request(addr, method, path, headers, body)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// As [`request`], but a refused or cut connection is an `Err` (for shutdown tests).
+pub async fn try_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Resp, String> {
+    let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
     let (mut rd, mut wr) = stream.into_split();
     let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
     let chunked = headers
@@ -179,7 +192,7 @@ pub async fn request(
     loop {
         if let Some(resp) = parse(&buf, false) {
             drop(writer);
-            return resp;
+            return Ok(resp);
         }
         match rd.read(&mut chunk).await {
             Ok(0) | Err(_) => break,
@@ -187,7 +200,7 @@ pub async fn request(
         }
     }
     parse(&buf, true)
-        .unwrap_or_else(|| panic!("incomplete response: {:?}", String::from_utf8_lossy(&buf)))
+        .ok_or_else(|| format!("incomplete response: {:?}", String::from_utf8_lossy(&buf)))
 }
 
 fn parse(buf: &[u8], eof: bool) -> Option<Resp> {
