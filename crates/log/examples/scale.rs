@@ -150,7 +150,12 @@ fn measure(dir: &Path) {
         incl.push(t.elapsed());
         std::hint::black_box(p);
     }
-    println!("  (RSS after inclusion proofs: VmRSS {}, RssAnon {}, RssFile {})", proc_status("VmRSS:"), proc_status("RssAnon:"), proc_status("RssFile:"));
+    println!(
+        "  (RSS after inclusion proofs: VmRSS {}, RssAnon {}, RssFile {})",
+        proc_status("VmRSS:"),
+        proc_status("RssAnon:"),
+        proc_status("RssFile:")
+    );
     let mut cons = Vec::new();
     for _ in 0..2_000 {
         let old = 1 + rng.next() % (size - 1);
@@ -159,7 +164,10 @@ fn measure(dir: &Path) {
         cons.push(t.elapsed());
         std::hint::black_box(p);
     }
-    println!("  (RSS after consistency proofs: VmRSS {})", proc_status("VmRSS:"));
+    println!(
+        "  (RSS after consistency proofs: VmRSS {})",
+        proc_status("VmRSS:")
+    );
     let mut stat = Vec::new();
     for _ in 0..2_000 {
         let i = rng.next() % size;
