@@ -197,6 +197,13 @@ fn measure(dir: &Path) {
             p99.as_secs_f64() * 1e6
         );
     }
+    let sp = log.status_proof_for_index(size - 1).expect("status proof");
+    let tp = log.tlog_proof(size - 1).expect("tlog proof");
+    println!(
+        "sizes: status proof {} bytes, tlog-proof {} bytes",
+        sp.len(),
+        tp.len()
+    );
     println!(
         "RSS after proofs: VmRSS {} VmHWM {}",
         proc_status("VmRSS:"),
