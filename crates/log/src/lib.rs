@@ -270,7 +270,9 @@ impl From<tiles::TileError> for LogError {
     }
 }
 
-/// Answer to one submission: `.await` it, or `blocking_recv()` outside async code.
+/// Answer to one submission: `.await` it in async code, or call `blocking_recv()` from a plain
+/// thread (tokio panics if `blocking_recv` is called on a runtime thread). A dropped sender
+/// (`RecvError`) means the log shut down before answering.
 pub type Ticket = oneshot::Receiver<Result<Appended, AppendError>>;
 
 pub(crate) struct Job {
