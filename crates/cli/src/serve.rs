@@ -273,17 +273,30 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
 /// Demo mode: an admin token (printed, written to `<data>/demo-admin.token`) and, on an empty
 /// log, a few sample labels (one of them revoked) so a newcomer sees every verdict.
 async fn demo_setup(state: &AppState, data: &Path) -> Result<()> {
-    let (token, record) = state
-        .tokens()
-        .create(
-            vec![ANY_SCHEME.to_owned()],
-            Role::Admin,
-            None,
-            "demo admin".into(),
-            now_unix(),
-        )
-        .context("cannot create the demo admin token")?;
     let path = data.join("demo-admin.token");
+    // Reuse the token of an earlier demo run (so browser tests and bookmarks keep working).
+    let earlier = std::fs::read_to_string(&path).ok().and_then(|t| {
+        let t = t.trim().to_owned();
+        state
+            .tokens()
+            .verify(&t, now_unix())
+            .ok()
+            .filter(|r| r.role == Role::Admin)
+            .map(|r| (t, r))
+    });
+    let (token, record) = match earlier {
+        Some(found) => found,
+        None => state
+            .tokens()
+            .create(
+                vec![ANY_SCHEME.to_owned()],
+                Role::Admin,
+                None,
+                "demo admin".into(),
+                now_unix(),
+            )
+            .context("cannot create the demo admin token")?,
+    };
     write_private(&path, format!("{token}\n").as_bytes())?;
     eprintln!("demo admin token (also in {}):\n{token}", path.display());
     if state.service().tree_size().map_err(anyhow::Error::msg)? > 0 {

@@ -1,0 +1,174 @@
+//! The real `cyberlabel` binary: `token create`, `serve --demo` (admin token file, sample
+//! labels, SIGTERM shutdown), and `token create` refused with a clear message while the server
+//! holds the data directory.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cyberlabel"));
+    for v in [
+        "CYBERLABEL_LISTEN",
+        "CYBERLABEL_DATA",
+        "CYBERLABEL_DEMO",
+        "CYBERLABEL_VERIFIER_URL",
+    ] {
+        c.env_remove(v);
+    }
+    c
+}
+
+fn http(addr: &str, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\nauthorization: Bearer {token}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.split(' ').nth(1).unwrap().parse().unwrap();
+    (
+        status,
+        out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned(),
+    )
+}
+
+#[test]
+fn token_create_serve_demo_and_lock_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+
+    let out = bin()
+        .args([
+            "token",
+            "create",
+            "--data",
+            d,
+            "--scheme",
+            "SG-CLS",
+            "--role",
+            "issuer",
+            "--expires",
+            "30d",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let issuer = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(issuer.starts_with("clt_"), "{issuer}");
+    let bad = bin()
+        .args([
+            "token", "create", "--data", d, "--scheme", "SG-CLS", "--role", "boss",
+        ])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    let mut server = bin()
+        .args([
+            "serve",
+            "--demo",
+            "--data",
+            d,
+            "--listen",
+            "127.0.0.1:0",
+            "--www",
+            www.to_str().unwrap(),
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+    let mut banner = false;
+    let mut samples = 0;
+    let addr = loop {
+        let line = lines.next().expect("server exited early").unwrap();
+        banner |= line.contains("EXAMPLE keys");
+        samples += usize::from(line.starts_with("sample label") && line.contains("/v#"));
+        if let Some(rest) = line.strip_prefix("cyberlabel: serving on http://") {
+            break rest.split('/').next().unwrap().to_owned();
+        }
+    };
+    assert!(banner, "demo banner printed");
+    assert_eq!(samples, 3);
+    let admin = std::fs::read_to_string(data.join("demo-admin.token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+
+    // the data directory is locked: a clear message, not a sled error
+    let locked = bin()
+        .args([
+            "token", "create", "--data", d, "--scheme", "*", "--role", "admin",
+        ])
+        .output()
+        .unwrap();
+    assert!(!locked.status.success());
+    let msg = String::from_utf8_lossy(&locked.stderr);
+    assert!(
+        msg.contains("locked") && msg.contains("cyberlabel serve"),
+        "{msg}"
+    );
+
+    // the issuer token created before start works; the demo admin token too
+    let product = r#"{"scheme":"SG-CLS","level":1,"manufacturer":"A","product":"P","hardware_versions":"1",
+        "firmware_versions":"1","category":1,"provisions":["5.1-1"],"assessment":"self_declared",
+        "support_until":"2029-01-01"}"#;
+    let (st, body) = http(&addr, "POST", "/labels", &issuer, product);
+    assert_eq!(st, 201, "{body}");
+    let (st, body) = http(&addr, "POST", "/labels/0/suspend", &admin, "");
+    assert_eq!(st, 200, "{body}");
+
+    // SIGTERM: graceful stop, exit 0
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(server.wait().unwrap().success());
+
+    // outside demo mode the example keys are refused
+    let keys = dir.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let example = keys.join("issuer.pem");
+    std::fs::write(
+        &example,
+        include_str!("../../../keys-example/issuer-EXAMPLE-DO-NOT-USE.key.pem"),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&example, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let out = bin()
+        .args([
+            "serve",
+            "--data",
+            d,
+            "--listen",
+            "127.0.0.1:0",
+            "--issuer-key",
+            example.to_str().unwrap(),
+            "--log-key",
+            example.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(msg.contains("EXAMPLE key"), "{msg}");
+}
