@@ -570,11 +570,21 @@ impl Service {
     }
 
     fn builder(&self, claim: Claim) -> Builder {
+        self.recording_builder(claim, None)
+    }
+
+    /// A builder that signs the claim with its index as serial, and leaves a copy of the signed
+    /// bytes in `out` (so the response needs no entry read).
+    fn recording_builder(&self, claim: Claim, out: Option<SignedSlot>) -> Builder {
         let key = self.issuer_key.clone();
         Box::new(move |index| {
             let mut claim = claim;
             claim.serial = index;
-            Ok(cose::sign_label(&claim, &key))
+            let bytes = cose::sign_label(&claim, &key);
+            if let Some(Ok(mut slot)) = out.as_ref().map(|o| o.lock()) {
+                *slot = Some(bytes.clone());
+            }
+            Ok(bytes)
         })
     }
 
@@ -600,21 +610,41 @@ impl Service {
         idem: Option<[u8; 32]>,
     ) -> Result<LabelView, ApiError> {
         require(op, Action::Issue)?;
-        let claim = self.prepare(op, item, now_unix())?;
+        let mut claim = self.prepare(op, item, now_unix())?;
+        let out: SignedSlot = Arc::new(Mutex::new(None));
         let started = Instant::now();
         let a = self
             .ledger
-            .append(self.builder(claim), idem)
+            .append(
+                self.recording_builder(claim.clone(), Some(out.clone())),
+                idem,
+            )
             .await
             .map_err(ledger_error)?;
         self.observe(started, &a);
-        if !a.replay {
-            self.metrics.labels_issued.fetch_add(1, Ordering::Relaxed);
-            if a.batch > 0 {
-                self.metrics.batch_size.observe(a.batch as f64);
-            }
+        if a.replay {
+            return self.label_view(a.index);
         }
-        self.label_view(a.index)
+        self.metrics.labels_issued.fetch_add(1, Ordering::Relaxed);
+        if a.batch > 0 {
+            self.metrics.batch_size.observe(a.batch as f64);
+        }
+        match out.lock().ok().and_then(|mut o| o.take()) {
+            Some(bytes) => {
+                // Just appended, so active: no entry or status read needed.
+                claim.serial = a.index;
+                let checkpoint = self.checkpoint()?;
+                self.view(
+                    a.index,
+                    &bytes,
+                    &claim,
+                    &checkpoint,
+                    Some((State::Active, 0)),
+                    None,
+                )
+            }
+            None => self.label_view(a.index),
+        }
     }
 
     /// Mints many: items that fail validation are rejected with their reason, the others are
@@ -636,17 +666,8 @@ impl Service {
         for (i, item) in items.into_iter().enumerate() {
             match item.and_then(|v| self.prepare(op, v, now)) {
                 Ok(claim) => {
-                    let out = Arc::new(Mutex::new(None));
-                    let (key, c, o) = (self.issuer_key.clone(), claim.clone(), out.clone());
-                    let build: Builder = Box::new(move |index| {
-                        let mut c = c;
-                        c.serial = index;
-                        let bytes = cose::sign_label(&c, &key);
-                        if let Ok(mut slot) = o.lock() {
-                            *slot = Some(bytes.clone());
-                        }
-                        Ok(bytes)
-                    });
+                    let out: SignedSlot = Arc::new(Mutex::new(None));
+                    let build = self.recording_builder(claim.clone(), Some(out.clone()));
                     pending.push((build, idem.map(|k| crate::routes::item_key(&k, i))));
                     slots.push((i, claim, out));
                     results.push(Err(ApiError::internal("pending")));
