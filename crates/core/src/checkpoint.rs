@@ -73,7 +73,8 @@ pub struct Checkpoint {
     pub extensions: Vec<String>,
 }
 
-fn parse_decimal(s: &str) -> Option<u64> {
+/// ASCII decimal without leading zeros ("0" alone is fine).
+pub(crate) fn parse_decimal(s: &str) -> Option<u64> {
     if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -83,7 +84,8 @@ fn parse_decimal(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
-fn parse_hash(s: &str) -> Option<Hash> {
+/// A canonical base64 SHA-256 hash (44 characters).
+pub(crate) fn parse_hash(s: &str) -> Option<Hash> {
     if s.len() != 44 {
         return None;
     }

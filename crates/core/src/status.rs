@@ -19,10 +19,11 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use crate::checkpoint::{self, CheckpointError, Policy, StatusCommitment, VerifiedCheckpoint};
+use crate::checkpoint::{
+    self, CheckpointError, Policy, StatusCommitment, VerifiedCheckpoint, parse_decimal, parse_hash,
+};
 use crate::cose::{self, CoseError, Entry, KeyId};
 use crate::merkle::{self, Hash, ProofError};
-use crate::tlog_proof::{parse_decimal, parse_hash_line};
 
 /// Labels per bucket.
 pub const BUCKET_LABELS: u64 = 256;
@@ -254,7 +255,7 @@ impl StatusProof {
             if path.len() >= 64 {
                 return Err(bad);
             }
-            path.push(parse_hash_line(l).ok_or(bad)?);
+            path.push(parse_hash(l).ok_or(bad)?);
         }
         if checkpoint.is_empty() {
             return Err(bad);

@@ -16,7 +16,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use crate::checkpoint::{self, CheckpointError, Policy, VerifiedCheckpoint};
+use crate::checkpoint::{
+    self, CheckpointError, Policy, VerifiedCheckpoint, parse_decimal, parse_hash,
+};
 use crate::merkle::{self, Hash, ProofError};
 
 /// First line of a tlog-proof.
@@ -52,23 +54,6 @@ pub struct TlogProof {
     pub path: Vec<Hash>,
     /// the signed checkpoint, verbatim
     pub checkpoint: String,
-}
-
-pub(crate) fn parse_decimal(s: &str) -> Option<u64> {
-    if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    if s.len() > 1 && s.starts_with('0') {
-        return None;
-    }
-    s.parse().ok()
-}
-
-pub(crate) fn parse_hash_line(s: &str) -> Option<Hash> {
-    if s.len() != 44 {
-        return None;
-    }
-    B64.decode(s).ok()?.try_into().ok()
 }
 
 impl TlogProof {
@@ -122,7 +107,7 @@ impl TlogProof {
             if path.len() >= MAX_PATH {
                 return Err(bad);
             }
-            path.push(parse_hash_line(l).ok_or(bad)?);
+            path.push(parse_hash(l).ok_or(bad)?);
         }
         if checkpoint.is_empty() {
             return Err(bad);

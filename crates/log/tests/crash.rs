@@ -156,6 +156,8 @@ fn crash_safety_under_sigkill() {
             verify_inclusion(&leaf_hash(&e), i, size, &p, &latest.root).unwrap();
         }
     }
+    // and the full O(n) audit of entries and tiles passes
+    assert_eq!(log.audit().unwrap(), size);
     // every acknowledged entry is present, exactly as acknowledged
     let mut seen = std::collections::HashSet::new();
     for a in &acks {
