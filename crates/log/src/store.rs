@@ -4,7 +4,8 @@
 //! Writes happen only through [`LogStore::commit`], which must be atomic (all or nothing) and
 //! durable before it returns — the sequencer acknowledges appends only after it. Two backends:
 //! [`MemoryStore`] (tests) and [`SledStore`] (one sled tree, one key prefix per kind, one
-//! `apply_batch` + `flush` per commit). [`conformance`] is the shared test suite both must pass.
+//! `apply_batch` + `flush` per commit). `conformance` (feature `test-utils`) is the shared test
+//! suite both must pass.
 //!
 //! Entries are stored as C2SP entry bundles (256 per key, the right-edge bundle growing in
 //! place), not one key per entry: at 10 million entries that is 39 thousand keys instead of ten
@@ -309,7 +310,9 @@ impl LogStore for SledStore {
     }
 }
 
-/// The backend conformance suite: every [`LogStore`] must pass it.
+/// The backend conformance suite: every [`LogStore`] must pass it (feature `test-utils`, so a
+/// new backend in another crate can run it too).
+#[cfg(any(test, feature = "test-utils"))]
 pub mod conformance {
     use super::{Commit, LogStore, StoreError, StoredState};
 
