@@ -32,7 +32,7 @@
 //!   ≤ `bulk_max_items`) → `200 {"accepted", "rejected", "results": [{"item", "ok": true,
 //!   "label": <view>} | {"item", "ok": false, "status", "error", "message", "field"?}]}`.
 //! - `POST /labels/{index}/renew` — `{"firmware_versions": "2.5.0"}` (optional
-//!   `hardware_versions`, `expires_at`, `support_end` in Unix seconds) → `201` view of the new
+//!   `hardware_versions`, and `expires_at` / `support_until` as `YYYY-MM-DD`) → `201` view of the new
 //!   label (claim `supersedes` = index; the old label becomes `superseded`).
 //! - `POST /labels/{index}/suspend|reinstate|revoke` — optional body `{"reason": 8}` or
 //!   `{"reason": "unremediated_vulnerability"}` (FORMATS §2 codes) → `200` view with the new

@@ -44,6 +44,8 @@ use crate::ledger::{Appended, Builder, Ledger, LedgerError};
 use crate::metrics::Metrics;
 use crate::now_unix;
 
+const DAY: u64 = 86_400;
+
 /// Start-up failures, worded for operators.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -89,12 +91,12 @@ pub struct RenewRequest {
     /// Hardware versions, if they changed.
     #[serde(default)]
     pub hardware_versions: Option<String>,
-    /// New expiry (Unix seconds); default: the old label's validity length from now.
+    /// New expiry date (`YYYY-MM-DD`); default: the old label's validity length from today.
     #[serde(default)]
-    pub expires_at: Option<u64>,
-    /// New end of security support (Unix seconds); default: unchanged.
+    pub expires_at: Option<String>,
+    /// New last day of security support (`YYYY-MM-DD`); default: unchanged.
     #[serde(default)]
-    pub support_end: Option<u64>,
+    pub support_until: Option<String>,
 }
 
 /// Body of `POST /labels/{index}/suspend|reinstate|revoke` (may be empty).
@@ -759,21 +761,31 @@ impl Service {
         if let Some(h) = req.hardware_versions {
             claim.hardware_versions = h.trim().to_owned();
         }
-        claim.issued_at = now;
-        if let Some(s) = req.support_end {
-            claim.support_end = s;
+        // Claims carry whole days (FORMATS §1): issued today 00:00 UTC.
+        claim.issued_at = now - now % DAY;
+        let date = |field: &'static str, d: &str| {
+            cyberlabel_issuer::dates::parse_date(d)
+                .map_err(|e| ApiError::invalid_field(field, format!("{field}: {e}")))
+        };
+        if let Some(s) = &req.support_until {
+            // the last day of support, to 23:59:59 UTC (as in product descriptions)
+            claim.support_end = date("support_until", s)? + DAY - 1;
         }
-        claim.expires_at = match req.expires_at {
-            Some(e) => e,
+        claim.expires_at = match &req.expires_at {
+            Some(e) => date("expires_at", e)?,
             None => {
-                // Same validity length as the old label, capped at the end of support when the
-                // scheme ties validity to support (as minting does).
-                let e = now + old.expires_at.saturating_sub(old.issued_at);
+                // Same validity length as the old label, ending no later than the first moment
+                // after support when the scheme ties validity to support (as minting does).
+                let e = claim.issued_at + old.expires_at.saturating_sub(old.issued_at);
                 let tied = self
                     .catalog
                     .latest(&claim.scheme)
                     .is_some_and(|s| s.validity.tied_to_support);
-                if tied { e.min(claim.support_end) } else { e }
+                if tied {
+                    e.min(claim.support_end + 1)
+                } else {
+                    e
+                }
             }
         };
         claim.supersedes = Some(index);
@@ -1005,6 +1017,7 @@ type SignedSlot = Arc<Mutex<Option<Vec<u8>>>>;
 struct TileCache {
     set: TileSet,
     have: HashSet<TilePath>,
+    nodes: HashMap<merkle::NodeId, merkle::Hash>,
 }
 
 impl TileCache {
@@ -1023,8 +1036,29 @@ impl TileCache {
                 self.set.insert(t, bytes).map_err(ApiError::internal)?;
             }
         }
-        self.set
-            .inclusion_proof(index, size)
+        // Memoised over the whole request: consecutive labels share their proof nodes, so each
+        // node is hashed once instead of being re-folded from its tile for every label.
+        merkle::inclusion_proof::<tiles::TileError>(index, size, |id| self.node(id, size))
             .map_err(ApiError::internal)
+    }
+
+    fn node(&mut self, id: merkle::NodeId, size: u64) -> Result<merkle::Hash, tiles::TileError> {
+        if let Some(h) = self.nodes.get(&id) {
+            return Ok(*h);
+        }
+        let h = if id.level % 8 == 0 {
+            // stored in a tile as is
+            self.set.node(id, size)?
+        } else {
+            let child = |index| merkle::NodeId {
+                level: id.level - 1,
+                index,
+            };
+            let l = self.node(child(2 * id.index), size)?;
+            let r = self.node(child(2 * id.index + 1), size)?;
+            merkle::node_hash(&l, &r)
+        };
+        self.nodes.insert(id, h);
+        Ok(h)
     }
 }
