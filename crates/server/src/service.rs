@@ -1046,7 +1046,7 @@ impl TileCache {
         if let Some(h) = self.nodes.get(&id) {
             return Ok(*h);
         }
-        let h = if id.level % 8 == 0 {
+        let h = if id.level.is_multiple_of(8) {
             // stored in a tile as is
             self.set.node(id, size)?
         } else {
