@@ -392,6 +392,12 @@ fn test_steps(root: &Path, t: &mut Timings, skip_setup: bool, no_e2e: bool) -> R
             "warnings",
         ]))
     })?;
+    // Builds every target once with the same feature set `cargo test` uses, including the
+    // `cyberlabel` binary the browser tests start (a separate `cargo build -p cyberlabel` would
+    // resolve features differently and rebuild half the tree).
+    t.step("cargo build --workspace --all-targets", || {
+        run(cargo().args(["build", "--workspace", "--all-targets"]))
+    })?;
     t.step("cargo test --workspace", || {
         run(cargo()
             .args(["test", "--workspace"])
@@ -415,9 +421,6 @@ fn test_steps(root: &Path, t: &mut Timings, skip_setup: bool, no_e2e: bool) -> R
         println!("xtask: --no-e2e given: browser end-to-end tests NOT run");
         return Ok(());
     }
-    t.step("cargo build -p cyberlabel (server binary for e2e)", || {
-        run(cargo().args(["build", "-p", "cyberlabel"]))
-    })?;
     let bin = target_dir(root).join("debug/cyberlabel");
     let bench_inputs = target_dir(root).join("e2e/bench-inputs.json");
     t.step("browser e2e tests (tests/e2e, headless Chromium)", || {
