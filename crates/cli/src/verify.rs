@@ -240,10 +240,11 @@ fn print_human(report: &Report, catalog: &Catalog, list: &TrustList, now: u64) {
         dates::format_date(claim.support_end)
     );
     println!(
-        "  {:<24}{} to {}",
+        "  {:<24}{} through {}",
         label("valid:"),
         dates::format_date(claim.issued_at),
-        dates::format_date(claim.expires_at)
+        // expires_at is the first moment the label is no longer valid.
+        dates::format_date(claim.expires_at.saturating_sub(1))
     );
     match &claim.assessment {
         Assessment::SelfDeclared => println!(

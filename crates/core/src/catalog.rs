@@ -530,7 +530,9 @@ impl Catalog {
         if claim.support_end < claim.issued_at {
             return Err(CatalogError::SupportEndsBeforeIssue);
         }
-        if scheme.validity.tied_to_support && claim.expires_at > claim.support_end {
+        // expires_at is the first invalid moment, support_end the last supported second.
+        if scheme.validity.tied_to_support && claim.expires_at > claim.support_end.saturating_add(1)
+        {
             return Err(CatalogError::ExpiresAfterSupportEnd);
         }
         // claim.check() guarantees expires_at > issued_at, so the subtraction cannot wrap.

@@ -160,6 +160,12 @@ pub enum ClaimError {
     /// `expires_at` is not after `issued_at`.
     #[error("claim expires_at must be after issued_at")]
     DatesOutOfOrder,
+    /// A date is not on the day boundary the wire format carries: `issued_at` and
+    /// `expires_at` must be 00:00:00 UTC, `support_end` 23:59:59 UTC.
+    #[error(
+        "claim field {0}: dates are whole days (issued/expires at 00:00 UTC, support ends 23:59:59 UTC)"
+    )]
+    NotWholeDay(Field),
     /// `supersedes` is not an earlier log index than `serial`.
     #[error("claim supersedes must be an earlier log index than serial")]
     SupersedesNotEarlier,
@@ -294,11 +300,13 @@ pub struct Claim {
     pub firmware_versions: String,
     /// Product category code from the catalog (key 8).
     pub category: u16,
-    /// Issuance time, Unix seconds (key 9).
+    /// Issuance day, Unix seconds at 00:00 UTC (key 9, carried as days since 1970-01-01).
     pub issued_at: u64,
-    /// Expiry time, Unix seconds, after `issued_at` (key 10).
+    /// Expiry, Unix seconds at 00:00 UTC of the first day the label is no longer valid; after
+    /// `issued_at` (key 10, carried as days).
     pub expires_at: u64,
-    /// End of the security support period, Unix seconds (key 11).
+    /// End of the security support period, Unix seconds at 23:59:59 UTC of the last supported
+    /// day (key 11, carried as the day number).
     pub support_end: u64,
     /// Provisions met, as indices into the scheme's provision list (key 12).
     pub provisions: ProvisionSet,
@@ -324,6 +332,14 @@ fn check_text(field: Field, s: &str, max: usize, non_empty: bool) -> Result<(), 
     Ok(())
 }
 
+/// Seconds in a day: claim dates are day-granular on the wire.
+pub const DAY: u64 = 86_400;
+
+/// Day number → Unix seconds at 00:00 UTC of that day.
+fn day_start(days: u64, field: Field) -> Result<u64, ClaimError> {
+    days.checked_mul(DAY).ok_or(ClaimError::WrongType(field))
+}
+
 impl Claim {
     /// The deterministic CBOR encoding (FORMATS §1). Infallible: call [`Claim::check`] first
     /// to be sure the result will decode (the issuer does).
@@ -337,9 +353,11 @@ impl Claim {
             (cbor::uint(6), text(&self.hardware_versions)),
             (cbor::uint(7), text(&self.firmware_versions)),
             (cbor::uint(8), cbor::uint(u64::from(self.category))),
-            (cbor::uint(9), cbor::uint(self.issued_at)),
-            (cbor::uint(10), cbor::uint(self.expires_at)),
-            (cbor::uint(11), cbor::uint(self.support_end)),
+            // Dates travel as whole days (FORMATS §1): 3 bytes each instead of 5, which is
+            // what lets a typical label fit QR version 10-M in URL form.
+            (cbor::uint(9), cbor::uint(self.issued_at / DAY)),
+            (cbor::uint(10), cbor::uint(self.expires_at / DAY)),
+            (cbor::uint(11), cbor::uint(self.support_end / DAY)),
             (
                 cbor::uint(12),
                 Value::Bytes(self.provisions.as_bytes().to_vec()),
@@ -392,6 +410,15 @@ impl Claim {
         if self.provisions.as_bytes().len() > MAX_PROVISION_BYTES {
             return Err(ClaimError::BadProvisions);
         }
+        if self.issued_at % DAY != 0 {
+            return Err(ClaimError::NotWholeDay(Field::IssuedAt));
+        }
+        if self.expires_at % DAY != 0 {
+            return Err(ClaimError::NotWholeDay(Field::ExpiresAt));
+        }
+        if self.support_end % DAY != DAY - 1 {
+            return Err(ClaimError::NotWholeDay(Field::SupportEnd));
+        }
         if self.expires_at <= self.issued_at {
             return Err(ClaimError::DatesOutOfOrder);
         }
@@ -443,9 +470,20 @@ impl Claim {
         let hardware_versions = get_text(take(Field::HardwareVersions), Field::HardwareVersions)?;
         let firmware_versions = get_text(take(Field::FirmwareVersions), Field::FirmwareVersions)?;
         let category = get_uint(take(Field::Category), Field::Category)?;
-        let issued_at = get_uint(take(Field::IssuedAt), Field::IssuedAt)?;
-        let expires_at = get_uint(take(Field::ExpiresAt), Field::ExpiresAt)?;
-        let support_end = get_uint(take(Field::SupportEnd), Field::SupportEnd)?;
+        let issued_at = day_start(
+            get_uint(take(Field::IssuedAt), Field::IssuedAt)?,
+            Field::IssuedAt,
+        )?;
+        let expires_at = day_start(
+            get_uint(take(Field::ExpiresAt), Field::ExpiresAt)?,
+            Field::ExpiresAt,
+        )?;
+        let support_end = day_start(
+            get_uint(take(Field::SupportEnd), Field::SupportEnd)?,
+            Field::SupportEnd,
+        )?
+        .checked_add(DAY - 1)
+        .ok_or(ClaimError::WrongType(Field::SupportEnd))?;
         let provisions = match req(take(Field::Provisions), Field::Provisions)? {
             Value::Bytes(b) => ProvisionSet::from_bytes(&b)?,
             _ => return Err(ClaimError::WrongType(Field::Provisions)),

@@ -131,6 +131,12 @@ impl TrustedIssuer {
         self.not_before <= t && t <= self.not_after
     }
 
+    /// Whether the key was valid at some moment of `[from, to]` — labels carry their issue
+    /// *day*, so a key is accepted if its validity overlaps that day.
+    pub fn valid_during(&self, from: u64, to: u64) -> bool {
+        self.not_before <= to && from <= self.not_after
+    }
+
     /// Whether the issuer may issue labels of `scheme`.
     pub fn authorised_for(&self, scheme: &str) -> bool {
         self.schemes.iter().any(|s| s == scheme)

@@ -207,11 +207,14 @@ fn judge(
             Verdict::UnknownIssuer,
             Some(Problem::NotAuthorisedForScheme),
         )
-    } else if !issuer.valid_at(claim.issued_at) {
+    } else if !issuer.valid_during(
+        claim.issued_at,
+        claim.issued_at.saturating_add(crate::claim::DAY - 1),
+    ) {
         (Verdict::UnknownIssuer, Some(Problem::KeyNotValidAtIssuance))
     } else if let Err(e) = catalog.validate_claim(claim) {
         (Verdict::Malformed, Some(Problem::Catalog(e)))
-    } else if now > claim.expires_at {
+    } else if now >= claim.expires_at {
         (Verdict::Expired, Some(Problem::Expired))
     } else {
         (Verdict::Genuine, None)

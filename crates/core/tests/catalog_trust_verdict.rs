@@ -110,11 +110,11 @@ fn validate_claim_accepts_a_good_claim_and_names_each_bad_field() {
     x.support_end = x.issued_at - 1;
     cases.push((x, CatalogError::SupportEndsBeforeIssue, Field::SupportEnd));
     let mut x = good.clone();
-    x.support_end = x.expires_at - 1; // CLS: validity tied to support
+    x.support_end = x.expires_at - DAY - 1; // CLS: validity tied to support
     cases.push((x, CatalogError::ExpiresAfterSupportEnd, Field::ExpiresAt));
     let mut x = good.clone();
     x.expires_at = x.issued_at + 1096 * DAY;
-    x.support_end = x.expires_at;
+    x.support_end = x.expires_at - 1;
     cases.push((
         x,
         CatalogError::ValidityTooLong { max_days: 1095 },
@@ -375,14 +375,14 @@ fn verdict_for_each_case() {
     assert_eq!(r.kid, Some(key_id(&key(1).verifying_key())));
 
     // Expired.
-    let r = verify_offline(&label, &t, &c, claim.expires_at + 1);
+    let r = verify_offline(&label, &t, &c, claim.expires_at);
     assert_eq!(
         (r.verdict, r.problem),
         (Verdict::Expired, Some(Problem::Expired))
     );
-    // Exactly at expiry it is still genuine.
+    // expires_at is the first invalid moment: the second before it is still genuine.
     assert_eq!(
-        verify_offline(&label, &t, &c, claim.expires_at).verdict,
+        verify_offline(&label, &t, &c, claim.expires_at - 1).verdict,
         Verdict::Genuine
     );
 

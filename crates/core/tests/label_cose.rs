@@ -113,8 +113,14 @@ fn claim_decoder_rejects_each_violation_naming_the_field() {
             ClaimError::TooLong(Field::HardwareVersions),
         ),
         (
-            with_entry(&c, 10, Some(cbor::uint(T0))),
+            // Dates travel as day numbers: expires on the issue day.
+            with_entry(&c, 10, Some(cbor::uint(T0 / DAY))),
             ClaimError::DatesOutOfOrder,
+        ),
+        (
+            // A day number whose seconds overflow u64.
+            with_entry(&c, 9, Some(cbor::uint(u64::MAX / 1000))),
+            ClaimError::WrongType(Field::IssuedAt),
         ),
         (
             with_entry(&c, 16, Some(cbor::uint(c.serial))),
@@ -510,15 +516,15 @@ prop_compose! {
         scheme in arb_text(32, 1), catalog_version in any::<u32>(), level in any::<u8>(),
         manufacturer in arb_text(64, 1), product in arb_text(64, 1),
         hardware_versions in arb_text(32, 0), firmware_versions in arb_text(32, 0),
-        category in any::<u16>(), issued_at in 0u64..u64::MAX - 1, span in 1u64..u64::MAX / 2,
-        support_end in any::<u64>(), provisions in proptest::collection::vec(any::<u8>(), 0..20),
+        category in any::<u16>(), issued_day in 0u64..1_000_000, span in 1u64..100_000,
+        support_day in 0u64..1_000_000, provisions in proptest::collection::vec(any::<u8>(), 0..20),
         lab in proptest::option::of(arb_text(64, 1)), serial in 1u64.., sup in proptest::option::of(any::<u64>()),
     ) -> Claim {
         Claim {
             scheme, catalog_version, level, manufacturer, product, hardware_versions,
-            firmware_versions, category, issued_at,
-            expires_at: issued_at.saturating_add(span).max(issued_at + 1),
-            support_end, provisions: ProvisionSet::from_indices(provisions),
+            firmware_versions, category, issued_at: issued_day * DAY,
+            expires_at: (issued_day + span) * DAY,
+            support_end: support_day * DAY + DAY - 1, provisions: ProvisionSet::from_indices(provisions),
             assessment: match lab { Some(lab) => Assessment::ThirdParty { lab }, None => Assessment::SelfDeclared },
             serial, supersedes: sup.map(|s| s % serial),
         }

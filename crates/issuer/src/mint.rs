@@ -166,18 +166,21 @@ pub fn claim_from_description(
     };
     let issued_at = match &desc.issued_at {
         Some(d) => date("issued_at", d)?,
-        None => now,
+        // Claims carry whole days (FORMATS §1): a label issued now is issued "today".
+        None => now - now % DAY,
     };
     let support_end = date("support_until", &desc.support_until)? + DAY - 1;
+    // The first moment after support ends: a label tied to support expires then.
+    let support_over = support_end + 1;
     let expires_at = match &desc.expires_at {
         Some(d) => date("expires_at", d)?,
         None => {
             let max = level.max_validity_days.or(scheme.validity.max_days);
             let by_max = max.map(|d| issued_at.saturating_add(u64::from(d) * DAY));
             match by_max {
-                Some(e) if scheme.validity.tied_to_support => e.min(support_end),
+                Some(e) if scheme.validity.tied_to_support => e.min(support_over),
                 Some(e) => e,
-                None => support_end,
+                None => support_over,
             }
         }
     };
@@ -381,10 +384,11 @@ mod tests {
         let c = claim_from_description(&desc("SG-CLS", 3, "2035-01-01"), &catalog, 0, 0).unwrap();
         assert_eq!(c.expires_at, t0 + 1095 * DAY);
         let c = claim_from_description(&desc("SG-CLS", 3, "2027-06-30"), &catalog, 0, 0).unwrap();
-        assert_eq!(c.expires_at, dates::parse_date("2027-07-01").unwrap() - 1);
+        // Expiry is the first day without support: the label is valid through 2027-06-30.
+        assert_eq!(c.expires_at, dates::parse_date("2027-07-01").unwrap());
         // No published maximum: valid while supported.
         let c = claim_from_description(&desc("US-CTM", 1, "2030-12-31"), &catalog, 0, 0).unwrap();
-        assert_eq!(c.expires_at, c.support_end);
+        assert_eq!(c.expires_at, c.support_end + 1);
         assert_eq!(dates::format_date(c.support_end), "2030-12-31");
     }
 }

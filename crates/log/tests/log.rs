@@ -353,9 +353,10 @@ fn claim(serial: u64, supersedes: Option<u64>) -> Claim {
         hardware_versions: "1".into(),
         firmware_versions: "2.0".into(),
         category: 1,
-        issued_at: 1_700_000_000,
-        expires_at: 1_800_000_000,
-        support_end: 1_800_000_000,
+        // Claim dates are whole days (FORMATS §1).
+        issued_at: 19_675 * 86_400,
+        expires_at: 20_833 * 86_400,
+        support_end: 20_833 * 86_400 - 1,
         provisions: ProvisionSet::from_indices([0u8, 1, 2]),
         assessment: Assessment::SelfDeclared,
         serial,
