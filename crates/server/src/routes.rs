@@ -496,32 +496,65 @@ async fn bulk(
     .await;
     let results = count_rejection(&s, r)?;
     let accepted = results.iter().filter(|r| r.is_ok()).count();
-    let results: Vec<serde_json::Value> = results
-        .into_iter()
-        .enumerate()
-        .map(|(i, r)| match r {
-            Ok(view) => serde_json::json!({ "item": i, "ok": true, "label": view }),
-            Err(e) => {
-                let mut v = e.to_json();
-                if let Some(o) = v.as_object_mut() {
-                    o.insert("item".into(), i.into());
-                    o.insert("ok".into(), false.into());
-                    o.insert("status".into(), e.status.as_u16().into());
-                }
-                v
-            }
-        })
-        .collect();
     let rejected = results.len() - accepted;
     if rejected > 0 {
         s.metrics()
             .rejected
             .fetch_add(rejected as u64, std::sync::atomic::Ordering::Relaxed);
     }
-    Ok(
-        Json(serde_json::json!({ "accepted": accepted, "rejected": rejected, "results": results }))
-            .into_response(),
-    )
+    // Serialised straight from typed items (no intermediate JSON tree: thousands per request).
+    let results: Vec<BulkResult<'_>> = results
+        .iter()
+        .enumerate()
+        .map(|(item, r)| match r {
+            Ok(label) => BulkResult::Ok {
+                item,
+                ok: true,
+                label,
+            },
+            Err(e) => BulkResult::Err {
+                item,
+                ok: false,
+                status: e.status.as_u16(),
+                error: e.code,
+                message: &e.message,
+                field: e.field.as_deref(),
+            },
+        })
+        .collect();
+    let body = serde_json::to_vec(&BulkResponse {
+        accepted,
+        rejected,
+        results,
+    })
+    .map_err(ApiError::internal)?;
+    Ok(with_headers(body, "application/json", "no-store"))
+}
+
+#[derive(serde::Serialize)]
+struct BulkResponse<'a> {
+    accepted: usize,
+    rejected: usize,
+    results: Vec<BulkResult<'a>>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum BulkResult<'a> {
+    Ok {
+        item: usize,
+        ok: bool,
+        label: &'a crate::service::LabelView,
+    },
+    Err {
+        item: usize,
+        ok: bool,
+        status: u16,
+        error: &'a str,
+        message: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        field: Option<&'a str>,
+    },
 }
 
 /// One bulk item: parsed JSON, or the reason its line did not parse.

@@ -466,10 +466,11 @@ impl Service {
         }
         .to_path();
         let bucket = bucket.trim_start_matches("tile/0/");
+        let payload_url = payload::to_url(&self.verifier_url, bytes);
         Ok(LabelView {
             index,
             label: B64.encode(bytes),
-            payload_url: payload::to_url(&self.verifier_url, bytes),
+            payload_url: payload_url.clone(),
             claim: self.claim_json(claim),
             status: status_json(state, reason, claim, now_unix()),
             inclusion_proof: json!({
@@ -488,7 +489,7 @@ impl Service {
                 "artwork_svg": format!("/labels/{index}/artwork.svg"),
                 "status_proof": format!("/status/{bucket}"),
                 "checkpoint": "/checkpoint",
-                "verifier": payload::to_url(&self.verifier_url, bytes),
+                "verifier": payload_url,
             }),
             record_index: None,
         })
