@@ -410,10 +410,10 @@ impl Claim {
         if self.provisions.as_bytes().len() > MAX_PROVISION_BYTES {
             return Err(ClaimError::BadProvisions);
         }
-        if self.issued_at % DAY != 0 {
+        if !self.issued_at.is_multiple_of(DAY) {
             return Err(ClaimError::NotWholeDay(Field::IssuedAt));
         }
-        if self.expires_at % DAY != 0 {
+        if !self.expires_at.is_multiple_of(DAY) {
             return Err(ClaimError::NotWholeDay(Field::ExpiresAt));
         }
         if self.support_end % DAY != DAY - 1 {
