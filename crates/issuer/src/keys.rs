@@ -31,6 +31,11 @@ pub const EXAMPLE_LOG_KEY_PEM: &str =
 pub const EXAMPLE_TRUST_LIST_KEY_PEM: &str =
     include_str!("../../../keys-example/trust-list-EXAMPLE-DO-NOT-USE.key.pem");
 
+/// The example trust list's JSON (`keys-example/trust-list.EXAMPLE.json`): the demo server takes
+/// its mutual-recognition rows from here so the demo shows partner-scheme equivalents.
+pub const EXAMPLE_TRUST_LIST_JSON: &str =
+    include_str!("../../../keys-example/trust-list.EXAMPLE.json");
+
 /// Errors from key generation, saving and loading.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]

@@ -238,6 +238,11 @@ impl Service {
                 let tl_key = keys::load_example_trust_list_key()
                     .map_err(|e| other("example trust-list key")(e.to_string()))?;
                 let schemes: Vec<&str> = catalog.schemes.iter().map(|s| s.id.as_str()).collect();
+                // The mutual-recognition rows of the example trust list, so the demo page can
+                // show partner-scheme equivalents.
+                let equivalences = TrustList::from_json(keys::EXAMPLE_TRUST_LIST_JSON)
+                    .map_err(|e| other("example trust list")(e.to_string()))?
+                    .equivalences;
                 let list = TrustList {
                     version: 1,
                     issued_at: now - 86_400,
@@ -254,6 +259,7 @@ impl Service {
                         vkey: log_vkey.clone(),
                         url: String::new(),
                     }],
+                    equivalences,
                     ..TrustList::default()
                 };
                 let json = list.to_json();
