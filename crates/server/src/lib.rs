@@ -23,7 +23,8 @@
 //!    "provisions": ["5.1-1", "5.2-1", "5.3-13"], "assessment": "third_party",
 //!    "lab": "SG-LAB-007", "support_until": "2028-12-31"}
 //!   ```
-//!   (optional: `issued_at`, `expires_at` as `YYYY-MM-DD`). → `201` with a label view:
+//!   (optional: `expires_at` as `YYYY-MM-DD`; `issued_at` only if it is today (UTC);
+//!   `supersedes` is refused with 422: use renew). → `201` with a label view:
 //!   `index`, `label` (base64 COSE_Sign1), `payload_url` (the QR URL `<verifier_url>#<digits>`),
 //!   `claim`, `status` (`{state, reason, reason_name}`), `inclusion_proof`
 //!   (`{index, tree_size, leaf_hash, hashes}`), `checkpoint`, `tlog_proof`, `links`

@@ -284,7 +284,9 @@ impl Service {
         let trust_json = if trust_cose.is_empty() {
             Vec::new()
         } else {
-            cose::parse_sign1(&trust_cose)
+            // A trust list is bounded by its own limit, not the label one (the demo list with
+            // its mutual-recognition rows is several KiB).
+            cose::parse_sign1_bounded(&trust_cose, trust::MAX_TRUST_LIST_LEN)
                 .map(|s| s.payload)
                 .map_err(|e| other("trust_list")(e.to_string()))?
         };
@@ -571,6 +573,31 @@ impl Service {
                 "this token may not act on scheme {}",
                 desc.scheme.trim()
             )));
+        }
+        // Only renew may supersede: it checks the old label's scheme against the token's scope
+        // and its state. A client-chosen `supersedes` would let any issuer mark any label
+        // superseded.
+        if desc.supersedes.is_some() {
+            return Err(ApiError::invalid_field(
+                "supersedes",
+                "supersedes is set by the server only: use POST /labels/{index}/renew",
+            ));
+        }
+        // The issue date is the server's today (UTC): a client-chosen date could backdate a
+        // label into the validity window of an older issuer key.
+        if let Some(d) = &desc.issued_at {
+            let today = now - now % DAY;
+            let day = cyberlabel_issuer::dates::parse_date(d)
+                .map_err(|e| ApiError::invalid_field("issued_at", format!("issued_at: {e}")))?;
+            if day != today {
+                return Err(ApiError::invalid_field(
+                    "issued_at",
+                    format!(
+                        "issued_at must be today ({}) or omitted",
+                        cyberlabel_issuer::dates::format_date(today)
+                    ),
+                ));
+            }
         }
         let claim =
             mint::claim_from_description(&desc, &self.catalog, 0, now).map_err(mint_error)?;

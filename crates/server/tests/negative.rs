@@ -45,11 +45,7 @@ async fn validation_and_scope_errors_append_nothing() {
             Some("provisions"),
         ),
         (
-            with(
-                with(product("x"), "issued_at", json!("2027-06-01")),
-                "expires_at",
-                json!("2027-01-01"),
-            ),
+            with(product("x"), "expires_at", json!("2020-01-01")),
             422,
             Some("expires_at"),
         ),
@@ -238,5 +234,69 @@ async fn bulk_rejects_bad_items_individually() {
     let r = server.post("/labels/bulk", Some(&tok), b"[{},").await;
     assert_eq!(r.status, 400);
     assert_eq!(server.tree_size().await, 5);
+    server.stop().await;
+}
+
+/// Only renew may set `supersedes`, and the issue date is the server's today: a client-chosen
+/// `supersedes` would let any issuer retire any label, a client-chosen `issued_at` would
+/// backdate into an older key's validity window. Both are 422 naming the field, on the single
+/// and the bulk route, and nothing is appended.
+#[tokio::test]
+async fn client_cannot_choose_supersedes_or_issued_at() {
+    let (_d, dir) = tempdir();
+    let server = Server::start(config(&dir)).await;
+    let admin = server.token(&["*"], Role::Admin, None);
+    let r = server
+        .post("/labels", Some(&admin), product("a").to_string().as_bytes())
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let size = server.tree_size().await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let yesterday = cyberlabel_issuer::dates::format_date(now - now % 86_400 - 86_400);
+    let cases = [
+        (with(product("x"), "supersedes", json!(0)), "supersedes"),
+        (
+            with(product("x"), "issued_at", json!(yesterday)),
+            "issued_at",
+        ),
+        (
+            with(product("x"), "issued_at", json!("2030-01-01")),
+            "issued_at",
+        ),
+        (
+            with(product("x"), "issued_at", json!("2026-02-30")),
+            "issued_at",
+        ),
+    ];
+    for (body, field) in &cases {
+        let r = server
+            .post("/labels", Some(&admin), body.to_string().as_bytes())
+            .await;
+        assert_eq!(
+            (r.status, r.json()["field"].as_str()),
+            (422, Some(*field)),
+            "{body}: {}",
+            r.text()
+        );
+        let bulk = serde_json::to_vec(&[body]).unwrap();
+        let j = server
+            .post("/labels/bulk", Some(&admin), &bulk)
+            .await
+            .json();
+        assert_eq!(
+            (
+                j["results"][0]["status"].as_u64(),
+                j["results"][0]["field"].as_str()
+            ),
+            (Some(422), Some(*field)),
+            "bulk {body}: {j}"
+        );
+    }
+    assert_eq!(server.tree_size().await, size, "nothing appended");
+    let status = server.get("/labels/0").await.json();
+    assert_eq!(status["status"]["state"], "active", "{status}");
     server.stop().await;
 }
