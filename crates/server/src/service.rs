@@ -695,7 +695,9 @@ impl Service {
             return items.into_iter().map(|_| Err(e.clone())).collect();
         }
         let now = now_unix();
-        let mut results: Vec<Result<LabelView, ApiError>> = Vec::with_capacity(items.len());
+        // `None` = accepted, to be filled in after the append (no placeholder error: an
+        // `ApiError::internal` would log an error per accepted item).
+        let mut results: Vec<Option<Result<LabelView, ApiError>>> = Vec::with_capacity(items.len());
         let mut pending = Vec::new();
         // (result slot, the claim, where the builder leaves the signed bytes)
         let mut slots: Vec<(usize, Claim, SignedSlot)> = Vec::new();
@@ -706,13 +708,13 @@ impl Service {
                     let build = self.recording_builder(claim.clone(), Some(out.clone()));
                     pending.push((build, idem.map(|k| crate::routes::item_key(&k, i))));
                     slots.push((i, claim, out));
-                    results.push(Err(ApiError::internal("pending")));
+                    results.push(None);
                 }
-                Err(e) => results.push(Err(e)),
+                Err(e) => results.push(Some(Err(e))),
             }
         }
         if pending.is_empty() {
-            return results;
+            return results.into_iter().flatten().collect();
         }
         let started = Instant::now();
         let appended = self.ledger.append_batch(pending).await;
@@ -720,9 +722,9 @@ impl Service {
             Ok(c) => c,
             Err(e) => {
                 for (slot, ..) in slots {
-                    results[slot] = Err(e.clone());
+                    results[slot] = Some(Err(e.clone()));
                 }
-                return results;
+                return results.into_iter().flatten().collect();
             }
         };
         let size = checkpoint_size(&checkpoint).unwrap_or(0);
@@ -730,7 +732,7 @@ impl Service {
         let mut tiles = TileCache::default();
         let mut fresh = 0u64;
         for ((slot, mut claim, out), r) in slots.into_iter().zip(appended) {
-            results[slot] = match r {
+            results[slot] = Some(match r {
                 Ok(a) => {
                     self.observe(started, &a);
                     fresh += u64::from(!a.replay);
@@ -760,14 +762,19 @@ impl Service {
                     }
                 }
                 Err(e) => Err(ledger_error(e)),
-            };
+            });
         }
         if fresh > 0 {
             self.metrics
                 .labels_issued
                 .fetch_add(fresh, Ordering::Relaxed);
         }
+        // Every slot is filled: the log answers once per pending item. Should it ever answer
+        // fewer, the missing items are reported as errors rather than silently dropped.
         results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(ApiError::internal("bulk item without a result"))))
+            .collect()
     }
 
     /// Renews a label: a new label for new firmware with `supersedes` = `index`.
@@ -810,7 +817,15 @@ impl Service {
             None => {
                 // Same validity length as the old label, ending no later than the first moment
                 // after support when the scheme ties validity to support (as minting does).
-                let e = claim.issued_at + old.expires_at.saturating_sub(old.issued_at);
+                let e = claim
+                    .issued_at
+                    .checked_add(old.expires_at.saturating_sub(old.issued_at))
+                    .ok_or_else(|| {
+                        ApiError::invalid_field(
+                            "expires_at",
+                            "the old label's validity cannot be carried over: give expires_at",
+                        )
+                    })?;
                 let tied = self
                     .catalog
                     .latest(&claim.scheme)
