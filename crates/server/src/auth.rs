@@ -283,30 +283,10 @@ pub fn parse_expiry(s: &str, now: u64) -> Result<Option<u64>, String> {
             .map(Some)
             .ok_or_else(bad);
     }
-    let parts: Vec<&str> = s.split('-').collect();
-    if let [y, m, d] = parts.as_slice()
-        && y.len() == 4
-        && m.len() == 2
-        && d.len() == 2
-        && let (Ok(y), Ok(m), Ok(d)) = (y.parse::<i64>(), m.parse::<u32>(), d.parse::<u32>())
-        && (1..=12).contains(&m)
-        && (1..=31).contains(&d)
-    {
-        let days = days_from_civil(y, m, d);
-        return u64::try_from(days * 86_400).map(Some).map_err(|_| bad());
-    }
-    Err(bad())
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    // A calendar date: the issuer's strict parser (rejects e.g. 2027-02-30).
+    cyberlabel_issuer::dates::parse_date(s)
+        .map(Some)
+        .map_err(|_| bad())
 }
 
 #[cfg(test)]
@@ -373,5 +353,7 @@ mod tests {
         assert_eq!(parse_expiry("2027-01-01", 0).unwrap(), Some(1_798_761_600));
         assert!(parse_expiry("soon", 0).is_err());
         assert!(parse_expiry("5y", 0).is_err());
+        assert!(parse_expiry("2027-02-30", 0).is_err(), "impossible date");
+        assert!(parse_expiry("2027-13-01", 0).is_err());
     }
 }
