@@ -1,16 +1,19 @@
-//! In-process token-bucket rate limiting, keyed by client IP (public reads) or by token id
-//! (authenticated writes).
+//! In-process token-bucket rate limiting, keyed by client IP (reads and writes alike: the
+//! write limiter runs before authentication, so nothing client-chosen such as a token id may
+//! widen the key space).
 //!
 //! One `std::sync::Mutex<HashMap>` per class: the critical section is a few arithmetic
-//! operations and never spans an `.await`. The map is pruned of idle keys when it grows, so a
-//! scan from many addresses cannot grow it without bound.
+//! operations and never spans an `.await`. The map holds at most [`MAX_KEYS`] buckets: when
+//! full, idle (refilled) buckets are pruned, and if none is idle the least recently used one is
+//! evicted, so a scan from many addresses costs bounded memory (at worst it resets the oldest
+//! bucket, i.e. grants that address a fresh burst).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// Keys kept before idle buckets are pruned.
-const PRUNE_AT: usize = 10_000;
+/// Most buckets kept at once.
+pub const MAX_KEYS: usize = 10_000;
 
 #[derive(Clone, Copy)]
 struct Bucket {
@@ -22,17 +25,33 @@ struct Bucket {
 pub struct RateLimiter {
     rate: f64,
     burst: f64,
+    max_keys: usize,
     buckets: Mutex<HashMap<String, Bucket>>,
 }
 
 impl RateLimiter {
     /// `rate` tokens per second refill, up to `burst`. `rate == 0` disables limiting.
     pub fn new(rate: u32, burst: u32) -> Self {
+        Self::with_max_keys(rate, burst, MAX_KEYS)
+    }
+
+    fn with_max_keys(rate: u32, burst: u32, max_keys: usize) -> Self {
         Self {
             rate: f64::from(rate),
             burst: f64::from(burst.max(1)),
+            max_keys: max_keys.max(1),
             buckets: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Buckets currently held.
+    pub fn len(&self) -> usize {
+        self.buckets.lock().map_or(0, |m| m.len())
+    }
+
+    /// Whether no bucket is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Whether limiting is off (rate 0): callers can skip building the key.
@@ -49,9 +68,20 @@ impl RateLimiter {
             // A poisoned lock means a panic elsewhere; fail open rather than take the API down.
             return true;
         };
-        if map.len() >= PRUNE_AT {
+        if map.len() >= self.max_keys && !map.contains_key(key) {
             let (rate, burst) = (self.rate, self.burst);
-            map.retain(|_, b| b.tokens + now.duration_since(b.last).as_secs_f64() * rate < burst);
+            map.retain(|_, b| {
+                b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate < burst
+            });
+            if map.len() >= self.max_keys {
+                let oldest = map
+                    .iter()
+                    .min_by_key(|(_, b)| b.last)
+                    .map(|(k, _)| k.clone());
+                if let Some(k) = oldest {
+                    map.remove(&k);
+                }
+            }
         }
         let b = map.entry(key.to_owned()).or_insert(Bucket {
             tokens: self.burst,
@@ -84,5 +114,26 @@ mod tests {
         assert!(rl.check("a", t0 + Duration::from_millis(100)));
         assert!(!rl.check("a", t0 + Duration::from_millis(100)));
         assert!(RateLimiter::new(0, 0).check("x", t0));
+    }
+
+    #[test]
+    fn map_is_bounded() {
+        let rl = RateLimiter::with_max_keys(1, 5, 100);
+        let t0 = Instant::now();
+        for i in 0..1_000 {
+            // no time passes: no bucket is idle, so only eviction keeps the map bounded
+            assert!(rl.check(&format!("10.0.{}.{}", i / 256, i % 256), t0));
+            assert!(rl.len() <= 100, "{} buckets after {i}", rl.len());
+        }
+        assert_eq!(rl.len(), 100);
+        // a busy key that keeps being used survives the churn of others
+        let rl = RateLimiter::with_max_keys(1, 2, 10);
+        assert!(rl.check("busy", t0) && rl.check("busy", t0));
+        for i in 0..50u32 {
+            let t = t0 + Duration::from_micros(2 * u64::from(i) + 1);
+            rl.check(&format!("scan{i}"), t);
+            let t = t + Duration::from_micros(1);
+            assert!(!rl.check("busy", t), "busy bucket was evicted at {i}");
+        }
     }
 }
