@@ -373,7 +373,16 @@ async fn image(
     let index = parse_index(index)?;
     let (bytes, ct) = s.service().image(index, kind)?;
     // The label bytes never change for an index, so the images are immutable.
-    Ok(with_headers(bytes, ct, "public, max-age=86400"))
+    let mut resp = with_headers(bytes, ct, "public, max-age=86400");
+    if ct == "image/svg+xml" {
+        // Defence in depth: an SVG opened as a document may run script; ours has none, and this
+        // forbids any (and any fetch) should label text ever slip through unescaped.
+        resp.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+        );
+    }
+    Ok(resp)
 }
 
 async fn qr_png(State(s): State<AppState>, Path(i): Path<String>) -> Result<Response, ApiError> {

@@ -115,6 +115,17 @@ async fn lifecycle_mint_bulk_renew_suspend_reinstate_revoke() {
             ct == "image/png" && r.body.starts_with(b"\x89PNG")
                 || ct == "image/svg+xml" && r.text().contains("<svg")
         );
+        // SVG documents may carry script: forbid any (defence in depth)
+        let csp = r.header("content-security-policy");
+        if ct == "image/svg+xml" {
+            assert_eq!(
+                csp,
+                Some("default-src 'none'; style-src 'unsafe-inline'"),
+                "{link}"
+            );
+        } else {
+            assert_eq!(csp, None, "{link}");
+        }
     }
     check_label(&server, &v, first).await;
     assert_eq!(proven_state(&server, &v, first).await, (State::Active, 0));
