@@ -19,7 +19,7 @@
 //! | `bulk_body_limit` | `CYBERLABEL_BULK_BODY_LIMIT` | `16777216` |
 //! | `bulk_max_items` | `CYBERLABEL_BULK_MAX_ITEMS` | `10000` |
 //! | `read_rps` / `read_burst` | `CYBERLABEL_READ_RPS` / `_READ_BURST` | `500` / `1000` per client IP |
-//! | `write_rps` / `write_burst` | `CYBERLABEL_WRITE_RPS` / `_WRITE_BURST` | `100` / `200` per token |
+//! | `write_rps` / `write_burst` | `CYBERLABEL_WRITE_RPS` / `_WRITE_BURST` | `100` / `200` per client IP |
 //! | `shutdown_grace_secs` | `CYBERLABEL_SHUTDOWN_GRACE_SECS` | `30` |
 
 use std::net::SocketAddr;
@@ -65,9 +65,9 @@ pub struct Config {
     pub read_rps: u32,
     /// Public read burst per client IP.
     pub read_burst: u32,
-    /// Authenticated requests per second per token (0 = unlimited).
+    /// Authenticated requests per second per client IP (0 = unlimited).
     pub write_rps: u32,
-    /// Authenticated burst per token.
+    /// Authenticated burst per client IP.
     pub write_burst: u32,
     /// How long shutdown waits for in-flight requests before giving up.
     pub shutdown_grace_secs: u64,
