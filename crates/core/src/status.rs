@@ -364,9 +364,16 @@ pub enum EffectError {
         /// target index
         target: u64,
     },
-    /// The record is not signed by the target label's issuer key.
-    #[error("status record for {target} is not signed by the label's issuer key")]
+    /// The record (or renewing label) is not signed by the target label's issuer key.
+    #[error("entry changing {target} is not signed by the label's issuer key")]
     IssuerMismatch {
+        /// target index
+        target: u64,
+    },
+    /// A renewal names a label of another scheme: a label may only supersede one of its own
+    /// scheme (FORMATS §2).
+    #[error("renewal of {target} names a label of another scheme")]
+    SchemeMismatch {
         /// target index
         target: u64,
     },
@@ -381,25 +388,28 @@ pub enum EffectError {
 }
 
 /// What the status rules need to know about an earlier entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetInfo {
     /// RFC 6962 leaf hash of the entry
     pub leaf_hash: Hash,
     /// the issuer key id if the entry is a label, `None` for a status record
     pub label_kid: Option<KeyId>,
+    /// the scheme id if the entry is a label, `None` for a status record
+    pub label_scheme: Option<String>,
 }
 
 impl TargetInfo {
     /// Describe entry bytes (decodes them; an undecodable entry is "not a label").
     #[must_use]
     pub fn of(entry: &[u8]) -> Self {
-        let label_kid = match cose::decode_entry(entry) {
-            Ok(e @ Entry::Label { .. }) => Some(e.kid()),
-            _ => None,
+        let (label_kid, label_scheme) = match cose::decode_entry(entry) {
+            Ok(Entry::Label { sign1, claim }) => (sign1.key_id(), Some(claim.scheme)),
+            _ => (None, None),
         };
         Self {
             leaf_hash: merkle::leaf_hash(entry),
             label_kid,
+            label_scheme,
         }
     }
 }
@@ -426,7 +436,8 @@ pub type StatusChange = (u64, State, u8);
 /// The status-map changes that appending `entry` at `index` causes (FORMATS §2, §4), or why it
 /// must be refused. The one rule set shared by the log's sequencer and auditors:
 /// - a label must carry its own index as serial; it becomes active; if it renews (`supersedes`)
-///   an active or suspended label, that one becomes superseded (reason 2);
+///   an active or suspended label signed by the same issuer key (kid) under the same scheme,
+///   that one becomes superseded (reason 2) — another issuer cannot retire someone's label;
 /// - a status record must name an earlier label by index and exact leaf hash, be signed by the
 ///   same issuer key (kid) as that label, and make a legal transition ([`apply_action`]).
 ///
@@ -439,7 +450,7 @@ pub fn entry_effects<C: StatusContext>(
 ) -> Result<Vec<StatusChange>, C::Error> {
     let decoded = cose::decode_entry(entry).map_err(EffectError::InvalidEntry)?;
     match decoded {
-        Entry::Label { claim, .. } => {
+        Entry::Label { sign1, claim } => {
             if claim.serial != index {
                 return Err(EffectError::SerialMismatch {
                     index,
@@ -451,6 +462,18 @@ pub fn entry_effects<C: StatusContext>(
             if let Some(old) = claim.supersedes {
                 if old >= index {
                     return Err(EffectError::TargetNotFound { target: old }.into());
+                }
+                let info = ctx
+                    .target(old)?
+                    .ok_or(EffectError::TargetNotFound { target: old })?;
+                let (Some(kid), Some(scheme)) = (info.label_kid, info.label_scheme) else {
+                    return Err(EffectError::TargetNotLabel { target: old }.into());
+                };
+                if sign1.key_id() != Some(kid) {
+                    return Err(EffectError::IssuerMismatch { target: old }.into());
+                }
+                if claim.scheme != scheme {
+                    return Err(EffectError::SchemeMismatch { target: old }.into());
                 }
                 let from = ctx.state(old)?;
                 if from == State::None {
@@ -511,7 +534,7 @@ impl StatusContext for StatusMap {
         Ok(usize::try_from(index)
             .ok()
             .and_then(|i| self.targets.get(i))
-            .copied())
+            .cloned())
     }
 }
 
@@ -593,6 +616,60 @@ mod tests {
         ] {
             assert!(apply_action(s, a).is_err(), "{s:?} {a:?}");
         }
+    }
+
+    fn label(key: &SigningKey, scheme: &str, serial: u64, supersedes: Option<u64>) -> Vec<u8> {
+        use crate::claim::{Assessment, Claim, ProvisionSet};
+        let claim = Claim {
+            scheme: scheme.into(),
+            catalog_version: 1,
+            level: 1,
+            manufacturer: "Acme".into(),
+            product: "Cam".into(),
+            hardware_versions: "1".into(),
+            firmware_versions: "1".into(),
+            category: 1,
+            issued_at: 19_675 * 86_400,
+            expires_at: 20_833 * 86_400,
+            support_end: 20_833 * 86_400 - 1,
+            provisions: ProvisionSet::from_indices([0u8]),
+            assessment: Assessment::SelfDeclared,
+            serial,
+            supersedes,
+        };
+        cose::sign_label(&claim, key)
+    }
+
+    #[test]
+    fn renewal_requires_same_issuer_and_scheme() {
+        let issuer = SigningKey::from_bytes(&[31; 32]);
+        let other = SigningKey::from_bytes(&[32; 32]);
+        let mut map = StatusMap::new();
+        map.push(&label(&issuer, "SG-CLS", 0, None)).unwrap();
+        let before = map.commitment();
+        // another issuer cannot retire the label
+        assert_eq!(
+            entry_effects(&mut map, 1, &label(&other, "SG-CLS", 1, Some(0))),
+            Err(EffectError::IssuerMismatch { target: 0 })
+        );
+        // nor can the same issuer under another scheme
+        assert_eq!(
+            entry_effects(&mut map, 1, &label(&issuer, "DE-BSI", 1, Some(0))),
+            Err(EffectError::SchemeMismatch { target: 0 })
+        );
+        assert_eq!(map.commitment(), before);
+        assert_eq!(map.state(0), Ok(State::Active));
+        // an auditor replaying such an entry reports it and leaves the target untouched
+        assert_eq!(
+            map.push(&label(&other, "SG-CLS", 1, Some(0))),
+            Err(EffectError::IssuerMismatch { target: 0 })
+        );
+        assert_eq!(map.state(0), Ok(State::Active));
+        // the legitimate renewal: same key, same scheme
+        assert_eq!(
+            entry_effects(&mut map, 2, &label(&issuer, "SG-CLS", 2, Some(0))),
+            Ok(vec![(2, State::Active, 0), (0, State::Superseded, 2)])
+        );
     }
 
     #[test]

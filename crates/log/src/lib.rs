@@ -192,8 +192,8 @@ pub enum AppendError {
         /// target index
         target: u64,
     },
-    /// The record is signed by another key than the target label.
-    #[error("status record for {target} is not signed by the label's issuer key")]
+    /// The status record or renewing label is signed by another key than the target label.
+    #[error("entry changing {target} is not signed by the label's issuer key")]
     IssuerMismatch {
         /// target index
         target: u64,

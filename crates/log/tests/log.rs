@@ -10,7 +10,7 @@ use cyberlabel_core::checkpoint::{self, Checkpoint};
 use cyberlabel_core::claim::{Assessment, Claim, ProvisionSet};
 use cyberlabel_core::cose::{self, ReasonCode, StatusAction as CoseAction, StatusRecord};
 use cyberlabel_core::merkle::{leaf_hash, verify_consistency, verify_inclusion};
-use cyberlabel_core::status::{State, StatusMap, verify_status_proof};
+use cyberlabel_core::status::{EffectError, State, StatusMap, verify_status_proof};
 use cyberlabel_core::tiles::{self, TileKind, TilePath, TileSet};
 use cyberlabel_core::tlog_proof;
 use cyberlabel_log::{
@@ -27,6 +27,12 @@ fn config(policy: EntryPolicy) -> LogConfig {
     c.batch_size = 64;
     c.max_delay = Duration::from_millis(1);
     c
+}
+
+/// A log on a real sled database (temporary: deleted when dropped).
+fn sled_log(policy: EntryPolicy) -> Log {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    Log::open(db, config(policy)).unwrap()
 }
 
 fn append(log: &Log, s: Submission) -> Result<Appended, AppendError> {
@@ -344,8 +350,12 @@ fn full_audit_finds_a_tampered_interior_tile() {
 // ---- cyberlabel entries and the status map ----
 
 fn claim(serial: u64, supersedes: Option<u64>) -> Claim {
+    claim_in("SG-CLS", serial, supersedes)
+}
+
+fn claim_in(scheme: &str, serial: u64, supersedes: Option<u64>) -> Claim {
     Claim {
-        scheme: "SG-CLS".into(),
+        scheme: scheme.into(),
         catalog_version: 1,
         level: 2,
         manufacturer: "Acme".into(),
@@ -460,6 +470,42 @@ fn status_map_follows_legal_transitions_only() {
     let latest = open_cp(&log, &log.latest_checkpoint());
     assert_eq!(Some(replay.commitment()), latest.status().unwrap());
     assert_eq!(replay.bucket(0).unwrap(), &v.state);
+}
+
+#[test]
+fn renewal_by_another_issuer_or_scheme_is_rejected_on_sled() {
+    let log = sled_log(EntryPolicy::Cyberlabel);
+    let issuer = SigningKey::from_bytes(&[21; 32]);
+    let other = SigningKey::from_bytes(&[22; 32]);
+    let l0 = issue(&log, &issuer, None).unwrap().index;
+    let cp_before = log.latest_checkpoint();
+    let renew = |key: &SigningKey, scheme: &'static str| {
+        let key = key.clone();
+        append(
+            &log,
+            Submission::build(move |i| Ok(cose::sign_label(&claim_in(scheme, i, Some(l0)), &key))),
+        )
+    };
+    assert_eq!(
+        renew(&other, "SG-CLS").unwrap_err(),
+        AppendError::IssuerMismatch { target: l0 }
+    );
+    assert_eq!(
+        renew(&issuer, "DE-BSI").unwrap_err(),
+        AppendError::Rejected(EffectError::SchemeMismatch { target: l0 })
+    );
+    // nothing appended, the target is still active
+    assert_eq!(log.size(), 1);
+    assert_eq!(log.latest_checkpoint(), cp_before);
+    let proof = log.status_proof_for_index(l0).unwrap();
+    let v = verify_status_proof(proof.as_bytes(), &log.policy()).unwrap();
+    assert_eq!(v.state_of(l0).unwrap().0, State::Active);
+    // the issuer's own renewal under the same scheme still works
+    let l1 = renew(&issuer, "SG-CLS").unwrap().index;
+    assert_eq!(l1, 1);
+    let proof = log.status_proof_for_index(l0).unwrap();
+    let v = verify_status_proof(proof.as_bytes(), &log.policy()).unwrap();
+    assert_eq!(v.state_of(l0).unwrap().0, State::Superseded);
 }
 
 #[test]
