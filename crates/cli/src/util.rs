@@ -10,20 +10,25 @@ pub const EXIT_ERROR: u8 = 1;
 
 /// Reads a file of at most `max` bytes.
 pub fn read_bounded(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
-    let meta = fs::metadata(path).with_context(|| {
+    use std::io::Read as _;
+    let file = fs::File::open(path).with_context(|| {
         format!(
             "cannot read {what} {}: check the path (and that you may read it)",
             path.display()
         )
     })?;
-    if meta.len() > max {
+    // Bounded by the read itself, not by metadata: a FIFO or device reports no useful length.
+    let mut bytes = Vec::new();
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {what} {}", path.display()))?;
+    if bytes.len() as u64 > max {
         bail!(
-            "{what} {} is {} bytes, more than the {max} accepted: is this the right file?",
-            path.display(),
-            meta.len()
+            "{what} {} is more than the {max} bytes accepted: is this the right file?",
+            path.display()
         );
     }
-    fs::read(path).with_context(|| format!("cannot read {what} {}", path.display()))
+    Ok(bytes)
 }
 
 /// Writes `bytes` to `dir/name` and returns the path (for the summary).
@@ -46,4 +51,27 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
             dir.display()
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_bounded_limits_the_read() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        fs::write(&p, [7u8; 10]).unwrap();
+        assert_eq!(read_bounded(&p, 10, "file").unwrap(), [7u8; 10]);
+        assert!(read_bounded(&p, 9, "file").is_err());
+        assert!(read_bounded(&d.path().join("missing"), 9, "file").is_err());
+    }
+
+    /// A device reports length 0 but never ends: the bound must come from the read.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn read_bounded_stops_on_endless_devices() {
+        let e = read_bounded(Path::new("/dev/zero"), 1024, "file").unwrap_err();
+        assert!(e.to_string().contains("more than the 1024 bytes"), "{e}");
+    }
 }
