@@ -60,6 +60,17 @@ pub struct Ledger {
     log: RwLock<Option<Log>>,
     /// Largest checkpoint size seen in an acknowledgement (for the batch-size metric).
     seen: AtomicU64,
+    /// Appends submitted to the sequencer and not yet answered (or given up by their caller).
+    pending: AtomicU64,
+}
+
+/// Counts one submitted append as pending until dropped (answered, or its caller went away).
+struct PendingGuard<'a>(&'a AtomicU64);
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 fn size_of(checkpoint: &str) -> u64 {
@@ -90,6 +101,7 @@ impl Ledger {
         Ok(Self {
             log: RwLock::new(Some(log)),
             seen,
+            pending: AtomicU64::new(0),
         })
     }
 
@@ -108,16 +120,26 @@ impl Ledger {
         &self,
         build: Builder,
         key: Option<[u8; 32]>,
-    ) -> Result<cyberlabel_log::Ticket, LedgerError> {
+    ) -> Result<(cyberlabel_log::Ticket, PendingGuard<'_>), LedgerError> {
         let mut s = Submission::build(move |i| build(i).map_err(BuildError));
         if let Some(k) = key {
             s = s.with_idempotency_key(k);
         }
-        // The guard is released before the ticket is awaited.
-        self.with(|log| Ok(log.submit(s)))
+        // The lock guard is released before the ticket is awaited.
+        let ticket = self.with(|log| Ok(log.submit(s)))?;
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        Ok((ticket, PendingGuard(&self.pending)))
     }
 
-    async fn wait(&self, ticket: cyberlabel_log::Ticket) -> Result<Appended, LedgerError> {
+    /// Appends submitted to the sequencer and not yet answered.
+    pub fn pending(&self) -> u64 {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    async fn wait(
+        &self,
+        (ticket, _pending): (cyberlabel_log::Ticket, PendingGuard<'_>),
+    ) -> Result<Appended, LedgerError> {
         let a = ticket
             .await
             .map_err(|_| LedgerError::Closed)?

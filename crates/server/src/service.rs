@@ -947,6 +947,11 @@ impl Service {
         Ok(view)
     }
 
+    /// Appends waiting in the log's sequencer for their batch to commit.
+    pub fn appends_pending(&self) -> u64 {
+        self.ledger.pending()
+    }
+
     /// Stops the log after committing or rejecting pending appends.
     pub async fn close(&self) {
         self.ledger.close().await;

@@ -13,8 +13,9 @@ use cyberlabel_server::Role;
 async fn shutdown_drains_in_flight_and_loses_nothing_acknowledged() {
     let (_d, dir) = tempdir();
     let mut cfg = config(&dir);
-    // A long batch delay keeps appends pending in the sequencer when shutdown begins.
-    cfg.max_delay_ms = 50;
+    // A long batch delay keeps appends pending in the sequencer when shutdown begins; the drain
+    // then waits for that batch to commit (within the shutdown grace period).
+    cfg.max_delay_ms = 2_000;
     cfg.batch_size = 1000;
     let server = Server::start(cfg.clone()).await;
     let tok = server.token(&["SG-CLS"], Role::Issuer, None);
@@ -40,9 +41,18 @@ async fn shutdown_drains_in_flight_and_loses_nothing_acknowledged() {
             })
         }));
     }
-    // Let the requests reach the sequencer, then shut down while their batch is still open.
-    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // Shut down only once requests are waiting in the sequencer (their batch still open), so
+    // the drain is really exercised.
+    while server.state.service().appends_pending() < 4 && !tasks.iter().all(|t| t.is_finished()) {
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    let pending_at_shutdown = server.state.service().appends_pending();
     server.stop().await;
+    assert!(
+        pending_at_shutdown > 0,
+        "shutdown began with nothing in flight"
+    );
     let mut acked = Vec::new();
     for t in tasks {
         if let Ok(Some(x)) = t.await {
@@ -50,8 +60,10 @@ async fn shutdown_drains_in_flight_and_loses_nothing_acknowledged() {
         }
     }
     assert!(
-        !acked.is_empty(),
-        "in-flight requests were drained, not dropped"
+        acked.len() as u64 >= pending_at_shutdown,
+        "in-flight requests were drained, not dropped: {} acknowledged, {pending_at_shutdown} \
+         were pending at shutdown",
+        acked.len()
     );
 
     let server = Server::start(cfg).await;
