@@ -70,6 +70,18 @@ pub enum OnlineError {
     /// label's index: these label bytes were never logged.
     #[error("the log holds a different entry at this label's index")]
     LabelNotInLog,
+    /// The status proof's checkpoint is older (smaller) than the checkpoint the inclusion was
+    /// checked against: it may predate a revocation (a replayed old proof), so it cannot vouch
+    /// for the label's current state.
+    #[error(
+        "status proof is from an older checkpoint (size {status_size}) than the log check (size {checkpoint_size})"
+    )]
+    StaleStatus {
+        /// tree size of the status proof's checkpoint
+        status_size: u64,
+        /// tree size of the inclusion checkpoint
+        checkpoint_size: u64,
+    },
     /// The data was not fetched (network unavailable).
     #[error("not available")]
     Unavailable,
@@ -319,7 +331,7 @@ impl Verdict {
 }
 
 /// Combine the offline outcome with the log and status checks (`None` = not fetched / network
-/// unavailable).
+/// unavailable). `log` carries the tree size of the checkpoint the inclusion was verified against.
 ///
 /// Rules: an offline failure stands whatever the network says. Tiles consistent with a verified
 /// checkpoint that hold a different entry at the label's index prove the label was never
@@ -327,10 +339,13 @@ impl Verdict {
 /// done (network, a log answer that did not verify — including tiles that do not lead to the
 /// signed root, or a status map without a label at a logged label's index — or a checkpoint older
 /// than the label) leaves the verdict at "cannot check now": the offline part is still shown.
+/// So does a status proof from a checkpoint older than the inclusion checkpoint
+/// ([`OnlineError::StaleStatus`]): a replayed proof from before a revocation must not say
+/// "genuine".
 #[must_use]
 pub fn final_verdict(
     offline: Offline,
-    log: Option<&Result<(), OnlineError>>,
+    log: Option<&Result<u64, OnlineError>>,
     status: Option<&Result<StatusAnswer, OnlineError>>,
 ) -> Verdict {
     match offline {
@@ -339,13 +354,13 @@ pub fn final_verdict(
         Offline::UnknownIssuer => return Verdict::UnknownIssuer,
         Offline::Valid | Offline::Expired => {}
     }
-    match log {
+    let inclusion_size = match log {
         Some(Err(OnlineError::LabelNotInLog)) => return Verdict::NotGenuine,
-        Some(Ok(())) => {}
+        Some(Ok(size)) => *size,
         _ => return Verdict::CannotCheck,
-    }
+    };
     let state = match status {
-        Some(Ok(answer)) => answer.state,
+        Some(Ok(answer)) if answer.size >= inclusion_size => answer.state,
         _ => return Verdict::CannotCheck,
     };
     match (state, offline) {
@@ -461,13 +476,23 @@ pub fn verify(
                 ),
                 None => Some(Err(OnlineError::Unavailable)),
             };
+            // A status proof older than the inclusion checkpoint may predate a revocation.
+            let status = match (&log, status) {
+                (Ok(inc), Some(Ok(answer))) if answer.size < inc.size => {
+                    Some(Err(OnlineError::StaleStatus {
+                        status_size: answer.size,
+                        checkpoint_size: inc.size,
+                    }))
+                }
+                (_, status) => status,
+            };
             (Some(log), status)
         }
         (true, Some(_), None) => (Some(Err(OnlineError::Unavailable)), None),
         _ => (None, None),
     };
-    let log_unit = log.as_ref().map(|r| r.as_ref().map(|_| ()).map_err(|e| *e));
-    let verdict = final_verdict(outcome, log_unit.as_ref(), status.as_ref());
+    let log_size = log.as_ref().map(|r| r.as_ref().map(|i| i.size).map_err(|e| *e));
+    let verdict = final_verdict(outcome, log_size.as_ref(), status.as_ref());
     OnlineReport {
         offline,
         verdict,
@@ -510,7 +535,7 @@ mod tests {
 
     #[test]
     fn offline_failures_are_never_upgraded() {
-        let ok_log = Ok(());
+        let ok_log = Ok(10);
         let active = Ok(StatusAnswer {
             state: LabelState::Active,
             size: 10,
@@ -538,14 +563,14 @@ mod tests {
             Verdict::CannotCheck
         );
         assert_eq!(
-            final_verdict(Offline::Valid, Some(&Ok(())), None),
+            final_verdict(Offline::Valid, Some(&Ok(10)), None),
             Verdict::CannotCheck
         );
     }
 
     #[test]
     fn status_outranks_expiry_and_missing_leaf_is_not_genuine() {
-        let ok_log = Ok(());
+        let ok_log = Ok(10);
         let answer = |state| Ok(StatusAnswer { state, size: 10 });
         assert_eq!(
             final_verdict(
@@ -569,6 +594,15 @@ mod tests {
                 Some(&ok_log),
                 Some(&answer(LabelState::Unknown))
             ),
+            Verdict::CannotCheck
+        );
+        // a status proof from an older checkpoint than the inclusion's cannot say "genuine"
+        let old = Ok(StatusAnswer {
+            state: LabelState::Active,
+            size: 9,
+        });
+        assert_eq!(
+            final_verdict(Offline::Valid, Some(&ok_log), Some(&old)),
             Verdict::CannotCheck
         );
         let corrupt = Err(OnlineError::Inclusion(ProofError::RootMismatch));

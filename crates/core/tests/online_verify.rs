@@ -93,10 +93,17 @@ impl Log {
         self.buckets.iter().map(Bucket::leaf_hash).collect()
     }
 
+    /// Append an entry (the caller updates `buckets` as the log's status rules would).
+    fn push(&mut self, entry: Vec<u8>) {
+        self.leaves.push(merkle::leaf_hash(&entry));
+        self.entries.push(entry);
+    }
+
     fn checkpoint(&self, cosigned: bool) -> String {
-        let mut cp = Checkpoint::new(ORIGIN, SIZE, merkle::reference_root(&self.leaves));
+        let size = self.leaves.len() as u64;
+        let mut cp = Checkpoint::new(ORIGIN, size, merkle::reference_root(&self.leaves));
         cp.set_status(StatusCommitment {
-            bucket_count: status::bucket_count(SIZE),
+            bucket_count: status::bucket_count(size),
             root: self.status_root(),
         });
         let signed = cp.sign(&self.log_key).unwrap();
@@ -203,6 +210,46 @@ fn revoked_and_suspended_labels() {
     assert_eq!(
         log.verify(&log.entries[5], true).verdict,
         Verdict::Suspended(12)
+    );
+}
+
+#[test]
+fn replayed_status_proof_from_before_a_revocation_cannot_say_genuine() {
+    let mut log = Log::new(1);
+    let label = log.entries[5].clone();
+    // a status proof captured while the label was active (tree size 300)
+    let old_status = log.status_proof(0, &log.checkpoint(true));
+    // the issuer revokes it: a status record is appended (size 301) and the map updated
+    let record = cose::StatusRecord {
+        action: cose::StatusAction::Revoke,
+        target: 5,
+        reason: cose::ReasonCode::IssuerKeyCompromise,
+        time: NOW - DAY,
+        target_leaf_hash: merkle::leaf_hash(&label),
+    };
+    log.push(cose::sign_status(&record, &key(1)));
+    log.buckets[0].set(5, State::Revoked, 1);
+    assert_eq!(log.verify(&label, true).verdict, Verdict::Revoked(1));
+    // a fresh checkpoint and tiles, but the old status proof replayed
+    let cp = log.checkpoint(true);
+    let plan = online::plan_for_label(5, &log.trust, cp.as_bytes()).unwrap();
+    assert_eq!(plan.size, SIZE + 1);
+    let tiles: Vec<Vec<u8>> = plan.tiles.iter().map(|t| log.tile(t)).collect();
+    let tile_refs: Vec<&[u8]> = tiles.iter().map(Vec::as_slice).collect();
+    let fetched = Fetched {
+        checkpoint: Some(cp.as_bytes()),
+        tiles: &tile_refs,
+        status_proof: Some(old_status.as_bytes()),
+    };
+    let r = online::verify(&label, &log.trust, &Catalog::builtin(), NOW, &fetched);
+    assert_eq!(r.verdict, Verdict::CannotCheck, "{r:?}");
+    assert_eq!(r.log.unwrap().unwrap().size, SIZE + 1);
+    assert_eq!(
+        r.status,
+        Some(Err(OnlineError::StaleStatus {
+            status_size: SIZE,
+            checkpoint_size: SIZE + 1
+        }))
     );
 }
 
