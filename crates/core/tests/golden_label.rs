@@ -3,7 +3,8 @@
 //! can check themselves against `tests/vectors/labels/typical-label.json`.
 //!
 //! Regenerate (only after a deliberate format change, and say so in FORMATS.md):
-//! `CYBERLABEL_REGENERATE_VECTORS=1 cargo test -p cyberlabel-core --test golden_label`
+//! `CYBERLABEL_REGENERATE_VECTORS=1 cargo test -p cyberlabel-core --test golden_label` writes the
+//! file and then fails on purpose; review the diff and rerun without the variable.
 #![allow(clippy::unwrap_used)]
 
 mod label_common;
@@ -47,6 +48,8 @@ fn typical_label_matches_the_golden_vector() {
     let want = expected();
     if std::env::var_os("CYBERLABEL_REGENERATE_VECTORS").is_some() {
         std::fs::write(&path, serde_json::to_string_pretty(&want).unwrap() + "\n").unwrap();
+        // Comparing the file with what was just written could not fail: stop here instead.
+        panic!("regenerated: review the diff and rerun without CYBERLABEL_REGENERATE_VECTORS");
     }
     let got: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
