@@ -59,6 +59,16 @@ impl ApiError {
         e.field = Some(field.into());
         e
     }
+    /// 422: an `Idempotency-Key` already used (by this token, on this route) with another body.
+    pub fn idempotency_key_reused() -> Self {
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this Idempotency-Key was first used with a different request body: use a new key",
+        );
+        e.field = Some("Idempotency-Key".into());
+        e
+    }
     /// 404.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)

@@ -13,7 +13,9 @@
 //! # Requests (for clients and tests)
 //!
 //! Mutations need `Authorization: Bearer <token>` (`cyberlabel token create`; in demo mode the
-//! admin token is in `<data>/demo-admin.token`) and accept `Idempotency-Key: <1–255 chars>`.
+//! admin token is in `<data>/demo-admin.token`) and accept `Idempotency-Key: <1–255 chars>`
+//! (a retry must resend the byte-identical body; the key with another body → `422
+//! idempotency_key_reused`).
 //!
 //! - `POST /labels` — body: a product description, exactly as `cyberlabel issue --product-file`
 //!   reads it (`cyberlabel_issuer::product::ProductDescription`):

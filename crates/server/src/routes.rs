@@ -264,6 +264,27 @@ fn idempotency_key(
     Ok(Some(h.finalize().into()))
 }
 
+/// Binds an idempotency key to the (byte-exact) body first sent with it, in the `idem-body`
+/// tree: a retry must resend the same body, and a reused key with another body is refused
+/// rather than answered with the first request's result. The binding is made before the
+/// append (so two concurrent requests cannot both claim the key), hence also for a request
+/// that is then refused: a corrected request needs a new key.
+fn bind_idempotency_body(s: &AppState, key: Option<[u8; 32]>, body: &[u8]) -> Result<(), ApiError> {
+    let Some(key) = key else {
+        return Ok(());
+    };
+    let hash: [u8; 32] = Sha256::digest(body).into();
+    let tree = s.db().open_tree("idem-body").map_err(ApiError::internal)?;
+    match tree
+        .compare_and_swap(key, None::<&[u8]>, Some(&hash[..]))
+        .map_err(ApiError::internal)?
+    {
+        Ok(()) => Ok(()),
+        Err(c) if c.current.as_deref() == Some(&hash[..]) => Ok(()),
+        Err(_) => Err(ApiError::idempotency_key_reused()),
+    }
+}
+
 /// Derives a per-item key from a bulk request's key.
 pub(crate) fn item_key(base: &[u8; 32], item: usize) -> [u8; 32] {
     let mut h = Sha256::new();
@@ -477,6 +498,7 @@ async fn mint(
     let r = async {
         let idem = idempotency_key(&op, "POST /labels", &headers)?;
         let bytes = read_body(body, s.config().body_limit).await?;
+        bind_idempotency_body(&s, idem, &bytes)?;
         let item: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::bad_request(None, format!("malformed JSON: {e}")))?;
         s.service().mint(&op, item, idem).await
@@ -495,6 +517,7 @@ async fn bulk(
     let r = async {
         let idem = idempotency_key(&op, "POST /labels/bulk", &headers)?;
         let bytes = read_body(body, s.config().bulk_body_limit).await?;
+        bind_idempotency_body(&s, idem, &bytes)?;
         let items = parse_bulk(&bytes, s.config().bulk_max_items)?;
         Ok(s.service().mint_bulk(&op, items, idem).await)
     }
@@ -608,6 +631,7 @@ async fn renew(
         let index = parse_index(&index)?;
         let idem = idempotency_key(&op, &format!("POST /labels/{index}/renew"), &headers)?;
         let bytes = read_body(body, s.config().body_limit).await?;
+        bind_idempotency_body(&s, idem, &bytes)?;
         let req = serde_json::from_slice(&bytes).map_err(|e| json_error(&e))?;
         s.service().renew(&op, index, req, idem).await
     }
@@ -643,6 +667,7 @@ async fn change_status(
             &headers,
         )?;
         let bytes = read_body(body, s.config().body_limit).await?;
+        bind_idempotency_body(&s, idem, &bytes)?;
         let req = if bytes.iter().all(u8::is_ascii_whitespace) {
             crate::service::StatusRequest::default()
         } else {

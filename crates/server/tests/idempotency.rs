@@ -162,3 +162,67 @@ async fn concurrent_clients_get_dense_unique_indices_that_survive_restart() {
     }
     server.stop().await;
 }
+
+/// A key is bound to the body first sent with it: reusing it with another body is refused
+/// (422 `idempotency_key_reused`), not answered with the first request's label.
+#[tokio::test]
+async fn a_reused_key_with_another_body_is_refused() {
+    let (_d, dir) = tempdir();
+    let server = Server::start(config(&dir)).await;
+    let tok = server.token(&["SG-CLS"], Role::Admin, None);
+    let key = [("idempotency-key", "order-1")];
+    let first = product("Cam").to_string();
+    let a = server
+        .post_with("/labels", Some(&tok), &key, first.as_bytes())
+        .await;
+    assert_eq!(a.status, 201, "{}", a.text());
+    let other = product("Doorbell").to_string();
+    for path in ["/labels", "/labels/bulk"] {
+        let body = if path == "/labels" {
+            other.clone()
+        } else {
+            format!("[{other}]")
+        };
+        // on the bulk route the key is new: bound there to this body
+        let r = server
+            .post_with(path, Some(&tok), &key, body.as_bytes())
+            .await;
+        if path == "/labels" {
+            assert_eq!(r.status, 422, "{}", r.text());
+            assert_eq!(r.json()["error"], "idempotency_key_reused");
+        } else {
+            assert_eq!(r.status, 200, "{}", r.text());
+        }
+    }
+    assert_eq!(
+        server.tree_size().await,
+        2,
+        "the refused request appended nothing"
+    );
+    let r = server
+        .post_with(
+            "/labels/bulk",
+            Some(&tok),
+            &key,
+            format!("[{first}]").as_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.json()["error"], "idempotency_key_reused");
+    // the first body still replays its label
+    let b = server
+        .post_with("/labels", Some(&tok), &key, first.as_bytes())
+        .await;
+    assert_eq!((b.status, &b.json()["index"]), (201, &a.json()["index"]));
+    let rk = [("idempotency-key", "revoke-1")];
+    let r = server
+        .post_with("/labels/0/revoke", Some(&tok), &rk, br#"{"reason": 6}"#)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = server
+        .post_with("/labels/0/revoke", Some(&tok), &rk, br#"{"reason": 1}"#)
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(server.tree_size().await, 3);
+    server.stop().await;
+}
