@@ -40,6 +40,8 @@ function secretsOf(view) {
 test('a genuine label opened by its URL shows Genuine, with its details; requests stay private; timing', async () => {
   const view = await mint(server);
   const { context, page, requests, consoleErrors } = await newPage(browser);
+  // the page installs its benchmark hooks only when this flag is set before it loads
+  await page.addInitScript(() => { window.__cyberlabelTestHooks = true; });
   const v = await open(page, view.payload_url);
   assert.equal(v.state, 'done', `page error: ${v.error}`);
   assert.equal(v.report.verdict, 'genuine', JSON.stringify(v.report));

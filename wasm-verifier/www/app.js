@@ -24,8 +24,11 @@ const VERDICTS = {
 };
 
 const state = { ready: false, trustList: null, anchor: null, busy: null, lastInputs: null };
-// Test and benchmark hooks (read by tests/e2e): the last report and a median timer.
+// Progress hook read by tests/e2e: the page's state and last report (what the page shows anyway).
 window.__cyberlabel = { state: 'loading', report: null, error: null };
+// The benchmark hooks below are installed only when a test sets this flag before the page loads
+// (Playwright addInitScript): no query string, so requests stay as private as in normal use.
+const TEST_HOOKS = window.__cyberlabelTestHooks === true;
 
 async function fetchBytes(path, opts = {}) {
   const r = await fetch(path, { cache: 'no-store', credentials: 'omit', ...opts });
@@ -119,7 +122,7 @@ async function verify(payload) {
     const all = new Uint8Array(lens.reduce((a, b) => a + b, 0));
     let off = 0;
     for (const t of tiles) { all.set(t, off); off += t.length; }
-    state.lastInputs = { payload, now, checkpoint, tiles: all, lens, statusProof };
+    if (TEST_HOOKS) state.lastInputs = { payload, now, checkpoint, tiles: all, lens, statusProof };
     try {
       report = JSON.parse(wasm.verifyOnline(payload, state.trustList, state.anchor, now,
         problem ? '' : checkpoint, all, lens, problem ? '' : statusProof));
@@ -313,31 +316,33 @@ async function scanPhoto(file) {
   }
 }
 
-// Benchmark hook for tests/e2e: median wall time of one full verification of a label in wasm
-// (verifyOnline: trust list, signature, issuer, catalog, dates, checkpoint signatures + witness
-// quorum, inclusion from tiles, status proof) on the bytes fetched by the last verification.
-window.__cyberlabelBench = (n) => {
-  const x = state.lastInputs;
-  if (!x) return null;
-  const times = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    wasm.verifyOnline(x.payload, state.trustList, state.anchor, x.now, x.checkpoint, x.tiles, x.lens, x.statusProof);
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return { median: times[Math.floor(times.length / 2)], min: times[0] };
-};
-// The exact inputs of the last verification (for the native timing on the same bytes).
-window.__cyberlabelInputs = () => {
-  const x = state.lastInputs;
-  if (!x) return null;
-  const b64 = (u8) => { let s = ''; for (const c of u8) s += String.fromCharCode(c); return btoa(s); };
-  return {
-    payload: x.payload, now: x.now, checkpoint: x.checkpoint, tiles: b64(x.tiles),
-    lens: Array.from(x.lens), status_proof: x.statusProof,
-    trust_list: b64(state.trustList), anchor: b64(state.anchor),
+if (TEST_HOOKS) {
+  // Benchmark hook for tests/e2e: median wall time of one full verification of a label in wasm
+  // (verifyOnline: trust list, signature, issuer, catalog, dates, checkpoint signatures + witness
+  // quorum, inclusion from tiles, status proof) on the bytes fetched by the last verification.
+  window.__cyberlabelBench = (n) => {
+    const x = state.lastInputs;
+    if (!x) return null;
+    const times = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      wasm.verifyOnline(x.payload, state.trustList, state.anchor, x.now, x.checkpoint, x.tiles, x.lens, x.statusProof);
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    return { median: times[Math.floor(times.length / 2)], min: times[0] };
   };
-};
+  // The exact inputs of the last verification (for the native timing on the same bytes).
+  window.__cyberlabelInputs = () => {
+    const x = state.lastInputs;
+    if (!x) return null;
+    const b64 = (u8) => { let s = ''; for (const c of u8) s += String.fromCharCode(c); return btoa(s); };
+    return {
+      payload: x.payload, now: x.now, checkpoint: x.checkpoint, tiles: b64(x.tiles),
+      lens: Array.from(x.lens), status_proof: x.statusProof,
+      trust_list: b64(state.trustList), anchor: b64(state.anchor),
+    };
+  };
+}
 
 boot();
