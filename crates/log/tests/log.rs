@@ -35,6 +35,18 @@ fn sled_log(policy: EntryPolicy) -> Log {
     Log::open(db, config(policy)).unwrap()
 }
 
+/// The store backends the behavioural tests run on: the in-memory store and a real sled database.
+const BACKENDS: [&str; 2] = ["memory", "sled"];
+
+fn open_log(backend: &str, policy: EntryPolicy) -> Log {
+    // printed so a failure says which backend it was on
+    eprintln!("backend: {backend}");
+    match backend {
+        "sled" => sled_log(policy),
+        _ => Log::open_memory(config(policy)).unwrap(),
+    }
+}
+
 fn append(log: &Log, s: Submission) -> Result<Appended, AppendError> {
     log.submit(s).blocking_recv().unwrap()
 }
@@ -47,7 +59,13 @@ fn open_cp(log: &Log, signed: &str) -> Checkpoint {
 
 #[test]
 fn concurrent_appends_are_dense_and_provable() {
-    let log = Arc::new(Log::open_memory(config(EntryPolicy::Opaque)).unwrap());
+    for backend in BACKENDS {
+        concurrent_appends_on(open_log(backend, EntryPolicy::Opaque));
+    }
+}
+
+fn concurrent_appends_on(log: Log) {
+    let log = Arc::new(log);
     let threads: Vec<_> = (0..4)
         .map(|t| {
             let log = Arc::clone(&log);
@@ -154,6 +172,8 @@ fn concurrent_appends_are_dense_and_provable() {
     let proof = log.tlog_proof_in(17, &a.checkpoint).unwrap();
     let v = tlog_proof::verify(proof.as_bytes(), &log.entry(17).unwrap(), &log.policy()).unwrap();
     assert_eq!(v.checkpoint.checkpoint, open_cp(&log, &a.checkpoint));
+    // a full audit (every entry against the tiles, the status map replayed) passes
+    assert_eq!(log.audit().unwrap(), 600);
 }
 
 #[test]
@@ -241,7 +261,12 @@ fn reopen_continues_and_refuses_tampered_tiles() {
 
 #[test]
 fn builders_get_their_index_and_failures_append_nothing() {
-    let log = Log::open_memory(config(EntryPolicy::Opaque)).unwrap();
+    for backend in BACKENDS {
+        builders_on(open_log(backend, EntryPolicy::Opaque));
+    }
+}
+
+fn builders_on(log: Log) {
     let a = append(
         &log,
         Submission::build(|i| Ok(format!("entry {i}").into_bytes())),
@@ -274,10 +299,17 @@ fn builders_get_their_index_and_failures_append_nothing() {
 
 #[test]
 fn malicious_log_fork_is_detected() {
+    for backend in BACKENDS {
+        fork_detected_on(
+            open_log(backend, EntryPolicy::Opaque),
+            open_log(backend, EntryPolicy::Opaque),
+        );
+    }
+}
+
+fn fork_detected_on(honest: Log, fork: Log) {
     // Two logs with the same key that diverge after 10 entries: each one's checkpoints are
     // validly signed, but no consistency proof from one links to the other.
-    let honest = Log::open_memory(config(EntryPolicy::Opaque)).unwrap();
-    let fork = Log::open_memory(config(EntryPolicy::Opaque)).unwrap();
     for i in 0..10u8 {
         append(&honest, Submission::entry(vec![i])).unwrap();
         append(&fork, Submission::entry(vec![i])).unwrap();
@@ -400,7 +432,12 @@ fn change(
 
 #[test]
 fn status_map_follows_legal_transitions_only() {
-    let log = Log::open_memory(config(EntryPolicy::Cyberlabel)).unwrap();
+    for backend in BACKENDS {
+        status_transitions_on(open_log(backend, EntryPolicy::Cyberlabel));
+    }
+}
+
+fn status_transitions_on(log: Log) {
     let issuer = SigningKey::from_bytes(&[21; 32]);
     let other = SigningKey::from_bytes(&[22; 32]);
     let l0 = issue(&log, &issuer, None).unwrap().index;
@@ -470,6 +507,8 @@ fn status_map_follows_legal_transitions_only() {
     let latest = open_cp(&log, &log.latest_checkpoint());
     assert_eq!(Some(replay.commitment()), latest.status().unwrap());
     assert_eq!(replay.bucket(0).unwrap(), &v.state);
+    // and the log's own full audit agrees
+    assert_eq!(log.audit().unwrap(), log.size());
 }
 
 #[test]
