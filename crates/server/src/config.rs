@@ -65,9 +65,10 @@ pub struct Config {
     pub read_rps: u32,
     /// Public read burst per client IP.
     pub read_burst: u32,
-    /// Authenticated requests per second per client IP (0 = unlimited).
+    /// Write (non-GET) requests per second per client IP, limited before authentication
+    /// (0 = unlimited).
     pub write_rps: u32,
-    /// Authenticated burst per client IP.
+    /// Write (non-GET) burst per client IP.
     pub write_burst: u32,
     /// How long shutdown waits for in-flight requests before giving up.
     pub shutdown_grace_secs: u64,
