@@ -35,7 +35,9 @@ use cyberlabel_core::tlog_proof::TlogProof;
 use ed25519_dalek::SigningKey;
 use tokio::sync::oneshot;
 
-pub use store::{Commit, LogStore, MemoryStore, SledStore, StoreError, StoredState};
+pub use store::{Commit, LogStore, SledStore, StoreError, StoredState};
+#[cfg(any(test, feature = "test-utils"))]
+pub use store::MemoryStore;
 
 /// How the log treats entry bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -308,10 +310,11 @@ impl Log {
         Self::with_store(Arc::new(SledStore::new(db)?), config)
     }
 
-    /// A fresh in-memory log (tests).
+    /// A fresh in-memory log (tests; feature `test-utils`).
     ///
     /// # Errors
     /// [`LogError::Config`] for an invalid origin.
+    #[cfg(any(test, feature = "test-utils"))]
     pub fn open_memory(config: LogConfig) -> Result<Self, LogError> {
         Self::with_store(Arc::new(MemoryStore::new()), config)
     }

@@ -3,7 +3,7 @@
 //!
 //! Writes happen only through [`LogStore::commit`], which must be atomic (all or nothing) and
 //! durable before it returns — the sequencer acknowledges appends only after it. Two backends:
-//! [`MemoryStore`] (tests) and [`SledStore`] (one sled tree, one key prefix per kind, one
+//! `MemoryStore` (tests only, feature `test-utils`) and [`SledStore`] (one sled tree, one key prefix per kind, one
 //! `apply_batch` + `flush` per commit). `conformance` (feature `test-utils`) is the shared test
 //! suite both must pass.
 //!
@@ -11,7 +11,9 @@
 //! place), not one key per entry: at 10 million entries that is 39 thousand keys instead of ten
 //! million, which is what keeps sled's start-up time and memory small.
 
+#[cfg(any(test, feature = "test-utils"))]
 use std::collections::BTreeMap;
+#[cfg(any(test, feature = "test-utils"))]
 use std::sync::Mutex;
 
 use cyberlabel_core::merkle::Hash;
@@ -176,12 +178,14 @@ fn to_hash(v: &[u8]) -> Result<Hash, StoreError> {
         .map_err(|_| StoreError::Corrupt("status node is not 32 bytes"))
 }
 
-/// In-memory backend (tests, benchmarks of the algorithm without I/O).
+/// In-memory backend for tests (feature `test-utils`; the server and CLI always use sled).
+#[cfg(any(test, feature = "test-utils"))]
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     map: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
 }
 
+#[cfg(any(test, feature = "test-utils"))]
 impl MemoryStore {
     /// An empty store.
     #[must_use]
@@ -212,6 +216,7 @@ impl MemoryStore {
     }
 }
 
+#[cfg(any(test, feature = "test-utils"))]
 impl LogStore for MemoryStore {
     fn tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         self.get(&key_lvl(K_TILE, level, index))
