@@ -491,7 +491,9 @@ pub fn verify(
         (true, Some(_), None) => (Some(Err(OnlineError::Unavailable)), None),
         _ => (None, None),
     };
-    let log_size = log.as_ref().map(|r| r.as_ref().map(|i| i.size).map_err(|e| *e));
+    let log_size = log
+        .as_ref()
+        .map(|r| r.as_ref().map(|i| i.size).map_err(|e| *e));
     let verdict = final_verdict(outcome, log_size.as_ref(), status.as_ref());
     OnlineReport {
         offline,

@@ -35,9 +35,9 @@ use cyberlabel_core::tlog_proof::TlogProof;
 use ed25519_dalek::SigningKey;
 use tokio::sync::oneshot;
 
-pub use store::{Commit, LogStore, SledStore, StoreError, StoredState};
 #[cfg(any(test, feature = "test-utils"))]
 pub use store::MemoryStore;
+pub use store::{Commit, LogStore, SledStore, StoreError, StoredState};
 
 /// How the log treats entry bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
