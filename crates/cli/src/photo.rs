@@ -35,6 +35,12 @@ fn load(path: &Path) -> Result<GrayImage> {
 }
 
 fn detect(img: &GrayImage) -> Vec<String> {
+    // rqrr runs on arbitrary photos; a panic inside the third-party decoder (it has had
+    // index panics on crafted images) must become "no QR found", not a crash of the CLI.
+    std::panic::catch_unwind(|| detect_unguarded(img)).unwrap_or_default()
+}
+
+fn detect_unguarded(img: &GrayImage) -> Vec<String> {
     let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(
         img.width() as usize,
         img.height() as usize,
