@@ -140,8 +140,13 @@ test('a scan through a fake camera showing the label QR decodes and verifies', a
 
 test('a label with a mutual-recognition row shows the equivalent level under the partner scheme', async () => {
   const list = await (await fetch(`${server.base}/trust-list.json`)).json();
+  // The rows that apply to an SG-CLS level-2 smart camera (category 1) today: the scope rules are
+  // restated here independently of core's `equivalents`, which the page uses.
+  const now = Date.now() / 1000;
   const rows = (list.equivalences || []).filter((e) => e.from_scheme === 'SG-CLS' && e.from_level_min <= 2
-    && !(e.categories_excluded || []).includes(1) && e.effective_from <= Date.now() / 1000);
+    && ((e.categories_included || []).length === 0 || e.categories_included.includes(1))
+    && !(e.categories_excluded || []).includes(1)
+    && e.effective_from <= now && (e.effective_to == null || now <= e.effective_to));
   // The demo trust list carries the example mutual-recognition rows (keys-example/).
   assert.ok(rows.length > 0, `no SG-CLS equivalence row in the served trust list: ${JSON.stringify(list.equivalences)}`);
   const view = await mint(server, { product: 'SmartCam Partner' });
