@@ -165,52 +165,11 @@ pub enum AppendError {
     /// The builder failed.
     #[error(transparent)]
     Build(#[from] BuildError),
-    /// The entry is not a valid label or status record.
-    #[error("invalid entry: {0}")]
-    InvalidEntry(cyberlabel_core::cose::CoseError),
-    /// A label's serial is not its log index.
-    #[error("label serial {serial} is not its log index {index}")]
-    SerialMismatch {
-        /// assigned index
-        index: u64,
-        /// claim serial
-        serial: u64,
-    },
-    /// The target of a status record or renewal does not exist (yet).
-    #[error("target index {target} does not exist")]
-    TargetNotFound {
-        /// target index
-        target: u64,
-    },
-    /// The target is not a label.
-    #[error("target index {target} is not a label")]
-    TargetNotLabel {
-        /// target index
-        target: u64,
-    },
-    /// The record's target leaf hash is not the target's.
-    #[error("target leaf hash does not match entry {target}")]
-    TargetLeafHashMismatch {
-        /// target index
-        target: u64,
-    },
-    /// The status record or renewing label is signed by another key than the target label.
-    #[error("entry changing {target} is not signed by the label's issuer key")]
-    IssuerMismatch {
-        /// target index
-        target: u64,
-    },
-    /// The transition is not allowed from the target's current state.
-    #[error("status change for {target} not allowed: {error}")]
-    IllegalTransition {
-        /// target index
-        target: u64,
-        /// detail
-        error: status::StatusError,
-    },
-    /// Refused by a status rule not listed above.
+    /// Refused by a status rule (invalid entry, serial not its index, missing or mismatched
+    /// target, another issuer or scheme, illegal transition). The rules and their variants live
+    /// in one place, core's [`status::EffectError`], shared with auditors replaying the log.
     #[error("entry refused: {0}")]
-    Rejected(status::EffectError),
+    Rejected(#[from] status::EffectError),
     /// Storage failed; the log stops accepting appends.
     #[error("storage failed: {0}")]
     Storage(String),
@@ -241,26 +200,6 @@ pub enum LogError {
     /// Not found (entry, tile beyond the tree).
     #[error("not found")]
     NotFound,
-}
-
-impl From<status::EffectError> for AppendError {
-    fn from(e: status::EffectError) -> Self {
-        use status::EffectError as E;
-        match e {
-            E::InvalidEntry(c) => AppendError::InvalidEntry(c),
-            E::SerialMismatch { index, serial } => AppendError::SerialMismatch { index, serial },
-            E::TargetNotFound { target } => AppendError::TargetNotFound { target },
-            E::TargetNotLabel { target } => AppendError::TargetNotLabel { target },
-            E::TargetLeafHashMismatch { target } => AppendError::TargetLeafHashMismatch { target },
-            E::IssuerMismatch { target } => AppendError::IssuerMismatch { target },
-            E::IllegalTransition { target, from } => AppendError::IllegalTransition {
-                target,
-                error: status::StatusError::IllegalTransition { from },
-            },
-            // EffectError is non_exhaustive: future rules still reject the entry
-            other => AppendError::Rejected(other),
-        }
-    }
 }
 
 impl From<tiles::TileError> for LogError {

@@ -446,14 +446,14 @@ fn status_transitions_on(log: Log) {
     let wrong = cose::sign_label(&claim(99, None), &issuer);
     assert_eq!(
         append(&log, Submission::entry(wrong)).unwrap_err(),
-        AppendError::SerialMismatch {
+        AppendError::Rejected(EffectError::SerialMismatch {
             index: 2,
             serial: 99
-        }
+        })
     );
     assert!(matches!(
         append(&log, Submission::entry(b"garbage".to_vec())),
-        Err(AppendError::InvalidEntry(_))
+        Err(AppendError::Rejected(EffectError::InvalidEntry(_)))
     ));
     assert_eq!(log.size(), 2);
     let s = change(&log, &issuer, l0, CoseAction::Suspend)
@@ -461,7 +461,7 @@ fn status_transitions_on(log: Log) {
         .index;
     assert!(matches!(
         change(&log, &issuer, l0, CoseAction::Suspend),
-        Err(AppendError::IllegalTransition { .. })
+        Err(AppendError::Rejected(EffectError::IllegalTransition { .. }))
     ));
     change(&log, &issuer, l0, CoseAction::Reinstate).unwrap();
     change(&log, &issuer, l0, CoseAction::Revoke).unwrap();
@@ -472,23 +472,23 @@ fn status_transitions_on(log: Log) {
     ] {
         assert!(matches!(
             change(&log, &issuer, l0, a),
-            Err(AppendError::IllegalTransition { .. })
+            Err(AppendError::Rejected(EffectError::IllegalTransition { .. }))
         ));
     }
     // status record signed by another key, or aimed at a status record, is rejected
     assert_eq!(
         change(&log, &other, l1, CoseAction::Suspend).unwrap_err(),
-        AppendError::IssuerMismatch { target: l1 }
+        AppendError::Rejected(EffectError::IssuerMismatch { target: l1 })
     );
     assert_eq!(
         change(&log, &issuer, s, CoseAction::Suspend).unwrap_err(),
-        AppendError::TargetNotLabel { target: s }
+        AppendError::Rejected(EffectError::TargetNotLabel { target: s })
     );
     // renewal supersedes the old label
     let l2 = issue(&log, &issuer, Some(l1)).unwrap().index;
     assert!(matches!(
         issue(&log, &issuer, Some(l0)),
-        Err(AppendError::IllegalTransition { .. })
+        Err(AppendError::Rejected(EffectError::IllegalTransition { .. }))
     ));
     // the status proof verifies in core and shows each state
     let proof = log.status_proof_for_index(l0).unwrap();
@@ -527,7 +527,7 @@ fn renewal_by_another_issuer_or_scheme_is_rejected_on_sled() {
     };
     assert_eq!(
         renew(&other, "SG-CLS").unwrap_err(),
-        AppendError::IssuerMismatch { target: l0 }
+        AppendError::Rejected(EffectError::IssuerMismatch { target: l0 })
     );
     assert_eq!(
         renew(&issuer, "DE-BSI").unwrap_err(),
