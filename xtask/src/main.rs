@@ -64,6 +64,8 @@ fn real_main() -> Result<()> {
             t.print();
             Ok(())
         }
+        "ensure-wasm-target" => ensure_wasm_target(),
+        "fresh-check" => fresh_rustup_check(&root),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
@@ -72,7 +74,9 @@ fn real_main() -> Result<()> {
                  test [--skip-setup] [--no-e2e]\n                     \
                  everything CI checks (fmt, clippy, tests, wasm, browser e2e)\n  \
                  wasm               build the wasm verifier + JS glue only\n  \
-                 setup              install the test tools only (apt, npm, python venv)"
+                 setup              install the test tools only (apt, npm, python venv)\n  \
+                 ensure-wasm-target add the wasm32 target to the pinned toolchain if it is missing\n  \
+                 fresh-check        prove the above from a rustup home that lacks the target"
             );
             if cmd.is_empty() || cmd == "help" || cmd == "--help" {
                 Ok(())
@@ -254,7 +258,192 @@ fn setup_python(root: &Path) -> Result<PathBuf> {
 // ---------------------------------------------------------------------------------------------
 // wasm
 
+/// The pinned toolchain's wasm32 standard library, if installed.
+fn wasm_std_dir() -> Result<Option<PathBuf>> {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = Command::new(&rustc)
+        .args(["--print", "target-libdir", "--target", WASM_TARGET])
+        .output()
+        .with_context(|| format!("cannot run {}", rustc.to_string_lossy()))?;
+    if !out.status.success() {
+        // An old rustc that does not know the target at all.
+        return Ok(None);
+    }
+    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let has_core = fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .any(|e| e.file_name().to_string_lossy().starts_with("libcore-"))
+        })
+        .unwrap_or(false);
+    Ok(has_core.then_some(dir))
+}
+
+/// `rust-toolchain.toml` lists the wasm target, but rustup installs it only when automatic
+/// installs are on (`RUSTUP_AUTO_INSTALL=0` on our machines): add it ourselves when missing.
+fn ensure_wasm_target() -> Result<()> {
+    if let Some(dir) = wasm_std_dir()? {
+        println!("xtask: {WASM_TARGET} target present ({})", dir.display());
+        return Ok(());
+    }
+    if !have("rustup") {
+        bail!(
+            "the {WASM_TARGET} standard library is missing and rustup is not on PATH: \
+             install the target for this toolchain by hand"
+        );
+    }
+    println!("xtask: {WASM_TARGET} target missing for the pinned toolchain: adding it");
+    let mut cmd = Command::new("rustup");
+    cmd.args(["target", "add"]);
+    // rustup's proxy sets RUSTUP_TOOLCHAIN for the processes it starts: add the target to
+    // the toolchain this build runs on, not to the default one.
+    if let Some(tc) = env::var_os("RUSTUP_TOOLCHAIN") {
+        cmd.arg("--toolchain").arg(tc);
+    }
+    cmd.arg(WASM_TARGET);
+    run(&mut cmd)?;
+    match wasm_std_dir()? {
+        Some(dir) => {
+            println!("xtask: {WASM_TARGET} target installed ({})", dir.display());
+            Ok(())
+        }
+        None => bail!("`rustup target add {WASM_TARGET}` ran but the target is still missing"),
+    }
+}
+
+/// Proves the README's commands work on a machine whose rustup home lacks the wasm target with
+/// automatic installs off: clones this toolchain into a temporary rustup home (hard links, so
+/// it is cheap; the files rustup rewrites are real copies so the original is never touched),
+/// removes the wasm target from it, runs `xtask ensure-wasm-target` there and builds core for
+/// wasm32 with it.
+fn fresh_rustup_check(root: &Path) -> Result<()> {
+    let sysroot = {
+        let out = Command::new(env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
+            .args(["--print", "sysroot"])
+            .output()
+            .context("rustc --print sysroot")?;
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    };
+    let Some(tc_name) = sysroot
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+    else {
+        bail!("odd sysroot {}", sysroot.display());
+    };
+    if !have("rustup") || !sysroot.parent().is_some_and(|p| p.ends_with("toolchains")) {
+        println!(
+            "xtask: not a rustup toolchain ({}): fresh-machine check skipped",
+            sysroot.display()
+        );
+        return Ok(());
+    }
+    let home = target_dir(root).join("fresh-rustup-home");
+    if home.exists() {
+        fs::remove_dir_all(&home).with_context(|| format!("clean {}", home.display()))?;
+    }
+    let tc_dir = home.join("toolchains").join(&tc_name);
+    fs::create_dir_all(home.join("toolchains"))?;
+    run(Command::new("cp").arg("-al").arg(&sysroot).arg(&tc_dir))?;
+    let rustlib = tc_dir.join("lib/rustlib");
+    // rustup rewrites these metadata files when it adds a target: break the hard links.
+    for e in fs::read_dir(&rustlib)? {
+        let e = e?;
+        if e.file_type()?.is_file() {
+            let bytes = fs::read(e.path())?;
+            fs::remove_file(e.path())?;
+            fs::write(e.path(), bytes)?;
+        }
+    }
+    let wasm_dir = rustlib.join(WASM_TARGET);
+    if wasm_dir.exists() {
+        fs::remove_dir_all(&wasm_dir)?;
+    }
+    let components = rustlib.join("components");
+    let listed = fs::read_to_string(&components).unwrap_or_default();
+    let kept: String = listed
+        .lines()
+        .filter(|l| !l.contains(WASM_TARGET))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    fs::write(&components, kept)?;
+    let _ = fs::remove_file(rustlib.join(format!("manifest-rust-std-{WASM_TARGET}")));
+    // rustup's own record of installed components: drop the wasm std block.
+    let config = rustlib.join("multirust-config.toml");
+    if let Ok(text) = fs::read_to_string(&config) {
+        let kept: Vec<&str> = text
+            .split("\n\n")
+            .filter(|block| !block.contains(WASM_TARGET))
+            .collect();
+        fs::write(&config, kept.join("\n\n"))?;
+    }
+    let settings = env::var_os("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".rustup")))
+        .map(|h| h.join("settings.toml"));
+    if let Some(s) = settings.filter(|s| s.exists()) {
+        fs::copy(&s, home.join("settings.toml"))?;
+    }
+    let fresh = |cmd: &mut Command| {
+        cmd.env("RUSTUP_HOME", &home)
+            .env("RUSTUP_AUTO_INSTALL", "0")
+            .env("RUSTUP_TOOLCHAIN", &tc_name)
+            .env_remove("RUSTC")
+            .env_remove("CARGO")
+            .current_dir(root);
+    };
+    // The clone really lacks the target: building core for wasm32 fails there.
+    let mut probe = Command::new("cargo");
+    probe.args([
+        "build",
+        "-q",
+        "-p",
+        "cyberlabel-core",
+        "--target",
+        WASM_TARGET,
+    ]);
+    probe.arg("--target-dir").arg(home.join("target"));
+    fresh(&mut probe);
+    let out = probe.output().context("cargo in the fresh rustup home")?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() || !stderr.contains("can't find crate for `core`") {
+        bail!(
+            "expected the build in a rustup home without {WASM_TARGET} to fail for the missing \
+             target; it {}:\n{stderr}",
+            if out.status.success() {
+                "succeeded"
+            } else {
+                "failed otherwise"
+            }
+        );
+    }
+    println!("xtask: fresh rustup home without {WASM_TARGET}: wasm32 build fails as expected");
+    let me = env::current_exe().context("current_exe")?;
+    let mut ensure = Command::new(me);
+    ensure.arg("ensure-wasm-target");
+    fresh(&mut ensure);
+    run(&mut ensure)?;
+    let mut build = Command::new("cargo");
+    build.args([
+        "build",
+        "-q",
+        "-p",
+        "cyberlabel-core",
+        "--target",
+        WASM_TARGET,
+    ]);
+    build.arg("--target-dir").arg(home.join("target"));
+    fresh(&mut build);
+    run(&mut build)?;
+    fs::remove_dir_all(&home).with_context(|| format!("clean {}", home.display()))?;
+    println!("xtask: fresh rustup home: target added by xtask, core builds for {WASM_TARGET}");
+    Ok(())
+}
+
 fn build_wasm(root: &Path, t: &mut Timings) -> Result<()> {
+    t.step(
+        "wasm: ensure the wasm32 target is installed",
+        ensure_wasm_target,
+    )?;
     t.step(
         "wasm: cargo build cyberlabel-wasm (wasm32, wasm-release)",
         || {
@@ -403,6 +592,14 @@ fn test_steps(root: &Path, t: &mut Timings, skip_setup: bool, no_e2e: bool) -> R
             .args(["test", "--workspace"])
             .envs(tool_env.iter().cloned()))
     })?;
+    t.step(
+        "fresh machine: a rustup home without the wasm32 target, auto-install off",
+        || fresh_rustup_check(root),
+    )?;
+    t.step(
+        "wasm: ensure the wasm32 target is installed",
+        ensure_wasm_target,
+    )?;
     t.step("cargo build -p cyberlabel-core --target wasm32", || {
         run(cargo().args(["build", "-p", "cyberlabel-core", "--target", WASM_TARGET]))
     })?;
