@@ -332,8 +332,16 @@ pub fn verify_consistency(
         if !proof.is_empty() {
             return Err(ProofError::WrongProofLength);
         }
-        let expected = if old_size == 0 { &EMPTY_ROOT } else { new_root };
-        return if hashes_equal(old_root, expected) {
+        // Both roots are always compared: with equal sizes they must be the same root (and the
+        // empty tree's root when both are empty); from size 0 the old root must be the empty
+        // tree's (the new root is then unconstrained: every tree extends the empty one).
+        let ok_old = if old_size == 0 {
+            hashes_equal(old_root, &EMPTY_ROOT)
+        } else {
+            hashes_equal(old_root, new_root)
+        };
+        let ok_new = new_size != 0 || hashes_equal(new_root, &EMPTY_ROOT);
+        return if ok_old & ok_new {
             Ok(())
         } else {
             Err(ProofError::RootMismatch)

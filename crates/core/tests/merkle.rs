@@ -309,3 +309,31 @@ proptest! {
         prop_assert!(verify_consistency(old, new, &r_old, &r_new, &longer).is_err());
     }
 }
+
+/// Equal sizes compare both roots, and two empty trees both have the empty root: a "proof"
+/// that the empty tree extends to some other tree of size 0 is a split view, not consistency.
+#[test]
+fn consistency_equal_sizes_compares_both_roots() {
+    use cyberlabel_core::merkle::{EMPTY_ROOT, ProofError, verify_consistency};
+    let other = [7u8; 32];
+    assert_eq!(
+        verify_consistency(0, 0, &EMPTY_ROOT, &other, &[]),
+        Err(ProofError::RootMismatch)
+    );
+    assert_eq!(
+        verify_consistency(0, 0, &other, &EMPTY_ROOT, &[]),
+        Err(ProofError::RootMismatch)
+    );
+    assert_eq!(verify_consistency(0, 0, &EMPTY_ROOT, &EMPTY_ROOT, &[]), Ok(()));
+    assert_eq!(
+        verify_consistency(5, 5, &other, &[8u8; 32], &[]),
+        Err(ProofError::RootMismatch)
+    );
+    assert_eq!(verify_consistency(5, 5, &other, &other, &[]), Ok(()));
+    // from 0 the old root must be the empty root, the new one is anything
+    assert_eq!(verify_consistency(0, 3, &EMPTY_ROOT, &other, &[]), Ok(()));
+    assert_eq!(
+        verify_consistency(0, 3, &other, &other, &[]),
+        Err(ProofError::RootMismatch)
+    );
+}
