@@ -16,6 +16,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::merkle::Hash;
 use crate::note::{self, KeyKind, NoteError, NoteSigner, VerifiedNote, VerifierKey};
+use crate::trust::{TrustError, TrustList};
 
 /// Keyword of our status-map extension line.
 pub const STATUS_EXTENSION: &str = "cyberlabel-status";
@@ -41,14 +42,16 @@ pub enum CheckpointError {
     /// The log's own signature is missing.
     #[error("checkpoint is not signed by the log key")]
     NotSignedByLog,
-    /// Fewer valid witness cosignatures than the quorum.
-    #[error("only {got} of the required {need} witness cosignatures")]
+    /// The valid witness cosignatures do not satisfy the policy's quorum.
+    #[error("the {got} valid witness cosignatures do not meet the witness policy")]
     QuorumNotMet {
         /// valid cosignatures from policy witnesses
         got: usize,
-        /// quorum
-        need: usize,
     },
+    /// Enough witnesses cosigned, but too long ago (or in the future beyond the allowed
+    /// clock skew): the checkpoint may be a replayed old state.
+    #[error("the checkpoint's witness cosignatures are not recent enough")]
+    NotFresh,
 }
 
 /// The status-map commitment carried in the extension line.
@@ -204,15 +207,121 @@ impl Checkpoint {
     }
 }
 
-/// Who must have signed a checkpoint: the log key and `quorum` of the witnesses.
+/// How far in the future a cosignature timestamp may be (verifier clocks drift; phones more).
+pub const MAX_CLOCK_SKEW: u64 = 300;
+
+/// Which witnesses must have cosigned: C2SP tlog-policy's witness / group tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rule {
+    /// The witness at this index of [`Policy::witnesses`].
+    Witness(usize),
+    /// At least `k` of the members.
+    Group {
+        /// threshold
+        k: usize,
+        /// members
+        members: Vec<Rule>,
+    },
+}
+
+impl Rule {
+    /// `k` of the first `n` witnesses (`None` for `k == 0`: nothing required).
+    #[must_use]
+    pub fn k_of_n(k: usize, n: usize) -> Option<Rule> {
+        (k > 0).then(|| Rule::Group {
+            k,
+            members: (0..n).map(Rule::Witness).collect(),
+        })
+    }
+
+    /// Whether the witnesses marked in `cosigned` (by index) satisfy the rule.
+    #[must_use]
+    pub fn satisfied(&self, cosigned: &[bool]) -> bool {
+        match self {
+            Rule::Witness(i) => cosigned.get(*i).copied().unwrap_or(false),
+            Rule::Group { k, members } => {
+                members.iter().filter(|m| m.satisfied(cosigned)).count() >= *k
+            }
+        }
+    }
+
+    /// The trust list's witness policy as a rule over `trust.witnesses` (by position); `None`
+    /// when it requires no witness (`"none"` or a count of 0). Checks the C2SP tlog-policy
+    /// rules: names unique, defined before use, thresholds within the member count.
+    ///
+    /// # Errors
+    /// [`TrustError::BadWitnessPolicy`].
+    pub fn from_trust_list(trust: &TrustList) -> Result<Option<Rule>, TrustError> {
+        use crate::trust::{Quorum, Threshold};
+        let bad = TrustError::BadWitnessPolicy;
+        let mut names: Vec<(&str, Rule)> = Vec::new();
+        for (i, w) in trust.witnesses.iter().enumerate() {
+            if w.name == "none" || names.iter().any(|(n, _)| *n == w.name) {
+                return Err(bad("a witness name is used twice or is \"none\""));
+            }
+            names.push((&w.name, Rule::Witness(i)));
+        }
+        let policy = &trust.witness_policy;
+        for g in &policy.groups {
+            if g.name == "none" || names.iter().any(|(n, _)| *n == g.name) {
+                return Err(bad("a group name is used twice or is \"none\""));
+            }
+            let mut members = Vec::with_capacity(g.members.len());
+            for m in &g.members {
+                let rule = names
+                    .iter()
+                    .find(|(n, _)| n == m)
+                    .map(|(_, r)| r.clone())
+                    .ok_or(bad(
+                        "a group names a witness or group not defined before it",
+                    ))?;
+                members.push(rule);
+            }
+            if members.is_empty() {
+                return Err(bad("a group has no members"));
+            }
+            let k = match &g.threshold {
+                Threshold::Word(w) if w == "all" => members.len(),
+                Threshold::Word(w) if w == "any" => 1,
+                Threshold::Word(_) => return Err(bad("a group threshold is not all, any or k")),
+                Threshold::Count(k) => *k as usize,
+            };
+            if k == 0 || k > members.len() {
+                return Err(bad("a group threshold is 0 or more than its members"));
+            }
+            names.push((&g.name, Rule::Group { k, members }));
+        }
+        match &policy.quorum {
+            Quorum::Count(k) => {
+                let k = *k as usize;
+                if k > trust.witnesses.len() {
+                    return Err(bad("the quorum needs more witnesses than are listed"));
+                }
+                Ok(Rule::k_of_n(k, trust.witnesses.len()))
+            }
+            Quorum::Name(n) if n == "none" => Ok(None),
+            Quorum::Name(n) => names
+                .iter()
+                .find(|(name, _)| name == n)
+                .map(|(_, r)| Some(r.clone()))
+                .ok_or(bad(
+                    "the quorum names a witness or group that is not defined",
+                )),
+        }
+    }
+}
+
+/// Who must have signed a checkpoint: the log key and the witness rule.
 #[derive(Debug, Clone)]
 pub struct Policy {
     /// the log's Ed25519 key; its name is the origin
     pub log: VerifierKey,
     /// witness cosignature keys
     pub witnesses: Vec<VerifierKey>,
-    /// how many distinct witnesses must have cosigned
-    pub quorum: usize,
+    /// which witnesses must have cosigned (`None`: none)
+    pub quorum: Option<Rule>,
+    /// oldest acceptable cosignature for [`open_fresh`], seconds
+    pub max_age: u64,
 }
 
 impl Policy {
@@ -222,7 +331,20 @@ impl Policy {
         Self {
             log,
             witnesses: Vec::new(),
-            quorum: 0,
+            quorum: None,
+            max_age: crate::trust::DEFAULT_MAX_CHECKPOINT_AGE,
+        }
+    }
+
+    /// `k` of `witnesses` must cosign.
+    #[must_use]
+    pub fn k_of_n(log: VerifierKey, witnesses: Vec<VerifierKey>, k: usize) -> Self {
+        let quorum = Rule::k_of_n(k, witnesses.len());
+        Self {
+            log,
+            witnesses,
+            quorum,
+            max_age: crate::trust::DEFAULT_MAX_CHECKPOINT_AGE,
         }
     }
 }
@@ -234,13 +356,40 @@ pub struct VerifiedCheckpoint {
     pub checkpoint: Checkpoint,
     /// the note with the verified signatures (log and witnesses)
     pub note: VerifiedNote,
+    /// The time the policy's witnesses vouch for: the newest time at which a satisfying set of
+    /// them had all seen this checkpoint (the oldest cosignature in the freshest satisfying
+    /// set). `None` when the policy needs no witness: then nothing says how old it is.
+    pub witnessed_at: Option<u64>,
 }
 
-/// Parse and verify a signed checkpoint under `policy`.
+/// Parse and verify a signed checkpoint under `policy`, without regard to cosignature times
+/// (an auditor checking history; a verifier that wants current state uses [`open_fresh`]).
 ///
 /// # Errors
 /// Any [`CheckpointError`].
 pub fn open(signed: &[u8], policy: &Policy) -> Result<VerifiedCheckpoint, CheckpointError> {
+    open_inner(signed, policy, None)
+}
+
+/// Parse and verify a signed checkpoint under `policy`, counting only cosignatures whose time
+/// is within `policy.max_age` before `now` and at most [`MAX_CLOCK_SKEW`] after it. A replayed
+/// old checkpoint (however validly signed) fails with [`CheckpointError::NotFresh`].
+///
+/// # Errors
+/// Any [`CheckpointError`].
+pub fn open_fresh(
+    signed: &[u8],
+    policy: &Policy,
+    now: u64,
+) -> Result<VerifiedCheckpoint, CheckpointError> {
+    open_inner(signed, policy, Some(now))
+}
+
+fn open_inner(
+    signed: &[u8],
+    policy: &Policy,
+    now: Option<u64>,
+) -> Result<VerifiedCheckpoint, CheckpointError> {
     let mut keys = Vec::with_capacity(1 + policy.witnesses.len());
     keys.push(policy.log.clone());
     keys.extend(policy.witnesses.iter().cloned());
@@ -257,21 +406,59 @@ pub fn open(signed: &[u8], policy: &Policy) -> Result<VerifiedCheckpoint, Checkp
     if !verified.is_signed_by(&policy.log) {
         return Err(CheckpointError::NotSignedByLog);
     }
-    let got = policy
+    // (witness index, cosignature time) of every valid cosignature by a policy witness
+    let mut cosigs: Vec<(usize, u64)> = policy
         .witnesses
         .iter()
-        .filter(|w| w.kind() == KeyKind::CosignatureV1 && verified.is_signed_by(w))
-        .count();
-    if got < policy.quorum {
-        return Err(CheckpointError::QuorumNotMet {
-            got,
-            need: policy.quorum,
+        .enumerate()
+        .filter(|(_, w)| w.kind() == KeyKind::CosignatureV1)
+        .filter_map(|(i, w)| {
+            verified
+                .verified
+                .iter()
+                .find(|v| v.name == w.name() && v.key_id == w.key_id())
+                .and_then(|v| v.timestamp)
+                .map(|t| (i, t))
+        })
+        .collect();
+    let got = cosigs.len();
+    let Some(rule) = &policy.quorum else {
+        return Ok(VerifiedCheckpoint {
+            checkpoint,
+            note: verified,
+            witnessed_at: None,
         });
+    };
+    let all = {
+        let mut marks = vec![false; policy.witnesses.len()];
+        for (i, _) in &cosigs {
+            marks[*i] = true;
+        }
+        marks
+    };
+    if !rule.satisfied(&all) {
+        return Err(CheckpointError::QuorumNotMet { got });
     }
-    Ok(VerifiedCheckpoint {
-        checkpoint,
-        note: verified,
-    })
+    if let Some(now) = now {
+        let oldest = now.saturating_sub(policy.max_age);
+        let newest = now.saturating_add(MAX_CLOCK_SKEW);
+        cosigs.retain(|(_, t)| *t >= oldest && *t <= newest);
+    }
+    // Freshest first: add cosigners until the rule holds; the last one added is the time the
+    // whole satisfying set vouches for.
+    cosigs.sort_by(|a, b| b.1.cmp(&a.1));
+    let mut marks = vec![false; policy.witnesses.len()];
+    for (i, t) in &cosigs {
+        marks[*i] = true;
+        if rule.satisfied(&marks) {
+            return Ok(VerifiedCheckpoint {
+                checkpoint,
+                note: verified,
+                witnessed_at: Some(*t),
+            });
+        }
+    }
+    Err(CheckpointError::NotFresh)
 }
 
 /// A witness's cosignature line (without newline) on a checkpoint body, timestamped `time`.
@@ -342,11 +529,8 @@ mod tests {
         });
         let signed = cp.sign(&log).unwrap();
         assert_eq!(Checkpoint::parse(&cp.to_text()).unwrap(), cp);
-        let mut policy = Policy {
-            log: log.verifier().clone(),
-            witnesses: vec![w1.verifier().clone(), w2.verifier().clone()],
-            quorum: 0,
-        };
+        let mut policy = Policy::log_only(log.verifier().clone());
+        policy.witnesses = vec![w1.verifier().clone(), w2.verifier().clone()];
         let v = open(signed.as_bytes(), &policy).unwrap();
         assert_eq!(v.checkpoint, cp);
         assert_eq!(
@@ -356,10 +540,10 @@ mod tests {
                 root: [4; 32]
             })
         );
-        policy.quorum = 2;
+        policy.quorum = Rule::k_of_n(2, 2);
         assert_eq!(
             open(signed.as_bytes(), &policy),
-            Err(CheckpointError::QuorumNotMet { got: 0, need: 2 })
+            Err(CheckpointError::QuorumNotMet { got: 0 })
         );
         let text = cp.to_text();
         let lines = vec![
@@ -397,6 +581,87 @@ mod tests {
         assert_eq!(
             Checkpoint::parse(&ok).unwrap().extensions,
             vec!["some extension"]
+        );
+    }
+
+    fn signer(name: &str, kind: KeyKind, seed: u8) -> NoteSigner {
+        NoteSigner::new(name, kind, SigningKey::from_bytes(&[seed; 32])).unwrap()
+    }
+
+    /// A 2-of-3 witness policy: one cosignature is not enough, two are; only recent ones count;
+    /// the vouched time is the older of the freshest satisfying pair.
+    #[test]
+    fn two_of_three_and_freshness() {
+        let log = signer("log.example/b", KeyKind::Ed25519, 20);
+        let ws: Vec<NoteSigner> = (0..3)
+            .map(|i| signer(&format!("w{i}"), KeyKind::CosignatureV1, 21 + i))
+            .collect();
+        let cp = Checkpoint::new("log.example/b", 10, [5; 32]);
+        let text = cp.to_text();
+        let signed = cp.sign(&log).unwrap();
+        let mut policy = Policy::k_of_n(
+            log.verifier().clone(),
+            ws.iter().map(|w| w.verifier().clone()).collect(),
+            2,
+        );
+        policy.max_age = 600;
+        let now = 1_800_000_000;
+        let one =
+            add_signature_lines(&signed, &[cosign(&text, &ws[0], now - 10).unwrap()]).unwrap();
+        assert_eq!(
+            open_fresh(one.as_bytes(), &policy, now),
+            Err(CheckpointError::QuorumNotMet { got: 1 })
+        );
+        let two = add_signature_lines(&one, &[cosign(&text, &ws[2], now - 100).unwrap()]).unwrap();
+        let v = open_fresh(two.as_bytes(), &policy, now).unwrap();
+        assert_eq!(v.witnessed_at, Some(now - 100));
+        // a third, fresher cosignature raises the vouched time
+        let three = add_signature_lines(&two, &[cosign(&text, &ws[1], now - 5).unwrap()]).unwrap();
+        assert_eq!(
+            open_fresh(three.as_bytes(), &policy, now)
+                .unwrap()
+                .witnessed_at,
+            Some(now - 10)
+        );
+        // replayed an hour later: validly signed, but stale
+        assert_eq!(
+            open_fresh(two.as_bytes(), &policy, now + 3_600),
+            Err(CheckpointError::NotFresh)
+        );
+        assert!(open(two.as_bytes(), &policy).is_ok());
+        // one stale and one fresh cosignature do not make a fresh quorum
+        let mixed = add_signature_lines(
+            &signed,
+            &[
+                cosign(&text, &ws[0], now - 10).unwrap(),
+                cosign(&text, &ws[1], now - 5_000).unwrap(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            open_fresh(mixed.as_bytes(), &policy, now),
+            Err(CheckpointError::NotFresh)
+        );
+        // cosignatures from the future beyond the skew do not count
+        let future = add_signature_lines(
+            &signed,
+            &[
+                cosign(&text, &ws[0], now + MAX_CLOCK_SKEW + 60).unwrap(),
+                cosign(&text, &ws[1], now).unwrap(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            open_fresh(future.as_bytes(), &policy, now),
+            Err(CheckpointError::NotFresh)
+        );
+        // no witness policy: verifies, but nothing vouches for a time
+        let bare = Policy::log_only(log.verifier().clone());
+        assert_eq!(
+            open_fresh(signed.as_bytes(), &bare, now)
+                .unwrap()
+                .witnessed_at,
+            None
         );
     }
 }

@@ -17,6 +17,7 @@ pub mod trust;
 pub mod verdict;
 
 // --- transparency log verification ---
+pub mod admission;
 pub mod checkpoint;
 pub mod merkle;
 pub mod note;

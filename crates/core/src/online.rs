@@ -85,14 +85,58 @@ pub enum OnlineError {
     /// The data was not fetched (network unavailable).
     #[error("not available")]
     Unavailable,
+    /// The checkpoint is smaller than one this verifier verified before: the log (or someone
+    /// between it and us) is showing an older state — a replay or a rollback.
+    #[error("the log showed tree size {size}, older than size {seen} verified before")]
+    Rollback {
+        /// tree size of the checkpoint just fetched
+        size: u64,
+        /// tree size of the newest checkpoint verified before
+        seen: u64,
+    },
+    /// The checkpoint cannot extend the one this verifier verified before (same size and
+    /// another root, or no valid consistency proof): two views of one log — a split view.
+    #[error(
+        "the log's checkpoint (size {size}) is not consistent with the one verified before (size {seen})"
+    )]
+    Fork {
+        /// tree size of the checkpoint just fetched
+        size: u64,
+        /// tree size of the newest checkpoint verified before
+        seen: u64,
+    },
+    /// The label is beyond the tree, though by its issue day and the log's maximum merge
+    /// delay it would have to be in it: it was never logged.
+    #[error(
+        "label index {index} is not in the log (tree size {size} as of {witnessed_at}), though it would have to be by now"
+    )]
+    NeverLogged {
+        /// label serial
+        index: u64,
+        /// checkpoint tree size
+        size: u64,
+        /// time the witnesses vouch for
+        witnessed_at: u64,
+    },
 }
 
-/// What to fetch after the checkpoint: hash tiles for the inclusion proof and one status bucket.
+/// The newest checkpoint of a log that a verifier has verified before (the page keeps it in
+/// browser storage, the CLI in a file): every later checkpoint must extend it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    /// tree size
+    pub size: u64,
+    /// root hash
+    pub root: Hash,
+}
+
+/// What to fetch after the checkpoint: hash tiles for the inclusion proof (and for the
+/// consistency proof from the checkpoint verified before, if any) and one status bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchPlan {
     /// tree size of the verified checkpoint the tile widths are for
     pub size: u64,
-    /// hash tiles, in fetch order
+    /// hash tiles, in fetch order, each once
     pub tiles: Vec<TilePath>,
     /// status bucket number (label index / 256)
     pub bucket: u64,
@@ -137,13 +181,26 @@ pub fn plan(
     index: u64,
     signed_checkpoint: &[u8],
     policy: &Policy,
+    now: u64,
+    seen: Option<&Seen>,
 ) -> Result<(VerifiedCheckpoint, FetchPlan), OnlineError> {
-    let vc = checkpoint::open(signed_checkpoint, policy)?;
+    let vc = checkpoint::open_fresh(signed_checkpoint, policy, now)?;
     let size = vc.checkpoint.size;
-    if index >= size {
-        return Err(OnlineError::NotYetInLog { index, size });
+    let mut tiles = if index < size {
+        tiles::tiles_for_inclusion(index, size)?
+    } else {
+        Vec::new()
+    };
+    if let Some(seen) = seen
+        && seen.size > 0
+        && seen.size < size
+    {
+        for t in tiles::tiles_for_consistency(seen.size, size)? {
+            if !tiles.contains(&t) {
+                tiles.push(t);
+            }
+        }
     }
-    let tiles = tiles::tiles_for_inclusion(index, size)?;
     Ok((
         vc,
         FetchPlan {
@@ -152,6 +209,35 @@ pub fn plan(
             bucket: index / BUCKET_SIZE,
         },
     ))
+}
+
+/// Check a verified checkpoint against the newest one verified before: same size → same root;
+/// larger → a consistency proof rebuilt from the fetched tiles; smaller → rollback.
+///
+/// # Errors
+/// [`OnlineError::Rollback`] or [`OnlineError::Fork`].
+pub fn check_consistent_with_seen(
+    vc: &VerifiedCheckpoint,
+    seen: &Seen,
+    set: &TileSet,
+) -> Result<(), OnlineError> {
+    let (size, root) = (vc.checkpoint.size, &vc.checkpoint.root);
+    let fork = OnlineError::Fork {
+        size,
+        seen: seen.size,
+    };
+    if size < seen.size {
+        return Err(OnlineError::Rollback {
+            size,
+            seen: seen.size,
+        });
+    }
+    let proof = if seen.size == 0 || seen.size == size {
+        Vec::new()
+    } else {
+        set.consistency_proof(seen.size, size).map_err(|_| fork)?
+    };
+    merkle::verify_consistency(seen.size, size, &seen.root, root, &proof).map_err(|_| fork)
 }
 
 /// Check that `label` (its exact COSE bytes) is the leaf at `index` of the verified checkpoint's
@@ -174,9 +260,30 @@ pub fn check_log(
     if plan.size != size {
         return Err(OnlineError::UnexpectedTile);
     }
+    let set = tile_set(plan, tiles)?;
+    check_inclusion(label, index, vc, &set)
+}
+
+fn tile_set(plan: &FetchPlan, tiles: &[&[u8]]) -> Result<TileSet, OnlineError> {
+    if tiles.len() != plan.tiles.len() {
+        return Err(OnlineError::UnexpectedTile);
+    }
     let mut set = TileSet::new();
     for (path, bytes) in plan.tiles.iter().zip(tiles) {
         set.insert(*path, bytes.to_vec())?;
+    }
+    Ok(set)
+}
+
+fn check_inclusion(
+    label: &[u8],
+    index: u64,
+    vc: &VerifiedCheckpoint,
+    set: &TileSet,
+) -> Result<(), OnlineError> {
+    let size = vc.checkpoint.size;
+    if index >= size {
+        return Err(OnlineError::NotYetInLog { index, size });
     }
     let proof = set.inclusion_proof(index, size)?;
     let leaf: Hash = merkle::leaf_hash(label);
@@ -226,8 +333,13 @@ pub struct StatusAnswer {
 /// # Errors
 /// [`OnlineError::Status`] if the proof does not verify, [`OnlineError::WrongBucket`] if it is for
 /// another bucket or its checkpoint predates the label.
-pub fn check_status(text: &[u8], index: u64, policy: &Policy) -> Result<StatusAnswer, OnlineError> {
-    let verified = status::verify_status_proof(text, policy)?;
+pub fn check_status(
+    text: &[u8],
+    index: u64,
+    policy: &Policy,
+    now: u64,
+) -> Result<StatusAnswer, OnlineError> {
+    let verified = status::verify_status_proof_at(text, policy, now)?;
     let (state, reason) = verified
         .state_of(index)
         .map_err(|_| OnlineError::WrongBucket)?;
@@ -269,7 +381,8 @@ pub fn policy_for(trust: &TrustList, signed_checkpoint: &[u8]) -> Result<Policy,
     Ok(Policy {
         log: VerifierKey::parse(&log.vkey)?,
         witnesses,
-        quorum: trust.witness_policy.quorum as usize,
+        quorum: checkpoint::Rule::from_trust_list(trust).map_err(|_| OnlineError::UnknownLog)?,
+        max_age: trust.witness_policy.max_age,
     })
 }
 
@@ -304,8 +417,14 @@ pub enum Verdict {
     Expired,
     /// not signed by a trusted issuer
     UnknownIssuer,
-    /// tampered, forged, or not in the log
+    /// tampered or forged, or the log holds other bytes at its index
     NotGenuine,
+    /// validly signed, but a fresh, witnessed log proves it was never logged (minted off the
+    /// record, e.g. with a stolen key)
+    NotInLog,
+    /// the log showed an older state than before (rollback) or one that cannot extend it
+    /// (split view): a warning, never genuine
+    LogInconsistent,
     /// not a label
     Malformed,
     /// offline part valid, but the log or status could not be checked now
@@ -324,6 +443,8 @@ impl Verdict {
             Self::Expired => "expired",
             Self::UnknownIssuer => "unknown_issuer",
             Self::NotGenuine => "not_genuine",
+            Self::NotInLog => "not_in_log",
+            Self::LogInconsistent => "log_inconsistent",
             Self::Malformed => "malformed",
             Self::CannotCheck => "cannot_check",
         }
@@ -335,13 +456,14 @@ impl Verdict {
 ///
 /// Rules: an offline failure stands whatever the network says. Tiles consistent with a verified
 /// checkpoint that hold a different entry at the label's index prove the label was never
-/// logged: not genuine. Revocation and suspension outrank expiry. Any check that could not be
-/// done (network, a log answer that did not verify — including tiles that do not lead to the
-/// signed root, or a status map without a label at a logged label's index — or a checkpoint older
-/// than the label) leaves the verdict at "cannot check now": the offline part is still shown.
-/// So does a status proof from a checkpoint older than the inclusion checkpoint
-/// ([`OnlineError::StaleStatus`]): a replayed proof from before a revocation must not say
-/// "genuine".
+/// logged: not genuine; so does a fresh witnessed checkpoint whose tree should hold the label by
+/// now but does not ([`Verdict::NotInLog`]). A checkpoint older than or inconsistent with one
+/// verified before is [`Verdict::LogInconsistent`]. Revocation and suspension outrank expiry.
+/// Any check that could not be done (network, a stale checkpoint, a log answer that did not
+/// verify — including tiles that do not lead to the signed root, or a status map without a label
+/// at a logged label's index — or a checkpoint older than the label) leaves the verdict at
+/// "cannot check now": the offline part is still shown. So does a status proof from a
+/// checkpoint older than the inclusion checkpoint ([`OnlineError::StaleStatus`]).
 #[must_use]
 pub fn final_verdict(
     offline: Offline,
@@ -356,6 +478,10 @@ pub fn final_verdict(
     }
     let inclusion_size = match log {
         Some(Err(OnlineError::LabelNotInLog)) => return Verdict::NotGenuine,
+        Some(Err(OnlineError::NeverLogged { .. })) => return Verdict::NotInLog,
+        Some(Err(OnlineError::Rollback { .. } | OnlineError::Fork { .. })) => {
+            return Verdict::LogInconsistent;
+        }
         Some(Ok(size)) => *size,
         _ => return Verdict::CannotCheck,
     };
@@ -381,7 +507,7 @@ impl Offline {
             verdict::Verdict::Genuine => Self::Valid,
             verdict::Verdict::Expired => Self::Expired,
             verdict::Verdict::UnknownIssuer => Self::UnknownIssuer,
-            verdict::Verdict::Tampered => Self::NotGenuine,
+            verdict::Verdict::Tampered | verdict::Verdict::NotYetValid => Self::NotGenuine,
             _ => Self::Malformed,
         }
     }
@@ -425,6 +551,8 @@ pub struct Inclusion {
     pub origin: String,
     /// number of verified witness cosignatures
     pub witnesses: usize,
+    /// the time the witness quorum vouches for (`None` if the policy needs no witness)
+    pub witnessed_at: Option<u64>,
 }
 
 /// Everything known after the online check.
@@ -438,10 +566,14 @@ pub struct OnlineReport {
     pub log: Option<Result<Inclusion, OnlineError>>,
     /// the status check; `None` when not attempted or nothing was fetched
     pub status: Option<Result<StatusAnswer, OnlineError>>,
+    /// the checkpoint to remember as the newest verified for this log (set when the fetched
+    /// checkpoint verified, is fresh and extends the one seen before)
+    pub newest: Option<Seen>,
 }
 
-/// Plan the fetches for a label after its checkpoint was fetched: verifies the checkpoint under
-/// the trust list's policy for its origin.
+/// Plan the fetches for a label after its checkpoint was fetched: verifies the checkpoint (and
+/// its freshness at `now`) under the trust list's policy for its origin, and adds the tiles for
+/// a consistency proof from `seen`, the newest checkpoint of this log verified before.
 ///
 /// # Errors
 /// Any [`OnlineError`] from [`policy_for`] and [`plan`].
@@ -449,13 +581,17 @@ pub fn plan_for_label(
     serial: u64,
     trust: &TrustList,
     signed_checkpoint: &[u8],
+    now: u64,
+    seen: Option<&Seen>,
 ) -> Result<FetchPlan, OnlineError> {
     let policy = policy_for(trust, signed_checkpoint)?;
-    plan(serial, signed_checkpoint, &policy).map(|(_, p)| p)
+    plan(serial, signed_checkpoint, &policy, now, seen).map(|(_, p)| p)
 }
 
 /// The full check of a label: offline (signature, issuer, catalog, dates), then the log
-/// inclusion and the status from the fetched bytes, combined by [`final_verdict`].
+/// inclusion and the status from the fetched bytes, combined by [`final_verdict`]. `seen` is the
+/// newest checkpoint of the label's log this verifier verified before; the report's `newest`
+/// is what to remember next.
 #[must_use]
 pub fn verify(
     label: &[u8],
@@ -463,16 +599,31 @@ pub fn verify(
     catalog: &Catalog,
     now: u64,
     fetched: &Fetched<'_>,
+    seen: Option<&Seen>,
 ) -> OnlineReport {
     let offline = verdict::verify_offline(label, trust, catalog, now);
     let outcome = Offline::of(&offline);
-    let serial = offline.claim.as_ref().map(|c| c.serial);
-    let (log, status) = match (outcome.online_possible(), serial, fetched.checkpoint) {
-        (true, Some(serial), Some(cp)) => {
-            let log = check_log_bytes(label, serial, trust, cp, fetched.tiles);
+    let claim = offline.claim.as_ref().map(|c| (c.serial, c.issued_at));
+    let mut newest = None;
+    let (log, status) = match (outcome.online_possible(), claim, fetched.checkpoint) {
+        (true, Some((serial, issued_at)), Some(cp)) => {
+            let log = check_log_bytes(
+                label,
+                (serial, issued_at),
+                trust,
+                cp,
+                fetched.tiles,
+                now,
+                seen,
+            )
+            .map(|(inclusion, remember)| {
+                newest = Some(remember);
+                inclusion
+            });
             let status = match fetched.status_proof {
                 Some(text) => Some(
-                    policy_for(trust, cp).and_then(|policy| check_status(text, serial, &policy)),
+                    policy_for(trust, cp)
+                        .and_then(|policy| check_status(text, serial, &policy, now)),
                 ),
                 None => Some(Err(OnlineError::Unavailable)),
             };
@@ -500,29 +651,68 @@ pub fn verify(
         verdict,
         log,
         status,
+        newest,
     }
 }
 
 fn check_log_bytes(
     label: &[u8],
-    serial: u64,
+    (serial, issued_at): (u64, u64),
     trust: &TrustList,
     signed_checkpoint: &[u8],
     tiles: &[&[u8]],
-) -> Result<Inclusion, OnlineError> {
+    now: u64,
+    seen: Option<&Seen>,
+) -> Result<(Inclusion, Seen), OnlineError> {
     let policy = policy_for(trust, signed_checkpoint)?;
-    let (vc, plan) = plan(serial, signed_checkpoint, &policy)?;
-    check_log(label, serial, &vc, &plan, tiles)?;
+    let (vc, plan) = plan(serial, signed_checkpoint, &policy, now, seen)?;
+    let set = tile_set(&plan, tiles)?;
+    if let Some(seen) = seen {
+        check_consistent_with_seen(&vc, seen, &set)?;
+    }
+    let size = vc.checkpoint.size;
+    let remember = Seen {
+        size,
+        root: vc.checkpoint.root,
+    };
+    if serial >= size {
+        let max_merge_delay = trust
+            .logs
+            .iter()
+            .find(|l| l.origin == vc.checkpoint.origin)
+            .map_or(0, |l| l.max_merge_delay);
+        // The label's whole issue day plus the merge delay must have passed before the time
+        // the witnesses vouch for: only then must its entry be in the tree.
+        let due = issued_at
+            .saturating_add(crate::claim::DAY)
+            .saturating_add(max_merge_delay);
+        return Err(match vc.witnessed_at {
+            Some(t) if t >= due => OnlineError::NeverLogged {
+                index: serial,
+                size,
+                witnessed_at: t,
+            },
+            _ => OnlineError::NotYetInLog {
+                index: serial,
+                size,
+            },
+        });
+    }
+    check_inclusion(label, serial, &vc, &set)?;
     let witnesses = policy
         .witnesses
         .iter()
         .filter(|w| vc.note.is_signed_by(w))
         .count();
-    Ok(Inclusion {
-        size: vc.checkpoint.size,
-        origin: vc.checkpoint.origin.clone(),
-        witnesses,
-    })
+    Ok((
+        Inclusion {
+            size,
+            origin: vc.checkpoint.origin.clone(),
+            witnesses,
+            witnessed_at: vc.witnessed_at,
+        },
+        remember,
+    ))
 }
 
 #[cfg(test)]

@@ -298,8 +298,32 @@ impl VerifiedStatus {
 /// # Errors
 /// Any [`StatusError`].
 pub fn verify_status_proof(text: &[u8], policy: &Policy) -> Result<VerifiedStatus, StatusError> {
+    verify_status_proof_inner(text, policy, None)
+}
+
+/// Verify a status proof under `policy` whose checkpoint is fresh at `now`
+/// ([`checkpoint::open_fresh`]): what a verifier showing the current state must use.
+///
+/// # Errors
+/// Any [`StatusError`]; a stale checkpoint is `StatusError::Checkpoint(NotFresh)`.
+pub fn verify_status_proof_at(
+    text: &[u8],
+    policy: &Policy,
+    now: u64,
+) -> Result<VerifiedStatus, StatusError> {
+    verify_status_proof_inner(text, policy, Some(now))
+}
+
+fn verify_status_proof_inner(
+    text: &[u8],
+    policy: &Policy,
+    now: Option<u64>,
+) -> Result<VerifiedStatus, StatusError> {
     let p = StatusProof::parse(text)?;
-    let cp = checkpoint::open(p.checkpoint.as_bytes(), policy)?;
+    let cp = match now {
+        Some(now) => checkpoint::open_fresh(p.checkpoint.as_bytes(), policy, now)?,
+        None => checkpoint::open(p.checkpoint.as_bytes(), policy)?,
+    };
     let commitment = cp
         .checkpoint
         .status()?
@@ -377,6 +401,32 @@ pub enum EffectError {
         /// target index
         target: u64,
     },
+    /// A label or status record before the log holds any trust list.
+    #[error("no trust list is in force yet: the log's first entry must be a trust list")]
+    NoTrustList,
+    /// The entry's kid is not an issuer key in the trust list in force.
+    #[error("signed by a key that the trust list in force does not name")]
+    UnknownIssuerKey,
+    /// The issuer is not authorised for the label's scheme.
+    #[error("the issuer is not authorised for this label's scheme")]
+    NotAuthorisedForScheme,
+    /// The issuer key was not valid on the label's issue day.
+    #[error("the issuer key was not valid on the label's issue day")]
+    KeyNotValidAtIssuance,
+    /// The signature does not verify under the issuer key its kid names.
+    #[error("the signature does not verify under the issuer key its kid names")]
+    BadSignature,
+    /// A trust-list entry that does not verify under the trust anchor.
+    #[error("trust list entry: {0}")]
+    BadTrustList(crate::trust::TrustError),
+    /// A trust-list entry not newer than the one in force.
+    #[error("trust list version {got} is not newer than version {in_force} in force")]
+    TrustListRollback {
+        /// version in force
+        in_force: u64,
+        /// version of the refused entry
+        got: u64,
+    },
     /// The change is not allowed from the target's current state.
     #[error("status change for {target} not allowed from state {from:?}")]
     IllegalTransition {
@@ -448,6 +498,10 @@ pub fn entry_effects<C: StatusContext>(
     index: u64,
     entry: &[u8],
 ) -> Result<Vec<StatusChange>, C::Error> {
+    if crate::admission::is_trust_list(entry) {
+        // a trust list changes no label's state
+        return Ok(Vec::new());
+    }
     let decoded = cose::decode_entry(entry).map_err(EffectError::InvalidEntry)?;
     match decoded {
         Entry::Label { sign1, claim } => {
@@ -568,6 +622,21 @@ impl StatusMap {
             if let Some(b) = self.buckets.get_mut((i / BUCKET_LABELS) as usize) {
                 b.set((i % BUCKET_LABELS) as usize, st, reason);
             }
+        }
+        Ok(())
+    }
+
+    /// Count the next entry as appended without any effect (an auditor moving past an entry
+    /// it reported).
+    ///
+    /// # Errors
+    /// Never today; kept fallible like [`StatusMap::push`].
+    pub fn push_without_effect(&mut self, entry: &[u8]) -> Result<(), EffectError> {
+        let index = self.size();
+        self.targets.push(TargetInfo::of(entry));
+        let bucket = (index / BUCKET_LABELS) as usize;
+        if self.buckets.len() <= bucket {
+            self.buckets.push(Bucket::default());
         }
         Ok(())
     }

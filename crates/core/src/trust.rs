@@ -56,6 +56,18 @@ pub enum TrustError {
         /// Position in `issuers`.
         index: usize,
     },
+    /// The witness policy names something undefined, defines a name twice, or has an
+    /// impossible threshold (C2SP tlog-policy rules).
+    #[error("trust list witness policy: {0}")]
+    BadWitnessPolicy(&'static str),
+    /// Older than a trust list this verifier has already accepted.
+    #[error("trust list version {version} is older than version {seen} seen before (rollback)")]
+    Rollback {
+        /// this list's version
+        version: u64,
+        /// newest version accepted before
+        seen: u64,
+    },
     /// Two issuers with one kid.
     #[error("trust list issuer {index}: duplicate kid")]
     DuplicateKid {
@@ -173,6 +185,12 @@ pub struct TrustedLog {
     pub vkey: String,
     /// Base URL of the log's read side (tiles, checkpoint).
     pub url: String,
+    /// Maximum merge delay (seconds): the longest the log may take to include a label after
+    /// the end of its issue day. A label issued earlier than a fresh checkpoint's witnessed time
+    /// minus this delay, yet absent from its tree, was never logged (not genuine). Our log
+    /// sequences before it answers (null merge delay), so 0 is honest for it.
+    #[serde(default)]
+    pub max_merge_delay: u64,
 }
 
 /// A witness whose cosignatures count towards the quorum.
@@ -184,11 +202,70 @@ pub struct TrustedWitness {
     pub vkey: String,
 }
 
-/// How many witness cosignatures a checkpoint needs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Default [`WitnessPolicy::max_age`]: one hour.
+pub const DEFAULT_MAX_CHECKPOINT_AGE: u64 = 3_600;
+
+/// Which witness cosignatures a checkpoint needs, in the shape of C2SP `tlog-policy`: named
+/// witnesses, groups of `k` of their members (`all`, `any` or a number; members are witnesses
+/// or earlier groups), and one quorum naming a witness or group (or `none`). A plain number
+/// as the quorum means that many of all listed witnesses. Cosignatures count only while fresh:
+/// their timestamps no older than `max_age` seconds and not in the future beyond the verifier's
+/// allowed clock skew.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WitnessPolicy {
-    /// k of the listed witnesses.
-    pub quorum: u32,
+    /// Groups, in definition order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<WitnessGroup>,
+    /// The quorum: a count over all witnesses, or the name of a witness or group, or `"none"`.
+    pub quorum: Quorum,
+    /// Oldest acceptable cosignature, in seconds before the verifier's clock.
+    #[serde(default = "default_max_age")]
+    pub max_age: u64,
+}
+
+fn default_max_age() -> u64 {
+    DEFAULT_MAX_CHECKPOINT_AGE
+}
+
+impl Default for WitnessPolicy {
+    fn default() -> Self {
+        Self {
+            groups: Vec::new(),
+            quorum: Quorum::Count(0),
+            max_age: DEFAULT_MAX_CHECKPOINT_AGE,
+        }
+    }
+}
+
+/// The quorum of a [`WitnessPolicy`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Quorum {
+    /// `k` of all listed witnesses (0 = no witnesses needed: nothing proves freshness).
+    Count(u32),
+    /// A witness or group name, or `"none"`.
+    Name(String),
+}
+
+/// A C2SP tlog-policy group: `threshold` of `members`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WitnessGroup {
+    /// Group name (unique among witnesses and groups).
+    pub name: String,
+    /// `"all"`, `"any"` or a number.
+    pub threshold: Threshold,
+    /// Witness or earlier group names.
+    pub members: Vec<String>,
+}
+
+/// How many members of a group must agree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Threshold {
+    /// `k` members.
+    Count(u32),
+    /// `"all"` or `"any"`.
+    Word(String),
 }
 
 /// The effect of a mutual-recognition row.
@@ -300,6 +377,7 @@ impl TrustList {
         if t.issued_at > t.expires_at {
             return Err(TrustError::BadValidity);
         }
+        crate::checkpoint::Rule::from_trust_list(&t)?;
         for i in 0..t.issuers.len() {
             t.issuers[i].load(i)?;
             if t.issuers[..i]
@@ -322,6 +400,25 @@ impl TrustList {
         signer: &VerifyingKey,
         now: u64,
     ) -> Result<TrustList, TrustError> {
+        let t = Self::from_signed_any_time(bytes, signer)?;
+        if now < t.issued_at {
+            return Err(TrustError::NotYetValid);
+        }
+        if now > t.expires_at {
+            return Err(TrustError::Expired);
+        }
+        Ok(t)
+    }
+
+    /// Verifies a signed trust list with the trust anchor `signer`, without the validity
+    /// window: for a log recording which list was in force, and auditors replaying it.
+    ///
+    /// # Errors
+    /// Envelope, signature, content-type, JSON or issuer-key problems.
+    pub fn from_signed_any_time(
+        bytes: &[u8],
+        signer: &VerifyingKey,
+    ) -> Result<TrustList, TrustError> {
         if bytes.len() > MAX_TRUST_LIST_LEN {
             return Err(TrustError::TooLarge);
         }
@@ -332,14 +429,23 @@ impl TrustList {
         }
         s.verify(signer)?;
         let json = core::str::from_utf8(&s.payload).map_err(|_| TrustError::NotUtf8)?;
-        let t = TrustList::from_json(json)?;
-        if now < t.issued_at {
-            return Err(TrustError::NotYetValid);
+        TrustList::from_json(json)
+    }
+
+    /// Refuse a list older than one this verifier has already accepted (version rollback: an
+    /// old list may still trust a key that was since removed).
+    ///
+    /// # Errors
+    /// [`TrustError::Rollback`].
+    pub fn check_not_older_than(&self, seen_version: u64) -> Result<(), TrustError> {
+        if self.version < seen_version {
+            Err(TrustError::Rollback {
+                version: self.version,
+                seen: seen_version,
+            })
+        } else {
+            Ok(())
         }
-        if now > t.expires_at {
-            return Err(TrustError::Expired);
-        }
-        Ok(t)
     }
 
     /// Pretty JSON of the list (what [`sign`] signs, as bytes).

@@ -9,7 +9,9 @@
 //!    when the label was issued (`issued_at`) → [`Verdict::UnknownIssuer`] with a distinct
 //!    [`Problem`];
 //! 5. the claim must validate against the catalog → [`Verdict::Malformed`] ([`Problem::Catalog`]);
-//! 6. `now > expires_at` → [`Verdict::Expired`]; otherwise [`Verdict::Genuine`].
+//! 6. an issue day that has not begun anywhere on Earth (beyond [`POST_DATE_SLACK`]) →
+//!    [`Verdict::NotYetValid`] (post-dated: not genuine);
+//! 7. `now >= expires_at` → [`Verdict::Expired`]; otherwise [`Verdict::Genuine`].
 //!
 //! The signature is checked before anything the claim says is believed: a tampered label is
 //! never reported as merely expired. Revocation, suspension and supersession need the log's
@@ -34,6 +36,9 @@ pub enum Verdict {
     Tampered,
     /// Not a readable cyberlabel label.
     Malformed,
+    /// Says it was issued on a day that has not begun anywhere yet: post-dated (or this
+    /// device's clock is wrong). Never genuine.
+    NotYetValid,
 }
 
 impl Verdict {
@@ -45,6 +50,7 @@ impl Verdict {
             Verdict::UnknownIssuer => "Unknown issuer",
             Verdict::Tampered => "Label has been tampered with",
             Verdict::Malformed => "Not a valid label",
+            Verdict::NotYetValid => "Label not valid yet",
         }
     }
 
@@ -71,6 +77,10 @@ impl Verdict {
                 "This code is not a readable cybersecurity label. It may be damaged or not a \
                  label at all."
             }
+            Verdict::NotYetValid => {
+                "This label says it was issued on a date that has not come yet. Check that this \
+                 device's date is right; if it is, the label is not genuine. Do not rely on it."
+            }
         }
     }
 
@@ -82,6 +92,7 @@ impl Verdict {
             Verdict::UnknownIssuer => "unknown_issuer",
             Verdict::Tampered => "tampered",
             Verdict::Malformed => "malformed",
+            Verdict::NotYetValid => "not_yet_valid",
         }
     }
 }
@@ -120,6 +131,9 @@ pub enum Problem {
     /// The validity period has ended.
     #[error("validity period has ended")]
     Expired,
+    /// The issue day has not begun yet (post-dated label, or a wrong clock).
+    #[error("the label's issue date is in the future")]
+    IssuedInFuture,
 }
 
 /// Who issued a label, from the trust list.
@@ -148,6 +162,10 @@ pub struct Report {
     /// Why the verdict is not [`Verdict::Genuine`].
     pub problem: Option<Problem>,
 }
+
+/// How far ahead of the verifier's UTC clock an issue day may start: the day begins first at
+/// UTC+14, and clocks drift.
+pub const POST_DATE_SLACK: u64 = 14 * 3_600 + crate::checkpoint::MAX_CLOCK_SKEW;
 
 /// Verifies scanned label bytes offline (see the module docs for the rules).
 pub fn verify_offline(label: &[u8], trust: &TrustList, catalog: &Catalog, now: u64) -> Report {
@@ -214,6 +232,8 @@ fn judge(
         (Verdict::UnknownIssuer, Some(Problem::KeyNotValidAtIssuance))
     } else if let Err(e) = catalog.validate_claim(claim) {
         (Verdict::Malformed, Some(Problem::Catalog(e)))
+    } else if claim.issued_at > now.saturating_add(POST_DATE_SLACK) {
+        (Verdict::NotYetValid, Some(Problem::IssuedInFuture))
     } else if now >= claim.expires_at {
         (Verdict::Expired, Some(Problem::Expired))
     } else {

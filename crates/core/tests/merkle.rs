@@ -324,7 +324,10 @@ fn consistency_equal_sizes_compares_both_roots() {
         verify_consistency(0, 0, &other, &EMPTY_ROOT, &[]),
         Err(ProofError::RootMismatch)
     );
-    assert_eq!(verify_consistency(0, 0, &EMPTY_ROOT, &EMPTY_ROOT, &[]), Ok(()));
+    assert_eq!(
+        verify_consistency(0, 0, &EMPTY_ROOT, &EMPTY_ROOT, &[]),
+        Ok(())
+    );
     assert_eq!(
         verify_consistency(5, 5, &other, &[8u8; 32], &[]),
         Err(ProofError::RootMismatch)

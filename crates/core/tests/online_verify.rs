@@ -12,10 +12,13 @@ use cyberlabel_core::checkpoint::{self, Checkpoint, StatusCommitment};
 use cyberlabel_core::cose;
 use cyberlabel_core::merkle::{self, Hash, NodeId};
 use cyberlabel_core::note::{KeyKind, NoteSigner};
+use cyberlabel_core::online::Seen;
 use cyberlabel_core::online::{self, Fetched, LabelState, OnlineError, Verdict};
 use cyberlabel_core::status::{self, Bucket, State, StatusProof};
 use cyberlabel_core::tiles::{TileKind, TilePath};
-use cyberlabel_core::trust::{TrustList, TrustedIssuer, TrustedLog, TrustedWitness, WitnessPolicy};
+use cyberlabel_core::trust::{
+    Quorum, TrustList, TrustedIssuer, TrustedLog, TrustedWitness, WitnessPolicy,
+};
 use label_common::{DAY, T0, key, typical_claim};
 
 const ORIGIN: &str = "example.test/log";
@@ -67,12 +70,17 @@ impl Log {
                 origin: ORIGIN.into(),
                 vkey: log_key.verifier().to_string(),
                 url: "https://example.test/".into(),
+                max_merge_delay: 0,
             }],
             witnesses: vec![TrustedWitness {
                 name: "witness.test/w1".into(),
                 vkey: witness.verifier().to_string(),
             }],
-            witness_policy: WitnessPolicy { quorum },
+            witness_policy: WitnessPolicy {
+                quorum: Quorum::Count(quorum),
+                max_age: 3_600,
+                ..WitnessPolicy::default()
+            },
             equivalences: vec![],
         };
         Log {
@@ -100,6 +108,11 @@ impl Log {
     }
 
     fn checkpoint(&self, cosigned: bool) -> String {
+        self.checkpoint_at(cosigned, NOW - 5)
+    }
+
+    /// A checkpoint of the current tree, cosigned by the witness at `time`.
+    fn checkpoint_at(&self, cosigned: bool, time: u64) -> String {
         let size = self.leaves.len() as u64;
         let mut cp = Checkpoint::new(ORIGIN, size, merkle::reference_root(&self.leaves));
         cp.set_status(StatusCommitment {
@@ -110,7 +123,7 @@ impl Log {
         if !cosigned {
             return signed;
         }
-        let line = checkpoint::cosign(&cp.to_text(), &self.witness, NOW - 5).unwrap();
+        let line = checkpoint::cosign(&cp.to_text(), &self.witness, time).unwrap();
         checkpoint::add_signature_lines(&signed, &[line]).unwrap()
     }
 
@@ -147,7 +160,18 @@ impl Log {
 
     /// Fetch everything the plan names (as the page does) and verify `label`.
     fn verify(&self, label: &[u8], cosigned: bool) -> online::OnlineReport {
-        let cp = self.checkpoint(cosigned);
+        self.verify_cp(label, &self.checkpoint(cosigned), NOW, None)
+    }
+
+    /// Verify `label` at `now` against checkpoint `cp`, as a verifier that remembers `seen`.
+    fn verify_cp(
+        &self,
+        label: &[u8],
+        cp: &str,
+        now: u64,
+        seen: Option<&Seen>,
+    ) -> online::OnlineReport {
+        let cp = cp.to_string();
         let serial = cose::decode_entry(label)
             .ok()
             .and_then(|e| match e {
@@ -155,7 +179,7 @@ impl Log {
                 cose::Entry::Status { .. } => None,
             })
             .unwrap();
-        let plan = online::plan_for_label(serial, &self.trust, cp.as_bytes());
+        let plan = online::plan_for_label(serial, &self.trust, cp.as_bytes(), now, seen);
         let (tiles, status) = match plan {
             Ok(plan) => (
                 plan.tiles.iter().map(|t| self.tile(t)).collect::<Vec<_>>(),
@@ -169,7 +193,11 @@ impl Log {
             tiles: &tile_refs,
             status_proof: (!status.is_empty()).then_some(status.as_bytes()),
         };
-        online::verify(label, &self.trust, &Catalog::builtin(), NOW, &fetched)
+        online::verify(label, &self.trust, &Catalog::builtin(), now, &fetched, seen)
+    }
+
+    fn root(&self) -> Hash {
+        merkle::reference_root(&self.leaves)
     }
 }
 
@@ -177,7 +205,7 @@ impl Log {
 fn plan_names_tiles_and_a_bucket_never_the_label() {
     let log = Log::new(1);
     let cp = log.checkpoint(true);
-    let plan = online::plan_for_label(260, &log.trust, cp.as_bytes()).unwrap();
+    let plan = online::plan_for_label(260, &log.trust, cp.as_bytes(), NOW, None).unwrap();
     assert_eq!(plan.size, SIZE);
     assert_eq!(plan.status_path(), "status/001");
     let paths = plan.tile_paths();
@@ -232,7 +260,7 @@ fn replayed_status_proof_from_before_a_revocation_cannot_say_genuine() {
     assert_eq!(log.verify(&label, true).verdict, Verdict::Revoked(1));
     // a fresh checkpoint and tiles, but the old status proof replayed
     let cp = log.checkpoint(true);
-    let plan = online::plan_for_label(5, &log.trust, cp.as_bytes()).unwrap();
+    let plan = online::plan_for_label(5, &log.trust, cp.as_bytes(), NOW, None).unwrap();
     assert_eq!(plan.size, SIZE + 1);
     let tiles: Vec<Vec<u8>> = plan.tiles.iter().map(|t| log.tile(t)).collect();
     let tile_refs: Vec<&[u8]> = tiles.iter().map(Vec::as_slice).collect();
@@ -241,7 +269,7 @@ fn replayed_status_proof_from_before_a_revocation_cannot_say_genuine() {
         tiles: &tile_refs,
         status_proof: Some(old_status.as_bytes()),
     };
-    let r = online::verify(&label, &log.trust, &Catalog::builtin(), NOW, &fetched);
+    let r = online::verify(&label, &log.trust, &Catalog::builtin(), NOW, &fetched, None);
     assert_eq!(r.verdict, Verdict::CannotCheck, "{r:?}");
     assert_eq!(r.log.unwrap().unwrap().size, SIZE + 1);
     assert_eq!(
@@ -273,7 +301,7 @@ fn corrupt_tiles_or_missing_quorum_cannot_check() {
     assert!(matches!(r.log, Some(Err(OnlineError::Checkpoint(_)))));
     // a flipped bit in a sibling hash: the tiles do not lead to the signed root
     let cp = log.checkpoint(true);
-    let plan = online::plan_for_label(260, &log.trust, cp.as_bytes()).unwrap();
+    let plan = online::plan_for_label(260, &log.trust, cp.as_bytes(), NOW, None).unwrap();
     let mut tiles: Vec<Vec<u8>> = plan.tiles.iter().map(|t| log.tile(t)).collect();
     let level0 = plan
         .tiles
@@ -288,7 +316,7 @@ fn corrupt_tiles_or_missing_quorum_cannot_check() {
         tiles: &refs,
         status_proof: Some(status.as_bytes()),
     };
-    let r = online::verify(label, &log.trust, &Catalog::builtin(), NOW, &fetched);
+    let r = online::verify(label, &log.trust, &Catalog::builtin(), NOW, &fetched, None);
     assert!(
         matches!(r.log, Some(Err(OnlineError::Inclusion(_)))),
         "{r:?}"
@@ -305,6 +333,7 @@ fn offline_gives_cannot_check_with_the_offline_part() {
         &Catalog::builtin(),
         NOW,
         &Fetched::default(),
+        None,
     );
     assert_eq!(r.verdict, Verdict::CannotCheck);
     assert_eq!(
@@ -323,4 +352,158 @@ fn tampered_label_is_not_genuine_whatever_the_log_says() {
     let r = log.verify(&bytes, true);
     assert_eq!(r.verdict, Verdict::NotGenuine);
     assert_eq!(r.log, None); // not even fetched
+}
+
+/// Replay: after a revocation, the operator (or a network attacker) serves the pre-revocation
+/// checkpoint, its tiles and its status proof. Validly signed, consistent with each other — and
+/// never Genuine: stale by the witnesses' clock, and a rollback for a verifier that saw the newer
+/// checkpoint.
+#[test]
+fn replayed_pre_revocation_state_is_never_genuine() {
+    let mut log = Log::new(1);
+    let label = log.entries[5].clone();
+    let then = NOW - 2 * 3_600; // the old state, cosigned two hours ago
+    let old_cp = log.checkpoint_at(true, then);
+    assert_eq!(
+        log.verify_cp(&label, &old_cp, then + 60, None).verdict,
+        Verdict::Genuine
+    );
+    let old_seen = Seen {
+        size: SIZE,
+        root: log.root(),
+    };
+    let record = cose::StatusRecord {
+        action: cose::StatusAction::Revoke,
+        target: 5,
+        reason: cose::ReasonCode::IssuerKeyCompromise,
+        time: NOW - 3_600,
+        target_leaf_hash: merkle::leaf_hash(&label),
+    };
+    let mut revoked = Log::new(1);
+    revoked.push(cose::sign_status(&record, &key(1)));
+    revoked.buckets[0].set(5, State::Revoked, 1);
+    let new_cp = revoked.checkpoint(true);
+    let r = revoked.verify_cp(&label, &new_cp, NOW, Some(&old_seen));
+    assert_eq!(r.verdict, Verdict::Revoked(1), "{r:?}");
+    let newest = r.newest.unwrap();
+    assert_eq!(newest.size, SIZE + 1);
+
+    // 1. the old state replayed now: its cosignature is two hours old (max age one hour)
+    let r = log.verify_cp(&label, &old_cp, NOW, None);
+    assert_eq!(r.verdict, Verdict::CannotCheck, "{r:?}");
+    assert_eq!(
+        r.log,
+        Some(Err(OnlineError::Checkpoint(
+            checkpoint::CheckpointError::NotFresh
+        )))
+    );
+    // 2. even with a fresh cosignature on the old tree (a witness that never saw the new one),
+    //    a verifier that remembers the newer checkpoint calls it a rollback
+    let old_fresh = log.checkpoint_at(true, NOW - 5);
+    let r = log.verify_cp(&label, &old_fresh, NOW, Some(&newest));
+    assert_eq!(r.verdict, Verdict::LogInconsistent, "{r:?}");
+    assert_eq!(
+        r.log,
+        Some(Err(OnlineError::Rollback {
+            size: SIZE,
+            seen: SIZE + 1
+        }))
+    );
+}
+
+/// A split view: a checkpoint of the same size with another root, or a larger one that does
+/// not extend the tree verified before, is a warning; a real extension is accepted and
+/// remembered.
+#[test]
+fn split_view_against_the_remembered_checkpoint() {
+    let log = Log::new(1);
+    let label = log.entries[260].clone();
+    let cp = log.checkpoint(true);
+    let other_root = Seen {
+        size: SIZE,
+        root: [9; 32],
+    };
+    let r = log.verify_cp(&label, &cp, NOW, Some(&other_root));
+    assert_eq!(r.verdict, Verdict::LogInconsistent, "{r:?}");
+    assert_eq!(
+        r.log,
+        Some(Err(OnlineError::Fork {
+            size: SIZE,
+            seen: SIZE
+        }))
+    );
+    // an older tree whose root is not a prefix of this one
+    let prefix = Seen {
+        size: 100,
+        root: merkle::reference_root(&log.leaves[..100]),
+    };
+    let r = log.verify_cp(&label, &cp, NOW, Some(&prefix));
+    assert_eq!(r.verdict, Verdict::Genuine, "{r:?}");
+    assert_eq!(
+        r.newest,
+        Some(Seen {
+            size: SIZE,
+            root: log.root()
+        })
+    );
+    let not_prefix = Seen {
+        size: 100,
+        root: merkle::reference_root(&log.leaves[1..101]),
+    };
+    let r = log.verify_cp(&label, &cp, NOW, Some(&not_prefix));
+    assert_eq!(r.verdict, Verdict::LogInconsistent, "{r:?}");
+    assert_eq!(r.newest, None);
+}
+
+/// A label minted off the log with the trusted issuer key: its serial is beyond the tree. Once
+/// a fresh witnessed checkpoint is past its issue day (plus the merge delay) it is Not genuine —
+/// not in the public log; a label issued today may simply not be logged yet.
+#[test]
+fn label_minted_off_log_is_not_in_log() {
+    let log = Log::new(1);
+    let stolen = label_at(SIZE + 50, "Cam Off The Record");
+    let r = log.verify(&stolen, true);
+    assert_eq!(r.verdict, Verdict::NotInLog, "{r:?}");
+    assert!(matches!(
+        r.log,
+        Some(Err(OnlineError::NeverLogged { index, size, .. })) if index == SIZE + 50 && size == SIZE
+    ));
+    // issued today (the typical claim is issued at T0; verify on that day)
+    let today = T0 + 3_600;
+    let cp = log.checkpoint_at(true, today - 5);
+    let r = log.verify_cp(&stolen, &cp, today, None);
+    assert_eq!(r.verdict, Verdict::CannotCheck, "{r:?}");
+    // no witness policy: nothing says how fresh the checkpoint is, so nothing is proven
+    let mut unwitnessed = Log::new(0);
+    unwitnessed.trust.witness_policy.quorum = Quorum::Count(0);
+    let r = unwitnessed.verify(&stolen, false);
+    assert_eq!(r.verdict, Verdict::CannotCheck, "{r:?}");
+}
+
+/// A post-dated label (issued on a day that has not begun anywhere) is not genuine.
+#[test]
+fn post_dated_label_is_not_genuine() {
+    let log = Log::new(1);
+    let mut c = typical_claim();
+    c.serial = 5;
+    c.issued_at = NOW + 2 * DAY;
+    c.expires_at = c.issued_at + 365 * DAY;
+    let label = cose::sign_label(&c, &key(1));
+    let r = log.verify(&label, true);
+    assert_eq!(r.verdict, Verdict::NotGenuine, "{r:?}");
+    assert_eq!(
+        r.offline.verdict,
+        cyberlabel_core::verdict::Verdict::NotYetValid
+    );
+    // issued "tomorrow" in UTC but already today at UTC+14: still fine
+    let mut c = typical_claim();
+    c.issued_at = (NOW / DAY + 1) * DAY;
+    c.expires_at = c.issued_at + 365 * DAY;
+    let report = cyberlabel_core::verdict::verify_offline(
+        &cose::sign_label(&c, &key(1)),
+        &log.trust,
+        &Catalog::builtin(),
+        c.issued_at - 10 * 3_600,
+    );
+    assert_eq!(report.verdict, cyberlabel_core::verdict::Verdict::Genuine);
 }

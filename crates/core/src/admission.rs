@@ -1,0 +1,163 @@
+//! What a cyberlabel log may append — checked by the log's sequencer before it appends and by
+//! every auditor replaying the log, with the same code (DESIGN "When a verifier may say
+//! Genuine", rule 1).
+//!
+//! The log holds the trust list it enforces as entries of its own: a signed trust list
+//! (`trust-list.cose`, FORMATS §5) appended to the log takes effect for every later entry, so an
+//! auditor replaying the log knows which list was in force for each decision. A trust-list entry
+//! must verify under the trust anchor (the trust-list signer's key, pinned by whoever runs the
+//! auditor or verifier) and carry a higher version than the one in force. Then:
+//! - a label must be signed (`verify_strict`) by an issuer key the list in force names for the
+//!   label's scheme, valid on the label's issue day;
+//! - a status record must be signed by the key whose kid it carries, which the list in force
+//!   names; [`crate::status::entry_effects`] then requires that kid to be the target label's and
+//!   the transition to be legal.
+//!
+//! Signature checks are stateless given the list in force ([`check_entry`]): the log runs them
+//! outside its sequencer for submitted bytes, and an auditor can run them on all cores.
+
+use ed25519_dalek::VerifyingKey;
+
+use crate::cose::{self, ContentType, Entry};
+use crate::status::{EffectError, StatusMap};
+use crate::trust::{TRUST_LIST_CONTENT_TYPE, TrustList};
+
+/// What a checked entry is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admitted {
+    /// A label or status record whose signature verified under the trust list in force.
+    Record,
+    /// A newer trust list, verified under the anchor; it is in force from the next entry on.
+    TrustList(Box<TrustList>),
+}
+
+/// Whether `entry` is a trust-list entry (a COSE_Sign1 with content type `application/json`).
+#[must_use]
+pub fn is_trust_list(entry: &[u8]) -> bool {
+    cose::parse_sign1_bounded(entry, crate::tiles::MAX_ENTRY_BYTES)
+        .is_ok_and(|s| s.content_type == Some(ContentType::Text(TRUST_LIST_CONTENT_TYPE.into())))
+}
+
+/// Check one entry's signature and authorisation against the trust list in force (`None`
+/// before the log's first trust-list entry) and the trust anchor.
+///
+/// # Errors
+/// [`EffectError`]: an invalid entry, no trust list yet, an unknown, unauthorised or
+/// out-of-validity issuer key, a bad signature, or a trust list that does not verify under
+/// the anchor or is not newer than the one in force.
+pub fn check_entry(
+    entry: &[u8],
+    in_force: Option<&TrustList>,
+    anchor: &VerifyingKey,
+) -> Result<Admitted, EffectError> {
+    if is_trust_list(entry) {
+        let list =
+            TrustList::from_signed_any_time(entry, anchor).map_err(EffectError::BadTrustList)?;
+        if let Some(cur) = in_force
+            && list.version <= cur.version
+        {
+            return Err(EffectError::TrustListRollback {
+                in_force: cur.version,
+                got: list.version,
+            });
+        }
+        return Ok(Admitted::TrustList(Box::new(list)));
+    }
+    let decoded = cose::decode_entry(entry).map_err(EffectError::InvalidEntry)?;
+    let trust = in_force.ok_or(EffectError::NoTrustList)?;
+    let kid = decoded.kid();
+    let issuer = trust.issuer(&kid).ok_or(EffectError::UnknownIssuerKey)?;
+    let key = issuer
+        .verifying_key()
+        .ok_or(EffectError::UnknownIssuerKey)?;
+    if let Entry::Label { claim, .. } = &decoded {
+        if !issuer.authorised_for(&claim.scheme) {
+            return Err(EffectError::NotAuthorisedForScheme);
+        }
+        if !issuer.valid_during(
+            claim.issued_at,
+            claim.issued_at.saturating_add(crate::claim::DAY - 1),
+        ) {
+            return Err(EffectError::KeyNotValidAtIssuance);
+        }
+    }
+    decoded
+        .sign1()
+        .verify(key)
+        .map_err(|_| EffectError::BadSignature)?;
+    Ok(Admitted::Record)
+}
+
+/// A replay of a log from its first entry: the trust list in force and the status map, fed
+/// every entry in order — what an auditor (and the log itself, on a full audit) runs.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    anchor: VerifyingKey,
+    trust: Option<TrustList>,
+    map: StatusMap,
+}
+
+impl Replay {
+    /// An empty log whose trust lists must verify under `anchor`.
+    #[must_use]
+    pub fn new(anchor: VerifyingKey) -> Self {
+        Self {
+            anchor,
+            trust: None,
+            map: StatusMap::new(),
+        }
+    }
+
+    /// The trust list in force after the entries fed so far.
+    #[must_use]
+    pub fn trust(&self) -> Option<&TrustList> {
+        self.trust.as_ref()
+    }
+
+    /// The recomputed status map.
+    #[must_use]
+    pub fn status(&self) -> &StatusMap {
+        &self.map
+    }
+
+    /// Number of entries fed.
+    #[must_use]
+    pub fn size(&self) -> u64 {
+        self.map.size()
+    }
+
+    /// Feed the next entry, checking it fully (signature, authorisation, status rules).
+    ///
+    /// # Errors
+    /// [`EffectError`]: the log accepted something it must not have. The entry still counts as
+    /// appended (without effect), so the auditor can report it and go on.
+    pub fn push(&mut self, entry: &[u8]) -> Result<(), EffectError> {
+        let checked = check_entry(entry, self.trust.as_ref(), &self.anchor);
+        self.push_checked(entry, checked)
+    }
+
+    /// Feed the next entry whose [`check_entry`] result was computed elsewhere (in parallel,
+    /// against [`Replay::trust`] as it was at this entry).
+    ///
+    /// # Errors
+    /// As [`Replay::push`].
+    pub fn push_checked(
+        &mut self,
+        entry: &[u8],
+        checked: Result<Admitted, EffectError>,
+    ) -> Result<(), EffectError> {
+        match checked {
+            Ok(Admitted::TrustList(list)) => {
+                self.map.push(entry)?;
+                self.trust = Some(*list);
+                Ok(())
+            }
+            Ok(Admitted::Record) => self.map.push(entry),
+            Err(e) => {
+                // counts as appended, without effect
+                let _ = self.map.push_without_effect(entry);
+                Err(e)
+            }
+        }
+    }
+}
