@@ -21,10 +21,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use cyberlabel_core::cose;
+use cyberlabel_core::trust::{self, TrustList, TrustedIssuer};
 use cyberlabel_issuer::keys;
 use cyberlabel_issuer::mint;
 use cyberlabel_issuer::product::ProductDescription;
-use cyberlabel_log::{BuildError, Log, LogConfig, Submission};
+use cyberlabel_log::{BuildError, EntryPolicy, Log, LogConfig, Submission};
 use cyberlabel_server::{AppState, Config, Role, now_unix};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -112,9 +113,33 @@ fn run_in(args: &BenchArgs, tmp: &Path) -> Result<()> {
             .path(tmp.join("log-only"))
             .open()
             .context("sled")?;
-        let mut cfg = LogConfig::new("bench.example/log", keys::load_example_log_key()?);
+        // The log verifies every label at append (signature, issuer authorised for the
+        // scheme) against the trust list it holds: the figure includes that check.
+        let anchor = keys::load_example_trust_list_key().context("example trust-list key")?;
+        let mut cfg = LogConfig::new(
+            "bench.example/log",
+            keys::load_example_log_key()?,
+            EntryPolicy::Cyberlabel(anchor.verifying_key()),
+        );
         cfg.batch_size = args.batch_size;
         let log = Log::open(db, cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let list = TrustList {
+            version: 1,
+            issued_at: 0,
+            expires_at: u64::MAX / 2,
+            issuers: vec![TrustedIssuer::new(
+                "bench issuer",
+                &key.verifying_key(),
+                &[claim.scheme.as_str()],
+                0,
+                u64::MAX / 2,
+            )],
+            ..TrustList::default()
+        };
+        let entry = trust::sign(list.to_json().as_bytes(), &anchor);
+        rt.block_on(log.submit(Submission::entry(entry)))
+            .context("sequencer gone")?
+            .map_err(|e| anyhow::anyhow!("trust list: {e}"))?;
         let t = Instant::now();
         let tickets: Vec<_> = (0..args.labels)
             .map(|_| {

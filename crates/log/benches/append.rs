@@ -26,8 +26,8 @@ fn log_in(dir: &std::path::Path, batch: usize) -> Log {
     let mut c = LogConfig::new(
         "bench.cyberlabel.test/log",
         SigningKey::from_bytes(&[9; 32]),
+        EntryPolicy::Opaque,
     );
-    c.entries = EntryPolicy::Opaque;
     c.batch_size = batch;
     c.max_delay = Duration::from_millis(2);
     Log::open(sled::open(dir).unwrap(), c).unwrap()

@@ -16,8 +16,11 @@ use ed25519_dalek::SigningKey;
 const ORIGIN: &str = "scale.cyberlabel.test/log";
 
 fn config() -> LogConfig {
-    let mut c = LogConfig::new(ORIGIN, SigningKey::from_bytes(&[5; 32]));
-    c.entries = EntryPolicy::Opaque;
+    let mut c = LogConfig::new(
+        ORIGIN,
+        SigningKey::from_bytes(&[5; 32]),
+        EntryPolicy::Opaque,
+    );
     c.batch_size = 4096;
     c.max_delay = Duration::from_millis(5);
     c

@@ -32,7 +32,7 @@ use cyberlabel_core::note::{KeyKind, NoteError, NoteSigner, VerifierKey};
 use cyberlabel_core::status::{self, BUCKET_LABELS, StatusProof};
 use cyberlabel_core::tiles::{self, TileKind, TilePath};
 use cyberlabel_core::tlog_proof::TlogProof;
-use ed25519_dalek::SigningKey;
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use tokio::sync::oneshot;
 
 #[cfg(any(test, feature = "test-utils"))]
@@ -40,12 +40,14 @@ pub use store::MemoryStore;
 pub use store::{Commit, LogStore, SledStore, StoreError, StoredState};
 
 /// How the log treats entry bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryPolicy {
-    /// Entries must decode as cyberlabel labels or status records (`cose::decode_entry`); the
-    /// status map follows them and illegal transitions are rejected.
-    #[default]
-    Cyberlabel,
+    /// Entries must be cyberlabel labels, status records or trust lists, each admitted by
+    /// core's rules ([`cyberlabel_core::admission`]): trust lists verified under this trust
+    /// anchor (the trust-list signer's key) and newer than the one in force; labels and status
+    /// records signed by an issuer key the trust list in force authorises; the status map
+    /// follows them and illegal transitions are rejected.
+    Cyberlabel(VerifyingKey),
     /// Any bytes (< 64 KiB); the status map stays all-`None`. For benchmarks and tests.
     Opaque,
 }
@@ -77,15 +79,15 @@ impl core::fmt::Debug for LogConfig {
 }
 
 impl LogConfig {
-    /// Defaults: batches of up to 256 items, 2 ms max delay, cyberlabel entries.
+    /// Defaults: batches of up to 256 items, 2 ms max delay.
     #[must_use]
-    pub fn new(origin: impl Into<String>, signing_key: SigningKey) -> Self {
+    pub fn new(origin: impl Into<String>, signing_key: SigningKey, entries: EntryPolicy) -> Self {
         Self {
             origin: origin.into(),
             signing_key,
             batch_size: 256,
             max_delay: Duration::from_millis(2),
-            entries: EntryPolicy::Cyberlabel,
+            entries,
         }
     }
 }
@@ -165,9 +167,11 @@ pub enum AppendError {
     /// The builder failed.
     #[error(transparent)]
     Build(#[from] BuildError),
-    /// Refused by a status rule (invalid entry, serial not its index, missing or mismatched
-    /// target, another issuer or scheme, illegal transition). The rules and their variants live
-    /// in one place, core's [`status::EffectError`], shared with auditors replaying the log.
+    /// Refused by the admission rules (no trust list yet, unknown or unauthorised issuer key,
+    /// bad signature, trust-list rollback) or a status rule (invalid entry, serial not its
+    /// index, missing or mismatched target, another issuer or scheme, illegal transition). The
+    /// rules and their variants live in one place, core's [`status::EffectError`], shared with
+    /// auditors replaying the log.
     #[error("entry refused: {0}")]
     Rejected(#[from] status::EffectError),
     /// Storage failed; the log stops accepting appends.
@@ -634,6 +638,18 @@ impl Log {
             ));
         }
         Ok(size)
+    }
+
+    /// The trust-list entry in force: its index and its bytes (`None` before the first one).
+    ///
+    /// # Errors
+    /// [`LogError`] on storage failure.
+    pub fn trust_list_in_force(&self) -> Result<Option<(u64, Vec<u8>)>, LogError> {
+        let size = self.size();
+        match self.shared.store.trust_index()? {
+            Some(i) if i < size => Ok(Some((i, self.entry(i)?))),
+            _ => Ok(None),
+        }
     }
 
     /// A verification policy for this log's own key (log signature only).

@@ -6,11 +6,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
+use cyberlabel_core::admission::{self, Admitted};
 use cyberlabel_core::checkpoint::{self, Checkpoint, Policy, StatusCommitment};
 use cyberlabel_core::merkle::{self, Hash, NodeId};
 use cyberlabel_core::note::{NoteSigner, VerifierKey};
 use cyberlabel_core::status::{self, BUCKET_LABELS, Bucket, State, StatusContext, TargetInfo};
 use cyberlabel_core::tiles::{self, FULL_TILE_BYTES, MAX_ENTRY_BYTES, TILE_WIDTH, TileKind};
+use cyberlabel_core::trust::TrustList;
 use tokio::sync::oneshot;
 
 use crate::store::{Commit, LogStore, StoredState};
@@ -30,6 +32,8 @@ pub(crate) struct Sequencer {
     /// the right-edge partial entry bundle (`size % 256` entries)
     bundle_edge: Vec<u8>,
     policy: EntryPolicy,
+    /// the trust list in force (cyberlabel entries)
+    trust: Option<TrustList>,
 }
 
 type Reply = oneshot::Sender<Result<Appended, AppendError>>;
@@ -46,6 +50,8 @@ struct Batch {
     dirty_buckets: BTreeSet<u64>,
     idem: HashMap<[u8; 32], usize>,
     replies: Vec<(Reply, Pending)>,
+    /// a trust list appended in this batch: (index, list), in force from the next entry
+    trust: Option<(u64, TrustList)>,
 }
 
 fn encode_idem(index: u64, leaf: &Hash, checkpoint: &str) -> Vec<u8> {
@@ -160,12 +166,30 @@ impl Sequencer {
         } else if size > 0 && store.bundle(size / TILE_WIDTH - 1)?.is_none() {
             return Err(LogError::Corrupt("last entry bundle is missing".into()));
         }
+        let trust = match (config.entries, store.trust_index()?) {
+            (EntryPolicy::Cyberlabel(anchor), Some(i)) if i < size => {
+                let entry = crate::stored_entry(&*store, i)?
+                    .ok_or_else(|| LogError::Corrupt(format!("trust-list entry {i} is missing")))?;
+                Some(TrustList::from_signed_any_time(&entry, &anchor).map_err(|e| {
+                    LogError::Corrupt(format!(
+                        "the trust list in force (entry {i}) does not verify under the configured trust anchor: {e}"
+                    ))
+                })?)
+            }
+            (_, Some(i)) if i >= size => {
+                return Err(LogError::Corrupt(format!(
+                    "trust-list index {i} is beyond the tree size {size}"
+                )));
+            }
+            _ => None,
+        };
         Ok(Self {
             store,
             size,
             edges,
             bundle_edge,
             policy: config.entries,
+            trust,
         })
     }
 
@@ -210,6 +234,7 @@ impl Sequencer {
             dirty_buckets: BTreeSet::new(),
             idem: HashMap::new(),
             replies: Vec::new(),
+            trust: None,
         };
         for job in jobs {
             let key = job.submission.idempotency_key;
@@ -259,7 +284,16 @@ impl Sequencer {
                     .send(Err(AppendError::EntryTooLarge { len: bytes.len() }));
                 continue;
             }
-            if self.policy == EntryPolicy::Cyberlabel {
+            if let EntryPolicy::Cyberlabel(anchor) = self.policy {
+                let in_force = b.trust.as_ref().map(|(_, t)| t).or(self.trust.as_ref());
+                match admission::check_entry(&bytes, in_force, &anchor) {
+                    Ok(Admitted::Record) => {}
+                    Ok(Admitted::TrustList(list)) => b.trust = Some((index, *list)),
+                    Err(e) => {
+                        let _ = job.reply.send(Err(e.into()));
+                        continue;
+                    }
+                }
                 let changes = status::entry_effects(
                     &mut Ctx {
                         seq: self,
@@ -519,6 +553,7 @@ impl Sequencer {
                 size: new_size,
                 checkpoint: signed.clone(),
             }),
+            trust_index: b.trust.as_ref().map(|(i, _)| *i),
         };
         {
             let mut guard = match shared.published.write() {
@@ -534,6 +569,9 @@ impl Sequencer {
         self.size = new_size;
         self.edges = edges;
         self.bundle_edge = bundle_edge;
+        if let Some((_, list)) = b.trust.take() {
+            self.trust = Some(list);
+        }
         Ok(signed)
     }
 }

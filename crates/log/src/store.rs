@@ -57,6 +57,8 @@ pub struct Commit {
     pub idempotency: Vec<([u8; 32], Vec<u8>)>,
     /// new published state
     pub state: Option<StoredState>,
+    /// index of the trust-list entry now in force, when this commit appends one
+    pub trust_index: Option<u64>,
 }
 
 /// Storage for one log.
@@ -91,6 +93,11 @@ pub trait LogStore: Send + Sync + 'static {
     /// # Errors
     /// [`StoreError`].
     fn state(&self) -> Result<Option<StoredState>, StoreError>;
+    /// Index of the trust-list entry in force (the last one appended).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn trust_index(&self) -> Result<Option<u64>, StoreError>;
     /// Apply `commit` atomically and durably.
     ///
     /// # Errors
@@ -110,6 +117,7 @@ const K_BUCKET: u8 = b'b';
 const K_SNODE: u8 = b'n';
 const K_IDEM: u8 = b'i';
 const K_STATE: u8 = b's';
+const K_TRUST: u8 = b'l';
 
 fn key_lvl(kind: u8, level: u8, index: u64) -> [u8; 10] {
     let mut k = [0u8; 10];
@@ -169,6 +177,9 @@ fn commit_ops(c: &Commit) -> Vec<(Vec<u8>, Vec<u8>)> {
     }
     if let Some(s) = &c.state {
         ops.push((vec![K_STATE], encode_state(s)));
+    }
+    if let Some(i) = c.trust_index {
+        ops.push((vec![K_TRUST], i.to_be_bytes().to_vec()));
     }
     ops
 }
@@ -238,6 +249,15 @@ impl LogStore for MemoryStore {
     fn state(&self) -> Result<Option<StoredState>, StoreError> {
         self.get(&[K_STATE])?.map(|v| decode_state(&v)).transpose()
     }
+    fn trust_index(&self) -> Result<Option<u64>, StoreError> {
+        self.get(&[K_TRUST])?
+            .map(|v| {
+                <[u8; 8]>::try_from(v.as_slice())
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| StoreError::Corrupt("trust index is not 8 bytes"))
+            })
+            .transpose()
+    }
     fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         let ops = commit_ops(commit);
         let mut m = self.map.lock().map_err(|_| StoreError::Poisoned)?;
@@ -300,6 +320,15 @@ impl LogStore for SledStore {
     fn state(&self) -> Result<Option<StoredState>, StoreError> {
         self.get(&[K_STATE])?.map(|v| decode_state(&v)).transpose()
     }
+    fn trust_index(&self) -> Result<Option<u64>, StoreError> {
+        self.get(&[K_TRUST])?
+            .map(|v| {
+                <[u8; 8]>::try_from(v.as_slice())
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| StoreError::Corrupt("trust index is not 8 bytes"))
+            })
+            .transpose()
+    }
     fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for (k, v) in commit_ops(commit) {
@@ -340,8 +369,11 @@ pub mod conformance {
                 size: 2,
                 checkpoint: "cp\n".into(),
             }),
+            trust_index: Some(1),
         };
+        assert_eq!(store.trust_index()?, None);
         store.commit(&c)?;
+        assert_eq!(store.trust_index()?, Some(1));
         assert_eq!(store.tile(0, 0)?, Some(vec![1; 64]));
         assert_eq!(store.tile(1, 7)?, Some(vec![2; 32]));
         assert_eq!(store.tile(1, 6)?, None);

@@ -24,8 +24,8 @@ fn config() -> LogConfig {
     let mut c = LogConfig::new(
         "crash.cyberlabel.test/log",
         SigningKey::from_bytes(&[3; 32]),
+        EntryPolicy::Opaque,
     );
-    c.entries = EntryPolicy::Opaque;
     c.batch_size = 16;
     c.max_delay = Duration::from_millis(1);
     c

@@ -6,13 +6,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use cyberlabel_core::admission::Replay;
 use cyberlabel_core::checkpoint::{self, Checkpoint};
 use cyberlabel_core::claim::{Assessment, Claim, ProvisionSet};
 use cyberlabel_core::cose::{self, ReasonCode, StatusAction as CoseAction, StatusRecord};
 use cyberlabel_core::merkle::{leaf_hash, verify_consistency, verify_inclusion};
-use cyberlabel_core::status::{EffectError, State, StatusMap, verify_status_proof};
+use cyberlabel_core::status::{EffectError, State, verify_status_proof};
 use cyberlabel_core::tiles::{self, TileKind, TilePath, TileSet};
 use cyberlabel_core::tlog_proof;
+use cyberlabel_core::trust::{self, TrustList, TrustedIssuer};
 use cyberlabel_log::{
     AppendError, Appended, BuildError, EntryPolicy, Log, LogConfig, LogError, LogStore,
     MemoryStore, SledStore, Submission,
@@ -22,8 +24,7 @@ use ed25519_dalek::SigningKey;
 const ORIGIN: &str = "log.cyberlabel.test/2026";
 
 fn config(policy: EntryPolicy) -> LogConfig {
-    let mut c = LogConfig::new(ORIGIN, SigningKey::from_bytes(&[11; 32]));
-    c.entries = policy;
+    let mut c = LogConfig::new(ORIGIN, SigningKey::from_bytes(&[11; 32]), policy);
     c.batch_size = 64;
     c.max_delay = Duration::from_millis(1);
     c
@@ -381,6 +382,135 @@ fn full_audit_finds_a_tampered_interior_tile() {
 
 // ---- cyberlabel entries and the status map ----
 
+/// The trust-list signer (the trust anchor the log enforces lists under).
+fn anchor_key() -> SigningKey {
+    SigningKey::from_bytes(&[90; 32])
+}
+
+fn cyberlabel() -> EntryPolicy {
+    EntryPolicy::Cyberlabel(anchor_key().verifying_key())
+}
+
+/// A signed trust list: issuer keys 21 and 22 for SG-CLS, key 21 also for DE-BSI.
+fn trust_list_entry(version: u64) -> Vec<u8> {
+    let t = TrustList {
+        version,
+        issued_at: 1_700_000_000,
+        expires_at: 1_900_000_000,
+        issuers: vec![
+            TrustedIssuer::new(
+                "Issuer 21",
+                &SigningKey::from_bytes(&[21; 32]).verifying_key(),
+                &["SG-CLS", "DE-BSI"],
+                0,
+                u64::MAX / 2,
+            ),
+            TrustedIssuer::new(
+                "Issuer 22",
+                &SigningKey::from_bytes(&[22; 32]).verifying_key(),
+                &["SG-CLS"],
+                0,
+                u64::MAX / 2,
+            ),
+        ],
+        ..TrustList::default()
+    };
+    trust::sign(t.to_json().as_bytes(), &anchor_key())
+}
+
+/// A cyberlabel log whose first entry is the trust list it enforces.
+fn labels_log(log: Log) -> Log {
+    assert_eq!(
+        append(&log, Submission::entry(trust_list_entry(1)))
+            .unwrap()
+            .index,
+        0
+    );
+    log
+}
+
+/// Rule 1 at append: forged status records and renewals (the victim's kid pasted into an
+/// attacker's signature), unlisted keys and issuers outside their scheme are refused and
+/// nothing is appended; the log holds its trust list and refuses an older one.
+#[test]
+fn forged_and_unauthorised_entries_are_refused_at_append() {
+    for backend in BACKENDS {
+        let log = open_log(backend, cyberlabel());
+        let issuer = SigningKey::from_bytes(&[21; 32]);
+        let attacker = SigningKey::from_bytes(&[66; 32]);
+        // before any trust list, nothing is admitted
+        assert_eq!(
+            issue(&log, &issuer, None).unwrap_err(),
+            AppendError::Rejected(EffectError::NoTrustList)
+        );
+        let log = labels_log(log);
+        let (i, tl) = log.trust_list_in_force().unwrap().unwrap();
+        assert_eq!((i, tl), (0, trust_list_entry(1)));
+        let victim = issue(&log, &issuer, None).unwrap().index;
+        let size = log.size();
+        let cp = log.latest_checkpoint();
+        let paste_kid = |mut bytes: Vec<u8>| {
+            let from = cose::key_id(&attacker.verifying_key());
+            let to = cose::key_id(&issuer.verifying_key());
+            let at = bytes.windows(8).position(|w| w == from).unwrap();
+            bytes[at..at + 8].copy_from_slice(&to);
+            bytes
+        };
+        let record = StatusRecord {
+            action: CoseAction::Revoke,
+            target: victim,
+            reason: ReasonCode::Unspecified,
+            time: 1_750_000_000,
+            target_leaf_hash: leaf_hash(&log.entry(victim).unwrap()),
+        };
+        let forged_revoke = paste_kid(cose::sign_status(&record, &attacker));
+        assert_eq!(
+            append(&log, Submission::entry(forged_revoke)).unwrap_err(),
+            AppendError::Rejected(EffectError::BadSignature)
+        );
+        let forged_renewal = paste_kid(cose::sign_label(&claim(size, Some(victim)), &attacker));
+        assert_eq!(
+            append(&log, Submission::entry(forged_renewal)).unwrap_err(),
+            AppendError::Rejected(EffectError::BadSignature)
+        );
+        assert_eq!(
+            issue(&log, &attacker, None).unwrap_err(),
+            AppendError::Rejected(EffectError::UnknownIssuerKey)
+        );
+        let key22 = SigningKey::from_bytes(&[22; 32]);
+        assert_eq!(
+            append(
+                &log,
+                Submission::entry(cose::sign_label(&claim_in("DE-BSI", size, None), &key22))
+            )
+            .unwrap_err(),
+            AppendError::Rejected(EffectError::NotAuthorisedForScheme)
+        );
+        assert_eq!(
+            append(&log, Submission::entry(trust_list_entry(1))).unwrap_err(),
+            AppendError::Rejected(EffectError::TrustListRollback {
+                in_force: 1,
+                got: 1
+            })
+        );
+        // nothing was appended and the victim is still active
+        assert_eq!(log.size(), size);
+        assert_eq!(log.latest_checkpoint(), cp);
+        let v = verify_status_proof(
+            log.status_proof_for_index(victim).unwrap().as_bytes(),
+            &log.policy(),
+        )
+        .unwrap();
+        assert_eq!(v.state_of(victim).unwrap().0, State::Active);
+        // a newer trust list is appended and takes effect
+        let i2 = append(&log, Submission::entry(trust_list_entry(2)))
+            .unwrap()
+            .index;
+        assert_eq!(log.trust_list_in_force().unwrap().unwrap().0, i2);
+        assert_eq!(log.audit().unwrap(), log.size());
+    }
+}
+
 fn claim(serial: u64, supersedes: Option<u64>) -> Claim {
     claim_in("SG-CLS", serial, supersedes)
 }
@@ -433,7 +563,7 @@ fn change(
 #[test]
 fn status_map_follows_legal_transitions_only() {
     for backend in BACKENDS {
-        status_transitions_on(open_log(backend, EntryPolicy::Cyberlabel));
+        status_transitions_on(labels_log(open_log(backend, cyberlabel())));
     }
 }
 
@@ -447,7 +577,7 @@ fn status_transitions_on(log: Log) {
     assert_eq!(
         append(&log, Submission::entry(wrong)).unwrap_err(),
         AppendError::Rejected(EffectError::SerialMismatch {
-            index: 2,
+            index: 3,
             serial: 99
         })
     );
@@ -455,7 +585,7 @@ fn status_transitions_on(log: Log) {
         append(&log, Submission::entry(b"garbage".to_vec())),
         Err(AppendError::Rejected(EffectError::InvalidEntry(_)))
     ));
-    assert_eq!(log.size(), 2);
+    assert_eq!(log.size(), 3);
     let s = change(&log, &issuer, l0, CoseAction::Suspend)
         .unwrap()
         .index;
@@ -500,20 +630,20 @@ fn status_transitions_on(log: Log) {
     assert_eq!(v.state_of(s).unwrap().0, State::None);
     assert!(v.state_of(log.size()).is_err());
     // an auditor replaying the entries with core's rules gets the committed status root
-    let mut replay = StatusMap::new();
+    let mut replay = Replay::new(anchor_key().verifying_key());
     for i in 0..log.size() {
         replay.push(&log.entry(i).unwrap()).unwrap();
     }
     let latest = open_cp(&log, &log.latest_checkpoint());
-    assert_eq!(Some(replay.commitment()), latest.status().unwrap());
-    assert_eq!(replay.bucket(0).unwrap(), &v.state);
+    assert_eq!(Some(replay.status().commitment()), latest.status().unwrap());
+    assert_eq!(replay.status().bucket(0).unwrap(), &v.state);
     // and the log's own full audit agrees
     assert_eq!(log.audit().unwrap(), log.size());
 }
 
 #[test]
 fn renewal_by_another_issuer_or_scheme_is_rejected_on_sled() {
-    let log = sled_log(EntryPolicy::Cyberlabel);
+    let log = labels_log(sled_log(cyberlabel()));
     let issuer = SigningKey::from_bytes(&[21; 32]);
     let other = SigningKey::from_bytes(&[22; 32]);
     let l0 = issue(&log, &issuer, None).unwrap().index;
@@ -534,14 +664,14 @@ fn renewal_by_another_issuer_or_scheme_is_rejected_on_sled() {
         AppendError::Rejected(EffectError::SchemeMismatch { target: l0 })
     );
     // nothing appended, the target is still active
-    assert_eq!(log.size(), 1);
+    assert_eq!(log.size(), 2);
     assert_eq!(log.latest_checkpoint(), cp_before);
     let proof = log.status_proof_for_index(l0).unwrap();
     let v = verify_status_proof(proof.as_bytes(), &log.policy()).unwrap();
     assert_eq!(v.state_of(l0).unwrap().0, State::Active);
     // the issuer's own renewal under the same scheme still works
     let l1 = renew(&issuer, "SG-CLS").unwrap().index;
-    assert_eq!(l1, 1);
+    assert_eq!(l1, 2);
     let proof = log.status_proof_for_index(l0).unwrap();
     let v = verify_status_proof(proof.as_bytes(), &log.policy()).unwrap();
     assert_eq!(v.state_of(l0).unwrap().0, State::Superseded);
@@ -601,11 +731,7 @@ fn witness_cosignatures_are_verified_before_they_are_attached() {
     assert_eq!(log.latest_checkpoint(), signed);
     let updated = log.add_cosignatures(&signed, &[good], &witnesses).unwrap();
     assert_eq!(log.latest_checkpoint(), updated);
-    let policy = checkpoint::Policy {
-        log: log.verifier_key().clone(),
-        witnesses,
-        quorum: 1,
-    };
+    let policy = checkpoint::Policy::k_of_n(log.verifier_key().clone(), witnesses, 1);
     checkpoint::open(updated.as_bytes(), &policy).unwrap();
     // after the next batch the old checkpoint can no longer be cosigned
     append(&log, Submission::entry(b"b".to_vec())).unwrap();
