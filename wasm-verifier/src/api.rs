@@ -211,7 +211,7 @@ pub fn fetch_plan(
         .as_ref()
         .map(|c| c.serial)
         .ok_or("not a label")?;
-    let plan = online::plan_for_label(serial, &trust, checkpoint.as_bytes())
+    let plan = online::plan_for_label(serial, &trust, checkpoint.as_bytes(), now, None)
         .map_err(|e| format!("log: {e}"))?;
     Ok(serde_json::json!({
         "size": plan.size,
@@ -260,7 +260,7 @@ pub fn verify_online(
         tiles: &parts,
         status_proof: (!status_proof.is_empty()).then_some(status_proof.as_bytes()),
     };
-    let r = online::verify(&label, &trust, catalog(), now, &fetched);
+    let r = online::verify(&label, &trust, catalog(), now, &fetched, None);
     let outcome = Offline::of(&r.offline);
     let mut json = report_json(&r.offline, &trust, now);
     json["verdict"] = r.verdict.name().into();

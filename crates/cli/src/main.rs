@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod fetch;
 mod issue;
 mod keygen;
 mod photo;

@@ -307,6 +307,7 @@ pub fn example_trust_list() -> Result<TrustList> {
             origin: EXAMPLE_LOG_ORIGIN.into(),
             vkey: log_vkey.to_string(),
             url: "http://127.0.0.1:8080".into(),
+            max_merge_delay: 0,
         }],
         witnesses: vec![],
         witness_policy: Default::default(),

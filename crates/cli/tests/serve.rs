@@ -123,13 +123,14 @@ fn token_create_serve_demo_and_lock_message() {
         "{msg}"
     );
 
-    // the issuer token created before start works; the demo admin token too
+    // the issuer token created before start works; the demo admin token too (entry 0 is the
+    // trust list the log enforces, the first label is 1 on this log with no samples)
     let product = r#"{"scheme":"SG-CLS","level":1,"manufacturer":"A","product":"P","hardware_versions":"1",
         "firmware_versions":"1","category":1,"provisions":["5.1-1"],"assessment":"self_declared",
         "support_until":"2029-01-01"}"#;
     let (st, body) = http(&addr, "POST", "/labels", &issuer, product);
     assert_eq!(st, 201, "{body}");
-    let (st, body) = http(&addr, "POST", "/labels/0/suspend", &admin, "");
+    let (st, body) = http(&addr, "POST", "/labels/1/suspend", &admin, "");
     assert_eq!(st, 200, "{body}");
 
     // SIGTERM: graceful stop, exit 0

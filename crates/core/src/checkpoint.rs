@@ -446,7 +446,7 @@ fn open_inner(
     }
     // Freshest first: add cosigners until the rule holds; the last one added is the time the
     // whole satisfying set vouches for.
-    cosigs.sort_by(|a, b| b.1.cmp(&a.1));
+    cosigs.sort_by_key(|c| core::cmp::Reverse(c.1));
     let mut marks = vec![false; policy.witnesses.len()];
     for (i, t) in &cosigs {
         marks[*i] = true;

@@ -360,7 +360,7 @@ fn tampered_label_is_not_genuine_whatever_the_log_says() {
 /// checkpoint.
 #[test]
 fn replayed_pre_revocation_state_is_never_genuine() {
-    let mut log = Log::new(1);
+    let log = Log::new(1);
     let label = log.entries[5].clone();
     let then = NOW - 2 * 3_600; // the old state, cosigned two hours ago
     let old_cp = log.checkpoint_at(true, then);

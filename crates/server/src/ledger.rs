@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use cyberlabel_core::merkle::Hash;
 use cyberlabel_core::status::{BUCKET_LABELS, State, StatusProof};
 use cyberlabel_core::tiles::TilePath;
-use cyberlabel_log::{AppendError, BuildError, Log, LogConfig, LogError, Submission};
-use ed25519_dalek::SigningKey;
+use cyberlabel_log::{AppendError, BuildError, EntryPolicy, Log, LogConfig, LogError, Submission};
+use ed25519_dalek::{SigningKey, VerifyingKey};
 
 /// Builds an entry once its index is known (the label's serial is its index).
 pub type Builder = Box<dyn FnOnce(u64) -> Result<Vec<u8>, String> + Send>;
@@ -90,10 +90,11 @@ impl Ledger {
         db: &sled::Db,
         origin: &str,
         key: SigningKey,
+        anchor: VerifyingKey,
         batch_size: usize,
         max_delay: std::time::Duration,
     ) -> Result<Self, LedgerError> {
-        let mut cfg = LogConfig::new(origin, key);
+        let mut cfg = LogConfig::new(origin, key, EntryPolicy::Cyberlabel(anchor));
         cfg.batch_size = batch_size.max(1);
         cfg.max_delay = max_delay;
         let log = Log::open(db.clone(), cfg)?;
@@ -103,6 +104,33 @@ impl Ledger {
             seen,
             pending: AtomicU64::new(0),
         })
+    }
+
+    /// The trust-list entry the log enforces: its index and signed bytes.
+    ///
+    /// # Errors
+    /// [`LedgerError::Storage`].
+    pub fn trust_list_in_force(&self) -> Result<Option<(u64, Vec<u8>)>, LedgerError> {
+        self.with(|log| Ok(log.trust_list_in_force()?))
+    }
+
+    /// Append a signed trust list and wait until it is durable (start-up, from a plain thread
+    /// context: the log's ticket is waited on outside any async runtime).
+    ///
+    /// # Errors
+    /// [`LedgerError`] if the log refuses it (e.g. not newer than the list in force).
+    pub fn append_trust_list(&self, signed: Vec<u8>) -> Result<u64, LedgerError> {
+        let ticket = self.with(|log| Ok(log.submit(Submission::entry(signed))))?;
+        let answer = std::thread::scope(|s| {
+            s.spawn(move || ticket.blocking_recv())
+                .join()
+                .map_err(|_| LedgerError::Closed)
+        })?;
+        match answer {
+            Ok(Ok(a)) => Ok(a.index),
+            Ok(Err(e)) => Err(append_error(e)),
+            Err(_) => Err(LedgerError::Closed),
+        }
     }
 
     fn with<T>(&self, f: impl FnOnce(&Log) -> Result<T, LedgerError>) -> Result<T, LedgerError> {

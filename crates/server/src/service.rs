@@ -224,26 +224,101 @@ impl Service {
         let now = now_unix();
 
         // The trust list: configured (signed file + anchor), or in demo mode signed on the fly
-        // with the example trust-list key, listing the example issuer and this log.
-        let (trust_cose, trust_anchor) = match (&config.trust_list, &config.trust_anchor) {
+        // with the example trust-list key, listing the example issuer and this log. The log
+        // holds the list it enforces as an entry (core's admission rules): a newer configured
+        // list is appended at start; an older one, or another list under the same version, is
+        // refused.
+        let configured = match (&config.trust_list, &config.trust_anchor) {
             (Some(file), Some(anchor)) => {
                 let bytes = std::fs::read(file).map_err(|e| other("trust_list")(e.to_string()))?;
                 let anchor = keys::load_public_key(anchor)
                     .map_err(|e| other("trust_anchor")(e.to_string()))?;
                 TrustList::from_signed(&bytes, &anchor, now)
                     .map_err(|e| other("trust_list")(e.to_string()))?;
-                (bytes, Some(anchor))
+                Some((bytes, anchor))
             }
-            (None, None) if demo => {
-                let tl_key = keys::load_example_trust_list_key()
-                    .map_err(|e| other("example trust-list key")(e.to_string()))?;
+            (None, None) if demo => None,
+            (None, None) => {
+                return Err(StartError::Missing(
+                    "trust_list and trust_anchor: the log admits only entries its trust list authorises",
+                ));
+            }
+            _ => {
+                return Err(StartError::Missing(
+                    "trust_list and trust_anchor must be given together",
+                ));
+            }
+        };
+        let demo_tl_key = if configured.is_none() {
+            Some(
+                keys::load_example_trust_list_key()
+                    .map_err(|e| other("example trust-list key")(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let trust_anchor = match (&configured, &demo_tl_key) {
+            (Some((_, a)), _) => *a,
+            (None, Some(k)) => k.verifying_key(),
+            (None, None) => return Err(StartError::Missing("trust_anchor")),
+        };
+        if !demo
+            && example_public(keys::load_example_trust_list_key) == Some(trust_anchor.to_bytes())
+        {
+            return Err(StartError::ExampleKey("trust-list"));
+        }
+        let ledger = Ledger::open(
+            &db,
+            &config.origin,
+            log_key,
+            trust_anchor,
+            config.batch_size,
+            Duration::from_millis(config.max_delay_ms),
+        )
+        .map_err(|e| other("log")(e.to_string()))?;
+        let in_force = ledger
+            .trust_list_in_force()
+            .map_err(|e| other("log")(e.to_string()))?;
+        let in_force_list = match &in_force {
+            Some((i, bytes)) => Some(
+                TrustList::from_signed_any_time(bytes, &trust_anchor)
+                    .map_err(|e| other("log")(format!("trust list in force (entry {i}): {e}")))?,
+            ),
+            None => None,
+        };
+        let trust_cose = match (configured, demo_tl_key) {
+            (Some((bytes, _)), _) => {
+                match (&in_force, &in_force_list) {
+                    (Some((_, cur)), _) if *cur == bytes => {}
+                    (Some(_), Some(cur)) => {
+                        let new = TrustList::from_signed_any_time(&bytes, &trust_anchor)
+                            .map_err(|e| other("trust_list")(e.to_string()))?;
+                        if new.version <= cur.version {
+                            return Err(StartError::Other(format!(
+                                "trust_list: version {} is not newer than version {} the log already enforces; sign the new list with a higher version",
+                                new.version, cur.version
+                            )));
+                        }
+                        ledger
+                            .append_trust_list(bytes.clone())
+                            .map_err(|e| other("trust_list")(e.to_string()))?;
+                    }
+                    _ => {
+                        ledger
+                            .append_trust_list(bytes.clone())
+                            .map_err(|e| other("trust_list")(e.to_string()))?;
+                    }
+                }
+                bytes
+            }
+            (None, Some(tl_key)) => {
                 let schemes: Vec<&str> = catalog.schemes.iter().map(|s| s.id.as_str()).collect();
                 // The mutual-recognition rows of the example trust list, so the demo page can
                 // show partner-scheme equivalents.
                 let equivalences = TrustList::from_json(keys::EXAMPLE_TRUST_LIST_JSON)
                     .map_err(|e| other("example trust list")(e.to_string()))?
                     .equivalences;
-                let list = TrustList {
+                let wanted = TrustList {
                     version: 1,
                     issued_at: now - 86_400,
                     expires_at: now + 365 * 86_400,
@@ -252,59 +327,55 @@ impl Service {
                         &issuer_key.verifying_key(),
                         &schemes,
                         0,
-                        now + 10 * 365 * 86_400,
+                        // fixed (2100-01-01), so a restart finds the same list in force
+                        4_102_444_800,
                     )],
                     logs: vec![TrustedLog {
                         origin: config.origin.clone(),
                         vkey: log_vkey.clone(),
                         url: String::new(),
+                        max_merge_delay: 0,
                     }],
                     equivalences,
                     ..TrustList::default()
                 };
-                let json = list.to_json();
-                (
-                    trust::sign(json.as_bytes(), &tl_key),
-                    Some(tl_key.verifying_key()),
-                )
+                let same = |cur: &TrustList| {
+                    cur.issuers == wanted.issuers
+                        && cur.logs == wanted.logs
+                        && cur.witnesses == wanted.witnesses
+                        && cur.witness_policy == wanted.witness_policy
+                        && cur.equivalences == wanted.equivalences
+                        && cur.expires_at > now + 30 * 86_400
+                };
+                match (in_force, in_force_list) {
+                    (Some((_, bytes)), Some(cur)) if same(&cur) => bytes,
+                    (_, cur) => {
+                        let list = TrustList {
+                            version: cur.map_or(1, |c| c.version + 1),
+                            ..wanted
+                        };
+                        let bytes = trust::sign(list.to_json().as_bytes(), &tl_key);
+                        ledger
+                            .append_trust_list(bytes.clone())
+                            .map_err(|e| other("demo trust list")(e.to_string()))?;
+                        bytes
+                    }
+                }
             }
-            (None, None) => (Vec::new(), None),
-            _ => {
-                return Err(StartError::Missing(
-                    "trust_list and trust_anchor must be given together",
-                ));
-            }
+            (None, None) => return Err(StartError::Missing("trust_list")),
         };
-        if !demo
-            && let Some(a) = &trust_anchor
-            && example_public(keys::load_example_trust_list_key) == Some(a.to_bytes())
-        {
-            return Err(StartError::ExampleKey("trust-list"));
-        }
-        let trust_json = if trust_cose.is_empty() {
-            Vec::new()
-        } else {
-            // A trust list is bounded by its own limit, not the label one (the demo list with
-            // its mutual-recognition rows is several KiB).
-            cose::parse_sign1_bounded(&trust_cose, trust::MAX_TRUST_LIST_LEN)
-                .map(|s| s.payload)
-                .map_err(|e| other("trust_list")(e.to_string()))?
-        };
+        // A trust list is bounded by its own limit, not the label one (the demo list with its
+        // mutual-recognition rows is several KiB).
+        let trust_json = cose::parse_sign1_bounded(&trust_cose, trust::MAX_TRUST_LIST_LEN)
+            .map(|s| s.payload)
+            .map_err(|e| other("trust_list")(e.to_string()))?;
         let site_config = serde_json::to_vec(&json!({
-            "trust_anchor": trust_anchor.map(|k| B64.encode(k.as_bytes())).unwrap_or_default(),
+            "trust_anchor": B64.encode(trust_anchor.as_bytes()),
             "origin": config.origin,
             "verifier_url": config.verifier_url(),
             "log_url": "",
         }))
         .map_err(|e| other("config.json")(e.to_string()))?;
-        let ledger = Ledger::open(
-            &db,
-            &config.origin,
-            log_key,
-            config.batch_size,
-            Duration::from_millis(config.max_delay_ms),
-        )
-        .map_err(|e| other("log")(e.to_string()))?;
         let issuer_kid = cose::key_id(&issuer_key.verifying_key());
         Ok(Self {
             ledger,
