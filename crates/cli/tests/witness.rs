@@ -79,3 +79,113 @@ fn keygen_serve_cosign_and_stop() {
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+/// The two binaries together: `cyberlabel witness serve` and `cyberlabel serve --demo --witness
+/// <vkey>@<url>`; the demo's sample labels are cosigned and `/checkpoint` carries the witness's
+/// verifying cosignature.
+#[test]
+fn demo_server_gathers_witness_cosignatures() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_cyberlabel");
+    let out = Command::new(bin)
+        .args(["witness", "keygen", "--name", "witness.test/w2", "--out"])
+        .arg(dir.path().join("k"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let vkey = VerifierKey::parse(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+    let origin = "localhost/cyberlabel";
+    let log_key = cyberlabel_issuer::keys::load_example_log_key().unwrap();
+    let log_vkey = VerifierKey::new(origin, KeyKind::Ed25519, log_key.verifying_key()).unwrap();
+
+    let mut witness = Command::new(bin)
+        .args(["witness", "serve", "--listen", "127.0.0.1:0", "--key"])
+        .arg(dir.path().join("k/witness.key"))
+        .arg("--data")
+        .arg(dir.path().join("wdata"))
+        .arg("--log")
+        .arg(log_vkey.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut wl = BufReader::new(witness.stdout.take().unwrap()).lines();
+    let _ = wl.next().unwrap().unwrap();
+    let witness_url = wl
+        .next()
+        .unwrap()
+        .unwrap()
+        .strip_prefix("listening ")
+        .unwrap()
+        .to_owned();
+
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    let mut server = Command::new(bin)
+        .env_remove("CYBERLABEL_LISTEN")
+        .env_remove("CYBERLABEL_DATA")
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--origin",
+            origin,
+        ])
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .arg("--www")
+        .arg(&www)
+        .arg("--witness")
+        .arg(format!("{vkey}@{witness_url}"))
+        .args(["--witness-interval-secs", "1"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("server exited early").unwrap();
+        if let Some(rest) = line.strip_prefix("cyberlabel: serving on http://") {
+            break rest.split('/').next().unwrap().to_owned();
+        }
+    };
+    // keep draining the server's stderr so it never blocks on a full pipe
+    let drain = std::thread::spawn(move || for _ in lines {});
+
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let cosigned = loop {
+        let mut r = agent
+            .get(format!("http://{addr}/checkpoint"))
+            .call()
+            .unwrap();
+        let text = r.body_mut().read_to_string().unwrap();
+        let v = note::open(text.as_bytes(), &[log_vkey.clone(), vkey.clone()]).unwrap();
+        let size: u64 = v.note.text.lines().nth(1).unwrap().parse().unwrap();
+        if size > 0 && v.is_signed_by(&vkey) {
+            break v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no cosignature: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(cosigned.is_signed_by(&log_vkey));
+
+    for child in [&mut server, &mut witness] {
+        let killed = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        assert!(child.wait().unwrap().success());
+    }
+    drain.join().unwrap();
+}
