@@ -18,6 +18,8 @@ use cyberlabel_server::auth::{ANY_SCHEME, parse_expiry};
 use cyberlabel_server::{AppState, Config, Role, TokenStore, now_unix, open_db};
 
 /// Server command group, flattened into the top-level command list.
+// Parsed once per process: the size difference between the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Run the issuing service (HTTP API, log read side, verifier page).
