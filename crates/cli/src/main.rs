@@ -1,6 +1,7 @@
 //! The `cyberlabel` command line. `main` only parses and dispatches: each command group lives in
 //! its own module (`keygen`, `issue` + `render`, `verify`, `schemes`, `trust_list`; the server
-//! commands `serve`/`token` in `serve.rs`), and each module's `run` returns the process exit code.
+//! commands `serve`/`token` in `serve.rs`; the transparency-log witness in `witness.rs`), and
+//! each module's `run` returns the process exit code.
 //!
 //! Errors are `anyhow` chains whose outermost context says what failed and what to do next.
 
@@ -19,6 +20,7 @@ mod serve;
 mod trust_list;
 mod util;
 mod verify;
+mod witness;
 
 /// Consumer-IoT cybersecurity labels (ISO/IEC 27404): issue, print and verify signed QR labels.
 #[derive(Debug, Parser)]
@@ -49,6 +51,9 @@ enum Command {
     TrustList(trust_list::Command),
     #[command(flatten)]
     Server(serve::Command),
+    /// Run a C2SP tlog-witness that cosigns transparency-log checkpoints (keygen, serve).
+    #[command(subcommand)]
+    Witness(witness::Command),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +66,7 @@ fn main() -> ExitCode {
         Command::Schemes(args) => schemes::run(args),
         Command::TrustList(cmd) => trust_list::run(cmd),
         Command::Server(cmd) => serve::run(cmd),
+        Command::Witness(cmd) => witness::run(cmd),
     };
     match result {
         Ok(code) => code,

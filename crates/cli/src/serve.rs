@@ -18,6 +18,8 @@ use cyberlabel_server::auth::{ANY_SCHEME, parse_expiry};
 use cyberlabel_server::{AppState, Config, Role, TokenStore, now_unix, open_db};
 
 /// Server command group, flattened into the top-level command list.
+// Parsed once per process: the size difference between the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Run the issuing service (HTTP API, log read side, verifier page).
@@ -74,6 +76,27 @@ pub struct ServeArgs {
     /// Log as JSON lines instead of human-readable text.
     #[arg(long)]
     log_json: bool,
+    /// A witness to gather cosignatures from: `<witness vkey>@<url>` (repeatable; added to the
+    /// config file's `[[witnesses]]`), e.g. `w.example/w1+1a2b3c4d+BB…@http://127.0.0.1:7380`.
+    #[arg(long = "witness", value_name = "VKEY@URL")]
+    witnesses: Vec<String>,
+    /// Seconds between re-submissions of the current checkpoint to the witnesses.
+    #[arg(long, value_name = "SECS")]
+    witness_interval_secs: Option<u64>,
+}
+
+/// Parses `--witness <vkey>@<url>`; the witness name is the vkey's key name.
+fn parse_witness(arg: &str) -> Result<cyberlabel_server::config::WitnessConfig> {
+    let Some((vkey, rest)) = arg.rsplit_once("@http") else {
+        bail!("--witness {arg:?}: expected <witness vkey>@<http(s) URL>");
+    };
+    let key = cyberlabel_core::note::VerifierKey::parse(vkey)
+        .map_err(|e| anyhow::anyhow!("--witness {arg:?}: invalid vkey: {e}"))?;
+    Ok(cyberlabel_server::config::WitnessConfig {
+        name: key.name().to_owned(),
+        vkey: vkey.to_owned(),
+        url: format!("http{rest}"),
+    })
 }
 
 /// `cyberlabel token …`.
@@ -208,6 +231,10 @@ fn config(args: &ServeArgs) -> Result<Config> {
     flag!(log_key, some);
     flag!(trust_list, some);
     flag!(trust_anchor, some);
+    flag!(witness_interval_secs);
+    for w in &args.witnesses {
+        cfg.witnesses.push(parse_witness(w)?);
+    }
     if let Some(d) = &args.data {
         cfg.data_dir = d.clone();
     }

@@ -497,6 +497,38 @@ pub fn add_signature_lines(signed: &str, lines: &[String]) -> Result<String, Che
     Ok(parsed.to_text())
 }
 
+/// Add signature lines to a signed note, each **replacing** any earlier line by the same key
+/// (same key name and key id) instead of accumulating next to it: a witness's fresh
+/// cosignature (new timestamp) supersedes its older one on the same checkpoint. Lines already
+/// present are kept once.
+///
+/// The caller decides which lines to trust (verify them first): a line here replaces whatever
+/// that key had signed before.
+///
+/// # Errors
+/// [`CheckpointError::Note`] if the note or a line does not parse, or the result has too many
+/// signatures.
+pub fn replace_signature_lines(signed: &str, lines: &[String]) -> Result<String, CheckpointError> {
+    let mut parsed = note::Note::parse(signed.as_bytes())?;
+    for l in lines {
+        let one = note::Note::parse(format!("x\n\n{l}\n").as_bytes())?;
+        for s in one.signatures {
+            match parsed
+                .signatures
+                .iter_mut()
+                .find(|old| old.name == s.name && old.key_id == s.key_id)
+            {
+                Some(old) => *old = s,
+                None => parsed.signatures.push(s),
+            }
+        }
+    }
+    if parsed.signatures.len() > note::MAX_SIGNATURES {
+        return Err(CheckpointError::Note(NoteError::TooLarge));
+    }
+    Ok(parsed.to_text())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -663,5 +695,70 @@ mod tests {
                 .witnessed_at,
             None
         );
+    }
+
+    #[test]
+    fn replace_signature_lines_supersedes_same_key() {
+        let log = NoteSigner::new(
+            "log.example/a",
+            KeyKind::Ed25519,
+            SigningKey::from_bytes(&[7; 32]),
+        )
+        .unwrap();
+        let w1 = NoteSigner::new(
+            "w1",
+            KeyKind::CosignatureV1,
+            SigningKey::from_bytes(&[8; 32]),
+        )
+        .unwrap();
+        let w2 = NoteSigner::new(
+            "w2",
+            KeyKind::CosignatureV1,
+            SigningKey::from_bytes(&[9; 32]),
+        )
+        .unwrap();
+        let cp = Checkpoint::new("log.example/a", 5, [3; 32]);
+        let text = cp.to_text();
+        let signed = cp.sign(&log).unwrap();
+        let policy = Policy::k_of_n(
+            log.verifier().clone(),
+            vec![w1.verifier().clone(), w2.verifier().clone()],
+            2,
+        );
+        let first = replace_signature_lines(
+            &signed,
+            &[
+                cosign(&text, &w1, 100).unwrap(),
+                cosign(&text, &w2, 100).unwrap(),
+            ],
+        )
+        .unwrap();
+        // add_signature_lines accumulates a second line for w1; replace keeps one, the newest
+        let appended = add_signature_lines(&first, &[cosign(&text, &w1, 200).unwrap()]).unwrap();
+        assert_eq!(
+            note::Note::parse(appended.as_bytes())
+                .unwrap()
+                .signatures
+                .len(),
+            4
+        );
+        let replaced =
+            replace_signature_lines(&first, &[cosign(&text, &w1, 200).unwrap()]).unwrap();
+        let n = note::Note::parse(replaced.as_bytes()).unwrap();
+        assert_eq!(n.signatures.len(), 3);
+        assert_eq!(n.signatures[0].name, "log.example/a");
+        let v = open(replaced.as_bytes(), &policy).unwrap();
+        let ts: Vec<_> = v
+            .note
+            .verified
+            .iter()
+            .map(|s| (s.name.clone(), s.timestamp))
+            .collect();
+        assert!(ts.contains(&("w1".to_owned(), Some(200))));
+        assert!(ts.contains(&("w2".to_owned(), Some(100))));
+        // the same line twice is kept once
+        let again =
+            replace_signature_lines(&replaced, &[cosign(&text, &w1, 200).unwrap()]).unwrap();
+        assert_eq!(again, replaced);
     }
 }

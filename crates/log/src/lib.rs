@@ -526,7 +526,9 @@ impl Log {
 
     /// Attach witness cosignature lines (`c2sp.org/tlog-cosignature`) to the latest checkpoint,
     /// if `for_checkpoint` (a signed note or its body) is still the latest; returns the updated
-    /// note, which every later read serves. Each line must be a cosignature/v1 by one of
+    /// note, which every later read serves. A line by a witness that already cosigned this
+    /// checkpoint replaces that witness's older line (re-cosigning refreshes the timestamp; lines
+    /// do not accumulate). Each line must be a cosignature/v1 by one of
     /// `witnesses` that verifies over the checkpoint: a bad line by a known witness key would
     /// make verifiers reject the whole note, so none is ever stored.
     ///
@@ -562,7 +564,8 @@ impl Log {
             }
             cyberlabel_core::note::verify(parsed, &cosigners).map_err(CheckpointError::from)?;
         }
-        let updated = checkpoint::add_signature_lines(&guard.checkpoint, lines)?;
+        // A witness's new cosignature replaces its older line (fresh timestamp, one line each).
+        let updated = checkpoint::replace_signature_lines(&guard.checkpoint, lines)?;
         let st = StoredState {
             size: guard.size,
             checkpoint: updated.clone(),

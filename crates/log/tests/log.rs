@@ -733,6 +733,21 @@ fn witness_cosignatures_are_verified_before_they_are_attached() {
     assert_eq!(log.latest_checkpoint(), updated);
     let policy = checkpoint::Policy::k_of_n(log.verifier_key().clone(), witnesses, 1);
     checkpoint::open(updated.as_bytes(), &policy).unwrap();
+    // a fresh cosignature by the same witness replaces its older line instead of accumulating
+    let fresher = checkpoint::cosign(&body, &w1, 1_764_000_030).unwrap();
+    let recosigned = log
+        .add_cosignatures(&signed, std::slice::from_ref(&fresher), &policy.witnesses)
+        .unwrap();
+    assert_eq!(recosigned.matches("\u{2014} ").count(), 2, "{recosigned}");
+    assert!(recosigned.ends_with(&format!("{fresher}\n")));
+    let v = checkpoint::open(recosigned.as_bytes(), &policy).unwrap();
+    assert!(
+        v.note
+            .verified
+            .iter()
+            .any(|s| s.timestamp == Some(1_764_000_030))
+    );
+    assert_eq!(log.latest_checkpoint(), recosigned);
     // after the next batch the old checkpoint can no longer be cosigned
     append(&log, Submission::entry(b"b".to_vec())).unwrap();
     let late = checkpoint::cosign(&body, &w2, 6).unwrap();

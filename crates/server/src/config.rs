@@ -21,6 +21,18 @@
 //! | `read_rps` / `read_burst` | `CYBERLABEL_READ_RPS` / `_READ_BURST` | `500` / `1000` per client IP |
 //! | `write_rps` / `write_burst` | `CYBERLABEL_WRITE_RPS` / `_WRITE_BURST` | `100` / `200` per client IP |
 //! | `shutdown_grace_secs` | `CYBERLABEL_SHUTDOWN_GRACE_SECS` | `30` |
+//! | `witness_interval_secs` | `CYBERLABEL_WITNESS_INTERVAL_SECS` | `30` (re-cosigning period) |
+//! | `witness_timeout_ms` | `CYBERLABEL_WITNESS_TIMEOUT_MS` | `5000` (per request) |
+//! | `[[witnesses]]` `name`, `vkey`, `url` | – | none (see [`WitnessConfig`]) |
+//!
+//! Witnesses are given as TOML tables, one per witness:
+//!
+//! ```toml
+//! [[witnesses]]
+//! name = "witness.example.org/w1"                       # its note key name
+//! vkey = "witness.example.org/w1+1a2b3c4d+BB…"          # cosignature/v1 verifier key
+//! url = "https://witness.example.org"                   # submission prefix (…/add-checkpoint)
+//! ```
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -72,6 +84,28 @@ pub struct Config {
     pub write_burst: u32,
     /// How long shutdown waits for in-flight requests before giving up.
     pub shutdown_grace_secs: u64,
+    /// Witnesses that cosign the log's checkpoints (C2SP tlog-witness); empty = none.
+    pub witnesses: Vec<WitnessConfig>,
+    /// Seconds between re-submissions of the latest checkpoint to every witness (fresh
+    /// cosignature timestamps even when nothing was appended); 0 = only after appends.
+    pub witness_interval_secs: u64,
+    /// Timeout of one request to a witness, in milliseconds.
+    pub witness_timeout_ms: u64,
+}
+
+/// One witness the log submits its checkpoints to (C2SP tlog-witness). Its `name` and `vkey`
+/// are what a trust list's `witnesses` entry holds; the `url` is deployment configuration and
+/// stays out of the signed trust-list format.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    /// The witness's note key name (must equal the vkey's name).
+    pub name: String,
+    /// Its cosignature/v1 verifier key `<name>+<id>+<base64(0x04 ‖ key)>`.
+    pub vkey: String,
+    /// Its submission prefix, e.g. `https://witness.example.org`; the log POSTs to
+    /// `<url>/add-checkpoint`.
+    pub url: String,
 }
 
 impl Default for Config {
@@ -97,6 +131,9 @@ impl Default for Config {
             write_rps: 100,
             write_burst: 200,
             shutdown_grace_secs: 30,
+            witnesses: Vec::new(),
+            witness_interval_secs: 30,
+            witness_timeout_ms: 5000,
         }
     }
 }
@@ -208,6 +245,11 @@ impl Config {
         env!("CYBERLABEL_WRITE_RPS", self.write_rps);
         env!("CYBERLABEL_WRITE_BURST", self.write_burst);
         env!("CYBERLABEL_SHUTDOWN_GRACE_SECS", self.shutdown_grace_secs);
+        env!(
+            "CYBERLABEL_WITNESS_INTERVAL_SECS",
+            self.witness_interval_secs
+        );
+        env!("CYBERLABEL_WITNESS_TIMEOUT_MS", self.witness_timeout_ms);
         Ok(())
     }
 
@@ -252,5 +294,11 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("CYBERLABEL_LISTEN"));
         assert!(toml::from_str::<Config>("unknown_key = 1").is_err());
+        let w: Config = toml::from_str(
+            "witness_interval_secs = 5\n[[witnesses]]\nname = \"w\"\nvkey = \"w+00000000+BA==\"\nurl = \"http://127.0.0.1:1\"\n",
+        )
+        .unwrap();
+        assert_eq!(w.witness_interval_secs, 5);
+        assert_eq!(w.witnesses[0].url, "http://127.0.0.1:1");
     }
 }

@@ -62,6 +62,8 @@ pub struct Ledger {
     seen: AtomicU64,
     /// Appends submitted to the sequencer and not yet answered (or given up by their caller).
     pending: AtomicU64,
+    /// The largest published tree size seen, for subscribers (the witnessing tasks).
+    published: tokio::sync::watch::Sender<u64>,
 }
 
 /// Counts one submitted append as pending until dropped (answered, or its caller went away).
@@ -99,10 +101,12 @@ impl Ledger {
         cfg.max_delay = max_delay;
         let log = Log::open(db.clone(), cfg)?;
         let seen = AtomicU64::new(log.size());
+        let (published, _) = tokio::sync::watch::channel(log.size());
         Ok(Self {
             log: RwLock::new(Some(log)),
             seen,
             pending: AtomicU64::new(0),
+            published,
         })
     }
 
@@ -174,6 +178,15 @@ impl Ledger {
             .map_err(append_error)?;
         let size = size_of(&a.checkpoint);
         let prev = self.seen.fetch_max(size, Ordering::Relaxed);
+        if size > prev {
+            self.published.send_if_modified(|v| {
+                let grew = size > *v;
+                if grew {
+                    *v = size;
+                }
+                grew
+            });
+        }
         Ok(Appended {
             index: a.index,
             replay: a.replayed,
@@ -279,6 +292,40 @@ impl Ledger {
             Err(LogError::NotFound) => Ok(None),
             Err(e) => Err(e.into()),
         })
+    }
+
+    /// Notified with the tree size whenever a larger checkpoint has been published.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.published.subscribe()
+    }
+
+    /// Consistency proof from the tree of `old` leaves to the tree of `new` leaves.
+    ///
+    /// # Errors
+    /// Out of range, storage, closed.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, LedgerError> {
+        self.with(|l| Ok(l.consistency_proof(old, new)?))
+    }
+
+    /// Attaches verified witness cosignature lines to the latest checkpoint if `for_checkpoint`
+    /// is still the latest (a witness's newer line replaces its older one); `Ok(None)` when a
+    /// newer checkpoint has been published meanwhile.
+    ///
+    /// # Errors
+    /// A line that does not verify under `witnesses`, storage, closed.
+    pub fn add_cosignatures(
+        &self,
+        for_checkpoint: &str,
+        lines: &[String],
+        witnesses: &[cyberlabel_core::note::VerifierKey],
+    ) -> Result<Option<String>, LedgerError> {
+        self.with(
+            |l| match l.add_cosignatures(for_checkpoint, lines, witnesses) {
+                Ok(updated) => Ok(Some(updated)),
+                Err(LogError::NotFound) => Ok(None),
+                Err(e) => Err(e.into()),
+            },
+        )
     }
 
     /// Closes the log: the sequencer commits (or rejects) everything queued, then stops.

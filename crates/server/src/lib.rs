@@ -6,6 +6,8 @@
 //! - [`AppState::open`] opens the one sled database of a data directory (shared by the log and
 //!   the token store; sled locks the directory, see [`open_db`]), loads the keys (refusing the
 //!   example keys outside demo mode), and starts the log's sequencer.
+//! - [`witnessing`] submits every new checkpoint (and, periodically, the current one) to the
+//!   configured C2SP witnesses and attaches their cosignatures to the served checkpoint.
 //! - Routes: public reads (CORS open) and authenticated mutations; see [`routes`] and the
 //!   OpenAPI document served at `/openapi.json` (`openapi.json` in this crate, checked
 //!   against [`route_table`] by a test).
@@ -56,6 +58,7 @@ pub mod metrics;
 pub mod ratelimit;
 pub mod routes;
 pub mod service;
+pub mod witnessing;
 pub mod www;
 
 use std::future::Future;
@@ -85,6 +88,7 @@ struct Inner {
     read_limit: RateLimiter,
     write_limit: RateLimiter,
     service: Service,
+    witnesses: witnessing::Witnesses,
 }
 
 impl AppState {
@@ -94,6 +98,8 @@ impl AppState {
     /// [`StartError`] with a message an operator can act on (locked data dir, bad key, example
     /// keys outside demo mode, …).
     pub fn open(config: Config) -> Result<Self, StartError> {
+        let witnesses = witnessing::Witnesses::from_config(&config)
+            .map_err(|e| StartError::Other(format!("witnesses: {e}")))?;
         let db = open_db(&config.data_dir)?;
         let tokens = TokenStore::open(&db).map_err(|e| StartError::Other(e.to_string()))?;
         let metrics = Arc::new(Metrics::default());
@@ -106,6 +112,7 @@ impl AppState {
             tokens,
             metrics,
             service,
+            witnesses,
         })))
     }
 
@@ -124,6 +131,10 @@ impl AppState {
     /// The issuing service (log + issuer).
     pub fn service(&self) -> &Service {
         &self.0.service
+    }
+    /// The witnesses the log gathers cosignatures from.
+    pub fn witnesses(&self) -> &witnessing::Witnesses {
+        &self.0.witnesses
     }
     /// The database handle (for tests and the CLI's demo set-up).
     pub fn db(&self) -> &sled::Db {
@@ -178,6 +189,9 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let grace = Duration::from_secs(state.config().shutdown_grace_secs);
     let router = app(state.clone());
+    // Witness cosigning tasks (none without configured witnesses), stopped before the log.
+    let (stop_witnessing, witnessing_stopped) = tokio::sync::watch::channel(false);
+    let witness_tasks = state.witnesses().spawn(&state, &witnessing_stopped);
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(
         listener,
@@ -202,6 +216,14 @@ pub async fn serve(
             Ok(())
         }
     };
+    let _ = stop_witnessing.send(true);
+    let witness_wait =
+        Duration::from_millis(state.config().witness_timeout_ms.saturating_add(1000));
+    for t in witness_tasks {
+        if tokio::time::timeout(witness_wait, t).await.is_err() {
+            tracing::warn!("a witness submission did not finish in time; closing the log anyway");
+        }
+    }
     state.service().close().await;
     tracing::info!("log closed; shutdown complete");
     result

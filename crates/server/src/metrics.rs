@@ -73,6 +73,32 @@ pub struct Metrics {
     pub tree_size: AtomicU64,
     /// (time, labels issued) samples for the issuance-rate gauge.
     rate_window: Mutex<(Instant, u64, f64)>,
+    /// Per-witness submission counters and gauges (see [`WitnessStats`]), by witness name.
+    pub witnesses: Mutex<std::collections::BTreeMap<String, WitnessStats>>,
+    /// Seconds per add-checkpoint request to a witness (any outcome).
+    pub witness_latency: Histogram,
+}
+
+/// Witness submission statistics of one witness.
+#[derive(Debug, Default, Clone)]
+pub struct WitnessStats {
+    /// Checkpoints cosigned (200 and the cosignature attached).
+    pub ok: u64,
+    /// 409 `text/x.tlog.size` answers (the log resynchronised to the witness's size).
+    pub resync: u64,
+    /// Submissions given up (network errors after retries, refusals, bad cosignatures).
+    pub failed: u64,
+    /// Tree size of the latest cosignature from this witness.
+    pub cosigned_size: u64,
+    /// Unix time of the latest cosignature from this witness.
+    pub last_cosigned_unix: u64,
+}
+
+/// Prometheus label values: escape backslash, quote and newline.
+fn label_value(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 const BATCH_BOUNDS: &[f64] = &[
@@ -92,11 +118,74 @@ impl Default for Metrics {
             commit_latency: Histogram::new(LATENCY_BOUNDS),
             tree_size: AtomicU64::new(0),
             rate_window: Mutex::new((Instant::now(), 0, 0.0)),
+            witnesses: Mutex::new(std::collections::BTreeMap::new()),
+            witness_latency: Histogram::new(LATENCY_BOUNDS),
         }
     }
 }
 
 impl Metrics {
+    /// Updates the statistics of witness `name`.
+    pub fn witness(&self, name: &str, f: impl FnOnce(&mut WitnessStats)) {
+        let mut map = match self.witnesses.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        f(map.entry(name.to_owned()).or_default());
+    }
+
+    fn render_witnesses(&self, out: &mut String) {
+        let map = match self.witnesses.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        let _ = writeln!(
+            out,
+            "# HELP cyberlabel_witness_submissions_total Checkpoint submissions to witnesses, by outcome.\n\
+             # TYPE cyberlabel_witness_submissions_total counter"
+        );
+        for (name, st) in &map {
+            let n = label_value(name);
+            for (result, v) in [("ok", st.ok), ("resync", st.resync), ("failed", st.failed)] {
+                let _ = writeln!(
+                    out,
+                    "cyberlabel_witness_submissions_total{{witness=\"{n}\",result=\"{result}\"}} {v}"
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP cyberlabel_witness_cosigned_size Tree size of the latest cosignature per witness.\n\
+             # TYPE cyberlabel_witness_cosigned_size gauge"
+        );
+        for (name, st) in &map {
+            let _ = writeln!(
+                out,
+                "cyberlabel_witness_cosigned_size{{witness=\"{}\"}} {}",
+                label_value(name),
+                st.cosigned_size
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP cyberlabel_witness_last_cosignature_timestamp_seconds Unix time of the latest cosignature per witness.\n\
+             # TYPE cyberlabel_witness_last_cosignature_timestamp_seconds gauge"
+        );
+        for (name, st) in &map {
+            let _ = writeln!(
+                out,
+                "cyberlabel_witness_last_cosignature_timestamp_seconds{{witness=\"{}\"}} {}",
+                label_value(name),
+                st.last_cosigned_unix
+            );
+        }
+        self.witness_latency.render(
+            out,
+            "cyberlabel_witness_request_seconds",
+            "Time of one add-checkpoint request to a witness (any outcome).",
+        );
+    }
+
     /// Issuance rate in labels/s, averaged over at least the last 10 s between scrapes.
     fn issue_rate(&self) -> f64 {
         let issued = self.labels_issued.load(Ordering::Relaxed);
@@ -165,6 +254,7 @@ impl Metrics {
              # TYPE cyberlabel_tree_size gauge\ncyberlabel_tree_size {}",
             self.tree_size.load(r)
         );
+        self.render_witnesses(&mut out);
         out
     }
 }

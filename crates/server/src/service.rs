@@ -394,6 +394,10 @@ impl Service {
         })
     }
 
+    /// The log itself (for the witnessing tasks: proofs, cosignatures, publication events).
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
     /// The log's C2SP verifier key (`<origin>+<id>+<key>`).
     pub fn log_vkey(&self) -> &str {
         &self.log_vkey
