@@ -26,6 +26,7 @@ use std::sync::{Arc, RwLock, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use cyberlabel_core::admission::Replay;
 use cyberlabel_core::checkpoint::{self, Checkpoint, CheckpointError, Policy, StatusCommitment};
 use cyberlabel_core::merkle::{self, EMPTY_ROOT, Hash, NodeId, ProofError};
 use cyberlabel_core::note::{KeyKind, NoteError, NoteSigner, VerifierKey};
@@ -227,6 +228,8 @@ pub(crate) struct Job {
 
 pub(crate) struct Shared {
     pub(crate) store: Arc<dyn LogStore>,
+    /// the entry rules, for the full audit's replay
+    pub(crate) entries: EntryPolicy,
     pub(crate) origin: String,
     pub(crate) verifier: VerifierKey,
     /// latest published state; the sequencer holds the write lock across commit + update so a
@@ -292,6 +295,7 @@ impl Log {
         let seq = sequencer::Sequencer::recover(Arc::clone(&store), &state, &verifier, &config)?;
         let shared = Arc::new(Shared {
             store,
+            entries: config.entries,
             origin: config.origin.clone(),
             verifier,
             published: RwLock::new(state),
@@ -580,8 +584,10 @@ impl Log {
 
     /// Full O(n) integrity audit of the stored tree: every entry hashes to its level-0 tile
     /// slot, every full tile hashes to its slot in the tile above, and the tiles hash to the
-    /// latest checkpoint's root. (Opening a log checks only the O(log n) right edge.) Returns
-    /// the number of entries checked.
+    /// latest checkpoint's root; for cyberlabel entries, every entry is replayed through core's
+    /// admission and status rules and the status map must match the checkpoint's status line.
+    /// (Opening a log checks only the O(log n) right edge.) Returns the number of entries
+    /// checked.
     ///
     /// # Errors
     /// [`LogError::Corrupt`] naming the first mismatch.
@@ -639,6 +645,27 @@ impl Log {
             return Err(LogError::Corrupt(
                 "tiles do not hash to the checkpoint root".into(),
             ));
+        }
+        if let EntryPolicy::Cyberlabel(anchor) = self.shared.entries {
+            // Rule 1 and the status rules, replayed from the first entry as any auditor would.
+            let mut replay = Replay::new(anchor);
+            for n in 0..size.div_ceil(256) {
+                let bundle = store
+                    .bundle(n)?
+                    .ok_or_else(|| LogError::Corrupt(format!("entry bundle {n} is missing")))?;
+                let entries = tiles::parse_entry_bundle(&bundle)?;
+                let want = usize::from(tiles::tile_width(0, n, size));
+                for (k, e) in entries.iter().take(want).enumerate() {
+                    replay.push(e).map_err(|err| {
+                        LogError::Corrupt(format!("entry {}: {err}", n * 256 + k as u64))
+                    })?;
+                }
+            }
+            if cp.checkpoint.status()? != Some(replay.status().commitment()) {
+                return Err(LogError::Corrupt(
+                    "the checkpoint's status root does not match the replayed entries".into(),
+                ));
+            }
         }
         Ok(size)
     }

@@ -756,3 +756,62 @@ fn witness_cosignatures_are_verified_before_they_are_attached() {
         Err(LogError::NotFound)
     ));
 }
+
+/// A rogue operator bypasses the admission rules (opens the store with an opaque log and
+/// appends a forged revocation): the log's full audit replays every entry through the same
+/// rules and names the entry; a revocation that the status map did not follow is caught too.
+#[test]
+fn full_audit_flags_entries_planted_past_the_rules() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let issuer = SigningKey::from_bytes(&[21; 32]);
+    let attacker = SigningKey::from_bytes(&[66; 32]);
+    let log = labels_log(Log::open(db.clone(), config(cyberlabel())).unwrap());
+    let victim = issue(&log, &issuer, None).unwrap().index;
+    let victim_hash = leaf_hash(&log.entry(victim).unwrap());
+    assert_eq!(log.audit().unwrap(), 2);
+    log.close();
+    let record = StatusRecord {
+        action: CoseAction::Revoke,
+        target: victim,
+        reason: ReasonCode::Unspecified,
+        time: 1_750_000_000,
+        target_leaf_hash: victim_hash,
+    };
+    let mut forged = cose::sign_status(&record, &attacker);
+    let from = cose::key_id(&attacker.verifying_key());
+    let at = forged.windows(8).position(|w| w == from).unwrap();
+    forged[at..at + 8].copy_from_slice(&cose::key_id(&issuer.verifying_key()));
+    let rogue = Log::open(db.clone(), config(EntryPolicy::Opaque)).unwrap();
+    assert_eq!(append(&rogue, Submission::entry(forged)).unwrap().index, 2);
+    rogue.close();
+    let log = Log::open(db.clone(), config(cyberlabel())).unwrap();
+    match log.audit() {
+        Err(LogError::Corrupt(m)) => {
+            assert!(m.contains("entry 2") && m.contains("signature"), "{m}")
+        }
+        other => panic!("forged entry not flagged: {other:?}"),
+    }
+    log.close();
+    // a genuine revocation appended past the rules: valid entry, but the status map (and so
+    // the checkpoint's status root) did not follow it
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let log = labels_log(Log::open(db.clone(), config(cyberlabel())).unwrap());
+    let victim = issue(&log, &issuer, None).unwrap().index;
+    let record = StatusRecord {
+        target_leaf_hash: leaf_hash(&log.entry(victim).unwrap()),
+        ..record
+    };
+    log.close();
+    let rogue = Log::open(db.clone(), config(EntryPolicy::Opaque)).unwrap();
+    append(
+        &rogue,
+        Submission::entry(cose::sign_status(&record, &issuer)),
+    )
+    .unwrap();
+    rogue.close();
+    let log = Log::open(db, config(cyberlabel())).unwrap();
+    match log.audit() {
+        Err(LogError::Corrupt(m)) => assert!(m.contains("status root"), "{m}"),
+        other => panic!("status root mismatch not flagged: {other:?}"),
+    }
+}
