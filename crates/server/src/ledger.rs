@@ -7,7 +7,7 @@ use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use cyberlabel_core::merkle::Hash;
-use cyberlabel_core::status::{BUCKET_LABELS, State, StatusProof};
+use cyberlabel_core::status::{BUCKET_LABELS, EffectError, State, StatusProof};
 use cyberlabel_core::tiles::TilePath;
 use cyberlabel_log::{AppendError, BuildError, EntryPolicy, Log, LogConfig, LogError, Submission};
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -18,9 +18,13 @@ pub type Builder = Box<dyn FnOnce(u64) -> Result<Vec<u8>, String> + Send>;
 /// Log failures seen by the server.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
-    /// The log refused the entry at sequencing time (e.g. an illegal status transition).
+    /// The log's admission or status rules refused the entry (core's typed reason: a bad
+    /// signature, an unauthorised issuer, an illegal status transition, …).
     #[error("{0}")]
-    Rejected(String),
+    Rejected(EffectError),
+    /// The entry could not be built or is too large for the log.
+    #[error("{0}")]
+    Invalid(String),
     /// Storage failure.
     #[error("log storage: {0}")]
     Storage(String),
@@ -39,7 +43,8 @@ fn append_error(e: AppendError) -> LedgerError {
     match e {
         AppendError::Closed => LedgerError::Closed,
         AppendError::Storage(m) => LedgerError::Storage(m),
-        other => LedgerError::Rejected(other.to_string()),
+        AppendError::Rejected(e) => LedgerError::Rejected(e),
+        other => LedgerError::Invalid(other.to_string()),
     }
 }
 

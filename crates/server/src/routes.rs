@@ -84,6 +84,7 @@ fn table() -> Table {
     .post("/labels/{index}/suspend", suspend)
     .post("/labels/{index}/reinstate", reinstate)
     .post("/labels/{index}/revoke", revoke)
+    .post("/entries", submit_entry)
 }
 
 /// Every (method, axum path) the router serves, in registration order.
@@ -708,6 +709,24 @@ async fn revoke(
     b: Body,
 ) -> Result<Response, ApiError> {
     change_status(s, op, i, StatusAction::Revoke, h, b).await
+}
+
+/// `POST /entries`: an entry (label or status record, COSE bytes) its issuer signed itself.
+async fn submit_entry(
+    State(s): State<AppState>,
+    Operator(op): Operator,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let r = async {
+        let idem = idempotency_key(&op, "POST /entries", &headers)?;
+        let bytes = read_body(body, s.config().body_limit).await?;
+        bind_idempotency_body(&s, idem, &bytes)?;
+        s.service().submit_signed(&op, bytes.to_vec(), idem).await
+    }
+    .await;
+    let entry = count_rejection(&s, r)?;
+    Ok((StatusCode::CREATED, Json(entry)).into_response())
 }
 
 #[cfg(test)]

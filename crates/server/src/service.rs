@@ -110,6 +110,19 @@ pub struct StatusRequest {
     pub reason: Option<Value>,
 }
 
+/// An entry appended as its issuer signed it (`POST /entries`).
+#[derive(Debug, Clone, Serialize)]
+pub struct SubmittedEntry {
+    /// log index
+    pub index: u64,
+    /// `label` or `status`
+    pub kind: &'static str,
+    /// RFC 6962 leaf hash, hex
+    pub leaf_hash: String,
+    /// true if this answers a retry with the same Idempotency-Key (nothing appended)
+    pub replayed: bool,
+}
+
 /// What a client gets for a label (mint/renew responses and `GET /labels/{index}`).
 #[derive(Debug, Clone, Serialize)]
 pub struct LabelView {
@@ -492,6 +505,11 @@ impl Service {
             .entry(index)
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::not_found(format!("no entry {index} in the log")))?;
+        if cyberlabel_core::admission::is_trust_list(&bytes) {
+            return Err(ApiError::not_found(format!(
+                "entry {index} is the trust list the log enforces, not a label"
+            )));
+        }
         match cose::decode_entry(&bytes) {
             Ok(Entry::Label { claim, .. }) => Ok((bytes, claim)),
             Ok(Entry::Status { .. }) => Err(ApiError::not_found(format!(
@@ -501,6 +519,60 @@ impl Service {
                 "log entry {index} does not decode: {e}"
             ))),
         }
+    }
+
+    /// Appends an entry its issuer signed itself (a label or a status record, COSE bytes), as
+    /// an issuing body that keeps its key off this server submits them. The log admits it only
+    /// under its trust list (signature, issuer authorised for the scheme, the target's own
+    /// issuer for a status record) and status rules; a label must carry the index it gets as
+    /// its serial (the log's current size: on 409 re-sign with the new size).
+    ///
+    /// # Errors
+    /// 403 (role/scope), 422 (not an entry, or refused by the trust list), 409 (serial or
+    /// transition conflicts with the log), 503, 500.
+    pub async fn submit_signed(
+        &self,
+        op: &TokenRecord,
+        bytes: Vec<u8>,
+        idem: Option<[u8; 32]>,
+    ) -> Result<SubmittedEntry, ApiError> {
+        if cyberlabel_core::admission::is_trust_list(&bytes) {
+            return Err(ApiError::invalid_field(
+                "entry",
+                "trust lists are appended by the log's operator (configuration), not over the API",
+            ));
+        }
+        let entry = cose::decode_entry(&bytes).map_err(|e| {
+            ApiError::invalid_field("entry", format!("not a cyberlabel entry: {e}"))
+        })?;
+        let (kind, scheme) = match &entry {
+            Entry::Label { claim, .. } => {
+                require(op, Action::Issue)?;
+                ("label", claim.scheme.clone())
+            }
+            Entry::Status { record, .. } => {
+                require(op, Action::ChangeStatus)?;
+                let (_, target) = self.label_at(record.target)?;
+                ("status", target.scheme)
+            }
+        };
+        if !op.covers_scheme(&scheme) {
+            return Err(ApiError::forbidden(format!(
+                "this token may not act on scheme {scheme}"
+            )));
+        }
+        let leaf_hash = merkle::leaf_hash(&bytes);
+        let a = self
+            .ledger
+            .append(Box::new(move |_| Ok(bytes)), idem)
+            .await
+            .map_err(ledger_error)?;
+        Ok(SubmittedEntry {
+            index: a.index,
+            kind,
+            leaf_hash: hex::encode(leaf_hash),
+            replayed: a.replay,
+        })
     }
 
     /// The view of label `index` against the latest checkpoint.
@@ -1077,8 +1149,23 @@ fn mint_error(e: MintError) -> ApiError {
 }
 
 fn ledger_error(e: LedgerError) -> ApiError {
+    use cyberlabel_core::status::EffectError as E;
     match e {
-        LedgerError::Rejected(m) => ApiError::conflict(m),
+        // Not authorised by the trust list the log enforces, or not a valid entry: the request
+        // itself is wrong, whatever the log's state.
+        LedgerError::Rejected(
+            e @ (E::InvalidEntry(_)
+            | E::NoTrustList
+            | E::UnknownIssuerKey
+            | E::NotAuthorisedForScheme
+            | E::KeyNotValidAtIssuance
+            | E::BadSignature
+            | E::BadTrustList(_)
+            | E::TrustListRollback { .. }),
+        ) => ApiError::invalid_field("entry", format!("refused by the log: {e}")),
+        // Conflicts with the log's current state (serial, target, transition).
+        LedgerError::Rejected(e) => ApiError::conflict(e.to_string()),
+        LedgerError::Invalid(m) => ApiError::invalid_field("entry", m),
         LedgerError::Closed => {
             ApiError::unavailable("the log is shutting down; retry with the same Idempotency-Key")
         }

@@ -32,30 +32,31 @@ async fn retries_return_the_first_result_and_append_nothing() {
         b.json()["label"],
         "the same label bytes, not a re-signed one"
     );
-    assert_eq!(server.tree_size().await, 1);
+    // entry 0 is the trust list the log enforces
+    assert_eq!(server.tree_size().await, 2);
     // the key is scoped to the token: another operator's identical key is a different request
     let c = server
         .post_with("/labels", Some(&other), &key, body.as_bytes())
         .await;
     assert_ne!(c.json()["index"], a.json()["index"]);
-    assert_eq!(server.tree_size().await, 2);
+    assert_eq!(server.tree_size().await, 3);
 
     // status change retried after it took effect: the first result, not a 409
     let rk = [("idempotency-key", "revoke-1")];
     let r1 = server
-        .post_with("/labels/0/revoke", Some(&tok), &rk, br#"{"reason": 6}"#)
+        .post_with("/labels/1/revoke", Some(&tok), &rk, br#"{"reason": 6}"#)
         .await;
     assert_eq!(r1.status, 200, "{}", r1.text());
     let r2 = server
-        .post_with("/labels/0/revoke", Some(&tok), &rk, br#"{"reason": 6}"#)
+        .post_with("/labels/1/revoke", Some(&tok), &rk, br#"{"reason": 6}"#)
         .await;
     assert_eq!(r2.status, 200, "{}", r2.text());
     assert_eq!(r1.json()["record_index"], r2.json()["record_index"]);
-    assert_eq!(server.tree_size().await, 3);
+    assert_eq!(server.tree_size().await, 4);
     // without the key, the second revoke is a conflict
     assert_eq!(
         server
-            .post("/labels/0/revoke", Some(&tok), b"")
+            .post("/labels/1/revoke", Some(&tok), b"")
             .await
             .status,
         409
@@ -81,7 +82,7 @@ async fn retries_return_the_first_result_and_append_nothing() {
             .collect()
     };
     assert_eq!(idx(&x), idx(&y));
-    assert_eq!(server.tree_size().await, 5);
+    assert_eq!(server.tree_size().await, 6);
     // idempotency survives a restart
     server.stop().await;
     let server = Server::start(config(&dir)).await;
@@ -90,7 +91,7 @@ async fn retries_return_the_first_result_and_append_nothing() {
         .post_with("/labels", Some(&tok2), &key, body.as_bytes())
         .await;
     assert_eq!(b.json()["index"], a.json()["index"]);
-    assert_eq!(server.tree_size().await, 5);
+    assert_eq!(server.tree_size().await, 6);
     // an invalid key is refused
     let bad = [("idempotency-key", "")];
     assert_eq!(
@@ -147,14 +148,14 @@ async fn concurrent_clients_get_dense_unique_indices_that_survive_restart() {
     assert_eq!(indices.len(), CLIENTS * EACH, "no duplicates");
     assert_eq!(
         indices.iter().copied().collect::<Vec<_>>(),
-        (0..(CLIENTS * EACH) as u64).collect::<Vec<_>>(),
-        "dense"
+        (1..=(CLIENTS * EACH) as u64).collect::<Vec<_>>(),
+        "dense (after entry 0, the trust list)"
     );
     server.stop().await;
 
     // every acknowledged label is there after a restart, byte for byte
     let server = Server::start(config(&dir)).await;
-    assert_eq!(server.tree_size().await, (CLIENTS * EACH) as u64);
+    assert_eq!(server.tree_size().await, (CLIENTS * EACH) as u64 + 1);
     for (index, label) in &all {
         let r = server.get(&format!("/labels/{index}")).await;
         assert_eq!(r.status, 200);
@@ -196,8 +197,8 @@ async fn a_reused_key_with_another_body_is_refused() {
     }
     assert_eq!(
         server.tree_size().await,
-        2,
-        "the refused request appended nothing"
+        3,
+        "the refused request appended nothing (entry 0 is the trust list)"
     );
     let r = server
         .post_with(
@@ -216,13 +217,13 @@ async fn a_reused_key_with_another_body_is_refused() {
     assert_eq!((b.status, &b.json()["index"]), (201, &a.json()["index"]));
     let rk = [("idempotency-key", "revoke-1")];
     let r = server
-        .post_with("/labels/0/revoke", Some(&tok), &rk, br#"{"reason": 6}"#)
+        .post_with("/labels/1/revoke", Some(&tok), &rk, br#"{"reason": 6}"#)
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let r = server
-        .post_with("/labels/0/revoke", Some(&tok), &rk, br#"{"reason": 1}"#)
+        .post_with("/labels/1/revoke", Some(&tok), &rk, br#"{"reason": 1}"#)
         .await;
     assert_eq!(r.status, 422, "{}", r.text());
-    assert_eq!(server.tree_size().await, 3);
+    assert_eq!(server.tree_size().await, 4);
     server.stop().await;
 }

@@ -93,12 +93,12 @@ async fn validation_and_scope_errors_append_nothing() {
     assert_eq!(r.status, 403, "{}", r.text());
     assert_eq!(r.json()["error"], "forbidden");
     let r = server
-        .post("/labels/0/revoke", Some(&other_scheme), b"")
+        .post("/labels/1/revoke", Some(&other_scheme), b"")
         .await;
     assert_eq!(r.status, 403);
     let revoker_other = server.token(&["US-CTM"], Role::Revoker, None);
     let r = server
-        .post("/labels/0/revoke", Some(&revoker_other), b"")
+        .post("/labels/1/revoke", Some(&revoker_other), b"")
         .await;
     assert_eq!(
         r.status,
@@ -108,7 +108,7 @@ async fn validation_and_scope_errors_append_nothing() {
     );
     let r = server
         .post(
-            "/labels/0/renew",
+            "/labels/1/renew",
             Some(&other_scheme),
             br#"{"firmware_versions":"3"}"#,
         )
@@ -116,7 +116,7 @@ async fn validation_and_scope_errors_append_nothing() {
     assert_eq!(r.status, 403);
     // status-change body errors
     let r = server
-        .post("/labels/0/revoke", Some(&admin), br#"{"reason": 99}"#)
+        .post("/labels/1/revoke", Some(&admin), br#"{"reason": 99}"#)
         .await;
     assert_eq!(
         (r.status, r.json()["field"].as_str()),
@@ -124,17 +124,17 @@ async fn validation_and_scope_errors_append_nothing() {
     );
     let r = server
         .post(
-            "/labels/0/revoke",
+            "/labels/1/revoke",
             Some(&admin),
             br#"{"reason": "because"}"#,
         )
         .await;
     assert_eq!(r.status, 422);
     let r = server
-        .post("/labels/0/revoke", Some(&admin), br#"{"why": 1}"#)
+        .post("/labels/1/revoke", Some(&admin), br#"{"why": 1}"#)
         .await;
     assert_eq!((r.status, r.json()["field"].as_str()), (400, Some("why")));
-    let r = server.post("/labels/0/renew", Some(&admin), b"{}").await;
+    let r = server.post("/labels/1/renew", Some(&admin), b"{}").await;
     assert_eq!(
         (r.status, r.json()["field"].as_str()),
         (400, Some("firmware_versions"))
@@ -160,7 +160,7 @@ async fn validation_and_scope_errors_append_nothing() {
     );
     assert_eq!(
         server
-            .post("/labels/0/reinstate", Some(&admin), b"")
+            .post("/labels/1/reinstate", Some(&admin), b"")
             .await
             .status,
         409
@@ -217,8 +217,8 @@ async fn bulk_rejects_bad_items_individually() {
         .filter_map(|x| x["label"]["index"].as_u64())
         .collect();
     idx.sort_unstable();
-    assert_eq!(idx, [0, 1, 2]);
-    assert_eq!(server.tree_size().await, 3);
+    assert_eq!(idx, [1, 2, 3], "after entry 0, the trust list");
+    assert_eq!(server.tree_size().await, 4);
     // a malformed NDJSON line is rejected on its own
     let nd = format!("{}\n{{oops\n{}\n", product("f"), product("g"));
     let j = server
@@ -233,7 +233,7 @@ async fn bulk_rejects_bad_items_individually() {
     // a malformed array is a 400 for the whole request
     let r = server.post("/labels/bulk", Some(&tok), b"[{},").await;
     assert_eq!(r.status, 400);
-    assert_eq!(server.tree_size().await, 5);
+    assert_eq!(server.tree_size().await, 6);
     server.stop().await;
 }
 
@@ -296,7 +296,7 @@ async fn client_cannot_choose_supersedes_or_issued_at() {
         );
     }
     assert_eq!(server.tree_size().await, size, "nothing appended");
-    let status = server.get("/labels/0").await.json();
+    let status = server.get("/labels/1").await.json();
     assert_eq!(status["status"]["state"], "active", "{status}");
     server.stop().await;
 }
