@@ -8,10 +8,13 @@
 //! must verify under the trust anchor (the trust-list signer's key, pinned by whoever runs the
 //! auditor or verifier) and carry a higher version than the one in force. Then:
 //! - a label must be signed (`verify_strict`) by an issuer key the list in force names for the
-//!   label's scheme, valid on the label's issue day;
+//!   label's scheme, valid on the label's issue day, and neither retired nor compromised as of
+//!   the entry's log index (log position orders key events: a thief can backdate a label's
+//!   date, not its place in the log);
 //! - a status record must be signed by the key whose kid it carries, which the list in force
-//!   names; [`crate::status::entry_effects`] then requires that kid to be the target label's and
-//!   the transition to be legal.
+//!   names and that was not compromised as of the entry's index;
+//!   [`crate::status::entry_effects`] then requires that kid to be the target label's and the
+//!   transition to be legal.
 //!
 //! Signature checks are stateless given the list in force ([`check_entry`]): the log runs them
 //! outside its sequencer for submitted bytes, and an auditor can run them on all cores.
@@ -20,7 +23,7 @@ use ed25519_dalek::VerifyingKey;
 
 use crate::cose::{self, ContentType, Entry};
 use crate::status::{EffectError, StatusMap};
-use crate::trust::{TRUST_LIST_CONTENT_TYPE, TrustList};
+use crate::trust::{KeyState, TRUST_LIST_CONTENT_TYPE, TrustList};
 
 /// What a checked entry is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +50,7 @@ pub fn is_trust_list(entry: &[u8]) -> bool {
 /// the anchor or is not newer than the one in force.
 pub fn check_entry(
     entry: &[u8],
+    index: u64,
     in_force: Option<&TrustList>,
     anchor: &VerifyingKey,
 ) -> Result<Admitted, EffectError> {
@@ -70,6 +74,15 @@ pub fn check_entry(
     let key = issuer
         .verifying_key()
         .ok_or(EffectError::UnknownIssuerKey)?;
+    let key_state = match &decoded {
+        Entry::Label { .. } => issuer.may_sign_label_at(index),
+        Entry::Status { .. } => issuer.may_sign_status_at(index),
+    };
+    match key_state {
+        Err(KeyState::Compromised) => return Err(EffectError::KeyCompromised),
+        Err(KeyState::Retired) => return Err(EffectError::KeyRetired),
+        Ok(()) => {}
+    }
     if let Entry::Label { claim, .. } = &decoded {
         if !issuer.authorised_for(&claim.scheme) {
             return Err(EffectError::NotAuthorisedForScheme);
@@ -132,7 +145,7 @@ impl Replay {
     /// [`EffectError`]: the log accepted something it must not have. The entry still counts as
     /// appended (without effect), so the auditor can report it and go on.
     pub fn push(&mut self, entry: &[u8]) -> Result<(), EffectError> {
-        let checked = check_entry(entry, self.trust.as_ref(), &self.anchor);
+        let checked = check_entry(entry, self.size(), self.trust.as_ref(), &self.anchor);
         self.push_checked(entry, checked)
     }
 

@@ -507,7 +507,9 @@ impl Offline {
             verdict::Verdict::Genuine => Self::Valid,
             verdict::Verdict::Expired => Self::Expired,
             verdict::Verdict::UnknownIssuer => Self::UnknownIssuer,
-            verdict::Verdict::Tampered | verdict::Verdict::NotYetValid => Self::NotGenuine,
+            verdict::Verdict::Tampered
+            | verdict::Verdict::NotYetValid
+            | verdict::Verdict::KeyCompromised => Self::NotGenuine,
             _ => Self::Malformed,
         }
     }

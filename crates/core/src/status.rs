@@ -413,6 +413,12 @@ pub enum EffectError {
     /// The issuer key was not valid on the label's issue day.
     #[error("the issuer key was not valid on the label's issue day")]
     KeyNotValidAtIssuance,
+    /// The issuer key was retired (rotated out) before this entry's log index.
+    #[error("the issuer key was retired before this log index (a successor key signs new labels)")]
+    KeyRetired,
+    /// The issuer key was marked compromised at or before this entry's log index.
+    #[error("the issuer key was reported compromised before this log index")]
+    KeyCompromised,
     /// The signature does not verify under the issuer key its kid names.
     #[error("the signature does not verify under the issuer key its kid names")]
     BadSignature,

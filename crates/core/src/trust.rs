@@ -85,6 +85,15 @@ pub enum TrustError {
     Expired,
 }
 
+/// Why a listed key may not sign at a log index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Rotated out: a successor key signs new labels.
+    Retired,
+    /// Reported stolen or misused.
+    Compromised,
+}
+
 /// A trusted label issuer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrustedIssuer {
@@ -100,6 +109,15 @@ pub struct TrustedIssuer {
     pub not_before: u64,
     /// Key valid until (Unix seconds, inclusive).
     pub not_after: u64,
+    /// Rotation: the log index from which this key may no longer sign labels (a successor
+    /// took over). Labels it signed at earlier indices stay genuine; it may still sign status
+    /// records for them. Ordered by log position, never by a date a key holder could backdate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_at_index: Option<u64>,
+    /// Compromise: the log index from which nothing this key signs counts — labels and status
+    /// records at that index or later are refused by the log and not genuine to verifiers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compromised_at_index: Option<u64>,
     #[serde(skip)]
     key: Option<VerifyingKey>,
     #[serde(skip)]
@@ -123,6 +141,8 @@ impl TrustedIssuer {
             schemes: schemes.iter().map(|s| (*s).into()).collect(),
             not_before,
             not_after,
+            retired_at_index: None,
+            compromised_at_index: None,
             key: Some(*key),
             kid_bytes: kid,
         }
@@ -147,6 +167,28 @@ impl TrustedIssuer {
     /// *day*, so a key is accepted if its validity overlaps that day.
     pub fn valid_during(&self, from: u64, to: u64) -> bool {
         self.not_before <= to && from <= self.not_after
+    }
+
+    /// Whether the key may sign a label that sits at log index `index` (neither retired nor
+    /// compromised as of it).
+    pub fn may_sign_label_at(&self, index: u64) -> Result<(), KeyState> {
+        if self.compromised_at_index.is_some_and(|c| index >= c) {
+            return Err(KeyState::Compromised);
+        }
+        if self.retired_at_index.is_some_and(|r| index >= r) {
+            return Err(KeyState::Retired);
+        }
+        Ok(())
+    }
+
+    /// Whether the key may sign a status record at log index `index` (not compromised as of
+    /// it; a retired key still maintains the labels it issued).
+    pub fn may_sign_status_at(&self, index: u64) -> Result<(), KeyState> {
+        if self.compromised_at_index.is_some_and(|c| index >= c) {
+            Err(KeyState::Compromised)
+        } else {
+            Ok(())
+        }
     }
 
     /// Whether the issuer may issue labels of `scheme`.

@@ -8,6 +8,9 @@
 //! 4. the issuer must be authorised for the claim's scheme, and its key must have been valid
 //!    when the label was issued (`issued_at`) → [`Verdict::UnknownIssuer`] with a distinct
 //!    [`Problem`];
+//! 4b. the key must be neither retired nor compromised as of the label's serial (= its log
+//!    index; the online check proves the label really sits there) → [`Verdict::UnknownIssuer`]
+//!    ([`Problem::KeyRetired`]) or [`Verdict::KeyCompromised`];
 //! 5. the claim must validate against the catalog → [`Verdict::Malformed`] ([`Problem::Catalog`]);
 //! 6. an issue day that has not begun anywhere on Earth (beyond [`POST_DATE_SLACK`]) →
 //!    [`Verdict::NotYetValid`] (post-dated: not genuine);
@@ -20,7 +23,7 @@
 use crate::catalog::{Catalog, CatalogError};
 use crate::claim::Claim;
 use crate::cose::{self, CoseError, Entry, KeyId, Sign1};
-use crate::trust::TrustList;
+use crate::trust::{KeyState, TrustList};
 
 /// The outcome shown to a consumer.
 #[non_exhaustive]
@@ -39,6 +42,9 @@ pub enum Verdict {
     /// Says it was issued on a day that has not begun anywhere yet: post-dated (or this
     /// device's clock is wrong). Never genuine.
     NotYetValid,
+    /// Signed with a key its issuing body reported compromised, at a log position after the
+    /// compromise. Never genuine.
+    KeyCompromised,
 }
 
 impl Verdict {
@@ -51,6 +57,7 @@ impl Verdict {
             Verdict::Tampered => "Label has been tampered with",
             Verdict::Malformed => "Not a valid label",
             Verdict::NotYetValid => "Label not valid yet",
+            Verdict::KeyCompromised => "Not genuine: issuer key compromised",
         }
     }
 
@@ -81,6 +88,10 @@ impl Verdict {
                 "This label says it was issued on a date that has not come yet. Check that this \
                  device's date is right; if it is, the label is not genuine. Do not rely on it."
             }
+            Verdict::KeyCompromised => {
+                "This label was signed with a key that its issuing body reported stolen or \
+                 misused, after that happened. Do not rely on it."
+            }
         }
     }
 
@@ -93,6 +104,7 @@ impl Verdict {
             Verdict::Tampered => "tampered",
             Verdict::Malformed => "malformed",
             Verdict::NotYetValid => "not_yet_valid",
+            Verdict::KeyCompromised => "key_compromised",
         }
     }
 }
@@ -131,6 +143,12 @@ pub enum Problem {
     /// The validity period has ended.
     #[error("validity period has ended")]
     Expired,
+    /// The issuer key was rotated out before the label's log position.
+    #[error("the issuer key was retired before this label's position in the log")]
+    KeyRetired,
+    /// The issuer key was reported compromised at or before the label's log position.
+    #[error("the issuer key was reported compromised before this label's position in the log")]
+    KeyCompromised,
     /// The issue day has not begun yet (post-dated label, or a wrong clock).
     #[error("the label's issue date is in the future")]
     IssuedInFuture,
@@ -230,6 +248,12 @@ fn judge(
         claim.issued_at.saturating_add(crate::claim::DAY - 1),
     ) {
         (Verdict::UnknownIssuer, Some(Problem::KeyNotValidAtIssuance))
+    } else if let Err(state) = issuer.may_sign_label_at(claim.serial) {
+        // The serial is the label's log index: the online check proves the label sits there.
+        match state {
+            KeyState::Compromised => (Verdict::KeyCompromised, Some(Problem::KeyCompromised)),
+            KeyState::Retired => (Verdict::UnknownIssuer, Some(Problem::KeyRetired)),
+        }
     } else if let Err(e) = catalog.validate_claim(claim) {
         (Verdict::Malformed, Some(Problem::Catalog(e)))
     } else if claim.issued_at > now.saturating_add(POST_DATE_SLACK) {

@@ -286,7 +286,7 @@ impl Sequencer {
             }
             if let EntryPolicy::Cyberlabel(anchor) = self.policy {
                 let in_force = b.trust.as_ref().map(|(_, t)| t).or(self.trust.as_ref());
-                match admission::check_entry(&bytes, in_force, &anchor) {
+                match admission::check_entry(&bytes, index, in_force, &anchor) {
                     Ok(Admitted::Record) => {}
                     Ok(Admitted::TrustList(list)) => b.trust = Some((index, *list)),
                     Err(e) => {

@@ -1159,6 +1159,8 @@ fn ledger_error(e: LedgerError) -> ApiError {
             | E::UnknownIssuerKey
             | E::NotAuthorisedForScheme
             | E::KeyNotValidAtIssuance
+            | E::KeyRetired
+            | E::KeyCompromised
             | E::BadSignature
             | E::BadTrustList(_)
             | E::TrustListRollback { .. }),
