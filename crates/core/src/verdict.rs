@@ -8,13 +8,13 @@
 //! 4. the issuer must be authorised for the claim's scheme, and its key must have been valid
 //!    when the label was issued (`issued_at`) → [`Verdict::UnknownIssuer`] with a distinct
 //!    [`Problem`];
-//! 4b. the key must be neither retired nor compromised as of the label's serial (= its log
+//! 5. the key must be neither retired nor compromised as of the label's serial (= its log
 //!    index; the online check proves the label really sits there) → [`Verdict::UnknownIssuer`]
 //!    ([`Problem::KeyRetired`]) or [`Verdict::KeyCompromised`];
-//! 5. the claim must validate against the catalog → [`Verdict::Malformed`] ([`Problem::Catalog`]);
-//! 6. an issue day that has not begun anywhere on Earth (beyond [`POST_DATE_SLACK`]) →
+//! 6. the claim must validate against the catalog → [`Verdict::Malformed`] ([`Problem::Catalog`]);
+//! 7. an issue day that has not begun anywhere on Earth (beyond [`POST_DATE_SLACK`]) →
 //!    [`Verdict::NotYetValid`] (post-dated: not genuine);
-//! 7. `now >= expires_at` → [`Verdict::Expired`]; otherwise [`Verdict::Genuine`].
+//! 8. `now >= expires_at` → [`Verdict::Expired`]; otherwise [`Verdict::Genuine`].
 //!
 //! The signature is checked before anything the claim says is believed: a tampered label is
 //! never reported as merely expired. Revocation, suspension and supersession need the log's
