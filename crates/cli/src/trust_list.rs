@@ -1,12 +1,17 @@
-//! `cyberlabel trust-list`: sign a trust-list JSON document (FORMATS §5), show a signed one, and
-//! (re)generate the example trust list in `keys-example/`.
+//! `cyberlabel trust-list`: the trust-list maintainer's tool — edit a trust-list JSON document
+//! (FORMATS §5: retire or compromise an issuer key as of a log index, add a witness, set the
+//! witness policy; each edit raises the version), show what changed between two versions, sign
+//! it, show a signed one, and (re)generate the example trust list in `keys-example/`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use cyberlabel_core::note::{KeyKind, VerifierKey};
-use cyberlabel_core::trust::{self, Effect, Equivalence, TrustList, TrustedIssuer, TrustedLog};
+use cyberlabel_core::trust::{
+    self, Effect, Equivalence, Quorum, Threshold, TrustList, TrustedIssuer, TrustedLog,
+    TrustedWitness, WitnessGroup, WitnessPolicy,
+};
 use cyberlabel_issuer::{dates, keys};
 
 use crate::util::read_bounded;
@@ -42,6 +47,66 @@ pub enum Command {
         /// Print the JSON document instead of a summary.
         #[arg(long)]
         json: bool,
+    },
+    /// Retire an issuer key (rotation) as of a log index: labels it signs at that index or
+    /// later are refused by the log and not genuine; earlier ones stay genuine. Edits the JSON
+    /// in place and raises its version.
+    RetireKey {
+        /// The trust-list JSON file to edit.
+        #[arg(long)]
+        json: PathBuf,
+        /// Key id of the issuer key (16 hex digits).
+        #[arg(long)]
+        kid: String,
+        /// First log index at which the key may no longer sign labels.
+        #[arg(long)]
+        at_index: u64,
+    },
+    /// Mark an issuer key compromised as of a log index: nothing it signs at that index or later
+    /// counts (labels and status records). Edits the JSON in place and raises its version.
+    CompromiseKey {
+        /// The trust-list JSON file to edit.
+        #[arg(long)]
+        json: PathBuf,
+        /// Key id of the issuer key (16 hex digits).
+        #[arg(long)]
+        kid: String,
+        /// First log index at which nothing the key signs counts.
+        #[arg(long)]
+        at_index: u64,
+    },
+    /// Add a witness (its C2SP cosignature/v1 verifier key, as `cyberlabel witness keygen`
+    /// prints it). Edits the JSON in place and raises its version.
+    AddWitness {
+        /// The trust-list JSON file to edit.
+        #[arg(long)]
+        json: PathBuf,
+        /// The witness's verifier key `<name>+<id>+<base64>`.
+        #[arg(long)]
+        vkey: String,
+    },
+    /// Set the witness policy (C2SP tlog-policy shape): optional groups, one quorum, and the
+    /// oldest cosignature a verifier accepts. Edits the JSON in place and raises its version.
+    WitnessPolicy {
+        /// The trust-list JSON file to edit.
+        #[arg(long)]
+        json: PathBuf,
+        /// A group `<name>:<all|any|k>:<member>,<member>…` (repeatable, in definition order).
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        /// The quorum: a witness or group name, `none`, or a number k (k of all witnesses).
+        #[arg(long)]
+        quorum: String,
+        /// Oldest acceptable cosignature, seconds.
+        #[arg(long, default_value_t = trust::DEFAULT_MAX_CHECKPOINT_AGE)]
+        max_age: u64,
+    },
+    /// Show what changed between two trust-list JSON documents, in plain words.
+    Diff {
+        /// The older document.
+        old: PathBuf,
+        /// The newer document.
+        new: PathBuf,
     },
     /// Regenerate the EXAMPLE trust list (keys-example/trust-list.EXAMPLE.json + .cose) from the
     /// built-in example keys: the example issuer for every catalog scheme, the example log, and
@@ -85,6 +150,98 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::RetireKey {
+            json,
+            kid,
+            at_index,
+        } => edit(&json, |list| {
+            let issuer = issuer_mut(list, &kid)?;
+            issuer.retired_at_index = Some(at_index);
+            Ok(format!(
+                "key {kid} ({}) retired as of log index {at_index}",
+                issuer.name
+            ))
+        }),
+        Command::CompromiseKey {
+            json,
+            kid,
+            at_index,
+        } => edit(&json, |list| {
+            let issuer = issuer_mut(list, &kid)?;
+            issuer.compromised_at_index = Some(at_index);
+            Ok(format!(
+                "key {kid} ({}) compromised as of log index {at_index}",
+                issuer.name
+            ))
+        }),
+        Command::AddWitness { json, vkey } => edit(&json, |list| {
+            let key = VerifierKey::parse(vkey.trim())
+                .map_err(|e| anyhow::anyhow!("not a C2SP verifier key: {e}"))?;
+            if key.kind() != KeyKind::CosignatureV1 {
+                anyhow::bail!("{} is not a cosignature/v1 (witness) key", key.name());
+            }
+            if list.witnesses.iter().any(|w| w.name == key.name()) {
+                anyhow::bail!("a witness named {} is already listed", key.name());
+            }
+            list.witnesses.push(TrustedWitness {
+                name: key.name().to_owned(),
+                vkey: key.to_string(),
+            });
+            Ok(format!("witness {} added", key.name()))
+        }),
+        Command::WitnessPolicy {
+            json,
+            groups,
+            quorum,
+            max_age,
+        } => edit(&json, |list| {
+            let mut parsed = Vec::with_capacity(groups.len());
+            for g in &groups {
+                let mut parts = g.splitn(3, ':');
+                let (Some(name), Some(threshold), Some(members)) =
+                    (parts.next(), parts.next(), parts.next())
+                else {
+                    anyhow::bail!("group {g:?}: expected <name>:<all|any|k>:<member>,<member>…");
+                };
+                let threshold = match threshold.parse::<u32>() {
+                    Ok(k) => Threshold::Count(k),
+                    Err(_) => Threshold::Word(threshold.to_owned()),
+                };
+                parsed.push(WitnessGroup {
+                    name: name.to_owned(),
+                    threshold,
+                    members: members.split(',').map(str::to_owned).collect(),
+                });
+            }
+            list.witness_policy = WitnessPolicy {
+                groups: parsed,
+                quorum: match quorum.parse::<u32>() {
+                    Ok(k) => Quorum::Count(k),
+                    Err(_) => Quorum::Name(quorum.clone()),
+                },
+                max_age,
+            };
+            Ok(format!(
+                "witness policy: quorum {quorum}, cosignatures at most {max_age} s old"
+            ))
+        }),
+        Command::Diff { old, new } => {
+            let load = |p: &Path| -> Result<TrustList> {
+                let bytes = read_bounded(p, trust::MAX_TRUST_LIST_LEN as u64, "trust-list JSON")?;
+                let text =
+                    std::str::from_utf8(&bytes).context("the trust-list JSON is not UTF-8")?;
+                TrustList::from_json(text)
+                    .with_context(|| format!("{} is not a valid trust list", p.display()))
+            };
+            let changes = diff(&load(&old)?, &load(&new)?);
+            if changes.is_empty() {
+                println!("no changes");
+            }
+            for c in changes {
+                println!("{c}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Example { out } => {
             let list = example_trust_list()?;
             let json = list.to_json();
@@ -98,6 +255,157 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Edit a trust-list JSON file in place: the change, a higher version, a fresh `issued_at`,
+/// then the same checks `sign` makes.
+fn edit(path: &Path, change: impl FnOnce(&mut TrustList) -> Result<String>) -> Result<ExitCode> {
+    let bytes = read_bounded(path, trust::MAX_TRUST_LIST_LEN as u64, "trust-list JSON")?;
+    let text = std::str::from_utf8(&bytes).context("the trust-list JSON is not UTF-8")?;
+    let mut list = TrustList::from_json(text)
+        .with_context(|| format!("{} is not a valid trust list", path.display()))?;
+    let said = change(&mut list)?;
+    list.version += 1;
+    list.issued_at = list
+        .issued_at
+        .max(crate::issue::now()?.min(list.expires_at));
+    let json = list.to_json();
+    TrustList::from_json(&json).context("the edited trust list does not check")?;
+    write(path, json.as_bytes())?;
+    println!(
+        "{said}; {} is now version {} (sign it with `cyberlabel trust-list sign`)",
+        path.display(),
+        list.version
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn issuer_mut<'a>(list: &'a mut TrustList, kid: &str) -> Result<&'a mut TrustedIssuer> {
+    let kid = kid.trim().to_ascii_lowercase();
+    list.issuers
+        .iter_mut()
+        .find(|i| i.kid == kid)
+        .with_context(|| format!("no issuer key with kid {kid} in the trust list"))
+}
+
+/// What changed from `old` to `new`, one plain sentence per change.
+fn diff(old: &TrustList, new: &TrustList) -> Vec<String> {
+    let mut out = Vec::new();
+    if new.version != old.version {
+        out.push(format!("version {} -> {}", old.version, new.version));
+    }
+    if new.version <= old.version {
+        out.push(format!(
+            "WARNING: version {} is not newer than {}: verifiers that saw the old one refuse it",
+            new.version, old.version
+        ));
+    }
+    for i in &new.issuers {
+        match old.issuers.iter().find(|o| o.kid == i.kid) {
+            None => out.push(format!(
+                "issuer key {} added: {} for {}",
+                i.kid,
+                i.name,
+                i.schemes.join(", ")
+            )),
+            Some(o) => {
+                if o.schemes != i.schemes {
+                    out.push(format!(
+                        "issuer key {} ({}) schemes {} -> {}",
+                        i.kid,
+                        i.name,
+                        o.schemes.join(", "),
+                        i.schemes.join(", ")
+                    ));
+                }
+                if o.retired_at_index != i.retired_at_index
+                    && let Some(at) = i.retired_at_index
+                {
+                    out.push(format!(
+                        "issuer key {} ({}) retired as of log index {at}",
+                        i.kid, i.name
+                    ));
+                }
+                if o.compromised_at_index != i.compromised_at_index
+                    && let Some(at) = i.compromised_at_index
+                {
+                    out.push(format!(
+                        "issuer key {} ({}) COMPROMISED as of log index {at}",
+                        i.kid, i.name
+                    ));
+                }
+                if (o.not_before, o.not_after) != (i.not_before, i.not_after) {
+                    out.push(format!(
+                        "issuer key {} ({}) validity {} to {}",
+                        i.kid,
+                        i.name,
+                        dates::format_date(i.not_before),
+                        dates::format_date(i.not_after)
+                    ));
+                }
+            }
+        }
+    }
+    for o in &old.issuers {
+        if !new.issuers.iter().any(|i| i.kid == o.kid) {
+            out.push(format!("issuer key {} ({}) removed", o.kid, o.name));
+        }
+    }
+    for l in &new.logs {
+        if !old.logs.iter().any(|o| o.origin == l.origin) {
+            out.push(format!("log {} added ({})", l.origin, l.url));
+        }
+    }
+    for o in &old.logs {
+        if !new.logs.iter().any(|l| l.origin == o.origin) {
+            out.push(format!("log {} removed", o.origin));
+        }
+    }
+    for w in &new.witnesses {
+        if !old.witnesses.iter().any(|o| o.vkey == w.vkey) {
+            out.push(format!("witness {} added", w.name));
+        }
+    }
+    for o in &old.witnesses {
+        if !new.witnesses.iter().any(|w| w.vkey == o.vkey) {
+            out.push(format!("witness {} removed", o.name));
+        }
+    }
+    if old.witness_policy != new.witness_policy {
+        out.push(format!(
+            "witness policy changed: quorum {}, cosignatures at most {} s old",
+            quorum_text(&new.witness_policy.quorum),
+            new.witness_policy.max_age
+        ));
+    }
+    for e in &new.equivalences {
+        if !old.equivalences.contains(e) {
+            out.push(format!(
+                "recognition row: {} level {}+ -> {} level {} ({})",
+                e.from_scheme,
+                e.from_level_min,
+                e.to_scheme,
+                e.to_level,
+                e.effect.text()
+            ));
+        }
+    }
+    for e in &old.equivalences {
+        if !new.equivalences.contains(e) {
+            out.push(format!(
+                "recognition row removed: {} level {}+ -> {} level {}",
+                e.from_scheme, e.from_level_min, e.to_scheme, e.to_level
+            ));
+        }
+    }
+    out
+}
+
+fn quorum_text(q: &Quorum) -> String {
+    match q {
+        Quorum::Count(k) => format!("{k} of all witnesses"),
+        Quorum::Name(n) => n.clone(),
     }
 }
 
@@ -120,9 +428,25 @@ fn print_summary(list: &TrustList) {
             i.schemes.join(",")
         );
     }
+    for i in &list.issuers {
+        if let Some(at) = i.retired_at_index {
+            println!("  key {} retired as of log index {at}", i.kid);
+        }
+        if let Some(at) = i.compromised_at_index {
+            println!("  key {} COMPROMISED as of log index {at}", i.kid);
+        }
+    }
     for l in &list.logs {
         println!("log {} {}", l.origin, l.url);
     }
+    for w in &list.witnesses {
+        println!("witness {}", w.name);
+    }
+    println!(
+        "witness policy: quorum {}, cosignatures at most {} s old",
+        quorum_text(&list.witness_policy.quorum),
+        list.witness_policy.max_age
+    );
     for e in &list.equivalences {
         println!(
             "{} level >= {} -> {} level {}: {}",
