@@ -142,7 +142,7 @@ fn maintainer_edits_sign_and_diff() {
     let diff = ok(&cyberlabel(&["trust-list", "diff", p(&v1), p(&list)]));
     assert!(diff.contains("version 1 -> 7"), "{diff}");
     assert!(
-        diff.contains(&format!("{kid}")) && diff.contains("retired as of log index 500"),
+        diff.contains(kid.as_str()) && diff.contains("retired as of log index 500"),
         "{diff}"
     );
     assert!(diff.contains("COMPROMISED as of log index 900"), "{diff}");
