@@ -21,13 +21,14 @@ use ed25519_dalek::VerifyingKey;
 pub const MAX_QR_PIXELS: usize = 4096 * 4096;
 
 /// The example trust-list public key (`keys-example/trust-list-EXAMPLE-DO-NOT-USE.pub.pem`),
-/// hex: the anchor of a build made without `CYBERLABEL_TRUST_ANCHOR` (a DEMO build).
+/// hex: the anchor of a build made without `CYBERLABEL_PAGE_TRUST_ANCHOR` (a DEMO build).
 pub const DEMO_TRUST_ANCHOR_HEX: &str =
     "b7d02990ad317eeb86a085ec788919a27545e8bfc154e98e0a69c4c19332d39a";
 
-/// The trust anchor given at build time (`CYBERLABEL_TRUST_ANCHOR`: the scheme owner's
-/// trust-list signer public key, 64 hex digits), if any.
-const BUILD_TRUST_ANCHOR: Option<&str> = option_env!("CYBERLABEL_TRUST_ANCHOR");
+/// The trust anchor given at build time (`CYBERLABEL_PAGE_TRUST_ANCHOR`: the scheme owner's
+/// trust-list signer public key, 64 hex digits), if any. (A name of its own: the server's
+/// `CYBERLABEL_TRUST_ANCHOR` is a PEM file path, and a build may run in the server's env.)
+const BUILD_TRUST_ANCHOR: Option<&str> = option_env!("CYBERLABEL_PAGE_TRUST_ANCHOR");
 
 /// Whether this build pins the example (DEMO) anchor rather than one given at build time.
 #[must_use]
@@ -602,7 +603,7 @@ mod tests {
         let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
         let der = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).unwrap();
         assert_eq!(hex::encode(&der[der.len() - 32..]), DEMO_TRUST_ANCHOR_HEX);
-        if option_env!("CYBERLABEL_TRUST_ANCHOR").is_none() {
+        if option_env!("CYBERLABEL_PAGE_TRUST_ANCHOR").is_none() {
             assert!(pinned_anchor_is_demo());
             assert_eq!(hex::encode(pinned_anchor().unwrap()), DEMO_TRUST_ANCHOR_HEX);
         }

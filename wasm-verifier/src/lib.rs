@@ -12,7 +12,7 @@
 //! Exports (JS names):
 //! - `decodePayload(text) → Uint8Array`: label bytes from a QR URL, `CL1:` text or bare digits.
 //! - `trustAnchor() → Uint8Array`: the trust-list signer key pinned into this build
-//!   (`CYBERLABEL_TRUST_ANCHOR` at compile time, hex; else the example key), and
+//!   (`CYBERLABEL_PAGE_TRUST_ANCHOR` at compile time, hex; else the example key), and
 //!   `trustAnchorIsDemo() → bool`. The page never takes its anchor from the server.
 //! - `checkTrustList(trustListCose, anchorKey, now, seenVersion) → JSON {version, demo_anchor}`:
 //!   refuses a list that does not verify or is older than the newest version accepted before.
