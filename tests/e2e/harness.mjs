@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
+import http from 'node:http';
 import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -237,4 +238,97 @@ export function assertPrivate(requests, secrets, base) {
 export function saveOut(name, data) {
   mkdirSync(OUT, { recursive: true });
   writeFileSync(join(OUT, name), typeof data === 'string' ? data : JSON.stringify(data, null, 1));
+}
+
+/** Signs a label with the demo (EXAMPLE) issuer key by the real CLI, with a chosen serial and
+ * issue day: a validly signed label the server never logged. */
+export function issueDemo(verifierUrl, serial, issuedAt) {
+  const dir = tmp('offlog');
+  const out = join(dir, 'label');
+  const p = product({ product: 'SmartCam Off-Log' });
+  execFileSync(BIN, [
+    'issue', '--demo', '--out', out, '--verifier-url', verifierUrl,
+    '--scheme', p.scheme, '--level', String(p.level), '--manufacturer', p.manufacturer,
+    '--product', p.product, '--hardware-versions', p.hardware_versions,
+    '--firmware-versions', p.firmware_versions, '--category', String(p.category),
+    '--provision', p.provisions.join(','), '--assessment', 'third-party', '--lab', p.lab,
+    '--support-until', p.support_until, '--serial', String(serial), '--issued-at', issuedAt,
+  ], { cwd: ROOT, stdio: 'pipe' });
+  const payload = readFileSync(join(out, 'payload.txt'), 'utf8').split('\n').map((l) => l.trim())
+    .find((l) => l.startsWith('http'));
+  if (!payload) throw new Error('payload.txt has no URL line');
+  return { dir, url: payload };
+}
+
+/** Log data the page fetches: the paths a recording/replaying proxy deals with. */
+const LOG_PATH = /^\/(checkpoint$|tile\/|status\/)/;
+const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding', 'host',
+  'accept-encoding', 'upgrade', 'proxy-connection']);
+
+/**
+ * An HTTP proxy between the page and a demo server, standing in for a hostile network or
+ * server: `forward` passes everything to `target` (which a test may switch to another server);
+ * with `recording` set it keeps the last 200 body of every log path (/checkpoint, /tile/...,
+ * /status/...); in `replay` mode it answers log paths from the recording (404 if not recorded)
+ * and forwards the rest. Every upstream request is bounded by a timeout.
+ */
+export async function startProxy(target) {
+  const port = await freePort();
+  const p = {
+    base: `http://127.0.0.1:${port}`, target, mode: 'forward', recording: false,
+    recorded: new Map(), replayed: [],
+  };
+  const server = http.createServer(async (req, res) => {
+    try {
+      const path = new URL(req.url, p.base).pathname;
+      if (p.mode === 'replay' && req.method === 'GET' && LOG_PATH.test(path)) {
+        const r = p.recorded.get(path);
+        if (!r) { res.writeHead(404, { 'content-type': 'text/plain' }); res.end('not recorded'); return; }
+        p.replayed.push(path);
+        res.writeHead(200, { 'content-type': r.type, 'cache-control': 'no-store' });
+        res.end(r.body);
+        return;
+      }
+      const chunks = [];
+      for await (const c of req) chunks.push(c);
+      const headers = {};
+      for (const [k, v] of Object.entries(req.headers)) if (!HOP.has(k)) headers[k] = v;
+      const up = await fetch(p.target + req.url, {
+        method: req.method, headers, redirect: 'manual', signal: AbortSignal.timeout(15_000),
+        body: chunks.length && req.method !== 'GET' && req.method !== 'HEAD' ? Buffer.concat(chunks) : undefined,
+      });
+      const body = Buffer.from(await up.arrayBuffer());
+      if (p.recording && req.method === 'GET' && up.status === 200 && LOG_PATH.test(path)) {
+        p.recorded.set(path, { type: up.headers.get('content-type') || 'application/octet-stream', body });
+      }
+      const out = {};
+      up.headers.forEach((v, k) => { if (!HOP.has(k)) out[k] = v; });
+      res.writeHead(up.status, out);
+      res.end(body);
+    } catch (e) {
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(`proxy: ${e}`);
+    }
+  });
+  await new Promise((res, rej) => { server.once('error', rej); server.listen(port, '127.0.0.1', res); });
+  p.stop = () => new Promise((res) => { server.closeAllConnections(); server.close(() => res()); });
+  return p;
+}
+
+/** The checkpoint's origin line and tree size (second line). */
+export function checkpointInfo(text) {
+  const [origin, size, root] = text.split('\n');
+  return { origin, size: Number(size), root };
+}
+
+/** The page's memory: the remembered checkpoint per log origin and the trust-list version. */
+export async function pageMemory(page) {
+  return page.evaluate(() => {
+    const out = {};
+    for (let i = 0; i < localStorage.length; i++) {
+      const k = localStorage.key(i);
+      out[k] = localStorage.getItem(k);
+    }
+    return out;
+  });
 }
