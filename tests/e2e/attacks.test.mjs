@@ -1,7 +1,7 @@
 // Attacks on the verifier page in headless Chromium (DESIGN rule 4, issue item 6): a replaying
 // proxy between the page and the demo server (old checkpoint, tiles and status proof from before
 // a revocation), a split view (another tree under the same log origin and key), a trust-list
-// rollback, and a label signed with the issuer's key but never logged.
+// rollback, a label signed with the issuer's key but never logged, and a post-dated label.
 //
 // What depends on the trust list's witness policy (the demo has no witnesses until `serve
 // --demo` starts them; then the stronger assertions below switch on by themselves):
@@ -156,6 +156,18 @@ test('a label signed with the demo issuer key but never logged is never Genuine'
     // that can be said
     assert.equal(v.report.verdict, 'cannot_check', JSON.stringify(v.report));
   }
+  await context.close();
+});
+
+test('a post-dated label (validly signed, issue day not begun anywhere) shows Not valid yet', async () => {
+  const future = new Date(Date.now() + 10 * 86_400_000).toISOString().slice(0, 10);
+  const label = issueDemo(`${server.base}/v`, 0, future);
+  const { context, page } = await newPage(browser);
+  const v = await open(page, label.url);
+  assert.equal(v.report.verdict, 'not_yet_valid', JSON.stringify(v.report));
+  assert.equal(v.headline, 'Not valid yet');
+  assert.match(v.text, /date that has not come yet/);
+  assert.equal(v.report.label, undefined); // what it claims is not shown
   await context.close();
 });
 
