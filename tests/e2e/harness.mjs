@@ -40,13 +40,13 @@ async function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Starts `cyberlabel serve --demo` on a fresh data dir; resolves when it answers. */
-export async function startServer() {
+/** Starts `cyberlabel serve --demo [extraArgs]` on a fresh data dir; resolves when it answers. */
+export async function startServer(extraArgs = []) {
   if (!existsSync(BIN)) throw new Error(`server binary missing: ${BIN} (cargo build -p cyberlabel)`);
   const data = tmp('data');
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const child = spawn(BIN, ['serve', '--demo', '--data', data, '--listen', `127.0.0.1:${port}`], {
+  const child = spawn(BIN, ['serve', '--demo', '--data', data, '--listen', `127.0.0.1:${port}`, ...extraArgs], {
     cwd: ROOT,
     env: { ...process.env, CYBERLABEL_VERIFIER_URL: `${base}/v`, RUST_LOG: process.env.RUST_LOG || 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -331,4 +331,104 @@ export async function pageMemory(page) {
     }
     return out;
   });
+}
+
+/** Starts `cyberlabel witness serve` for `logVkey` on a free port; resolves with its vkey, URL. */
+export async function startWitness(logVkey, name = 'witness.example/e2e-w1') {
+  const dir = tmp('witness');
+  execFileSync(BIN, ['witness', 'keygen', '--name', name, '--out', dir], { cwd: ROOT, stdio: 'pipe' });
+  const vkey = readFileSync(join(dir, 'witness.vkey'), 'utf8').trim();
+  const child = spawn(BIN, ['witness', 'serve', '--key', join(dir, 'witness.key'), '--data', join(dir, 'db'),
+    '--listen', '127.0.0.1:0', '--log', logVkey], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let exited = null;
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
+  child.on('exit', (code, sig) => { exited = { code, sig }; });
+  const deadline = Date.now() + 30_000;
+  let url = null;
+  while (!url) {
+    const m = /listening (http:\/\/\S+)/.exec(out);
+    if (m) url = m[1];
+    else if (exited) throw new Error(`witness exited (${JSON.stringify(exited)}):\n${out}`);
+    else if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`witness did not start:\n${out}`); }
+    else await sleep(50);
+  }
+  return {
+    name, vkey, url, log: () => out,
+    async stop() {
+      if (exited) return;
+      const done = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await done;
+      clearTimeout(t);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A demo server whose trust list has a witness policy: one real witness process, quorum 1,
+ * `max_age` seconds. The list (the example issuer, the example log key under its own origin,
+ * the witness) is signed here with the example trust-list key by the real CLI and given to
+ * `serve --demo --trust-list … --trust-anchor … --witness …`.
+ */
+export async function startWitnessedServer(maxAge = 3600) {
+  const example = JSON.parse(readFileSync(join(ROOT, 'keys-example/trust-list.EXAMPLE.json'), 'utf8'));
+  const logVkey = readFileSync(join(ROOT, 'keys-example/log-EXAMPLE-DO-NOT-USE.vkey'), 'utf8').trim();
+  const origin = logVkey.split('+')[0];
+  const witness = await startWitness(logVkey);
+  const dir = tmp('tl');
+  const now = Math.floor(Date.now() / 1000);
+  const list = {
+    ...example,
+    version: 1,
+    issued_at: now - 86_400,
+    expires_at: now + 365 * 86_400,
+    logs: [{ origin, vkey: logVkey, url: '', max_merge_delay: 0 }],
+    witnesses: [{ name: witness.name, vkey: witness.vkey }],
+    witness_policy: { quorum: 1, max_age: maxAge },
+  };
+  writeFileSync(join(dir, 'trust-list.json'), JSON.stringify(list, null, 1));
+  // the example key file is world-readable in the repository; the CLI wants 0600
+  const key = join(dir, 'tl.key.pem');
+  writeFileSync(key, readFileSync(join(ROOT, 'keys-example/trust-list-EXAMPLE-DO-NOT-USE.key.pem')), { mode: 0o600 });
+  execFileSync(BIN, ['trust-list', 'sign', '--json', join(dir, 'trust-list.json'), '--key', key,
+    '--out', join(dir, 'trust-list.cose')], { cwd: ROOT, stdio: 'pipe' });
+  let server;
+  try {
+    server = await startServer([
+      '--origin', origin, '--trust-list', join(dir, 'trust-list.cose'),
+      '--trust-anchor', join(ROOT, 'keys-example/trust-list-EXAMPLE-DO-NOT-USE.pub.pem'),
+      '--witness', `${witness.vkey}@${witness.url}`,
+    ]);
+  } catch (e) {
+    await witness.stop();
+    throw e;
+  }
+  const stopServer = server.stop.bind(server);
+  const cleanupServer = server.cleanup.bind(server);
+  return {
+    ...server,
+    witness,
+    async stop() { await stopServer(); await witness.stop(); },
+    cleanup() { cleanupServer(); rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
+/**
+ * Waits (bounded) until the server's /checkpoint has tree size ≥ `minSize` and carries the
+ * cosignature of every witness named in `names`; returns the checkpoint text.
+ */
+export async function waitCosigned(server, minSize, names, timeout = 20_000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const r = await fetch(`${server.base}/checkpoint`, { signal: AbortSignal.timeout(5_000) });
+    const text = r.ok ? await r.text() : '';
+    const size = Number(text.split('\n')[1]);
+    if (size >= minSize && names.every((n) => text.includes(`\u2014 ${n} `))) return text;
+    if (Date.now() > deadline) throw new Error(`checkpoint not cosigned by ${names.join(', ')} at size ≥ ${minSize}:\n${text}`);
+    await sleep(100);
+  }
 }
