@@ -77,16 +77,17 @@ for (const variant of [
     if (server) { await server.stop(); server.cleanup(); }
   });
 
-  /** After an append: with witnesses, wait until the served checkpoint is cosigned (bounded). */
-  async function settle(srv) {
-    if (policy.witnessed) await waitCosigned(srv, 0, policy.witnesses);
+  /** After an append: with witnesses, wait until the served checkpoint is cosigned at a tree
+   * size of at least `minSize` (bounded). */
+  async function settle(srv, minSize) {
+    if (policy.witnessed) await waitCosigned(srv, minSize, policy.witnesses);
   }
 
   test('replayed pre-revocation log data: the page that saw the revocation warns log_inconsistent', async () => {
     const proxy = await startProxy(server.base);
     try {
       const view = await mint(server, { product: 'SmartCam Replay' });
-      await settle(server);
+      await settle(server, view.index + 1);
       const url = `${proxy.base}/v#${fragment(view.payload_url)}`;
       const a = await newPage(browser);
       // 1. verified through the proxy while it records the log data (before the revocation)
@@ -107,7 +108,7 @@ for (const variant of [
 
       // 2. revoked; the same page sees it (live) and remembers the newer checkpoint
       await api(server, 'POST', `/labels/${view.index}/revoke`, { reason: 'unremediated_vulnerability' });
-      await settle(server);
+      await settle(server, oldCp.size + 1); // the status record is a log entry
       const v2 = await reverify(a.page);
       assert.equal(v2.report.verdict, 'revoked', JSON.stringify(v2.report));
       const seen2 = JSON.parse((await pageMemory(a.page))[seenKey(oldCp.origin)]);
@@ -152,7 +153,7 @@ for (const variant of [
 
   test('a trust list older than the one the page accepted before is refused', async () => {
     const view = await mint(server, { product: 'SmartCam Trust Rollback' });
-    await settle(server);
+    await settle(server, view.index + 1);
     const { context, page } = await newPage(browser);
     const v1 = await open(page, view.payload_url);
     assert.equal(v1.report.verdict, 'genuine', JSON.stringify(v1.report));
@@ -206,7 +207,7 @@ for (const variant of [
     let other = null;
     try {
       const view = await mint(server, { product: 'SmartCam Split' });
-      await settle(server);
+      await settle(server, view.index + 1);
       const url = `${proxy.base}/v#${fragment(view.payload_url)}`;
       const c = await newPage(browser);
       const v1 = await open(c.page, url);
@@ -224,7 +225,7 @@ for (const variant of [
         cp2 = checkpointInfo(await getText(`${other.base}/checkpoint`));
       }
       assert.equal(cp2.size, seen.size, 'the other tree reached the remembered size');
-      await settle(other);
+      await settle(other, seen.size);
       assert.notEqual(Buffer.from(cp2.root, 'base64').toString('hex'), seen.root);
 
       proxy.target = other.base;
