@@ -1,7 +1,8 @@
 // Attacks on the verifier page in headless Chromium (DESIGN rule 4, issue item 6): a replaying
 // proxy between the page and the demo server (old checkpoint, tiles and status proof from before
 // a revocation), a split view (another tree under the same log origin and key), a trust-list
-// rollback, a label signed with the issuer's key but never logged, and a post-dated label.
+// rollback, a trust list signed by another key (the anchor is pinned in the page build, not read
+// from config.json), a label signed with the issuer's key but never logged, and a post-dated label.
 //
 // Every test runs twice: against plain `serve --demo` (today: no witnesses, quorum 0, so nothing
 // proves a checkpoint fresh) and against a demo server whose trust list, built and signed in the
@@ -17,7 +18,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startServer, mint, api, fragment, launch, newPage, open, verdictOf, startProxy, checkpointInfo,
-  pageMemory, issueDemo, startWitnessedServer, waitCosigned,
+  pageMemory, issueDemo, startWitnessedServer, waitCosigned, foreignTrustList,
 } from './harness.mjs';
 
 let browser;
@@ -166,6 +167,38 @@ for (const variant of [
     // and the remembered version is not lowered
     assert.equal((await pageMemory(page))['cyberlabel.trustListVersion'], String(policy.version + 1));
     await context.close();
+  });
+
+  test('the anchor is pinned: a trust list signed by another key, named in config.json, is refused', async () => {
+    const proxy = await startProxy(server.base);
+    try {
+      const view = await mint(server, { product: 'SmartCam Anchor' });
+      await settle(server, view.index + 1);
+      const url = `${proxy.base}/v#${fragment(view.payload_url)}`;
+      // a bogus anchor in config.json alone changes nothing: the page does not read it
+      const foreign = await foreignTrustList(server);
+      const config = (anchor) => ({
+        type: 'application/json',
+        body: JSON.stringify({ trust_anchor: Buffer.from(anchor).toString('base64') }),
+      });
+      proxy.override.set('/assets/config.json', config(foreign.publicRaw));
+      const a = await newPage(browser);
+      const v1 = await open(a.page, url);
+      assert.equal(v1.report.verdict, 'genuine', JSON.stringify(v1.report));
+      await a.context.close();
+      // the server's trust list replaced by one signed with that key (and a higher version)
+      proxy.override.set('/trust-list', { type: 'application/cose', body: foreign.cose });
+      const b = await newPage(browser);
+      const v2 = await open(b.page, url);
+      assert.equal(v2.state, 'error', JSON.stringify(v2.report));
+      assert.notEqual(v2.dom, 'genuine');
+      assert.match(v2.text, /could not start: trust list/);
+      // nothing from the foreign list was remembered
+      assert.equal((await pageMemory(b.page))['cyberlabel.trustListVersion'], undefined);
+      await b.context.close();
+    } finally {
+      await proxy.stop();
+    }
   });
 
   test('a label signed with the demo issuer key but never logged is never Genuine', async () => {

@@ -270,17 +270,24 @@ const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-l
  * server: `forward` passes everything to `target` (which a test may switch to another server);
  * with `recording` set it keeps the last 200 body of every log path (/checkpoint, /tile/...,
  * /status/...); in `replay` mode it answers log paths from the recording (404 if not recorded)
- * and forwards the rest. Every upstream request is bounded by a timeout.
+ * and forwards the rest. `override` (path → {type, body}) answers a GET path with fixed bytes in
+ * any mode. Every upstream request is bounded by a timeout.
  */
 export async function startProxy(target) {
   const port = await freePort();
   const p = {
     base: `http://127.0.0.1:${port}`, target, mode: 'forward', recording: false,
-    recorded: new Map(), replayed: [],
+    recorded: new Map(), replayed: [], override: new Map(),
   };
   const server = http.createServer(async (req, res) => {
     try {
       const path = new URL(req.url, p.base).pathname;
+      const fixed = req.method === 'GET' && p.override.get(path);
+      if (fixed) {
+        res.writeHead(200, { 'content-type': fixed.type, 'cache-control': 'no-store' });
+        res.end(fixed.body);
+        return;
+      }
       if (p.mode === 'replay' && req.method === 'GET' && LOG_PATH.test(path)) {
         const r = p.recorded.get(path);
         if (!r) { res.writeHead(404, { 'content-type': 'text/plain' }); res.end('not recorded'); return; }
@@ -430,5 +437,24 @@ export async function waitCosigned(server, minSize, names, timeout = 20_000) {
     if (size >= minSize && names.every((n) => text.includes(`\u2014 ${n} `))) return text;
     if (Date.now() > deadline) throw new Error(`checkpoint not cosigned by ${names.join(', ')} at size ≥ ${minSize}:\n${text}`);
     await sleep(100);
+  }
+}
+
+/** Re-signs the served trust list with a fresh key (real CLI) and a higher version: what a log
+ * operator that could choose the anchor would serve. Returns {cose, publicRaw}. */
+export async function foreignTrustList(server) {
+  const dir = tmp('foreign-tl');
+  try {
+    const r = await fetch(`${server.base}/trust-list.json`, { signal: AbortSignal.timeout(10_000) });
+    const list = await r.json();
+    writeFileSync(join(dir, 'tl.json'), JSON.stringify({ ...list, version: list.version + 1 }, null, 1));
+    execFileSync(BIN, ['keygen', '--out', dir], { cwd: ROOT, stdio: 'pipe' });
+    execFileSync(BIN, ['trust-list', 'sign', '--json', join(dir, 'tl.json'), '--key', join(dir, 'issuer.key.pem'),
+      '--out', join(dir, 'tl.cose')], { cwd: ROOT, stdio: 'pipe' });
+    const pem = readFileSync(join(dir, 'issuer.pub.pem'), 'utf8');
+    const der = Buffer.from(pem.split('\n').filter((l) => l && !l.startsWith('-----')).join(''), 'base64');
+    return { cose: readFileSync(join(dir, 'tl.cose')), publicRaw: der.subarray(der.length - 32) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
