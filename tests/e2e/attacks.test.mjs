@@ -16,9 +16,10 @@
 // The remembering page's `log_inconsistent` (replay and split view) holds either way.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import {
   startServer, mint, api, fragment, launch, newPage, open, verdictOf, startProxy, checkpointInfo,
-  pageMemory, issueDemo, startWitnessedServer, waitCosigned, foreignTrustList,
+  pageMemory, issueDemo, startWitnessedServer, waitCosigned, foreignTrustList, assertPrivate,
 } from './harness.mjs';
 
 let browser;
@@ -44,6 +45,14 @@ async function reverify(page) {
 }
 
 const seenKey = (origin) => `cyberlabel.seen.${origin}`;
+
+/** Values unique to a label that must never appear in a request. */
+function secretsOf(view) {
+  const bytes = Buffer.from(view.label, 'base64');
+  const leaf = createHash('sha256').update(Buffer.concat([Buffer.from([0]), bytes])).digest();
+  return [fragment(view.payload_url), view.label, bytes.toString('hex'), leaf.toString('hex'),
+    leaf.toString('base64'), `/labels/${view.index}`];
+}
 
 /** The trust list's witness policy as the assertions need it. */
 async function policyOf(server) {
@@ -126,6 +135,8 @@ for (const variant of [
       assert.match(v3.text, /do not rely on this label now/i);
       // the memory does not move back to the replayed state
       assert.deepEqual(JSON.parse((await pageMemory(a.page))[seenKey(oldCp.origin)]), seen2);
+      // consistency tiles included, every request stayed private
+      assertPrivate(a.requests, secretsOf(view), proxy.base);
       await a.context.close();
 
       // 4. a fresh profile (nothing remembered) fed the same replay
