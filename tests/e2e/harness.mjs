@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
+import http from 'node:http';
 import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -39,13 +40,13 @@ async function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Starts `cyberlabel serve --demo` on a fresh data dir; resolves when it answers. */
-export async function startServer() {
+/** Starts `cyberlabel serve --demo [extraArgs]` on a fresh data dir; resolves when it answers. */
+export async function startServer(extraArgs = []) {
   if (!existsSync(BIN)) throw new Error(`server binary missing: ${BIN} (cargo build -p cyberlabel)`);
   const data = tmp('data');
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const child = spawn(BIN, ['serve', '--demo', '--data', data, '--listen', `127.0.0.1:${port}`], {
+  const child = spawn(BIN, ['serve', '--demo', '--data', data, '--listen', `127.0.0.1:${port}`, ...extraArgs], {
     cwd: ROOT,
     env: { ...process.env, CYBERLABEL_VERIFIER_URL: `${base}/v`, RUST_LOG: process.env.RUST_LOG || 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -237,4 +238,223 @@ export function assertPrivate(requests, secrets, base) {
 export function saveOut(name, data) {
   mkdirSync(OUT, { recursive: true });
   writeFileSync(join(OUT, name), typeof data === 'string' ? data : JSON.stringify(data, null, 1));
+}
+
+/** Signs a label with the demo (EXAMPLE) issuer key by the real CLI, with a chosen serial and
+ * issue day: a validly signed label the server never logged. */
+export function issueDemo(verifierUrl, serial, issuedAt) {
+  const dir = tmp('offlog');
+  const out = join(dir, 'label');
+  const p = product({ product: 'SmartCam Off-Log' });
+  execFileSync(BIN, [
+    'issue', '--demo', '--out', out, '--verifier-url', verifierUrl,
+    '--scheme', p.scheme, '--level', String(p.level), '--manufacturer', p.manufacturer,
+    '--product', p.product, '--hardware-versions', p.hardware_versions,
+    '--firmware-versions', p.firmware_versions, '--category', String(p.category),
+    '--provision', p.provisions.join(','), '--assessment', 'third-party', '--lab', p.lab,
+    '--support-until', p.support_until, '--serial', String(serial), '--issued-at', issuedAt,
+  ], { cwd: ROOT, stdio: 'pipe' });
+  const payload = readFileSync(join(out, 'payload.txt'), 'utf8').split('\n').map((l) => l.trim())
+    .find((l) => l.startsWith('http'));
+  if (!payload) throw new Error('payload.txt has no URL line');
+  return { dir, url: payload };
+}
+
+/** Log data the page fetches: the paths a recording/replaying proxy deals with. */
+const LOG_PATH = /^\/(checkpoint$|tile\/|status\/)/;
+const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding', 'host',
+  'accept-encoding', 'upgrade', 'proxy-connection']);
+
+/**
+ * An HTTP proxy between the page and a demo server, standing in for a hostile network or
+ * server: `forward` passes everything to `target` (which a test may switch to another server);
+ * with `recording` set it keeps the last 200 body of every log path (/checkpoint, /tile/...,
+ * /status/...); in `replay` mode it answers log paths from the recording (404 if not recorded)
+ * and forwards the rest. `override` (path → {type, body}) answers a GET path with fixed bytes in
+ * any mode. Every upstream request is bounded by a timeout.
+ */
+export async function startProxy(target) {
+  const port = await freePort();
+  const p = {
+    base: `http://127.0.0.1:${port}`, target, mode: 'forward', recording: false,
+    recorded: new Map(), replayed: [], override: new Map(),
+  };
+  const server = http.createServer(async (req, res) => {
+    try {
+      const path = new URL(req.url, p.base).pathname;
+      const fixed = req.method === 'GET' && p.override.get(path);
+      if (fixed) {
+        res.writeHead(200, { 'content-type': fixed.type, 'cache-control': 'no-store' });
+        res.end(fixed.body);
+        return;
+      }
+      if (p.mode === 'replay' && req.method === 'GET' && LOG_PATH.test(path)) {
+        const r = p.recorded.get(path);
+        if (!r) { res.writeHead(404, { 'content-type': 'text/plain' }); res.end('not recorded'); return; }
+        p.replayed.push(path);
+        res.writeHead(200, { 'content-type': r.type, 'cache-control': 'no-store' });
+        res.end(r.body);
+        return;
+      }
+      const chunks = [];
+      for await (const c of req) chunks.push(c);
+      const headers = {};
+      for (const [k, v] of Object.entries(req.headers)) if (!HOP.has(k)) headers[k] = v;
+      const up = await fetch(p.target + req.url, {
+        method: req.method, headers, redirect: 'manual', signal: AbortSignal.timeout(15_000),
+        body: chunks.length && req.method !== 'GET' && req.method !== 'HEAD' ? Buffer.concat(chunks) : undefined,
+      });
+      const body = Buffer.from(await up.arrayBuffer());
+      if (p.recording && req.method === 'GET' && up.status === 200 && LOG_PATH.test(path)) {
+        p.recorded.set(path, { type: up.headers.get('content-type') || 'application/octet-stream', body });
+      }
+      const out = {};
+      up.headers.forEach((v, k) => { if (!HOP.has(k)) out[k] = v; });
+      res.writeHead(up.status, out);
+      res.end(body);
+    } catch (e) {
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(`proxy: ${e}`);
+    }
+  });
+  await new Promise((res, rej) => { server.once('error', rej); server.listen(port, '127.0.0.1', res); });
+  p.stop = () => new Promise((res) => { server.closeAllConnections(); server.close(() => res()); });
+  return p;
+}
+
+/** The checkpoint's origin line and tree size (second line). */
+export function checkpointInfo(text) {
+  const [origin, size, root] = text.split('\n');
+  return { origin, size: Number(size), root };
+}
+
+/** The page's memory: the remembered checkpoint per log origin and the trust-list version. */
+export async function pageMemory(page) {
+  return page.evaluate(() => {
+    const out = {};
+    for (let i = 0; i < localStorage.length; i++) {
+      const k = localStorage.key(i);
+      out[k] = localStorage.getItem(k);
+    }
+    return out;
+  });
+}
+
+/** Starts `cyberlabel witness serve` for `logVkey` on a free port; resolves with its vkey, URL. */
+export async function startWitness(logVkey, name = 'witness.example/e2e-w1') {
+  const dir = tmp('witness');
+  execFileSync(BIN, ['witness', 'keygen', '--name', name, '--out', dir], { cwd: ROOT, stdio: 'pipe' });
+  const vkey = readFileSync(join(dir, 'witness.vkey'), 'utf8').trim();
+  const child = spawn(BIN, ['witness', 'serve', '--key', join(dir, 'witness.key'), '--data', join(dir, 'db'),
+    '--listen', '127.0.0.1:0', '--log', logVkey], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let exited = null;
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
+  child.on('exit', (code, sig) => { exited = { code, sig }; });
+  const deadline = Date.now() + 30_000;
+  let url = null;
+  while (!url) {
+    const m = /listening (http:\/\/\S+)/.exec(out);
+    if (m) url = m[1];
+    else if (exited) throw new Error(`witness exited (${JSON.stringify(exited)}):\n${out}`);
+    else if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`witness did not start:\n${out}`); }
+    else await sleep(50);
+  }
+  return {
+    name, vkey, url, log: () => out,
+    async stop() {
+      if (exited) return;
+      const done = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await done;
+      clearTimeout(t);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A demo server whose trust list has a witness policy: one real witness process, quorum 1,
+ * `max_age` seconds. The list (the example issuer, the example log key under its own origin,
+ * the witness) is signed here with the example trust-list key by the real CLI and given to
+ * `serve --demo --trust-list … --trust-anchor … --witness …`.
+ */
+export async function startWitnessedServer(maxAge = 3600) {
+  const example = JSON.parse(readFileSync(join(ROOT, 'keys-example/trust-list.EXAMPLE.json'), 'utf8'));
+  const logVkey = readFileSync(join(ROOT, 'keys-example/log-EXAMPLE-DO-NOT-USE.vkey'), 'utf8').trim();
+  const origin = logVkey.split('+')[0];
+  const witness = await startWitness(logVkey);
+  const dir = tmp('tl');
+  const now = Math.floor(Date.now() / 1000);
+  const list = {
+    ...example,
+    version: 1,
+    issued_at: now - 86_400,
+    expires_at: now + 365 * 86_400,
+    logs: [{ origin, vkey: logVkey, url: '', max_merge_delay: 0 }],
+    witnesses: [{ name: witness.name, vkey: witness.vkey }],
+    witness_policy: { quorum: 1, max_age: maxAge },
+  };
+  writeFileSync(join(dir, 'trust-list.json'), JSON.stringify(list, null, 1));
+  // the example key file is world-readable in the repository; the CLI wants 0600
+  const key = join(dir, 'tl.key.pem');
+  writeFileSync(key, readFileSync(join(ROOT, 'keys-example/trust-list-EXAMPLE-DO-NOT-USE.key.pem')), { mode: 0o600 });
+  execFileSync(BIN, ['trust-list', 'sign', '--json', join(dir, 'trust-list.json'), '--key', key,
+    '--out', join(dir, 'trust-list.cose')], { cwd: ROOT, stdio: 'pipe' });
+  let server;
+  try {
+    server = await startServer([
+      '--origin', origin, '--trust-list', join(dir, 'trust-list.cose'),
+      '--trust-anchor', join(ROOT, 'keys-example/trust-list-EXAMPLE-DO-NOT-USE.pub.pem'),
+      '--witness', `${witness.vkey}@${witness.url}`,
+    ]);
+  } catch (e) {
+    await witness.stop();
+    throw e;
+  }
+  const stopServer = server.stop.bind(server);
+  const cleanupServer = server.cleanup.bind(server);
+  return {
+    ...server,
+    witness,
+    async stop() { await stopServer(); await witness.stop(); },
+    cleanup() { cleanupServer(); rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
+/**
+ * Waits (bounded) until the server's /checkpoint has tree size ≥ `minSize` and carries the
+ * cosignature of every witness named in `names`; returns the checkpoint text.
+ */
+export async function waitCosigned(server, minSize, names, timeout = 20_000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const r = await fetch(`${server.base}/checkpoint`, { signal: AbortSignal.timeout(5_000) });
+    const text = r.ok ? await r.text() : '';
+    const size = Number(text.split('\n')[1]);
+    if (size >= minSize && names.every((n) => text.includes(`\u2014 ${n} `))) return text;
+    if (Date.now() > deadline) throw new Error(`checkpoint not cosigned by ${names.join(', ')} at size ≥ ${minSize}:\n${text}`);
+    await sleep(100);
+  }
+}
+
+/** Re-signs the served trust list with a fresh key (real CLI) and a higher version: what a log
+ * operator that could choose the anchor would serve. Returns {cose, publicRaw}. */
+export async function foreignTrustList(server) {
+  const dir = tmp('foreign-tl');
+  try {
+    const r = await fetch(`${server.base}/trust-list.json`, { signal: AbortSignal.timeout(10_000) });
+    const list = await r.json();
+    writeFileSync(join(dir, 'tl.json'), JSON.stringify({ ...list, version: list.version + 1 }, null, 1));
+    execFileSync(BIN, ['keygen', '--out', dir], { cwd: ROOT, stdio: 'pipe' });
+    execFileSync(BIN, ['trust-list', 'sign', '--json', join(dir, 'tl.json'), '--key', join(dir, 'issuer.key.pem'),
+      '--out', join(dir, 'tl.cose')], { cwd: ROOT, stdio: 'pipe' });
+    const pem = readFileSync(join(dir, 'issuer.pub.pem'), 'utf8');
+    const der = Buffer.from(pem.split('\n').filter((l) => l && !l.startsWith('-----')).join(''), 'base64');
+    return { cose: readFileSync(join(dir, 'tl.cose')), publicRaw: der.subarray(der.length - 32) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

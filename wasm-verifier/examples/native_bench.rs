@@ -27,6 +27,9 @@ fn main() -> Result<()> {
     let trust = B64.decode(field(&v, "trust_list")?)?;
     let anchor = B64.decode(field(&v, "anchor")?)?;
     let now = v["now"].as_u64().context("now")?;
+    // the checkpoint the page remembered before this verification (absent: none)
+    let seen_size = v["seen_size"].as_u64().unwrap_or(0);
+    let seen_root = v["seen_root"].as_str().unwrap_or_default();
     let lens: Vec<u32> = v["lens"]
         .as_array()
         .context("lens")?
@@ -39,7 +42,7 @@ fn main() -> Result<()> {
         .collect::<Result<_>>()?;
     let run = || -> Result<String> {
         api::verify_online(
-            payload, &trust, &anchor, now, checkpoint, &tiles, &lens, status,
+            payload, &trust, &anchor, now, checkpoint, &tiles, &lens, status, seen_size, seen_root,
         )
         .map_err(anyhow::Error::msg)
     };

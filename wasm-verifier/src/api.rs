@@ -1,18 +1,82 @@
 //! The exported operations as plain Rust (errors as message strings), so the same code paths
 //! run natively (the `native_bench` example) and in wasm (`lib.rs` wraps each for JS).
+//!
+//! Memory (DESIGN rule 4): the page passes the newest checkpoint of the log it verified before
+//! (`seen_size`, `seen_root` hex; `0` / `""` = none) to [`fetch_plan`] and [`verify_online`], and
+//! stores the report's `newest` afterwards; a log that shows an older or different state gives
+//! the `log_inconsistent` verdict. [`check_trust_list`] refuses a trust list older than the
+//! newest version accepted before. The trust anchor is pinned into the build ([`pinned_anchor`]).
 
 use std::sync::OnceLock;
 
 use cyberlabel_core::catalog::Catalog;
 use cyberlabel_core::claim::{Assessment, Claim};
 use cyberlabel_core::cose::ReasonCode;
-use cyberlabel_core::online::{self, Fetched, LabelState, Offline, OnlineError, Verdict};
+use cyberlabel_core::online::{self, Fetched, LabelState, Offline, OnlineError, Seen, Verdict};
 use cyberlabel_core::trust::TrustList;
 use cyberlabel_core::{merkle, note, payload, verdict};
 use ed25519_dalek::VerifyingKey;
 
 /// Largest camera frame / photo the QR decoder accepts (pixels): bounds memory and time.
 pub const MAX_QR_PIXELS: usize = 4096 * 4096;
+
+/// The example trust-list public key (`keys-example/trust-list-EXAMPLE-DO-NOT-USE.pub.pem`),
+/// hex: the anchor of a build made without `CYBERLABEL_PAGE_TRUST_ANCHOR` (a DEMO build).
+pub const DEMO_TRUST_ANCHOR_HEX: &str =
+    "b7d02990ad317eeb86a085ec788919a27545e8bfc154e98e0a69c4c19332d39a";
+
+/// The trust anchor given at build time (`CYBERLABEL_PAGE_TRUST_ANCHOR`: the scheme owner's
+/// trust-list signer public key, 64 hex digits), if any. (A name of its own: the server's
+/// `CYBERLABEL_TRUST_ANCHOR` is a PEM file path, and a build may run in the server's env.)
+const BUILD_TRUST_ANCHOR: Option<&str> = option_env!("CYBERLABEL_PAGE_TRUST_ANCHOR");
+
+/// Whether this build pins the example (DEMO) anchor rather than one given at build time.
+#[must_use]
+pub fn pinned_anchor_is_demo() -> bool {
+    BUILD_TRUST_ANCHOR.is_none_or(|a| a.trim().eq_ignore_ascii_case(DEMO_TRUST_ANCHOR_HEX))
+}
+
+/// The trust anchor pinned into this build: the public key that must sign the trust list. The
+/// page never takes it from the server it fetches the trust list from.
+///
+/// # Errors
+/// A message if the build-time value is not a valid 32-byte Ed25519 key in hex.
+pub fn pinned_anchor() -> Result<[u8; 32], String> {
+    let text = BUILD_TRUST_ANCHOR.unwrap_or(DEMO_TRUST_ANCHOR_HEX).trim();
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(text, &mut key).map_err(|_| {
+        "the trust anchor built into this verifier is not 64 hex digits".to_string()
+    })?;
+    VerifyingKey::from_bytes(&key)
+        .map_err(|_| "the trust anchor built into this verifier is not an Ed25519 key")?;
+    Ok(key)
+}
+
+/// The checkpoint remembered from an earlier verification (`0` / empty root = none).
+///
+/// # Errors
+/// A message if the root is not 32 bytes of hex.
+pub fn seen_of(size: u64, root_hex: &str) -> Result<Option<Seen>, String> {
+    if size == 0 || root_hex.is_empty() {
+        return Ok(None);
+    }
+    let mut root = [0u8; 32];
+    hex::decode_to_slice(root_hex, &mut root)
+        .map_err(|_| "the remembered checkpoint root is not 32 bytes of hex".to_string())?;
+    Ok(Some(Seen { size, root }))
+}
+
+fn seen_json(seen: Option<&Seen>) -> serde_json::Value {
+    seen.map_or(
+        serde_json::Value::Null,
+        |s| serde_json::json!({ "size": s.size, "root": hex::encode(s.root) }),
+    )
+}
+
+/// The origin line of a checkpoint (its first line): the page's storage key for the memory.
+fn origin_of(checkpoint: &str) -> &str {
+    checkpoint.split('\n').next().unwrap_or_default()
+}
 
 /// Seconds from a JS number (`Date.now() / 1000`): negative, NaN or fractional parts clamp.
 #[must_use]
@@ -165,6 +229,33 @@ fn trust_list(trust_list: &[u8], anchor: &[u8], now: u64) -> Result<TrustList, S
     TrustList::from_signed(trust_list, &key, now).map_err(|e| format!("trust list: {e}"))
 }
 
+/// Check the signed trust list under the anchor and against the newest version this verifier
+/// accepted before (`seen_version`, `0` = none); JSON `{version, demo_anchor}`.
+///
+/// # Errors
+/// A message if the list does not verify, or is older than `seen_version` (a rollback).
+pub fn check_trust_list(
+    trust_list_bytes: &[u8],
+    anchor: &[u8],
+    now: u64,
+    seen_version: u64,
+) -> Result<String, String> {
+    let trust = trust_list(trust_list_bytes, anchor, now)?;
+    trust.check_not_older_than(seen_version).map_err(|_| {
+        format!(
+            "the list of trusted issuers from the server (version {}) is older than the one this \
+             device accepted before (version {seen_version}); checks cannot be trusted now: try \
+             again later or on another network",
+            trust.version
+        )
+    })?;
+    Ok(serde_json::json!({
+        "version": trust.version,
+        "demo_anchor": pinned_anchor_is_demo(),
+    })
+    .to_string())
+}
+
 /// The offline report (JSON); the page shows it while the online part runs.
 ///
 /// # Errors
@@ -185,25 +276,34 @@ pub fn verify_offline(
     let mut json = report_json(&report, &trust, now);
     let v = match outcome {
         Offline::Valid => "genuine",
+        _ if report.verdict == verdict::Verdict::NotYetValid => "not_yet_valid",
         other => other.name(),
     };
     json["verdict"] = v.into();
+    if report.verdict == verdict::Verdict::NotYetValid {
+        json["summary"] = NOT_YET_VALID_TEXT.into();
+    }
     json["online_possible"] = outcome.online_possible().into();
     Ok(json.to_string())
 }
 
-/// The fetch plan (JSON `{tiles: [path], status: path, size}`), after verifying the checkpoint.
+/// The fetch plan (JSON `{tiles: [path], status: path, size, origin}`), after verifying the
+/// checkpoint; the tiles include those of the consistency proof from the remembered checkpoint.
 ///
 /// # Errors
-/// A message if the payload, trust list or checkpoint does not verify.
+/// A message if the payload, trust list, remembered checkpoint or checkpoint does not verify.
+#[allow(clippy::too_many_arguments)]
 pub fn fetch_plan(
     payload: &str,
     trust_list_bytes: &[u8],
     anchor: &[u8],
     now: u64,
     checkpoint: &str,
+    seen_size: u64,
+    seen_root: &str,
 ) -> Result<String, String> {
     let trust = trust_list(trust_list_bytes, anchor, now)?;
+    let seen = seen_of(seen_size, seen_root)?;
     let label = decode_payload(payload)?;
     let report = verdict::verify_offline(&label, &trust, catalog(), now);
     let serial = report
@@ -211,9 +311,10 @@ pub fn fetch_plan(
         .as_ref()
         .map(|c| c.serial)
         .ok_or("not a label")?;
-    let plan = online::plan_for_label(serial, &trust, checkpoint.as_bytes(), now, None)
+    let plan = online::plan_for_label(serial, &trust, checkpoint.as_bytes(), now, seen.as_ref())
         .map_err(|e| format!("log: {e}"))?;
     Ok(serde_json::json!({
+        "origin": origin_of(checkpoint),
         "size": plan.size,
         "tiles": plan.tile_paths(),
         "status": plan.status_path(),
@@ -221,10 +322,13 @@ pub fn fetch_plan(
     .to_string())
 }
 
-/// The final report (JSON). Empty `checkpoint` / `status_proof` = not fetched.
+/// The final report (JSON). Empty `checkpoint` / `status_proof` = not fetched. `seen_size` /
+/// `seen_root` are the checkpoint remembered for this log (`0` / `""` = none); the report's
+/// `newest` (`{size, root}` or null) is what to remember next, under `origin`.
 ///
 /// # Errors
-/// A message if the trust list cannot be used or the tile lengths do not add up.
+/// A message if the trust list or remembered checkpoint cannot be used or the tile lengths do
+/// not add up.
 #[allow(clippy::too_many_arguments)]
 pub fn verify_online(
     payload: &str,
@@ -235,8 +339,11 @@ pub fn verify_online(
     tiles: &[u8],
     tile_lens: &[u32],
     status_proof: &str,
+    seen_size: u64,
+    seen_root: &str,
 ) -> Result<String, String> {
     let trust = trust_list(trust_list_bytes, anchor, now)?;
+    let seen = seen_of(seen_size, seen_root)?;
     let label = match decode_payload(payload) {
         Ok(l) => l,
         Err(e) => return Ok(malformed(&e)),
@@ -260,10 +367,22 @@ pub fn verify_online(
         tiles: &parts,
         status_proof: (!status_proof.is_empty()).then_some(status_proof.as_bytes()),
     };
-    let r = online::verify(&label, &trust, catalog(), now, &fetched, None);
+    let r = online::verify(&label, &trust, catalog(), now, &fetched, seen.as_ref());
     let outcome = Offline::of(&r.offline);
     let mut json = report_json(&r.offline, &trust, now);
-    json["verdict"] = r.verdict.name().into();
+    let not_yet_valid = r.offline.verdict == verdict::Verdict::NotYetValid;
+    json["verdict"] = if not_yet_valid {
+        "not_yet_valid"
+    } else {
+        r.verdict.name()
+    }
+    .into();
+    json["newest"] = seen_json(r.newest.as_ref());
+    json["origin"] = if checkpoint.is_empty() {
+        serde_json::Value::Null
+    } else {
+        origin_of(checkpoint).into()
+    };
     json["online_possible"] = outcome.online_possible().into();
     json["summary"] = summary(r.verdict, &r.offline).into();
     let err = |e: &OnlineError| e.to_string();
@@ -293,7 +412,11 @@ pub fn verify_online(
         None => serde_json::Value::Null,
     };
     let checked = matches!(r.log, Some(Ok(_))) && matches!(r.status, Some(Ok(_)));
-    let note = if checked {
+    let note = if r.verdict == Verdict::NotInLog {
+        "Checked against the public transparency log, as vouched for by its witnesses just now."
+    } else if r.verdict == Verdict::LogInconsistent {
+        "The log's answer contradicts what this device verified before, so it was not used."
+    } else if checked {
         "Checked against the public transparency log and the issuer's revocation list just now."
     } else if outcome.online_possible() {
         "The signature and dates were checked on this device, but the log and revocation checks could not be done now."
@@ -324,8 +447,23 @@ fn malformed(problem: &str) -> String {
     .to_string()
 }
 
+/// The `not_in_log` verdict in plain words (one sentence).
+pub const NOT_IN_LOG_TEXT: &str =
+    "Not genuine — this label is not in the public log of issued labels.";
+/// The `log_inconsistent` verdict in plain words (one sentence).
+pub const LOG_INCONSISTENT_TEXT: &str = "Warning: the label log showed an older or different \
+     state than before — do not rely on this label now; try again later or on another network.";
+/// The `not_yet_valid` verdict in plain words (one sentence).
+pub const NOT_YET_VALID_TEXT: &str = "Not valid yet — this label says it was issued on a date \
+     that has not come yet, so unless this device's date is wrong it is not genuine.";
+
 fn summary(v: Verdict, offline: &verdict::Report) -> String {
+    if offline.verdict == verdict::Verdict::NotYetValid {
+        return NOT_YET_VALID_TEXT.into();
+    }
     match v {
+        Verdict::NotInLog => NOT_IN_LOG_TEXT.into(),
+        Verdict::LogInconsistent => LOG_INCONSISTENT_TEXT.into(),
         Verdict::Revoked(_) => "The issuing body has withdrawn this label.".into(),
         Verdict::Suspended(_) => "The issuing body has suspended this label for now.".into(),
         Verdict::Superseded => "A newer label replaces this one.".into(),
@@ -456,6 +594,49 @@ mod tests {
         assert_eq!(decode_qr(&rgba, side + 1, side), None);
         assert_eq!(decode_qr(&[], 0, 0), None);
         assert_eq!(decode_qr(&vec![255; 64 * 64 * 4], 64, 64), None);
+    }
+
+    #[test]
+    fn the_demo_anchor_is_the_example_trust_list_key() {
+        // the SPKI DER of an Ed25519 key ends with the 32 raw key bytes
+        let pem = include_str!("../../keys-example/trust-list-EXAMPLE-DO-NOT-USE.pub.pem");
+        let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).unwrap();
+        assert_eq!(hex::encode(&der[der.len() - 32..]), DEMO_TRUST_ANCHOR_HEX);
+        match option_env!("CYBERLABEL_PAGE_TRUST_ANCHOR") {
+            None => {
+                assert!(pinned_anchor_is_demo());
+                assert_eq!(hex::encode(pinned_anchor().unwrap()), DEMO_TRUST_ANCHOR_HEX);
+            }
+            // a build with an anchor of its own pins exactly that key
+            Some(a) => {
+                assert_eq!(
+                    hex::encode(pinned_anchor().unwrap()),
+                    a.trim().to_lowercase()
+                );
+                assert_eq!(
+                    pinned_anchor_is_demo(),
+                    a.trim().eq_ignore_ascii_case(DEMO_TRUST_ANCHOR_HEX)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn remembered_checkpoints_are_parsed() {
+        assert_eq!(seen_of(0, ""), Ok(None));
+        assert_eq!(seen_of(5, ""), Ok(None));
+        let root = "ab".repeat(32);
+        assert_eq!(
+            seen_of(5, &root),
+            Ok(Some(Seen {
+                size: 5,
+                root: [0xab; 32]
+            }))
+        );
+        assert!(seen_of(5, "abcd").is_err());
+        assert!(seen_of(5, &"zz".repeat(32)).is_err());
+        assert_eq!(origin_of("log.example/x\n5\nroot\n"), "log.example/x");
     }
 
     #[test]

@@ -11,12 +11,20 @@
 //!
 //! Exports (JS names):
 //! - `decodePayload(text) → Uint8Array`: label bytes from a QR URL, `CL1:` text or bare digits.
+//! - `trustAnchor() → Uint8Array`: the trust-list signer key pinned into this build
+//!   (`CYBERLABEL_PAGE_TRUST_ANCHOR` at compile time, hex; else the example key), and
+//!   `trustAnchorIsDemo() → bool`. The page never takes its anchor from the server.
+//! - `checkTrustList(trustListCose, anchorKey, now, seenVersion) → JSON {version, demo_anchor}`:
+//!   refuses a list that does not verify or is older than the newest version accepted before.
 //! - `verifyOffline(payload, trustListCose, anchorKey, now) → JSON`: the offline report.
-//! - `fetchPlan(payload, checkpoint) → JSON {tiles: [path], status: path}` after verifying the
-//!   checkpoint under the trust list's log key and witness policy.
+//! - `fetchPlan(payload, trustListCose, anchorKey, now, checkpoint, seenSize, seenRoot) → JSON
+//!   {origin, size, tiles: [path], status: path}` after verifying the checkpoint under the trust
+//!   list's log key and witness policy; the tiles include the consistency proof from the
+//!   remembered checkpoint (`seenSize` / `seenRoot` hex; `0` / `""` = none).
 //! - `verifyOnline(payload, trustListCose, anchorKey, now, checkpoint, tiles, tileLens,
-//!   statusProof) → JSON`: the final report. Empty `checkpoint` / `statusProof` mean "could not
-//!   be fetched" (→ "cannot check now" with the offline part).
+//!   statusProof, seenSize, seenRoot) → JSON`: the final report, with `newest` (`{size, root}`
+//!   to remember for `origin`, or null). Empty `checkpoint` / `statusProof` mean "could not be
+//!   fetched" (→ "cannot check now" with the offline part).
 //! - `decodeQr(rgba, width, height) → string | undefined`: QR text from a camera frame (quircs).
 //! - Test-vector entry points used by `wasm-verifier/tests` under node: `merkleLeafHash`,
 //!   `merkleVerifyInclusion`, `merkleVerifyConsistency`, `noteOpen`.
@@ -43,6 +51,35 @@ pub fn decode_payload(text: &str) -> Result<Vec<u8>, JsError> {
     api::decode_payload(text).map_err(js_err)
 }
 
+/// The trust anchor pinned into this build (32-byte Ed25519 public key).
+///
+/// # Errors
+/// A message if the build-time anchor is malformed.
+#[wasm_bindgen(js_name = trustAnchor)]
+pub fn trust_anchor() -> Result<Vec<u8>, JsError> {
+    api::pinned_anchor().map(|k| k.to_vec()).map_err(js_err)
+}
+
+/// Whether this build pins the example (DEMO) trust anchor.
+#[wasm_bindgen(js_name = trustAnchorIsDemo)]
+pub fn trust_anchor_is_demo() -> bool {
+    api::pinned_anchor_is_demo()
+}
+
+/// Check the signed trust list and refuse one older than `seen_version` (JSON `{version}`).
+///
+/// # Errors
+/// A message if the list does not verify or is a rollback.
+#[wasm_bindgen(js_name = checkTrustList)]
+pub fn check_trust_list(
+    trust_list: &[u8],
+    anchor: &[u8],
+    now: f64,
+    seen_version: f64,
+) -> Result<String, JsError> {
+    api::check_trust_list(trust_list, anchor, api::secs(now), u64_of(seen_version)?).map_err(js_err)
+}
+
 /// The offline report (JSON) for a payload, under the signed trust list.
 ///
 /// # Errors
@@ -57,7 +94,8 @@ pub fn verify_offline(
     api::verify_offline(payload, trust_list, anchor, api::secs(now)).map_err(js_err)
 }
 
-/// Which tiles and which status bucket to fetch (JSON), after verifying the checkpoint.
+/// Which tiles and which status bucket to fetch (JSON), after verifying the checkpoint;
+/// `seen_size` / `seen_root` (hex) are the checkpoint remembered for this log (`0` / `""`: none).
 ///
 /// # Errors
 /// A message if the payload, trust list or checkpoint does not verify.
@@ -68,12 +106,23 @@ pub fn fetch_plan(
     anchor: &[u8],
     now: f64,
     checkpoint: &str,
+    seen_size: f64,
+    seen_root: &str,
 ) -> Result<String, JsError> {
-    api::fetch_plan(payload, trust_list, anchor, api::secs(now), checkpoint).map_err(js_err)
+    api::fetch_plan(
+        payload,
+        trust_list,
+        anchor,
+        api::secs(now),
+        checkpoint,
+        u64_of(seen_size)?,
+        seen_root,
+    )
+    .map_err(js_err)
 }
 
 /// The final report (JSON) from the fetched bytes. `tiles` is the concatenation of the fetched
-/// tiles in plan order, `tile_lens` their lengths.
+/// tiles in plan order, `tile_lens` their lengths; `seen_*` as for [`fetch_plan`].
 ///
 /// # Errors
 /// A message only if the trust list cannot be used.
@@ -88,6 +137,8 @@ pub fn verify_online(
     tiles: &[u8],
     tile_lens: &[u32],
     status_proof: &str,
+    seen_size: f64,
+    seen_root: &str,
 ) -> Result<String, JsError> {
     api::verify_online(
         payload,
@@ -98,6 +149,8 @@ pub fn verify_online(
         tiles,
         tile_lens,
         status_proof,
+        u64_of(seen_size)?,
+        seen_root,
     )
     .map_err(js_err)
 }

@@ -95,13 +95,13 @@ function freshKey() {
   const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url');
   return { privateKey, raw };
 }
-function trustList(issuerPubHex, now) {
+function trustList(issuerPubHex, now, version = 1, notAfter = now + 86400) {
   const pub = Buffer.from(issuerPubHex, 'hex');
   const kid = createHash('sha256').update(pub).digest().subarray(0, 8).toString('hex');
   return JSON.stringify({
-    version: 1, issued_at: now - 3600, expires_at: now + 3600,
+    version, issued_at: now - 3600, expires_at: now + 3600,
     issuers: [{ name: 'Vector issuing body', kid, public_key: pub.toString('base64'), schemes: ['SG-CLS'],
-      not_before: 0, not_after: now + 86400 }],
+      not_before: 0, not_after: notAfter }],
     logs: [], witnesses: [], witness_policy: { quorum: 0 },
     equivalences: [{ from_scheme: 'SG-CLS', from_level_min: 3, to_scheme: 'FI-TRAFICOM', to_level: 1,
       effect: 'recognised', waived: [], categories_included: [], categories_excluded: [],
@@ -130,9 +130,19 @@ test('label vectors: payload forms, offline verdicts, equivalents (vectors/label
     assert.equal(r.equivalents.length, 1);
     assert.match(r.equivalents[0].text, /vector test row/);
     // no log data: the full verdict is "cannot check now", the offline part valid
-    const o = JSON.parse(wasm.verifyOnline(c.url, tl, anchor.raw, now, '', new Uint8Array(0), new Uint32Array(0), ''));
+    const o = JSON.parse(wasm.verifyOnline(c.url, tl, anchor.raw, now, '', new Uint8Array(0), new Uint32Array(0), '', 0, ''));
     assert.equal(o.verdict, 'cannot_check');
     assert.equal(o.offline_verdict, 'valid');
+    assert.equal(o.newest, null); // nothing verified, nothing to remember
+    // a remembered checkpoint with a malformed root is refused, not ignored
+    assert.throws(() => wasm.verifyOnline(c.url, tl, anchor.raw, now, '', new Uint8Array(0), new Uint32Array(0), '', 3, 'abcd'),
+      /remembered checkpoint/);
+    // post-dated: issued on a day that has not begun anywhere yet
+    const early = c.claim.issued_at - 3 * 86400;
+    const tlEarly = signTrustList(trustList(c.public_key_hex, early, 1, c.claim.expires_at), anchor.privateKey, anchor.raw);
+    const pre = JSON.parse(wasm.verifyOffline(c.url, tlEarly, anchor.raw, early));
+    assert.equal(pre.verdict, 'not_yet_valid', JSON.stringify(pre));
+    assert.match(pre.summary, /^Not valid yet — /);
     // after expiry
     const late = c.claim.expires_at + 1;
     const tlLate = signTrustList(trustList(c.public_key_hex, late), anchor.privateKey, anchor.raw);
@@ -153,6 +163,24 @@ test('label vectors: payload forms, offline verdicts, equivalents (vectors/label
     // garbage
     assert.equal(JSON.parse(wasm.verifyOffline('CL1:123', tl, anchor.raw, now)).verdict, 'malformed');
   }
+});
+
+test('the pinned trust anchor is the example key in a DEMO build; trust-list rollback is refused', () => {
+  const pem = readFileSync(join(root, 'keys-example/trust-list-EXAMPLE-DO-NOT-USE.pub.pem'), 'utf8');
+  const der = Buffer.from(pem.split('\n').filter((l) => l && !l.startsWith('-----')).join(''), 'base64');
+  if (wasm.trustAnchorIsDemo()) assert.equal(b2h(wasm.trustAnchor()), b2h(der.subarray(der.length - 32)));
+  assert.equal(wasm.trustAnchor().length, 32);
+  const anchor = freshKey();
+  const issuer = freshKey();
+  const now = 1_800_000_000;
+  const v1 = signTrustList(trustList(issuer.raw.toString('hex'), now, 1), anchor.privateKey, anchor.raw);
+  const v2 = signTrustList(trustList(issuer.raw.toString('hex'), now, 2), anchor.privateKey, anchor.raw);
+  assert.equal(JSON.parse(wasm.checkTrustList(v2, anchor.raw, now, 0)).version, 2);
+  assert.equal(JSON.parse(wasm.checkTrustList(v2, anchor.raw, now, 2)).version, 2);
+  assert.equal(JSON.parse(wasm.checkTrustList(v1, anchor.raw, now, 1)).version, 1);
+  assert.throws(() => wasm.checkTrustList(v1, anchor.raw, now, 2), /older than the one this device accepted before/);
+  // a list signed by another key is refused whatever the version
+  assert.throws(() => wasm.checkTrustList(v2, freshKey().raw, now, 0), /trust list/);
 });
 
 function encodeDigits(bytes) {

@@ -5,6 +5,14 @@
 // Privacy: the label is read from location.hash, which browsers never send to a server. The page
 // requests only /checkpoint, hash tiles (/tile/...) and one status bucket (/status/...), which are
 // shared by 256 labels; never anything naming the label.
+//
+// Trust anchor: the key that must sign the trust list is pinned into the wasm at build time
+// (wasm.trustAnchor(); docs/DEPLOYMENT.md), never read from the server that serves the log.
+//
+// Memory (DESIGN rule 4): per log origin, the newest checkpoint verified (tree size + root hex)
+// and the newest trust-list version accepted are kept in localStorage. Every later checkpoint
+// must extend the remembered one (the wasm checks a consistency proof from the tiles), else the
+// verdict is log_inconsistent; an older trust list is refused.
 
 import init, * as wasm from '/assets/pkg/cyberlabel_wasm.js';
 
@@ -20,8 +28,48 @@ const VERDICTS = {
   unknown_issuer: { title: 'Unknown issuer', icon: '?', advice: 'The label is signed by someone who is not a recognised issuing body. Treat it as not genuine; you can report it to the scheme owner.' },
   not_genuine: { title: 'Not genuine', icon: '✕', advice: 'This label failed its security checks: it was altered or forged. Do not trust the claims on it, and report the product to the seller or the scheme owner.' },
   malformed: { title: 'Not genuine', icon: '✕', advice: 'This code is not a valid cybersecurity label. If it is printed on a product as a label, report it to the seller or the scheme owner.' },
+  not_in_log: { title: 'Not genuine', icon: '✕', advice: 'This label was signed with an issuer\'s key but never recorded in the public log of issued labels, as every real label is. Do not trust the claims on it, and report the product to the seller or the scheme owner.' },
+  log_inconsistent: { title: 'Warning: log inconsistent', icon: '!', advice: 'The label log answered with an older or different state than this device saw before, which can mean someone is replaying old data or showing you a false view. Do not rely on this label now; try again later or on another network.' },
+  not_yet_valid: { title: 'Not valid yet', icon: '✕', advice: 'Check that this device\'s date and time are right. If they are, the label is post-dated and not genuine: do not rely on it.' },
   cannot_check: { title: 'Cannot check now', icon: '…', advice: '' },
 };
+
+// ---- memory (localStorage; a private/blocked storage simply means no memory) ---------------
+
+const SEEN_PREFIX = 'cyberlabel.seen.';
+const TRUST_VERSION_KEY = 'cyberlabel.trustListVersion';
+
+function storageGet(key) {
+  try { return window.localStorage.getItem(key); } catch { return null; }
+}
+
+function storageSet(key, value) {
+  try { window.localStorage.setItem(key, value); } catch { /* storage unavailable: no memory */ }
+}
+
+/** The newest checkpoint verified before for a log origin: {size, root} or a zero value. */
+function seenFor(origin) {
+  const none = { size: 0, root: '' };
+  if (!origin) return none;
+  try {
+    const v = JSON.parse(storageGet(SEEN_PREFIX + origin) || 'null');
+    if (v && Number.isSafeInteger(v.size) && v.size > 0 && /^[0-9a-f]{64}$/.test(v.root)) return v;
+  } catch { /* unreadable: as if none */ }
+  return none;
+}
+
+/** Remembers `newest` (from a verification report) for `origin`, never going back. */
+function remember(origin, newest) {
+  if (!origin || !newest || !Number.isSafeInteger(newest.size)) return;
+  if (newest.size < seenFor(origin).size) return; // the wasm never reports one, but be safe
+  storageSet(SEEN_PREFIX + origin, JSON.stringify({ size: newest.size, root: newest.root }));
+}
+
+/** The origin line of a checkpoint (the storage key; the wasm verifies the checkpoint). */
+function originOf(checkpoint) {
+  const i = checkpoint.indexOf('\n');
+  return i > 0 ? checkpoint.slice(0, i) : '';
+}
 
 const state = { ready: false, trustList: null, anchor: null, busy: null, lastInputs: null };
 // Progress hook read by tests/e2e: the page's state and last report (what the page shows anyway).
@@ -42,25 +90,24 @@ async function fetchText(path) {
   return r.text();
 }
 
-function b64ToBytes(b64) {
-  const s = atob(b64);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
 async function boot() {
   if ('serviceWorker' in navigator) {
-    // Caches the page, wasm, config and trust list so the offline verdict works without network.
+    // Caches the page, wasm and trust list so the offline verdict works without network.
     navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => {});
   }
   try {
     await init({ module_or_path: '/assets/pkg/cyberlabel_wasm_bg.wasm' });
-    // The trust anchor: the public key that signs the trust list. Served from the same origin
-    // (see the README's note: a real deployment pins it into the page build).
-    const config = JSON.parse(await fetchText('/assets/config.json'));
-    state.anchor = b64ToBytes(config.trust_anchor);
+    // The trust anchor is pinned in the wasm build; any anchor in /assets/config.json (served by
+    // the log operator) is ignored.
+    state.anchor = wasm.trustAnchor();
+    state.demoAnchor = wasm.trustAnchorIsDemo();
     state.trustList = await fetchBytes('/trust-list', { cache: 'no-cache' });
+    const seenVersion = Number(storageGet(TRUST_VERSION_KEY) || '0');
+    const info = JSON.parse(wasm.checkTrustList(state.trustList, state.anchor,
+      Math.floor(Date.now() / 1000), Number.isSafeInteger(seenVersion) && seenVersion > 0 ? seenVersion : 0));
+    storageSet(TRUST_VERSION_KEY, String(info.version));
+    state.trustListVersion = info.version;
+    if (state.demoAnchor) $('demo-note').hidden = false;
     state.ready = true;
   } catch (e) {
     showError(`The verifier could not start: ${e.message || e}`);
@@ -105,27 +152,37 @@ async function verify(payload) {
   let report = offline;
   if (offline.online_possible) {
     let checkpoint = '', tiles = [], statusProof = '', problem = '';
+    let seen = { size: 0, root: '' };
     try {
       checkpoint = await fetchText('/checkpoint');
-      const plan = JSON.parse(wasm.fetchPlan(payload, state.trustList, state.anchor, now, checkpoint));
-      const [tileBufs, status] = await Promise.all([
+      seen = seenFor(originOf(checkpoint));
+      const plan = JSON.parse(wasm.fetchPlan(payload, state.trustList, state.anchor, now, checkpoint,
+        seen.size, seen.root));
+      const [tileRes, statusRes] = await Promise.allSettled([
         Promise.all(plan.tiles.map((p) => fetchBytes('/' + p))),
         fetchText('/' + plan.status),
       ]);
-      tiles = tileBufs;
-      statusProof = status;
+      if (tileRes.status !== 'fulfilled') throw tileRes.reason;
+      tiles = tileRes.value;
+      // Without the status proof the checkpoint and tiles are still checked (inclusion, and
+      // consistency with the remembered checkpoint); the verdict then cannot be "genuine".
+      if (statusRes.status === 'fulfilled') statusProof = statusRes.value;
+      else problem = String(statusRes.reason && (statusRes.reason.message || statusRes.reason));
     } catch (e) {
       problem = String(e.message || e);
+      checkpoint = '';
+      tiles = [];
     }
     if (state.busy !== run) return; // a newer scan replaced this one
     const lens = new Uint32Array(tiles.map((t) => t.length));
     const all = new Uint8Array(lens.reduce((a, b) => a + b, 0));
     let off = 0;
     for (const t of tiles) { all.set(t, off); off += t.length; }
-    if (TEST_HOOKS) state.lastInputs = { payload, now, checkpoint, tiles: all, lens, statusProof };
+    if (TEST_HOOKS) state.lastInputs = { payload, now, checkpoint, tiles: all, lens, statusProof, seen };
     try {
       report = JSON.parse(wasm.verifyOnline(payload, state.trustList, state.anchor, now,
-        problem ? '' : checkpoint, all, lens, problem ? '' : statusProof));
+        checkpoint, all, lens, statusProof, seen.size, seen.root));
+      if (report.newest && report.origin) remember(report.origin, report.newest);
     } catch (e) {
       report = { ...offline, verdict: 'cannot_check', online: { checked: false, problem: String(e) } };
     }
@@ -326,7 +383,8 @@ if (TEST_HOOKS) {
     const times = [];
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
-      wasm.verifyOnline(x.payload, state.trustList, state.anchor, x.now, x.checkpoint, x.tiles, x.lens, x.statusProof);
+      wasm.verifyOnline(x.payload, state.trustList, state.anchor, x.now, x.checkpoint, x.tiles, x.lens,
+        x.statusProof, x.seen.size, x.seen.root);
       times.push(performance.now() - t0);
     }
     times.sort((a, b) => a - b);
@@ -340,6 +398,7 @@ if (TEST_HOOKS) {
     return {
       payload: x.payload, now: x.now, checkpoint: x.checkpoint, tiles: b64(x.tiles),
       lens: Array.from(x.lens), status_proof: x.statusProof,
+      seen_size: x.seen.size, seen_root: x.seen.root,
       trust_list: b64(state.trustList), anchor: b64(state.anchor),
     };
   };

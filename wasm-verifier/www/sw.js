@@ -1,17 +1,16 @@
-// Service worker: keeps the verifier usable offline. The page, its wasm, the config (trust
-// anchor) and the signed trust list are cached; they are fetched from the network first (so
+// Service worker: keeps the verifier usable offline. The page, its wasm (which carries the pinned
+// trust anchor) and the signed trust list are cached; they are fetched from the network first (so
 // updates apply at once) and served from the cache only when the network fails. Log data
 // (/checkpoint, /tile/..., /status/...) is never cached here: a stale checkpoint or status bucket
 // must not pass for a fresh one, so offline the page says those checks could not be done.
 
-const CACHE = 'cyberlabel-verifier-v1';
+const CACHE = 'cyberlabel-verifier-v2';
 const SHELL = [
   '/v',
   '/assets/app.js',
   '/assets/style.css',
   '/assets/pkg/cyberlabel_wasm.js',
   '/assets/pkg/cyberlabel_wasm_bg.wasm',
-  '/assets/config.json',
   '/trust-list',
 ];
 
