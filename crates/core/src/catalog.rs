@@ -40,7 +40,7 @@ pub const BUILTIN_JSON: &str = include_str!("../catalog/schemes.json");
 pub const MAX_CATALOG_JSON: usize = 1 << 20;
 /// Most provisions a scheme version may list (the claim bitset is at most 32 bytes).
 pub const MAX_PROVISIONS: usize = 256;
-const DAY: u64 = 86_400;
+use crate::dates::DAY;
 
 /// Why a catalog could not be loaded, or a claim does not fit it.
 #[non_exhaustive]

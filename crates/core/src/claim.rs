@@ -333,7 +333,7 @@ fn check_text(field: Field, s: &str, max: usize, non_empty: bool) -> Result<(), 
 }
 
 /// Seconds in a day: claim dates are day-granular on the wire.
-pub const DAY: u64 = 86_400;
+pub use crate::dates::DAY;
 
 /// Day number → Unix seconds at 00:00 UTC of that day.
 fn day_start(days: u64, field: Field) -> Result<u64, ClaimError> {

@@ -12,9 +12,11 @@ pub mod catalog;
 pub mod cbor;
 pub mod claim;
 pub mod cose;
+pub mod dates;
 pub mod payload;
 pub mod trust;
 pub mod verdict;
+pub mod view;
 
 // --- transparency log verification ---
 pub mod admission;

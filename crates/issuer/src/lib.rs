@@ -4,14 +4,15 @@
 //! - [`mint`]: a product description (JSON/TOML) → validated claim → signed label bytes;
 //! - [`qr`]: the label's QR code (byte/alphanumeric prefix + numeric digits, ECC M) as PNG/SVG;
 //! - [`artwork`]: the printable 300 dpi label (PNG + SVG);
-//! - [`dates`]: `YYYY-MM-DD` ⇄ Unix seconds.
+//! - [`dates`]: `YYYY-MM-DD` ⇄ Unix seconds (core's, re-exported).
 //!
 //! Verification lives in `cyberlabel-core`; this crate only produces.
 
 #![forbid(unsafe_code)]
 
 pub mod artwork;
-pub mod dates;
+/// Dates live in core (one implementation for page, CLI, API and artwork).
+pub use cyberlabel_core::dates;
 pub mod keys;
 pub mod mint;
 pub mod product;

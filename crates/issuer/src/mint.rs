@@ -24,7 +24,7 @@ use crate::dates::{self, DateError};
 use crate::product::{AssessmentRef, CategoryRef, LevelRef, ProductDescription};
 use crate::qr::{LabelQr, QrError};
 
-const DAY: u64 = 86_400;
+use cyberlabel_core::dates::DAY;
 
 /// Why a label could not be minted or rendered.
 #[non_exhaustive]

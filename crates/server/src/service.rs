@@ -19,7 +19,7 @@ use axum::body::Bytes;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use cyberlabel_core::catalog::{Catalog, CatalogError};
-use cyberlabel_core::claim::{Assessment, Claim};
+use cyberlabel_core::claim::Claim;
 use cyberlabel_core::cose::{self, Entry, KeyId, StatusRecord};
 use cyberlabel_core::merkle;
 use cyberlabel_core::note::{KeyKind, VerifierKey};
@@ -44,7 +44,7 @@ use crate::ledger::{Appended, Builder, Ledger, LedgerError};
 use crate::metrics::Metrics;
 use crate::now_unix;
 
-const DAY: u64 = 86_400;
+use cyberlabel_core::dates::DAY;
 
 /// Start-up failures, worded for operators.
 #[derive(Debug, thiserror::Error)]
@@ -650,44 +650,10 @@ impl Service {
         })
     }
 
+    /// The claim as core's one label view (the same JSON the CLI and the page use).
     fn claim_json(&self, c: &Claim) -> Value {
-        let scheme = self.catalog.scheme(&c.scheme, c.catalog_version);
-        let level_name = self.catalog.level_of(c).map(|(_, l)| l.name.clone());
-        let provisions: Vec<String> = c
-            .provisions
-            .iter()
-            .map(|i| {
-                scheme
-                    .and_then(|s| s.provision(i))
-                    .map_or_else(|| format!("#{i}"), |p| p.id.clone())
-            })
-            .collect();
-        let (assessment, lab) = match &c.assessment {
-            Assessment::SelfDeclared => ("self_declared", None),
-            Assessment::ThirdParty { lab } => ("third_party", Some(lab.clone())),
-            #[allow(unreachable_patterns)]
-            _ => ("unknown", None),
-        };
-        json!({
-            "scheme": c.scheme,
-            "catalog_version": c.catalog_version,
-            "level": c.level,
-            "level_name": level_name,
-            "manufacturer": c.manufacturer,
-            "product": c.product,
-            "hardware_versions": c.hardware_versions,
-            "firmware_versions": c.firmware_versions,
-            "category": c.category,
-            "category_name": self.catalog.category(c.category).map(|x| x.name.clone()),
-            "issued_at": c.issued_at,
-            "expires_at": c.expires_at,
-            "support_end": c.support_end,
-            "provisions": provisions,
-            "assessment": assessment,
-            "lab": lab,
-            "serial": c.serial,
-            "supersedes": c.supersedes,
-        })
+        serde_json::to_value(cyberlabel_core::view::LabelView::of(c, &self.catalog))
+            .unwrap_or(Value::Null)
     }
 
     /// A label image.

@@ -23,7 +23,7 @@ pub fn rfc8032_key() -> SigningKey {
 
 /// 2026-01-01T00:00:00Z.
 pub const T0: u64 = 1_767_225_600;
-pub const DAY: u64 = 86_400;
+pub use cyberlabel_core::dates::DAY;
 
 /// A typical SG-CLS level-3 claim with a third-party lab.
 pub fn typical_claim() -> Claim {

@@ -1,8 +1,13 @@
-//! Calendar dates (`YYYY-MM-DD`, UTC) ⇄ Unix seconds, for product files and label text.
+//! Calendar dates (`YYYY-MM-DD`, UTC) ⇄ Unix seconds, for product files and label text — the
+//! one place the workspace turns a claim's whole days into the words people read (page, CLI,
+//! API and artwork all show the same day, whatever the viewer's time zone).
 //!
-//! Claims carry Unix seconds (docs/FORMATS.md §1); people write and read dates. Only the
+//! Claims carry whole days (docs/FORMATS.md §1; the Rust API keeps Unix seconds). Only the
 //! proleptic Gregorian calendar at day granularity is needed, so this is the days-from-civil
 //! arithmetic (H. Hinnant's algorithm) rather than a date-time dependency.
+
+/// Seconds per day.
+pub const DAY: u64 = 86_400;
 
 /// Why a date string was rejected.
 #[non_exhaustive]
@@ -44,7 +49,7 @@ pub fn parse_date(s: &str) -> Result<u64, DateError> {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return Err(bad());
     }
-    let num = |r: std::ops::Range<usize>| -> Result<i64, DateError> {
+    let num = |r: core::ops::Range<usize>| -> Result<i64, DateError> {
         let part = &s[r];
         if !part.bytes().all(|c| c.is_ascii_digit()) {
             return Err(bad());
@@ -63,6 +68,7 @@ pub fn parse_date(s: &str) -> Result<u64, DateError> {
 }
 
 /// Formats Unix seconds as the UTC date `YYYY-MM-DD`.
+#[must_use]
 pub fn format_date(unix: u64) -> String {
     let days = i64::try_from(unix / 86_400).unwrap_or(i64::MAX / 2);
     let (y, m, d) = civil_from_days(days);
