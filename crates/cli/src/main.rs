@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod demo_witnesses;
 mod fetch;
 mod issue;
 mod keygen;

@@ -57,6 +57,27 @@ pub struct ServeArgs {
     /// Log as JSON lines instead of human-readable text.
     #[arg(long)]
     log_json: bool,
+    /// Stop when standard input closes (a parent process that holds the pipe: its witnesses
+    /// end with it, even when it is killed).
+    #[arg(long, hide = true)]
+    exit_on_stdin_eof: bool,
+}
+
+/// Resolves when standard input reaches end of file (or fails): read on a plain thread, since
+/// a blocking stdin read cannot be cancelled.
+async fn stdin_closed() {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let mut sink = [0u8; 256];
+        let mut stdin = std::io::stdin();
+        while let Ok(n) = std::io::Read::read(&mut stdin, &mut sink) {
+            if n == 0 {
+                break;
+            }
+        }
+        let _ = tx.send(());
+    });
+    let _ = rx.await;
 }
 
 /// Runs a `witness` subcommand.
@@ -145,7 +166,18 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
         out.flush()?;
         drop(out);
         let router = cyberlabel_witness::router(witness.clone(), &args.prefix);
-        cyberlabel_witness::serve(listener, router, cyberlabel_server::shutdown_signal())
+        let on_eof = args.exit_on_stdin_eof;
+        let shutdown = async move {
+            if on_eof {
+                tokio::select! {
+                    () = cyberlabel_server::shutdown_signal() => {}
+                    () = stdin_closed() => tracing::info!("standard input closed: stopping"),
+                }
+            } else {
+                cyberlabel_server::shutdown_signal().await;
+            }
+        };
+        cyberlabel_witness::serve(listener, router, shutdown)
             .await
             .context("witness server failed")?;
         witness
