@@ -17,6 +17,7 @@ mod issue;
 mod keygen;
 mod photo;
 mod schemes;
+mod seen;
 mod serve;
 mod trust_list;
 mod util;
