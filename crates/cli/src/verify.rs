@@ -59,7 +59,7 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:\n  \
 0  genuine: valid signature from a trusted issuer, in the public log, not revoked\n  \
 1  could not verify (bad input, unreadable file, no QR code found, no trust given)\n  \
 2  bad command line\n  \
-3  not genuine: tampered or forged (or the log holds other bytes at its index), or post-dated\n  \
+3  tampered or forged: not genuine (or the log holds other bytes at its index), or post-dated\n  \
 4  malformed: not a readable cyberlabel label\n  \
 5  unknown issuer: not signed by an issuer trusted for this scheme at that time\n  \
 6  expired: genuine, but past its expiry date\n  \
@@ -789,6 +789,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
         }
         _ => offline_outcome(&report),
+    };
+    // Expired is a definite answer without the log: say it rather than "not checked".
+    let outcome = if outcome.code == EXIT_NOT_CHECKED && report.verdict == Verdict::Expired {
+        offline_outcome(&report)
+    } else {
+        outcome
     };
     if state_changed && let (Some(state), Some(path)) = (&state, &state_path) {
         state.save(path).context("cannot save the verifier state")?;
