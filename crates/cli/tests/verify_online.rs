@@ -287,6 +287,9 @@ enum Mode {
     Replay,
 }
 
+/// Recorded answers by request path: (status, body).
+type Recorded = Mutex<HashMap<String, (u16, Vec<u8>)>>;
+
 /// A replaying HTTP proxy in front of the log (std `TcpListener`, one thread).
 struct Proxy {
     addr: String,
@@ -298,7 +301,7 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let mode = Arc::new(Mutex::new(Mode::Record));
-        let recorded: Arc<Mutex<HashMap<String, (u16, Vec<u8>)>>> = Arc::default();
+        let recorded: Arc<Recorded> = Arc::default();
         let m = mode.clone();
         std::thread::spawn(move || {
             let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -329,7 +332,7 @@ fn handle(
     mode: Mode,
     upstream: &str,
     agent: &ureq::Agent,
-    recorded: &Mutex<HashMap<String, (u16, Vec<u8>)>>,
+    recorded: &Recorded,
 ) {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
