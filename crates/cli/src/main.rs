@@ -26,7 +26,15 @@ mod witness;
 
 /// Consumer-IoT cybersecurity labels (ISO/IEC 27404): issue, print and verify signed QR labels.
 #[derive(Debug, Parser)]
-#[command(name = "cyberlabel", version, about, long_about = None, propagate_version = true)]
+// `about` is this text, not the package description: the command list below is the one source
+// of which commands exist.
+#[command(
+    name = "cyberlabel",
+    version,
+    about = "Consumer-IoT cybersecurity labels (ISO/IEC 27404): issue, print and verify signed QR labels.",
+    long_about = None,
+    propagate_version = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

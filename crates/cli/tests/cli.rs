@@ -443,6 +443,41 @@ fn schemes_lists_the_catalog() {
 }
 
 #[test]
+fn help_lists_exactly_the_commands_that_exist() {
+    let (stdout, _) = text(&cyberlabel(&["--help"]));
+    let listed: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let expected = [
+        "keygen",
+        "issue",
+        "verify",
+        "render",
+        "schemes",
+        "trust-list",
+        "serve",
+        "token",
+        "bench",
+        "witness",
+        "help",
+    ];
+    assert_eq!(listed, expected, "{stdout}");
+    for name in expected.iter().filter(|n| **n != "help") {
+        let out = cyberlabel(&[name, "--help"]);
+        assert!(out.status.success(), "{name} --help: {:?}", text(&out));
+    }
+    let about = stdout.lines().next().unwrap();
+    assert!(
+        !about.contains("audit") && !about.contains("revoke"),
+        "{about}"
+    );
+}
+
+#[test]
 fn verify_help_documents_the_exit_codes() {
     let (stdout, _) = text(&cyberlabel(&["verify", "--help"]));
     for line in [
