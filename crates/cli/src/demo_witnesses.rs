@@ -82,7 +82,12 @@ pub fn start(data: &Path, log_vkey: &str) -> Result<(DemoWitnesses, Vec<WitnessC
         let Some(stdout) = stdout else {
             bail!("demo witness {name}: no stdout pipe");
         };
-        let (vkey, url) = read_banner(stdout, name)?;
+        let (vkey, url) = read_banner(stdout, name).with_context(|| {
+            format!(
+                "is another demo server running on {}? (each witness locks its store)",
+                data.display()
+            )
+        })?;
         configs.push(WitnessConfig {
             name: name.to_owned(),
             vkey,

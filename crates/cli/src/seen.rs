@@ -117,3 +117,48 @@ impl State {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembers_newest_only_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/seen.json");
+        let mut st = State::load(&path).unwrap();
+        assert!(st.seen("o").is_none());
+        st.remember(
+            "o",
+            Seen {
+                size: 5,
+                root: [1; 32],
+            },
+        );
+        st.remember(
+            "o",
+            Seen {
+                size: 3,
+                root: [2; 32],
+            },
+        );
+        st.remember_trust_list("a", 4);
+        st.remember_trust_list("a", 2);
+        st.save(&path).unwrap();
+        let back = State::load(&path).unwrap();
+        assert_eq!(
+            back.seen("o"),
+            Some(Seen {
+                size: 5,
+                root: [1; 32]
+            })
+        );
+        assert_eq!(back.trust_list_version("a"), 4);
+        assert_eq!(back.trust_list_version("b"), 0);
+        std::fs::write(&path, b"{not json").unwrap();
+        assert!(
+            State::load(&path).is_err(),
+            "a corrupt file is refused, not forgotten"
+        );
+    }
+}

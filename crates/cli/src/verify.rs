@@ -707,7 +707,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         list.check_not_older_than(state.trust_list_version(anchor))
             .with_context(|| {
                 format!(
-                    "refusing trust list version {}: a newer one (version {}) was seen before",
+                    "refusing trust list version {}: version {} was seen before under the same \
+                     signer (a rolled-back list; with demo servers, which each start at version \
+                     1, use another --state file)",
                     list.version,
                     state.trust_list_version(anchor)
                 )

@@ -6,7 +6,9 @@
 //! - `witness serve --key <file> --data <dir> --listen <addr> --log <log vkey>…` serves
 //!   `POST <prefix>/add-checkpoint` and `GET <prefix>/<sha256(origin)>/checkpoint`. On start it
 //!   prints `vkey <vkey>` and `listening http://<addr>` on stdout (so a script can start it on
-//!   port 0 and read the address); it stops gracefully on SIGTERM or Ctrl-C.
+//!   port 0 and read the address); it stops gracefully on SIGTERM or Ctrl-C, and, with the
+//!   hidden `--exit-on-stdin-eof` (used by `serve --demo`'s witness children), when its
+//!   standard input closes.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
