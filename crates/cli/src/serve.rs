@@ -304,21 +304,26 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {listen}: is the port in use? (--listen)"))?;
         let addr = listener.local_addr().context("listener address")?;
-        tracing::info!(%addr, origin = %state.config().origin, "listening");
-        let server = tokio::spawn(cyberlabel_server::serve(
-            listener,
-            state.clone(),
-            cyberlabel_server::shutdown_signal(),
-        ));
         if demo {
-            demo_setup(&state, &data).await?;
-            // The first checkpoint a visitor sees must already satisfy the witness policy.
-            wait_until_cosigned(&state, &server).await;
+            // A first witnessing round before anything is served (connections wait in the
+            // listen queue): the first checkpoint a visitor sees already satisfies the demo
+            // trust list's witness policy, samples included.
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let tasks = state.witnesses().spawn(&state, &stopped);
+            let setup = demo_setup(&state, &data).await;
+            if setup.is_ok() {
+                wait_until_cosigned(&state).await;
+            }
+            let _ = stop.send(true);
+            for t in tasks {
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(10), t).await;
+            }
+            setup?;
         }
+        tracing::info!(%addr, origin = %state.config().origin, "listening");
         eprintln!("cyberlabel: serving on http://{addr}/ (verifier page at http://{addr}/v); Ctrl-C to stop");
-        server
+        cyberlabel_server::serve(listener, state, cyberlabel_server::shutdown_signal())
             .await
-            .context("server task failed")?
             .context("server failed")?;
         anyhow::Ok(())
     })?;
@@ -342,12 +347,9 @@ fn demo_log_vkey(cfg: &Config) -> Result<String> {
     Ok(vkey.to_string())
 }
 
-/// Waits (at most 30 s, or until the server stops) until the current checkpoint is the whole
-/// tree and verifies, fresh, under the log's own trust list (its witness policy).
-async fn wait_until_cosigned(
-    state: &AppState,
-    server: &tokio::task::JoinHandle<std::io::Result<()>>,
-) {
+/// Waits (at most 30 s) until the current checkpoint is the whole tree and verifies, fresh,
+/// under the log's own trust list (its witness policy).
+async fn wait_until_cosigned(state: &AppState) {
     use cyberlabel_core::{checkpoint, online, trust::TrustList};
     let trust = match std::str::from_utf8(state.service().trust_list_json())
         .ok()
@@ -368,7 +370,7 @@ async fn wait_until_cosigned(
         if ready {
             return;
         }
-        if server.is_finished() || std::time::Instant::now() > deadline {
+        if std::time::Instant::now() > deadline {
             tracing::warn!("the checkpoint is not cosigned by the witness quorum yet");
             return;
         }
