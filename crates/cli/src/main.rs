@@ -1,7 +1,9 @@
 //! The `cyberlabel` command line. `main` only parses and dispatches: each command group lives in
 //! its own module (`keygen`, `issue` + `render`, `verify`, `schemes`, `trust_list`; the server
-//! commands `serve`/`token` in `serve.rs`; the transparency-log witness in `witness.rs`), and
-//! each module's `run` returns the process exit code.
+//! commands `serve`/`token` in `serve.rs`, with demo mode's witness processes in
+//! `demo_witnesses.rs`; the transparency-log witness in `witness.rs`), and each module's `run`
+//! returns the process exit code. Shared pieces: `fetch` (HTTP reads of a log), `seen` (what
+//! `verify` remembers between runs), `util`.
 //!
 //! Errors are `anyhow` chains whose outermost context says what failed and what to do next.
 
