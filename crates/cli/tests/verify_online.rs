@@ -3,7 +3,7 @@
 //!
 //! - the demo's `/checkpoint` carries at least two valid witness cosignatures;
 //! - an active sample label is Genuine (exit 0), the revoked sample is Revoked (exit 7), and
-//!   `--offline` says the log was not checked (exit 9, never "Genuine");
+//!   `--offline` or an unreachable log says the log was not checked (exit 9, never "Genuine");
 //! - a label signed with the demo issuer key but never logged is "not in the public log";
 //! - a closed stdout (`verify … | head -1`) does not make verify panic;
 //! - a replaying proxy serving the log's pre-revocation answers does not get a revoked label
@@ -207,6 +207,18 @@ fn demo_log_verdicts_offline_off_log_and_closed_pipe() {
     assert!(first_line(&out).contains("NOT checked"), "{stdout}");
     let j = json_of(&verify(&log, active, &state, &["--offline", "--json"]));
     assert_eq!(j["verdict"], "not_checked");
+
+    // The log unreachable: the same "not checked", exit 9.
+    let out = verify(&log, active, &state, &["--log-url", "http://127.0.0.1:1"]);
+    assert_eq!(out.status.code(), Some(9), "{out:?}");
+    assert!(first_line(&out).contains("NOT checked"), "{out:?}");
+    let j = json_of(&verify(
+        &log,
+        active,
+        &state,
+        &["--log-url", "http://127.0.0.1:1", "--json"],
+    ));
+    assert_eq!(j["verdict"], "cannot_check");
 
     // A label signed with the demo issuer key, dated days before the checkpoint, with a serial
     // the log never reached: not in the public log, exit 8.
