@@ -57,7 +57,8 @@ pub const EXIT_NOT_CHECKED: u8 = 9;
 /// Exit codes, shown in `verify --help`.
 pub const EXIT_CODES_HELP: &str = "Exit codes:\n  \
 0  genuine: valid signature from a trusted issuer, in the public log, not revoked\n  \
-1  could not verify (bad input, unreadable file, no QR code found, no trust given)\n  \
+1  could not verify (bad input, unreadable file, no QR code found, no trust given, trust list\n     \
+unreachable or older than one seen before)\n  \
 2  bad command line\n  \
 3  tampered or forged: not genuine (or the log holds other bytes at its index), or post-dated\n  \
 4  malformed: not a readable cyberlabel label\n  \
