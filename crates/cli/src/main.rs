@@ -1,7 +1,9 @@
 //! The `cyberlabel` command line. `main` only parses and dispatches: each command group lives in
 //! its own module (`keygen`, `issue` + `render`, `verify`, `schemes`, `trust_list`; the server
-//! commands `serve`/`token` in `serve.rs`; the transparency-log witness in `witness.rs`), and
-//! each module's `run` returns the process exit code.
+//! commands `serve`/`token` in `serve.rs`, with demo mode's witness processes in
+//! `demo_witnesses.rs`; the transparency-log witness in `witness.rs`), and each module's `run`
+//! returns the process exit code. Shared pieces: `fetch` (HTTP reads of a log), `seen` (what
+//! `verify` remembers between runs), `util`.
 //!
 //! Errors are `anyhow` chains whose outermost context says what failed and what to do next.
 
@@ -11,11 +13,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod demo_witnesses;
 mod fetch;
 mod issue;
 mod keygen;
 mod photo;
 mod schemes;
+mod seen;
 mod serve;
 mod trust_list;
 mod util;
@@ -24,7 +28,15 @@ mod witness;
 
 /// Consumer-IoT cybersecurity labels (ISO/IEC 27404): issue, print and verify signed QR labels.
 #[derive(Debug, Parser)]
-#[command(name = "cyberlabel", version, about, long_about = None, propagate_version = true)]
+// `about` is this text, not the package description: the command list below is the one source
+// of which commands exist.
+#[command(
+    name = "cyberlabel",
+    version,
+    about = "Consumer-IoT cybersecurity labels (ISO/IEC 27404): issue, print and verify signed QR labels.",
+    long_about = None,
+    propagate_version = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

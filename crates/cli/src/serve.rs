@@ -268,12 +268,30 @@ const BANNER: &str = "\
 
 fn serve(args: ServeArgs) -> Result<ExitCode> {
     init_tracing(args.log_json);
-    let cfg = config(&args)?;
+    let mut cfg = config(&args)?;
     let demo = cfg.demo;
     if demo {
         eprintln!("{BANNER}");
         tracing::warn!("demo mode: example keys in use; labels issued are NOT trustworthy");
     }
+    // Demo mode: three witness processes (killed when this guard drops, on every exit path).
+    let _demo_witnesses = if demo {
+        let log_vkey = demo_log_vkey(&cfg)?;
+        let (guard, witnesses) =
+            crate::demo_witnesses::start(&cfg.data_dir, &log_vkey).context("demo witnesses")?;
+        for w in &witnesses {
+            eprintln!("demo witness {} at {}", w.name, w.url);
+        }
+        cfg.witnesses.splice(0..0, witnesses);
+        if cfg.witness_interval_secs == 0
+            || cfg.witness_interval_secs > crate::demo_witnesses::INTERVAL_SECS
+        {
+            cfg.witness_interval_secs = crate::demo_witnesses::INTERVAL_SECS;
+        }
+        Some(guard)
+    } else {
+        None
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -282,19 +300,82 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
         let listen = cfg.listen;
         let data = cfg.data_dir.clone();
         let state = AppState::open(cfg).map_err(anyhow::Error::msg)?;
-        if demo {
-            demo_setup(&state, &data).await?;
-        }
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}: is the port in use? (--listen)"))?;
         let addr = listener.local_addr().context("listener address")?;
+        if demo {
+            // A first witnessing round before anything is served (connections wait in the
+            // listen queue): the first checkpoint a visitor sees already satisfies the demo
+            // trust list's witness policy, samples included.
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let tasks = state.witnesses().spawn(&state, &stopped);
+            let setup = demo_setup(&state, &data).await;
+            if setup.is_ok() {
+                wait_until_cosigned(&state).await;
+            }
+            let _ = stop.send(true);
+            for t in tasks {
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(10), t).await;
+            }
+            setup?;
+        }
         tracing::info!(%addr, origin = %state.config().origin, "listening");
         eprintln!("cyberlabel: serving on http://{addr}/ (verifier page at http://{addr}/v); Ctrl-C to stop");
-        cyberlabel_server::serve(listener, state, cyberlabel_server::shutdown_signal()).await.context("server failed")?;
+        cyberlabel_server::serve(listener, state, cyberlabel_server::shutdown_signal())
+            .await
+            .context("server failed")?;
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo log's note verifier key (the witnesses are started before the server opens it).
+fn demo_log_vkey(cfg: &Config) -> Result<String> {
+    let key = match &cfg.log_key {
+        Some(p) => cyberlabel_issuer::keys::load_signing_key(p)
+            .with_context(|| format!("cannot load the log key {}", p.display()))?,
+        None => cyberlabel_issuer::keys::load_example_log_key()
+            .context("cannot load the example log key")?,
+    };
+    let vkey = cyberlabel_core::note::VerifierKey::new(
+        &cfg.origin,
+        cyberlabel_core::note::KeyKind::Ed25519,
+        key.verifying_key(),
+    )
+    .map_err(|e| anyhow::anyhow!("origin {:?} is not a valid key name: {e}", cfg.origin))?;
+    Ok(vkey.to_string())
+}
+
+/// Waits (at most 30 s) until the current checkpoint is the whole tree and verifies, fresh,
+/// under the log's own trust list (its witness policy).
+async fn wait_until_cosigned(state: &AppState) {
+    use cyberlabel_core::{checkpoint, online, trust::TrustList};
+    let trust = match std::str::from_utf8(state.service().trust_list_json())
+        .ok()
+        .and_then(|j| TrustList::from_json(j).ok())
+    {
+        Some(t) => t,
+        None => return,
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let ready = state.service().checkpoint().ok().is_some_and(|cp| {
+            let size = state.service().tree_size().ok();
+            online::policy_for(&trust, cp.as_bytes())
+                .ok()
+                .and_then(|policy| checkpoint::open_fresh(cp.as_bytes(), &policy, now_unix()).ok())
+                .is_some_and(|vc| Some(vc.checkpoint.size) == size)
+        });
+        if ready {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            tracing::warn!("the checkpoint is not cosigned by the witness quorum yet");
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// Demo mode: an admin token (printed, written to `<data>/demo-admin.token`) and, on an empty

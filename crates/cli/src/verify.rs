@@ -1,10 +1,21 @@
-//! `cyberlabel verify`: check a label offline and say what it means, in plain words.
+//! `cyberlabel verify`: check a label the way the verifier page does and say what it means, in
+//! plain words.
 //!
 //! Input: the payload text (`https://…#<digits>` or `CL1:<digits>`), a photo/PNG of the QR
 //! code (`--image`, decoded with rqrr), or a label.cbor file (`--label`). Trust: a signed trust
-//! list and its signer's public key, or issuer public keys given directly, or `--demo` (the
-//! built-in EXAMPLE trust list). The verdict comes from `cyberlabel_core::verdict::verify_offline`
-//! — the same code the server and the browser run.
+//! list and its signer's public key (a file, or fetched from `--trust-list-url` and verified
+//! under the pinned signer key), or `--demo` (the EXAMPLE trust-list key as the anchor, or the
+//! built-in EXAMPLE trust list), or issuer public keys given directly.
+//!
+//! The offline part (signature, issuer, catalog, dates) comes from
+//! `cyberlabel_core::verdict::verify_offline`. For a validly signed label the command then
+//! checks the public log like the page: it fetches the log's checkpoint, the hash tiles on the
+//! label's inclusion path and its status bucket (never anything naming the label), and
+//! `cyberlabel_core::online::verify` decides, with the checkpoint this verifier saw before
+//! (kept in a state file, see [`crate::seen`]) so a rollback or split view is caught. It never
+//! says "Genuine" for a check it did not do: offline (`--offline`, only `--issuer-key`, no log
+//! URL) or with the log unreachable it says the log and revocation were not checked and exits
+//! with [`EXIT_NOT_CHECKED`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,17 +23,21 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use cyberlabel_core::catalog::Catalog;
 use cyberlabel_core::claim::{Assessment, Claim};
+use cyberlabel_core::online::{self, LabelState, Offline, OnlineReport};
 use cyberlabel_core::trust::{TrustList, TrustedIssuer};
 use cyberlabel_core::verdict::{Report, Verdict, verify_offline};
 use cyberlabel_core::{payload, trust};
 use cyberlabel_issuer::{dates, keys};
 use serde_json::json;
 
+use crate::fetch::Fetcher;
+use crate::seen;
 use crate::util::read_bounded;
 
-/// Exit code: the label is genuine.
+/// Exit code: the label is genuine (signature, issuer, dates, in the public log, not revoked).
 pub const EXIT_GENUINE: u8 = 0;
-/// Exit code: altered or forged (signature does not match).
+/// Exit code: altered, forged or post-dated (signature does not match, the log holds other
+/// bytes at its index, or an issue date in the future).
 pub const EXIT_TAMPERED: u8 = 3;
 /// Exit code: not a readable label (bad payload, CBOR, COSE or claim).
 pub const EXIT_MALFORMED: u8 = 4;
@@ -30,21 +45,38 @@ pub const EXIT_MALFORMED: u8 = 4;
 pub const EXIT_UNKNOWN_ISSUER: u8 = 5;
 /// Exit code: genuine but past its expiry.
 pub const EXIT_EXPIRED: u8 = 6;
-/// Exit code: a verdict this build does not know (future variants).
-pub const EXIT_OTHER: u8 = 9;
+/// Exit code: revoked, suspended or superseded by its issuer.
+pub const EXIT_REVOKED: u8 = 7;
+/// Exit code: not in the public log (never logged), or the log is inconsistent with what this
+/// verifier saw before (rollback, split view).
+pub const EXIT_NOT_IN_LOG: u8 = 8;
+/// Exit code: the signature is valid, but the log and revocation were not checked (offline,
+/// log unreachable, or its answer could not be verified, e.g. stale cosignatures).
+pub const EXIT_NOT_CHECKED: u8 = 9;
 
 /// Exit codes, shown in `verify --help`.
 pub const EXIT_CODES_HELP: &str = "Exit codes:\n  \
-0  genuine\n  \
-1  could not verify (bad input, unreadable file, no QR code found, no trust given)\n  \
+0  genuine: valid signature from a trusted issuer, in the public log, not revoked\n  \
+1  could not verify (bad input, unreadable file, no QR code found, no trust given, trust list\n     \
+unreachable or older than one seen before)\n  \
 2  bad command line\n  \
-3  tampered: the contents do not match the signature\n  \
+3  tampered or forged: not genuine (or the log holds other bytes at its index), or post-dated\n  \
 4  malformed: not a readable cyberlabel label\n  \
 5  unknown issuer: not signed by an issuer trusted for this scheme at that time\n  \
-6  expired: genuine, but past its expiry date";
+6  expired: genuine, but past its expiry date\n  \
+7  revoked, suspended or superseded by its issuer\n  \
+8  not in the public log (never logged), or the log is inconsistent with what was seen before\n     \
+(rollback, split view)\n  \
+9  signature valid, but the log and revocation were NOT checked (--offline, only --issuer-key,\n     \
+no log URL, log unreachable, or its answer could not be verified)\n\n\
+The state file (--state) remembers, per log, the newest checkpoint verified and, per trust-list\n\
+signer, the newest trust-list version: a log showing an older state, or an older trust list,\n\
+is refused.";
 
 /// Arguments of `verify`.
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("tl_source").args(["trust_list", "trust_list_url"])))]
+#[command(group(clap::ArgGroup::new("tl_anchor").args(["trust_list_signer", "demo"])))]
 pub struct Args {
     /// The payload text: `https://<host>/v#<digits>` or `CL1:<digits>`.
     #[arg(required_unless_present_any = ["image", "label"], conflicts_with_all = ["image", "label"])]
@@ -58,15 +90,34 @@ pub struct Args {
     /// Signed trust list (trust-list.cose), verified with --trust-list-signer.
     #[arg(long, requires = "trust_list_signer")]
     trust_list: Option<PathBuf>,
+    /// Fetch the signed trust list from this URL (a log serves the list it enforces at
+    /// `<log URL>/trust-list`) and verify it under the pinned --trust-list-signer (or, with
+    /// --demo, the EXAMPLE trust-list key). The log URL defaults to this URL's base.
+    #[arg(long, value_name = "URL", requires = "tl_anchor")]
+    trust_list_url: Option<String>,
     /// The trust-list signer's public key (SPKI PEM): your trust anchor.
-    #[arg(long, requires = "trust_list")]
+    #[arg(long, requires = "tl_source")]
     trust_list_signer: Option<PathBuf>,
-    /// Trust this issuer public key (SPKI PEM, from `keygen`) for every scheme (repeatable).
+    /// Trust this issuer public key (SPKI PEM, from `keygen`) for every scheme (repeatable);
+    /// without a trust list the log cannot be checked.
     #[arg(long)]
     issuer_key: Vec<PathBuf>,
-    /// Use the built-in EXAMPLE trust list (keys-example/): demos only.
+    /// Use the EXAMPLE trust-list key as the anchor (with --trust-list-url), or the built-in
+    /// EXAMPLE trust list: demos only.
     #[arg(long)]
     demo: bool,
+    /// The log's base URL (default: the trust list's `logs[].url`, or the base of
+    /// --trust-list-url).
+    #[arg(long, value_name = "URL")]
+    log_url: Option<String>,
+    /// Do not contact the log: check the signature only (the verdict then says that the log
+    /// and revocation were not checked, exit 9).
+    #[arg(long)]
+    offline: bool,
+    /// State file remembering the newest checkpoint per log and trust-list version per signer
+    /// (default: $XDG_STATE_HOME/cyberlabel/seen.json or ~/.local/state/cyberlabel/seen.json).
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
     /// Machine-readable output (JSON on stdout).
     #[arg(long)]
     json: bool,
@@ -75,46 +126,130 @@ pub struct Args {
     now: Option<u64>,
 }
 
-/// The exit code for a verdict.
+/// The exit code for an offline verdict.
 pub fn exit_code(verdict: Verdict) -> u8 {
     match verdict {
-        Verdict::Genuine => EXIT_GENUINE,
-        Verdict::Tampered => EXIT_TAMPERED,
+        // Valid offline only: the log and revocation are still unchecked.
+        Verdict::Genuine => EXIT_NOT_CHECKED,
+        Verdict::Tampered | Verdict::NotYetValid => EXIT_TAMPERED,
         Verdict::Malformed => EXIT_MALFORMED,
         Verdict::UnknownIssuer => EXIT_UNKNOWN_ISSUER,
         Verdict::Expired => EXIT_EXPIRED,
-        _ => EXIT_OTHER,
+        _ => crate::util::EXIT_ERROR,
     }
 }
 
-fn trust_list(args: &Args, catalog: &Catalog, now: u64) -> Result<TrustList> {
-    let mut list = if let (Some(file), Some(signer)) = (&args.trust_list, &args.trust_list_signer) {
-        let signer = keys::load_public_key(signer)
-            .context("cannot load --trust-list-signer: give the signer's SPKI PEM public key")?;
+/// The exit code for the final (online) verdict.
+pub fn online_exit_code(verdict: online::Verdict) -> u8 {
+    use online::Verdict as V;
+    match verdict {
+        V::Genuine => EXIT_GENUINE,
+        V::Revoked(_) | V::Suspended(_) | V::Superseded => EXIT_REVOKED,
+        V::Expired => EXIT_EXPIRED,
+        V::UnknownIssuer => EXIT_UNKNOWN_ISSUER,
+        V::NotGenuine => EXIT_TAMPERED,
+        V::NotInLog | V::LogInconsistent => EXIT_NOT_IN_LOG,
+        V::Malformed => EXIT_MALFORMED,
+        V::CannotCheck => EXIT_NOT_CHECKED,
+        _ => crate::util::EXIT_ERROR,
+    }
+}
+
+/// The trust the command runs with.
+struct Trust {
+    list: TrustList,
+    /// the trust-list signer key (hex), when a signed list is used: the state file's key
+    anchor: Option<String>,
+    /// where the trust list was fetched from, when it was (its base is the default log URL)
+    fetched_from: Option<String>,
+    /// only --issuer-key: there is no log to check against
+    issuer_keys_only: bool,
+}
+
+fn split_url(url: &str) -> Result<(&str, &str)> {
+    let Some((base, last)) = url.trim_end_matches('/').rsplit_once('/') else {
+        bail!("--trust-list-url {url:?} is not a URL");
+    };
+    if !base.contains("://") || last.is_empty() {
+        bail!(
+            "--trust-list-url {url:?}: give the trust list's URL, e.g. http://host:8080/trust-list"
+        );
+    }
+    Ok((base, last))
+}
+
+fn trust_list(args: &Args, catalog: &Catalog, now: u64) -> Result<Trust> {
+    let signer = match (&args.trust_list_signer, args.demo) {
+        (Some(path), _) => {
+            Some(keys::load_public_key(path).context(
+                "cannot load --trust-list-signer: give the signer's SPKI PEM public key",
+            )?)
+        }
+        (None, true) if args.trust_list_url.is_some() => {
+            eprintln!(
+                "WARNING: --demo: trusting the EXAMPLE trust-list key (keys-example/) as the \
+                 anchor; demos only."
+            );
+            Some(
+                keys::load_example_trust_list_key()
+                    .context("the built-in example trust-list key is corrupt (rebuild cyberlabel)")?
+                    .verifying_key(),
+            )
+        }
+        _ => None,
+    };
+    let mut fetched_from = None;
+    let (mut list, anchor) = if let (Some(url), Some(signer)) = (&args.trust_list_url, &signer) {
+        let (base, path) = split_url(url)?;
+        let fetcher = Fetcher::new(base)?;
+        let bytes = fetcher
+            .get_required(path)
+            .with_context(|| format!("cannot fetch the trust list from {url}"))?;
+        let list = TrustList::from_signed(&bytes, signer, now).with_context(|| {
+            format!(
+                "the trust list at {url} does not verify under the pinned signer key, or is \
+                 outside its validity window: do not trust this log's labels"
+            )
+        })?;
+        fetched_from = Some(base.to_owned());
+        (list, Some(hex::encode(signer.as_bytes())))
+    } else if let (Some(file), Some(signer)) = (&args.trust_list, &signer) {
         let bytes = read_bounded(file, trust::MAX_TRUST_LIST_LEN as u64, "trust list")?;
-        TrustList::from_signed(&bytes, &signer, now).with_context(|| {
+        let list = TrustList::from_signed(&bytes, signer, now).with_context(|| {
             format!(
                 "the trust list {} does not verify with that signer key, or is outside its \
                  validity window: get a current trust list from your scheme operator",
                 file.display()
             )
-        })?
+        })?;
+        (list, Some(hex::encode(signer.as_bytes())))
     } else if args.demo {
         eprintln!(
             "WARNING: --demo: trusting the built-in EXAMPLE trust list (keys-example/); demos only."
         );
-        crate::trust_list::example_trust_list_signed(now)?
+        let signer = keys::load_example_trust_list_key()
+            .context("the built-in example trust-list key is corrupt (rebuild cyberlabel)")?
+            .verifying_key();
+        (
+            crate::trust_list::example_trust_list_signed(now)?,
+            Some(hex::encode(signer.as_bytes())),
+        )
     } else if args.issuer_key.is_empty() {
         bail!(
-            "nothing to trust: give --trust-list <trust-list.cose> --trust-list-signer <pub.pem>, \
-             or --issuer-key <issuer.pub.pem>, or --demo for the example keys"
+            "nothing to trust: give --trust-list <trust-list.cose> --trust-list-signer <pub.pem> \
+             (or --trust-list-url <url> --trust-list-signer <pub.pem>), or --issuer-key \
+             <issuer.pub.pem>, or --demo for the example keys"
         );
     } else {
-        TrustList {
-            expires_at: u64::MAX,
-            ..TrustList::default()
-        }
+        (
+            TrustList {
+                expires_at: u64::MAX,
+                ..TrustList::default()
+            },
+            None,
+        )
     };
+    let issuer_keys_only = anchor.is_none();
     let mut schemes: Vec<&str> = catalog.schemes.iter().map(|s| s.id.as_str()).collect();
     schemes.dedup();
     for path in &args.issuer_key {
@@ -128,7 +263,12 @@ fn trust_list(args: &Args, catalog: &Catalog, now: u64) -> Result<TrustList> {
         list.issuers
             .push(TrustedIssuer::new(&name, &key, &schemes, 0, u64::MAX));
     }
-    Ok(list)
+    Ok(Trust {
+        list,
+        anchor,
+        fetched_from,
+        issuer_keys_only,
+    })
 }
 
 fn label_bytes(args: &Args) -> Result<std::result::Result<Vec<u8>, String>> {
@@ -190,19 +330,177 @@ fn claim_json(claim: &Claim, catalog: &Catalog) -> serde_json::Value {
     })
 }
 
-fn print_human(report: &Report, catalog: &Catalog, list: &TrustList, now: u64) {
-    let mark = if report.verdict == Verdict::Genuine {
+/// Appends a formatted line to a `String`.
+macro_rules! line {
+    ($out:expr) => { $out.push('\n') };
+    ($out:expr, $($fmt:tt)*) => {{
+        $out.push_str(&format!($($fmt)*));
+        $out.push('\n');
+    }};
+}
+
+/// What the command concluded, in the words the page uses.
+struct Outcome {
+    /// stable snake_case name (`--json`)
+    name: &'static str,
+    headline: String,
+    explanation: String,
+    code: u8,
+    /// the claim's contents are vouched for (signature valid, issuer trusted, not proven
+    /// off-log)
+    trusted: bool,
+    /// partner-scheme equivalents apply (genuine or expired)
+    equivalents: bool,
+}
+
+fn offline_outcome(report: &Report) -> Outcome {
+    let v = report.verdict;
+    Outcome {
+        name: v.as_str(),
+        headline: v.headline().to_owned(),
+        explanation: v.explain().to_owned(),
+        code: exit_code(v),
+        trusted: matches!(v, Verdict::Expired),
+        equivalents: matches!(v, Verdict::Expired),
+    }
+}
+
+fn not_checked(reason: &str, name: &'static str) -> Outcome {
+    Outcome {
+        name,
+        headline: "Signature valid; public log and revocation NOT checked".into(),
+        explanation: format!(
+            "The label is signed by a recognised issuing body and has not been changed, but it \
+             was not checked against the public log ({reason}): it may have been revoked, or \
+             issued off the record. It is NOT confirmed; verify it online to be sure."
+        ),
+        code: EXIT_NOT_CHECKED,
+        trusted: true,
+        equivalents: false,
+    }
+}
+
+fn online_outcome(report: &OnlineReport) -> Outcome {
+    use online::Verdict as V;
+    let v = report.verdict;
+    let (headline, explanation): (&str, String) = match v {
+        V::Genuine => (
+            "Genuine",
+            "This label was issued by a recognised issuing body, has not been changed, is \
+             recorded in the public log and has not been revoked. Check that the product and \
+             model below match the one in front of you."
+                .into(),
+        ),
+        V::Revoked(r) => (
+            "Revoked",
+            format!(
+                "This label was withdrawn by its issuer (reason code {r}). Do not rely on it: \
+                 contact the seller or manufacturer, and check the issuer's website for the \
+                 product's status."
+            ),
+        ),
+        V::Suspended(r) => (
+            "Suspended",
+            format!(
+                "The issuer has suspended this label while it investigates (reason code {r}). \
+                 Check again later, or ask the manufacturer."
+            ),
+        ),
+        V::Superseded => (
+            "Replaced by a newer label",
+            "A newer label was issued for this product (for example for new firmware). Update \
+             the device and look for the current label."
+                .into(),
+        ),
+        V::Expired => ("Expired", Verdict::Expired.explain().into()),
+        V::UnknownIssuer => ("Unknown issuer", Verdict::UnknownIssuer.explain().into()),
+        V::NotGenuine => (
+            "Not genuine",
+            "This label failed its security checks: it was altered or forged, or the public \
+             log holds a different label under its number. Do not trust the claims on it."
+                .into(),
+        ),
+        V::NotInLog => (
+            "Not in the public log",
+            "This label is validly signed, but the public log (checked against a fresh, \
+             witnessed checkpoint) does not contain it, although it would have to by now: it \
+             was issued off the record, for example with a stolen key. Do not rely on it, and \
+             report it to the scheme owner."
+                .into(),
+        ),
+        V::LogInconsistent => (
+            "Log inconsistent",
+            "The log showed an older or a different state than this verifier saw before (a \
+             rollback or a split view): someone may be hiding a revocation. Do not rely on this \
+             label now; try again later or from another network."
+                .into(),
+        ),
+        V::Malformed => ("Not genuine", Verdict::Malformed.explain().into()),
+        V::CannotCheck => {
+            let reason = online_problem(report).unwrap_or_else(|| "no answer".into());
+            return not_checked(&format!("the log's answer: {reason}"), "cannot_check");
+        }
+        _ => (
+            "Cannot say",
+            "This version of cyberlabel does not know this verdict.".into(),
+        ),
+    };
+    Outcome {
+        name: v.name(),
+        headline: headline.into(),
+        explanation,
+        code: online_exit_code(v),
+        trusted: matches!(
+            v,
+            V::Genuine | V::Expired | V::Revoked(_) | V::Suspended(_) | V::Superseded
+        ),
+        equivalents: matches!(v, V::Genuine | V::Expired),
+    }
+}
+
+/// The first failure of the online checks, in words.
+fn online_problem(report: &OnlineReport) -> Option<String> {
+    match (&report.log, &report.status) {
+        (Some(Err(e)), _) => Some(format!("log: {e}")),
+        (_, Some(Err(e))) => Some(format!("status: {e}")),
+        (None, _) => Some("log: not fetched".into()),
+        (_, Some(Ok(a))) if a.state == LabelState::Unknown => {
+            Some("status: the status map has no label at this index".into())
+        }
+        _ => None,
+    }
+}
+
+fn state_json(state: LabelState) -> serde_json::Value {
+    match state {
+        LabelState::Active => json!({"state": "active"}),
+        LabelState::Suspended(r) => json!({"state": "suspended", "reason": r}),
+        LabelState::Revoked(r) => json!({"state": "revoked", "reason": r}),
+        LabelState::Superseded(r) => json!({"state": "superseded", "reason": r}),
+        LabelState::Unknown => json!({"state": "unknown"}),
+    }
+}
+
+fn print_human(
+    out: &mut String,
+    outcome: &Outcome,
+    report: &Report,
+    catalog: &Catalog,
+    list: &TrustList,
+    now: u64,
+) {
+    let mark = if outcome.code == EXIT_GENUINE {
         "✔"
     } else {
         "✘"
     };
-    println!("{mark} {}", report.verdict.headline());
-    println!("{}", report.verdict.explain());
+    line!(out, "{mark} {}", outcome.headline);
+    line!(out, "{}", outcome.explanation);
     if let Some(problem) = &report.problem {
-        println!("  reason: {problem}");
+        line!(out, "  reason: {problem}");
     }
     let Some(claim) = &report.claim else { return };
-    let trusted = matches!(report.verdict, Verdict::Genuine | Verdict::Expired);
+    let trusted = outcome.trusted;
     let label = |s: &str| {
         if trusted {
             s.to_owned()
@@ -211,35 +509,50 @@ fn print_human(report: &Report, catalog: &Catalog, list: &TrustList, now: u64) {
         }
     };
     let scheme = catalog.scheme(&claim.scheme, claim.catalog_version);
-    println!();
-    println!(
+    line!(out);
+    line!(
+        out,
         "  {:<24}{}{}",
         label("scheme:"),
         claim.scheme,
         scheme.map(|s| format!(" — {}", s.name)).unwrap_or_default()
     );
     if let Some((_, level)) = catalog.level_of(claim) {
-        println!("  {:<24}{}: {}", label("level:"), level.name, level.meaning);
+        line!(
+            out,
+            "  {:<24}{}: {}",
+            label("level:"),
+            level.name,
+            level.meaning
+        );
     } else {
-        println!("  {:<24}{}", label("level:"), claim.level);
+        line!(out, "  {:<24}{}", label("level:"), claim.level);
     }
-    println!("  {:<24}{}", label("product:"), claim.product);
-    println!("  {:<24}{}", label("manufacturer:"), claim.manufacturer);
-    println!(
+    line!(out, "  {:<24}{}", label("product:"), claim.product);
+    line!(
+        out,
+        "  {:<24}{}",
+        label("manufacturer:"),
+        claim.manufacturer
+    );
+    line!(
+        out,
         "  {:<24}hardware {}, firmware {}",
         label("versions covered:"),
         claim.hardware_versions,
         claim.firmware_versions
     );
     if let Some(c) = catalog.category(claim.category) {
-        println!("  {:<24}{}", label("category:"), c.name);
+        line!(out, "  {:<24}{}", label("category:"), c.name);
     }
-    println!(
+    line!(
+        out,
         "  {:<24}{}",
         label("security updates until:"),
         dates::format_date(claim.support_end)
     );
-    println!(
+    line!(
+        out,
         "  {:<24}{} through {}",
         label("valid:"),
         dates::format_date(claim.issued_at),
@@ -247,28 +560,36 @@ fn print_human(report: &Report, catalog: &Catalog, list: &TrustList, now: u64) {
         dates::format_date(claim.expires_at.saturating_sub(1))
     );
     match &claim.assessment {
-        Assessment::SelfDeclared => println!(
+        Assessment::SelfDeclared => line!(
+            out,
             "  {:<24}self-declared by the manufacturer",
             label("assessment:")
         ),
         Assessment::ThirdParty { lab } => {
-            println!("  {:<24}third-party lab {lab}", label("assessment:"))
+            line!(out, "  {:<24}third-party lab {lab}", label("assessment:"))
         }
     }
-    println!("  {:<24}{}", "serial (log index):", claim.serial);
+    line!(out, "  {:<24}{}", "serial (log index):", claim.serial);
     if let Some(issuer) = &report.issuer {
-        println!(
+        line!(
+            out,
             "  {:<24}{} (key id {})",
             "issuer:",
             issuer.name,
             hex::encode(issuer.kid)
         );
     } else if let Some(kid) = report.kid {
-        println!("  {:<24}unknown key id {}", "issuer:", hex::encode(kid));
+        line!(
+            out,
+            "  {:<24}unknown key id {}",
+            "issuer:",
+            hex::encode(kid)
+        );
     }
-    if trusted {
+    if outcome.equivalents {
         for e in list.equivalents(&claim.scheme, claim.level, claim.category, now) {
-            println!(
+            line!(
+                out,
                 "  {:<24}{} level {} ({}): {}",
                 "also:",
                 e.to_scheme,
@@ -280,6 +601,94 @@ fn print_human(report: &Report, catalog: &Catalog, list: &TrustList, now: u64) {
     }
 }
 
+fn print_online(out: &mut String, report: &OnlineReport, log_url: &str) {
+    match &report.log {
+        Some(Ok(inc)) => line!(
+            out,
+            "  {:<24}in {} ({log_url}) at tree size {}, {} witness cosignature(s)",
+            "public log:",
+            inc.origin,
+            inc.size,
+            inc.witnesses
+        ),
+        Some(Err(e)) => line!(out, "  {:<24}{e} ({log_url})", "public log:"),
+        None => line!(out, "  {:<24}not checked", "public log:"),
+    }
+    match &report.status {
+        Some(Ok(a)) => line!(
+            out,
+            "  {:<24}{} (as of tree size {})",
+            "status:",
+            state_json(a.state)["state"].as_str().unwrap_or("unknown"),
+            a.size
+        ),
+        Some(Err(e)) => line!(out, "  {:<24}{e}", "status:"),
+        None => line!(out, "  {:<24}not checked", "status:"),
+    }
+}
+
+/// Writes the output; a closed pipe (`verify … | head -1`) is not an error.
+fn emit(text: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).context("cannot write the result")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The online check: fetch checkpoint, planned tiles and status bucket, verify.
+fn check_online(
+    fetcher: &Fetcher,
+    label: &[u8],
+    serial: u64,
+    list: &TrustList,
+    catalog: &Catalog,
+    now: u64,
+    state: Option<&seen::State>,
+) -> Result<(OnlineReport, Option<String>), String> {
+    let checkpoint = fetcher
+        .get_required("checkpoint")
+        .map_err(|e| format!("{e:#}"))?;
+    let origin = checkpoint
+        .split(|&b| b == b'\n')
+        .next()
+        .and_then(|l| std::str::from_utf8(l).ok())
+        .map(str::to_owned);
+    let seen = match (state, &origin) {
+        (Some(s), Some(o)) => s.seen(o),
+        _ => None,
+    };
+    let mut tiles: Vec<Vec<u8>> = Vec::new();
+    let mut status = None;
+    if let Ok(plan) = online::plan_for_label(serial, list, &checkpoint, now, seen.as_ref()) {
+        for path in plan.tile_paths() {
+            match fetcher.get(&path) {
+                Ok(Some(body)) => tiles.push(body),
+                // A missing tile leaves the inclusion unproven (cannot check).
+                _ => {
+                    tiles.clear();
+                    break;
+                }
+            }
+        }
+        status = fetcher.get(&plan.status_path()).ok().flatten();
+    }
+    let tile_refs: Vec<&[u8]> = tiles.iter().map(Vec::as_slice).collect();
+    let fetched = online::Fetched {
+        checkpoint: Some(&checkpoint),
+        tiles: &tile_refs,
+        status_proof: status.as_deref(),
+    };
+    let report = online::verify(label, list, catalog, now, &fetched, seen.as_ref());
+    Ok((report, origin))
+}
+
 /// Runs `verify`.
 pub fn run(args: Args) -> Result<ExitCode> {
     let now = match args.now {
@@ -287,50 +696,158 @@ pub fn run(args: Args) -> Result<ExitCode> {
         None => crate::issue::now()?,
     };
     let catalog = crate::schemes::catalog()?;
-    let list = trust_list(&args, &catalog, now)?;
-    let report = match label_bytes(&args)? {
-        Ok(bytes) => verify_offline(&bytes, &list, &catalog, now),
+    let trust = trust_list(&args, &catalog, now)?;
+    let list = &trust.list;
+    let state_path = args.state.clone().or_else(seen::default_path);
+    let mut state = match &state_path {
+        Some(p) => Some(seen::State::load(p)?),
+        None => None,
+    };
+    let mut state_changed = false;
+    if let (Some(state), Some(anchor)) = (&mut state, &trust.anchor) {
+        list.check_not_older_than(state.trust_list_version(anchor))
+            .with_context(|| {
+                format!(
+                    "refusing trust list version {}: version {} was seen before under the same \
+                     signer (a rolled-back list; with demo servers, which each start at version \
+                     1, use another --state file)",
+                    list.version,
+                    state.trust_list_version(anchor)
+                )
+            })?;
+        if list.version > state.trust_list_version(anchor) {
+            state.remember_trust_list(anchor, list.version);
+            state_changed = true;
+        }
+    }
+    let mut out = String::new();
+    let bytes = match label_bytes(&args)? {
+        Ok(bytes) => bytes,
         Err(reason) => {
             // Not decodable as a payload: a malformed label, reported like any other verdict.
             if args.json {
-                let out = json!({
+                let j = json!({
                     "verdict": Verdict::Malformed.as_str(),
                     "headline": Verdict::Malformed.headline(),
                     "explanation": Verdict::Malformed.explain(),
                     "problem": reason,
                 });
-                println!("{out}");
+                line!(out, "{j}");
             } else {
-                println!("✘ {}", Verdict::Malformed.headline());
-                println!("{}", Verdict::Malformed.explain());
-                println!("  reason: {reason}");
+                line!(out, "✘ {}", Verdict::Malformed.headline());
+                line!(out, "{}", Verdict::Malformed.explain());
+                line!(out, "  reason: {reason}");
             }
+            emit(&out)?;
             return Ok(ExitCode::from(EXIT_MALFORMED));
         }
     };
+    let report = verify_offline(&bytes, list, &catalog, now);
+    let log_url = args
+        .log_url
+        .clone()
+        .or_else(|| {
+            list.logs
+                .iter()
+                .find(|l| !l.url.is_empty())
+                .map(|l| l.url.clone())
+        })
+        .or_else(|| trust.fetched_from.clone());
+    let mut online_report = None;
+    let outcome = match (&report.claim, Offline::of(&report).online_possible()) {
+        (Some(claim), true) => {
+            if args.offline {
+                not_checked("--offline", "not_checked")
+            } else if trust.issuer_keys_only {
+                not_checked(
+                    "only issuer keys were given, no trust list naming a log",
+                    "not_checked",
+                )
+            } else if let Some(url) = &log_url {
+                let fetcher = Fetcher::new(url)?;
+                match check_online(
+                    &fetcher,
+                    &bytes,
+                    claim.serial,
+                    list,
+                    &catalog,
+                    now,
+                    state.as_ref(),
+                ) {
+                    Ok((r, origin)) => {
+                        if let (Some(newest), Some(origin), Some(state)) =
+                            (r.newest, origin, &mut state)
+                        {
+                            state.remember(&origin, newest);
+                            state_changed = true;
+                        }
+                        let o = online_outcome(&r);
+                        online_report = Some(r);
+                        o
+                    }
+                    Err(e) => not_checked(&format!("the log is unreachable: {e}"), "cannot_check"),
+                }
+            } else {
+                not_checked("no log URL: give --log-url", "not_checked")
+            }
+        }
+        _ => offline_outcome(&report),
+    };
+    // Expired is a definite answer without the log: say it rather than "not checked".
+    let outcome = if outcome.code == EXIT_NOT_CHECKED && report.verdict == Verdict::Expired {
+        offline_outcome(&report)
+    } else {
+        outcome
+    };
+    if state_changed && let (Some(state), Some(path)) = (&state, &state_path) {
+        state.save(path).context("cannot save the verifier state")?;
+    }
+    let url = log_url.as_deref().unwrap_or("");
     if args.json {
-        let equivalents: Vec<serde_json::Value> = match (&report.claim, report.verdict) {
-            (Some(c), Verdict::Genuine | Verdict::Expired) => list
+        let equivalents: Vec<serde_json::Value> = match &report.claim {
+            Some(c) if outcome.equivalents => list
                 .equivalents(&c.scheme, c.level, c.category, now)
                 .into_iter()
                 .map(|e| json!({"scheme": e.to_scheme, "level": e.to_level, "effect": e.effect, "basis": e.basis}))
                 .collect(),
             _ => vec![],
         };
-        let out = json!({
-            "verdict": report.verdict.as_str(),
-            "headline": report.verdict.headline(),
-            "explanation": report.verdict.explain(),
+        let online = online_report.as_ref().map(|r| {
+            json!({
+                "log_url": url,
+                "log": match &r.log {
+                    Some(Ok(i)) => json!({"origin": i.origin, "size": i.size, "witnesses": i.witnesses, "witnessed_at": i.witnessed_at}),
+                    Some(Err(e)) => json!({"error": e.to_string()}),
+                    None => serde_json::Value::Null,
+                },
+                "status": match &r.status {
+                    Some(Ok(a)) => { let mut s = state_json(a.state); s["size"] = json!(a.size); s }
+                    Some(Err(e)) => json!({"error": e.to_string()}),
+                    None => serde_json::Value::Null,
+                },
+            })
+        });
+        let j = json!({
+            "verdict": outcome.name,
+            "headline": outcome.headline,
+            "explanation": outcome.explanation,
+            "log_checked": online_report.as_ref().is_some_and(|r| r.verdict != online::Verdict::CannotCheck),
+            "offline": Offline::of(&report).name(),
             "problem": report.problem.as_ref().map(|p| p.to_string()),
             "kid": report.kid.map(hex::encode),
             "issuer": report.issuer.as_ref().map(|i| json!({"name": i.name, "kid": hex::encode(i.kid), "schemes": i.schemes})),
             "claim": report.claim.as_ref().map(|c| claim_json(c, &catalog)),
             "equivalents": equivalents,
+            "online": online,
             "verified_at": now,
         });
-        println!("{out}");
+        line!(out, "{j}");
     } else {
-        print_human(&report, &catalog, &list, now);
+        print_human(&mut out, &outcome, &report, &catalog, list, now);
+        if let Some(r) = &online_report {
+            print_online(&mut out, r, url);
+        }
     }
-    Ok(ExitCode::from(exit_code(report.verdict)))
+    emit(&out)?;
+    Ok(ExitCode::from(outcome.code))
 }

@@ -6,7 +6,9 @@
 //! - `witness serve --key <file> --data <dir> --listen <addr> --log <log vkey>…` serves
 //!   `POST <prefix>/add-checkpoint` and `GET <prefix>/<sha256(origin)>/checkpoint`. On start it
 //!   prints `vkey <vkey>` and `listening http://<addr>` on stdout (so a script can start it on
-//!   port 0 and read the address); it stops gracefully on SIGTERM or Ctrl-C.
+//!   port 0 and read the address); it stops gracefully on SIGTERM or Ctrl-C, and, with the
+//!   hidden `--exit-on-stdin-eof` (used by `serve --demo`'s witness children), when its
+//!   standard input closes.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +59,27 @@ pub struct ServeArgs {
     /// Log as JSON lines instead of human-readable text.
     #[arg(long)]
     log_json: bool,
+    /// Stop when standard input closes (a parent process that holds the pipe: its witnesses
+    /// end with it, even when it is killed).
+    #[arg(long, hide = true)]
+    exit_on_stdin_eof: bool,
+}
+
+/// Resolves when standard input reaches end of file (or fails): read on a plain thread, since
+/// a blocking stdin read cannot be cancelled.
+async fn stdin_closed() {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let mut sink = [0u8; 256];
+        let mut stdin = std::io::stdin();
+        while let Ok(n) = std::io::Read::read(&mut stdin, &mut sink) {
+            if n == 0 {
+                break;
+            }
+        }
+        let _ = tx.send(());
+    });
+    let _ = rx.await;
 }
 
 /// Runs a `witness` subcommand.
@@ -145,7 +168,18 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
         out.flush()?;
         drop(out);
         let router = cyberlabel_witness::router(witness.clone(), &args.prefix);
-        cyberlabel_witness::serve(listener, router, cyberlabel_server::shutdown_signal())
+        let on_eof = args.exit_on_stdin_eof;
+        let shutdown = async move {
+            if on_eof {
+                tokio::select! {
+                    () = cyberlabel_server::shutdown_signal() => {}
+                    () = stdin_closed() => tracing::info!("standard input closed: stopping"),
+                }
+            } else {
+                cyberlabel_server::shutdown_signal().await;
+            }
+        };
+        cyberlabel_witness::serve(listener, router, shutdown)
             .await
             .context("witness server failed")?;
         witness

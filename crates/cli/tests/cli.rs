@@ -1,5 +1,8 @@
 //! The real `cyberlabel` binary, end to end: keygen → issue → verify (from the QR PNG, the
 //! artwork PNG, the payload text), verdict exit codes, and the error messages for bad input.
+//! These checks are offline (`verify --offline`, added by the helper): a validly signed label
+//! is "signature valid, log and revocation not checked" (exit 9), never "Genuine"; the online
+//! check against a real log is in `verify_online.rs`.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
@@ -7,8 +10,14 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn cyberlabel(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cyberlabel"))
-        .args(args)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cyberlabel"));
+    cmd.args(args);
+    if args.first() == Some(&"verify") {
+        cmd.arg("--offline");
+    }
+    // Never the user's own verifier state.
+    let state = std::env::temp_dir().join(format!("cyberlabel-cli-test-{}", std::process::id()));
+    cmd.env("XDG_STATE_HOME", state)
         .env_remove("CYBERLABEL_VERIFIER_URL")
         .env_remove("CYBERLABEL_CATALOG")
         .output()
@@ -97,8 +106,11 @@ fn keygen_issue_verify_image_is_genuine() {
             p(&pub_key),
         ]);
         let (stdout, stderr) = text(&out);
-        assert_eq!(out.status.code(), Some(0), "{image}: {stdout}\n{stderr}");
-        assert!(stdout.contains("Genuine"), "{stdout}");
+        assert_eq!(out.status.code(), Some(9), "{image}: {stdout}\n{stderr}");
+        assert!(
+            stdout.contains("Signature valid") && !stdout.contains("Genuine"),
+            "{stdout}"
+        );
         assert!(
             stdout.contains("Acme SmartCam 2 Outdoor Pro 4K"),
             "{stdout}"
@@ -112,16 +124,16 @@ fn keygen_issue_verify_image_is_genuine() {
     let payload = std::fs::read_to_string(label.join("payload.txt")).unwrap();
     let url = payload.lines().next().unwrap();
     let out = cyberlabel(&["verify", url, "--issuer-key", p(&pub_key), "--json"]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(9));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["verdict"], "genuine");
+    assert_eq!(v["verdict"], "not_checked");
     assert_eq!(v["claim"]["serial"], 17);
     assert_eq!(v["claim"]["provisions"].as_array().unwrap().len(), 6);
     // The CL1 form is the same label.
     let cl1 = payload.lines().nth(1).unwrap();
     assert!(cl1.starts_with("CL1:"));
     let out = cyberlabel(&["verify", cl1, "--issuer-key", p(&pub_key)]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(9));
     // Past its expiry: still correctly signed, verdict expired, exit 6.
     let out = cyberlabel(&[
         "verify",
@@ -236,7 +248,7 @@ fn demo_mode_uses_the_example_keys_and_trust_list() {
         p(&dir.path().join("label.png")),
     ]);
     let (stdout, _) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(out.status.code(), Some(9), "{stdout}");
     assert!(stdout.contains("EXAMPLE issuer"), "{stdout}");
     // The signed example trust list verifies with the example signer's public key file.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../keys-example");
@@ -249,7 +261,7 @@ fn demo_mode_uses_the_example_keys_and_trust_list() {
         "--trust-list-signer",
         p(&root.join("trust-list-EXAMPLE-DO-NOT-USE.pub.pem")),
     ]);
-    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(out.status.code(), Some(9), "{:?}", text(&out));
     // …and not with another key.
     let out = cyberlabel(&[
         "verify",
@@ -431,6 +443,41 @@ fn schemes_lists_the_catalog() {
 }
 
 #[test]
+fn help_lists_exactly_the_commands_that_exist() {
+    let (stdout, _) = text(&cyberlabel(&["--help"]));
+    let listed: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let expected = [
+        "keygen",
+        "issue",
+        "verify",
+        "render",
+        "schemes",
+        "trust-list",
+        "serve",
+        "token",
+        "bench",
+        "witness",
+        "help",
+    ];
+    assert_eq!(listed, expected, "{stdout}");
+    for name in expected.iter().filter(|n| **n != "help") {
+        let out = cyberlabel(&[name, "--help"]);
+        assert!(out.status.success(), "{name} --help: {:?}", text(&out));
+    }
+    let about = stdout.lines().next().unwrap();
+    assert!(
+        !about.contains("audit") && !about.contains("revoke"),
+        "{about}"
+    );
+}
+
+#[test]
 fn verify_help_documents_the_exit_codes() {
     let (stdout, _) = text(&cyberlabel(&["verify", "--help"]));
     for line in [
@@ -439,6 +486,9 @@ fn verify_help_documents_the_exit_codes() {
         "4  malformed",
         "5  unknown issuer",
         "6  expired",
+        "7  revoked",
+        "8  not in the public log",
+        "9  signature valid, but the log and revocation were NOT checked",
     ] {
         assert!(stdout.contains(line), "{line}: {stdout}");
     }
@@ -468,7 +518,7 @@ fn issue_from_toml_and_json_product_files() {
             "--label",
             p(&out_dir.join("label.cbor")),
         ]);
-        assert_eq!(out.status.code(), Some(0), "{file}: {:?}", text(&out));
+        assert_eq!(out.status.code(), Some(9), "{file}: {:?}", text(&out));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["claim"]["scheme"], scheme);
         assert_eq!(v["claim"]["level"], level);
@@ -519,8 +569,8 @@ fn verify_reads_a_degraded_jpeg_photo() {
         p(&keys.join("issuer.pub.pem")),
     ]);
     let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains("Genuine"));
+    assert_eq!(out.status.code(), Some(9), "{stdout}\n{stderr}");
+    assert!(stdout.contains("Signature valid") && !stdout.contains("Genuine"));
 }
 
 #[test]

@@ -202,6 +202,38 @@ fn load_key(
     Ok(key)
 }
 
+/// The demo trust list's witnesses: the configured ones (the CLI's demo starts three), with a
+/// C2SP-tlog-policy group `demo-witnesses` needing two of them (all of them if fewer), fresh
+/// within 10 minutes. Without witnesses: none, quorum 0.
+fn demo_witnesses(config: &Config) -> TrustList {
+    use cyberlabel_core::trust::{Quorum, Threshold, TrustedWitness, WitnessGroup, WitnessPolicy};
+    if config.witnesses.is_empty() {
+        return TrustList::default();
+    }
+    let witnesses: Vec<TrustedWitness> = config
+        .witnesses
+        .iter()
+        .map(|w| TrustedWitness {
+            name: w.name.clone(),
+            vkey: w.vkey.clone(),
+        })
+        .collect();
+    let group = "demo-witnesses";
+    TrustList {
+        witness_policy: WitnessPolicy {
+            groups: vec![WitnessGroup {
+                name: group.into(),
+                threshold: Threshold::Count(witnesses.len().min(2) as u32),
+                members: witnesses.iter().map(|w| w.name.clone()).collect(),
+            }],
+            quorum: Quorum::Name(group.into()),
+            max_age: 600,
+        },
+        witnesses,
+        ..TrustList::default()
+    }
+}
+
 fn other(context: &str) -> impl FnOnce(String) -> StartError + '_ {
     move |e| StartError::Other(format!("{context}: {e}"))
 }
@@ -350,7 +382,7 @@ impl Service {
                         max_merge_delay: 0,
                     }],
                     equivalences,
-                    ..TrustList::default()
+                    ..demo_witnesses(config)
                 };
                 let same = |cur: &TrustList| {
                     cur.issuers == wanted.issuers
