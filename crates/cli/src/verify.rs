@@ -294,40 +294,10 @@ fn label_bytes(args: &Args) -> Result<std::result::Result<Vec<u8>, String>> {
     Ok(Err(first_error.unwrap_or_else(|| "no payload".into())))
 }
 
+/// The claim as core's one label view (the same JSON the API and the page use).
 fn claim_json(claim: &Claim, catalog: &Catalog) -> serde_json::Value {
-    let scheme = catalog.scheme(&claim.scheme, claim.catalog_version);
-    let level = catalog.level_of(claim).map(|(_, l)| l);
-    let provisions: Vec<String> = claim
-        .provisions
-        .iter()
-        .map(|i| {
-            scheme
-                .and_then(|s| s.provision(i))
-                .map_or_else(|| format!("#{i}"), |p| p.id.clone())
-        })
-        .collect();
-    json!({
-        "scheme": claim.scheme,
-        "scheme_name": scheme.map(|s| s.name.clone()),
-        "catalog_version": claim.catalog_version,
-        "level": claim.level,
-        "level_name": level.map(|l| l.name.clone()),
-        "level_meaning": level.map(|l| l.meaning.clone()),
-        "manufacturer": claim.manufacturer,
-        "product": claim.product,
-        "hardware_versions": claim.hardware_versions,
-        "firmware_versions": claim.firmware_versions,
-        "category": claim.category,
-        "category_name": catalog.category(claim.category).map(|c| c.name.clone()),
-        "issued_at": claim.issued_at,
-        "expires_at": claim.expires_at,
-        "support_end": claim.support_end,
-        "provisions": provisions,
-        "assessment": match &claim.assessment { Assessment::SelfDeclared => "self_declared", Assessment::ThirdParty { .. } => "third_party" },
-        "lab": match &claim.assessment { Assessment::ThirdParty { lab } => Some(lab.clone()), Assessment::SelfDeclared => None },
-        "serial": claim.serial,
-        "supersedes": claim.supersedes,
-    })
+    serde_json::to_value(cyberlabel_core::view::LabelView::of(claim, catalog))
+        .unwrap_or(serde_json::Value::Null)
 }
 
 /// Appends a formatted line to a `String`.
