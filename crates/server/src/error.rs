@@ -148,3 +148,19 @@ impl IntoResponse for ApiError {
         resp
     }
 }
+
+/// The service's errors as HTTP: each kind has its status and stable code.
+impl From<crate::service::ServiceError> for ApiError {
+    fn from(e: crate::service::ServiceError) -> Self {
+        use crate::service::ServiceError as S;
+        match e {
+            S::Forbidden(m) => ApiError::forbidden(m),
+            S::NotFound(m) => ApiError::not_found(m),
+            S::Malformed { field, message } => ApiError::bad_request(field.as_deref(), message),
+            S::Invalid { field, message } => ApiError::invalid_field(field, message),
+            S::Conflict(m) => ApiError::conflict(m),
+            S::Unavailable(m) => ApiError::unavailable(m),
+            S::Internal(detail) => ApiError::internal(detail),
+        }
+    }
+}

@@ -51,6 +51,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+mod cache;
 pub mod config;
 pub mod error;
 pub mod ledger;

@@ -1,0 +1,146 @@
+//! Request extractors and request-derived values: the bearer-token operator, idempotency keys
+//! bound to their body, path indices.
+
+use axum::body::{Body, Bytes};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use crate::auth::{AuthError, TokenRecord, VerifyError};
+use crate::error::ApiError;
+use crate::{AppState, now_unix};
+
+// ---------------------------------------------------------------------------------------------
+// authentication
+
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+/// An authenticated operator: the verified token's record.
+pub struct Operator(pub TokenRecord);
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let reject = |e: ApiError| {
+            state
+                .metrics()
+                .rejected
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            e
+        };
+        let Some(token) = bearer(&parts.headers) else {
+            return Err(reject(ApiError::unauthorized(
+                "missing bearer token (Authorization: Bearer <token>)",
+            )));
+        };
+        match state.tokens().verify(token, now_unix()) {
+            Ok(rec) => Ok(Operator(rec)),
+            Err(VerifyError::Auth(
+                e @ (AuthError::Malformed | AuthError::Invalid | AuthError::Expired),
+            )) => {
+                tracing::info!(reason = %e, "bearer token refused");
+                Err(reject(ApiError::unauthorized(e.to_string())))
+            }
+            Err(VerifyError::Store(e)) => Err(ApiError::internal(e)),
+        }
+    }
+}
+
+/// The log's 32-byte idempotency key for a request: SHA-256 over a domain tag, the token id,
+/// the route and the client's `Idempotency-Key`, so keys never collide across tokens or routes.
+pub(super) fn idempotency_key(
+    op: &TokenRecord,
+    route: &str,
+    headers: &HeaderMap,
+) -> Result<Option<[u8; 32]>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let k = v
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 255)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                Some("Idempotency-Key"),
+                "Idempotency-Key must be 1–255 visible ASCII characters",
+            )
+        })?;
+    let mut h = Sha256::new();
+    h.update(b"cyberlabel/idempotency/v1\n");
+    h.update(op.id.as_bytes());
+    h.update(b"\n");
+    h.update(route.as_bytes());
+    h.update(b"\n");
+    h.update(k.as_bytes());
+    Ok(Some(h.finalize().into()))
+}
+
+/// Binds an idempotency key to the (byte-exact) body first sent with it, in the `idem-body`
+/// tree: a retry must resend the same body, and a reused key with another body is refused
+/// rather than answered with the first request's result. The binding is made before the
+/// append (so two concurrent requests cannot both claim the key), hence also for a request
+/// that is then refused: a corrected request needs a new key.
+pub(super) fn bind_idempotency_body(
+    s: &AppState,
+    key: Option<[u8; 32]>,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let Some(key) = key else {
+        return Ok(());
+    };
+    let hash: [u8; 32] = Sha256::digest(body).into();
+    let tree = s.db().open_tree("idem-body").map_err(ApiError::internal)?;
+    match tree
+        .compare_and_swap(key, None::<&[u8]>, Some(&hash[..]))
+        .map_err(ApiError::internal)?
+    {
+        Ok(()) => Ok(()),
+        Err(c) if c.current.as_deref() == Some(&hash[..]) => Ok(()),
+        Err(_) => Err(ApiError::idempotency_key_reused()),
+    }
+}
+
+pub(super) fn parse_index(s: &str) -> Result<u64, ApiError> {
+    if s.is_empty()
+        || s.len() > 20
+        || !s.bytes().all(|b| b.is_ascii_digit())
+        || (s.len() > 1 && s.starts_with('0'))
+    {
+        return Err(ApiError::bad_request(
+            Some("index"),
+            "index must be a decimal log index",
+        ));
+    }
+    s.parse()
+        .map_err(|_| ApiError::bad_request(Some("index"), "index out of range"))
+}
+
+/// Reads a body up to `limit` bytes (also enforced when no Content-Length was sent).
+pub(super) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::too_large(limit))
+}
+
+pub(super) fn with_headers(
+    body: impl IntoResponse,
+    content_type: &'static str,
+    cache: &'static str,
+) -> Response {
+    let mut r = body.into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    r
+}

@@ -1,0 +1,187 @@
+//! The HTTP surface: route table, handlers, and the middleware around them.
+//!
+//! Public reads (CORS open, rate-limited per client IP): the verifier page and assets, the
+//! checkpoint, tiles, status proofs, labels and their images, trust list, schemes, OpenAPI,
+//! metrics, health. Authenticated mutations (bearer token, rate-limited per client IP and token,
+//! no CORS): mint, bulk mint, renew, suspend, reinstate, revoke. Every route has a body limit
+//! (413 JSON); every error is JSON ([`ApiError`]).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::handler::Handler;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+mod extract;
+mod read;
+mod write;
+
+pub use extract::Operator;
+pub use read::OPENAPI_JSON;
+use read::*;
+use write::*;
+
+/// Records every route as it is added, so the route table is the router's own.
+struct Table {
+    public: Router<AppState>,
+    private: Router<AppState>,
+    list: Vec<(Method, &'static str)>,
+}
+
+impl Table {
+    fn get<H: Handler<T, AppState>, T: 'static>(mut self, path: &'static str, h: H) -> Self {
+        self.list.push((Method::GET, path));
+        self.public = self.public.route(path, axum::routing::get(h));
+        self
+    }
+    fn post<H: Handler<T, AppState>, T: 'static>(mut self, path: &'static str, h: H) -> Self {
+        self.list.push((Method::POST, path));
+        self.private = self.private.route(path, axum::routing::post(h));
+        self
+    }
+}
+
+fn table() -> Table {
+    Table {
+        public: Router::new(),
+        private: Router::new(),
+        list: Vec::new(),
+    }
+    // the verifier page
+    .get("/", page)
+    .get("/v", page)
+    .get("/sw.js", service_worker)
+    .get("/assets/config.json", site_config)
+    .get("/assets/{*path}", asset)
+    // the log (C2SP tlog-tiles read side) and status proofs
+    .get("/checkpoint", checkpoint)
+    .get("/tile/{*path}", tile)
+    .get("/status/{*path}", status_proof)
+    // labels
+    .get("/labels/{index}", label)
+    .get("/labels/{index}/qr.png", qr_png)
+    .get("/labels/{index}/qr.svg", qr_svg)
+    .get("/labels/{index}/artwork.png", artwork_png)
+    .get("/labels/{index}/artwork.svg", artwork_svg)
+    // documents
+    .get("/trust-list", trust_list)
+    .get("/trust-list.json", trust_list_json)
+    .get("/schemes", schemes)
+    .get("/openapi.json", openapi)
+    .get("/metrics", metrics)
+    .get("/healthz", healthz)
+    // authenticated mutations
+    .post("/labels", mint)
+    .post("/labels/bulk", bulk)
+    .post("/labels/{index}/renew", renew)
+    .post("/labels/{index}/suspend", suspend)
+    .post("/labels/{index}/reinstate", reinstate)
+    .post("/labels/{index}/revoke", revoke)
+    .post("/entries", submit_entry)
+}
+
+/// Every (method, axum path) the router serves, in registration order.
+pub fn route_table() -> Vec<(Method, &'static str)> {
+    table().list
+}
+
+/// The application router with all middleware, for [`crate::serve`] and tests.
+pub fn app(state: AppState) -> Router {
+    let t = table();
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([Method::GET, Method::HEAD])
+        .allow_headers([header::CONTENT_TYPE]);
+    t.public
+        .layer(cors)
+        .merge(t.private)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), limits))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+// ---------------------------------------------------------------------------------------------
+// middleware
+
+/// Rate limits and the Content-Length body-limit check, before any handler runs.
+async fn limits(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let write = req.method() != Method::GET && req.method() != Method::HEAD;
+    let allowed = {
+        let ip = || {
+            req.extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
+        };
+        if write {
+            let limiter = state.write_limit();
+            // Keyed by IP only: this runs before authentication, so a client-chosen part such
+            // as a (possibly fake) token id would give each request a fresh bucket.
+            limiter.is_disabled() || limiter.check(&ip(), Instant::now())
+        } else {
+            let limiter = state.read_limit();
+            limiter.is_disabled() || limiter.check(&ip(), Instant::now())
+        }
+    };
+    if !allowed {
+        if write {
+            state
+                .metrics()
+                .rejected
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        return ApiError::rate_limited().into_response();
+    }
+    let limit = body_limit(&state, req.uri().path());
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        if write {
+            state
+                .metrics()
+                .rejected
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        return ApiError::too_large(limit).into_response();
+    }
+    let mut resp = next.run(req).await;
+    resp.headers_mut().insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    resp
+}
+
+fn body_limit(state: &AppState, path: &str) -> usize {
+    if path == "/labels/bulk" {
+        state.config().bulk_body_limit
+    } else {
+        state.config().body_limit
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+async fn method_not_allowed() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(serde_json::json!({
+            "error": "method_not_allowed", "message": "method not allowed on this route"
+        })),
+    )
+        .into_response()
+}

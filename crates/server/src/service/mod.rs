@@ -1,0 +1,399 @@
+//! The issuing service behind the HTTP handlers: validation, signing, log submission, and the
+//! views returned to clients. It knows nothing of HTTP: it returns [`ServiceError`], which the
+//! HTTP layer (`crate::error`) maps to status codes. Ties `cyberlabel-issuer` (keys, minting, artwork) to the log
+//! (through [`crate::ledger`]).
+//!
+//! Minting validates the product description against the catalog *before* anything is
+//! submitted (errors name the field, nothing is appended); the claim's serial is its log index,
+//! so the label is signed inside the log's entry builder, once the index is known. Status
+//! changes are signed by the issuer as status records (FORMATS §2) and serialised with a lock
+//! so the state check and the append cannot interleave; the log re-checks the transition when
+//! sequencing.
+//!
+//! Layout: `bootstrap` (start-up: keys, the trust list the log enforces, the demo list),
+//! `issue` (mint, bulk, renew, signed entries), `status_change` (suspend, reinstate, revoke),
+//! this module (the read side and the views); caches live in `crate::cache`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use cyberlabel_core::catalog::Catalog;
+use cyberlabel_core::claim::Claim;
+use cyberlabel_core::cose::{self, Entry, KeyId};
+use cyberlabel_core::merkle;
+use cyberlabel_core::payload;
+use cyberlabel_core::status::State;
+use cyberlabel_core::tiles::{TileKind, TilePath};
+use cyberlabel_core::tlog_proof::TlogProof;
+use cyberlabel_issuer::mint::{self, RenderOptions};
+use ed25519_dalek::SigningKey;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::cache::FullTiles;
+use crate::ledger::Ledger;
+use crate::metrics::Metrics;
+use crate::now_unix;
+
+pub use cyberlabel_core::cose::{ReasonCode, StatusAction};
+
+mod bootstrap;
+mod error;
+mod issue;
+mod status_change;
+
+pub use bootstrap::StartError;
+pub use error::ServiceError;
+pub use issue::{BulkItem, item_key, json_error};
+
+/// Which image of a label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageKind {
+    /// QR code, PNG.
+    QrPng,
+    /// QR code, SVG.
+    QrSvg,
+    /// Printable label artwork, PNG.
+    ArtworkPng,
+    /// Printable label artwork, SVG.
+    ArtworkSvg,
+}
+
+/// Body of `POST /labels/{index}/renew`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenewRequest {
+    /// Firmware versions the new label covers (required).
+    pub firmware_versions: String,
+    /// Hardware versions, if they changed.
+    #[serde(default)]
+    pub hardware_versions: Option<String>,
+    /// New expiry date (`YYYY-MM-DD`); default: the old label's validity length from today.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// New last day of security support (`YYYY-MM-DD`); default: unchanged.
+    #[serde(default)]
+    pub support_until: Option<String>,
+}
+
+/// Body of `POST /labels/{index}/suspend|reinstate|revoke` (may be empty).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRequest {
+    /// Reason code (FORMATS §2): a number 0–14 or its name (e.g. `unremediated_vulnerability`).
+    /// Default: 12 investigation pending (suspend), 13 reinstated (reinstate), 0 unspecified
+    /// (revoke).
+    #[serde(default)]
+    pub reason: Option<Value>,
+}
+
+/// An entry appended as its issuer signed it (`POST /entries`).
+#[derive(Debug, Clone, Serialize)]
+pub struct SubmittedEntry {
+    /// log index
+    pub index: u64,
+    /// `label` or `status`
+    pub kind: &'static str,
+    /// RFC 6962 leaf hash, hex
+    pub leaf_hash: String,
+    /// true if this answers a retry with the same Idempotency-Key (nothing appended)
+    pub replayed: bool,
+}
+
+/// What a client gets for a label (mint/renew responses and `GET /labels/{index}`).
+#[derive(Debug, Clone, Serialize)]
+pub struct LabelView {
+    /// Log index (the label's serial).
+    pub index: u64,
+    /// The label (COSE_Sign1 bytes), standard base64.
+    pub label: String,
+    /// The QR payload URL (`<verifier_url>#<digits>`).
+    pub payload_url: String,
+    /// The decoded claim.
+    pub claim: Value,
+    /// Current status: `{state, reason, reason_name}`; state is active, suspended, revoked,
+    /// superseded or expired (computed from the dates).
+    pub status: Value,
+    /// RFC 6962 inclusion proof `{index, tree_size, hashes}` against `checkpoint`.
+    pub inclusion_proof: Value,
+    /// The signed checkpoint the proof is against (note text).
+    pub checkpoint: String,
+    /// C2SP tlog-proof bundle (`c2sp.org/tlog-proof@v1`) for offline verification.
+    pub tlog_proof: String,
+    /// Related URLs (relative to the server).
+    pub links: Value,
+    /// For status changes: the index of the status record entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_index: Option<u64>,
+}
+
+/// The issuing service.
+pub struct Service {
+    ledger: Ledger,
+    catalog: Catalog,
+    issuer_key: Arc<SigningKey>,
+    issuer_kid: KeyId,
+    verifier_url: String,
+    metrics: Arc<Metrics>,
+    site_config: Vec<u8>,
+    trust_cose: Vec<u8>,
+    trust_json: Vec<u8>,
+    schemes_json: Vec<u8>,
+    status_lock: tokio::sync::Mutex<()>,
+    log_vkey: String,
+    full_tiles: FullTiles,
+}
+
+impl Service {
+    /// The log itself (for the witnessing tasks: proofs, cosignatures, publication events).
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// The log's C2SP verifier key (`<origin>+<id>+<key>`).
+    pub fn log_vkey(&self) -> &str {
+        &self.log_vkey
+    }
+
+    /// The issuer's public key.
+    pub fn issuer_public_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.issuer_key.verifying_key()
+    }
+
+    /// `/assets/config.json` bytes.
+    pub fn site_config(&self) -> &[u8] {
+        &self.site_config
+    }
+
+    /// Signed trust list (empty if none configured).
+    pub fn trust_list_cose(&self) -> &[u8] {
+        &self.trust_cose
+    }
+
+    /// Trust list JSON (the signed payload).
+    pub fn trust_list_json(&self) -> &[u8] {
+        &self.trust_json
+    }
+
+    /// Scheme catalog JSON.
+    pub fn schemes_json(&self) -> &[u8] {
+        &self.schemes_json
+    }
+
+    /// Current signed checkpoint.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub fn checkpoint(&self) -> Result<String, ServiceError> {
+        self.ledger.checkpoint().map_err(ServiceError::internal)
+    }
+
+    /// Tree size.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub fn tree_size(&self) -> Result<u64, ServiceError> {
+        self.ledger.size().map_err(ServiceError::internal)
+    }
+
+    /// A tile by its C2SP path (after `/tile/`); bool = partial.
+    ///
+    /// # Errors
+    /// 404 for unknown or malformed paths.
+    pub fn tile(&self, path: &str) -> Result<(Bytes, bool), ServiceError> {
+        let tp = TilePath::parse(&format!("tile/{path}"))
+            .map_err(|_| ServiceError::not_found("malformed tile path"))?;
+        // Full tiles never change: serve them from memory after the first read.
+        if let Some(b) = self.full_tiles.get(&tp) {
+            return Ok((b, false));
+        }
+        let bytes = match self.ledger.tile(&tp).map_err(ServiceError::internal)? {
+            Some(bytes) => Bytes::from(bytes),
+            None => return Err(ServiceError::not_found("no such tile")),
+        };
+        self.full_tiles.insert(tp, &bytes);
+        Ok((bytes, !tp.is_full()))
+    }
+
+    /// A status proof for the bucket at `path` (tile-path form, e.g. `000` or `x001/234`).
+    ///
+    /// # Errors
+    /// 404 for unknown buckets.
+    pub fn status_proof(&self, path: &str) -> Result<String, ServiceError> {
+        let tp = TilePath::parse(&format!("tile/0/{path}"))
+            .ok()
+            .filter(TilePath::is_full)
+            .ok_or_else(|| ServiceError::not_found("malformed bucket path"))?;
+        self.ledger
+            .status_proof(tp.index)
+            .map_err(ServiceError::internal)?
+            .ok_or_else(|| ServiceError::not_found("no such bucket"))
+    }
+
+    fn label_at(&self, index: u64) -> Result<(Vec<u8>, Claim), ServiceError> {
+        let bytes = self
+            .ledger
+            .entry(index)
+            .map_err(ServiceError::internal)?
+            .ok_or_else(|| ServiceError::not_found(format!("no entry {index} in the log")))?;
+        if cyberlabel_core::admission::is_trust_list(&bytes) {
+            return Err(ServiceError::not_found(format!(
+                "entry {index} is the trust list the log enforces, not a label"
+            )));
+        }
+        match cose::decode_entry(&bytes) {
+            Ok(Entry::Label { claim, .. }) => Ok((bytes, claim)),
+            Ok(Entry::Status { .. }) => Err(ServiceError::not_found(format!(
+                "entry {index} is a status record, not a label"
+            ))),
+            Err(e) => Err(ServiceError::internal(format!(
+                "log entry {index} does not decode: {e}"
+            ))),
+        }
+    }
+
+    /// The view of label `index` against the latest checkpoint.
+    ///
+    /// # Errors
+    /// 404 if `index` is not a label.
+    pub fn label_view(&self, index: u64) -> Result<LabelView, ServiceError> {
+        let (bytes, claim) = self.label_at(index)?;
+        let checkpoint = self.checkpoint()?;
+        self.view(index, &bytes, &claim, &checkpoint, None, None)
+    }
+
+    fn view(
+        &self,
+        index: u64,
+        bytes: &[u8],
+        claim: &Claim,
+        checkpoint: &str,
+        known_state: Option<(State, u8)>,
+        known_path: Option<Vec<merkle::Hash>>,
+    ) -> Result<LabelView, ServiceError> {
+        let size = checkpoint_size(checkpoint)
+            .ok_or_else(|| ServiceError::internal("checkpoint without size"))?;
+        let path = match known_path {
+            Some(p) => p,
+            None => self
+                .ledger
+                .inclusion_proof(index, size)
+                .map_err(ServiceError::internal)?,
+        };
+        let (state, reason) = match known_state {
+            Some(s) => s,
+            None => self.ledger.status(index).map_err(ServiceError::internal)?,
+        };
+        let tlog_proof = TlogProof {
+            extra: None,
+            index,
+            path: path.clone(),
+            checkpoint: checkpoint.to_owned(),
+        }
+        .to_text();
+        let bucket = TilePath {
+            kind: TileKind::Hash(0),
+            index: index / 256,
+            width: 256,
+        }
+        .to_path();
+        let bucket = bucket.trim_start_matches("tile/0/");
+        let payload_url = payload::to_url(&self.verifier_url, bytes);
+        Ok(LabelView {
+            index,
+            label: B64.encode(bytes),
+            payload_url: payload_url.clone(),
+            claim: self.claim_json(claim),
+            status: status_json(state, reason, claim, now_unix()),
+            inclusion_proof: json!({
+                "index": index,
+                "tree_size": size,
+                "leaf_hash": B64.encode(merkle::leaf_hash(bytes)),
+                "hashes": path.iter().map(|h| B64.encode(h)).collect::<Vec<_>>(),
+            }),
+            checkpoint: checkpoint.to_owned(),
+            tlog_proof,
+            links: json!({
+                "self": format!("/labels/{index}"),
+                "qr_png": format!("/labels/{index}/qr.png"),
+                "qr_svg": format!("/labels/{index}/qr.svg"),
+                "artwork_png": format!("/labels/{index}/artwork.png"),
+                "artwork_svg": format!("/labels/{index}/artwork.svg"),
+                "status_proof": format!("/status/{bucket}"),
+                "checkpoint": "/checkpoint",
+                "verifier": payload_url,
+            }),
+            record_index: None,
+        })
+    }
+
+    /// The claim as core's one label view (the same JSON the CLI and the page use).
+    fn claim_json(&self, c: &Claim) -> Value {
+        serde_json::to_value(cyberlabel_core::view::LabelView::of(c, &self.catalog))
+            .unwrap_or(Value::Null)
+    }
+
+    /// A label image.
+    ///
+    /// # Errors
+    /// 404 if `index` is not a label.
+    pub fn image(
+        &self,
+        index: u64,
+        kind: ImageKind,
+    ) -> Result<(Vec<u8>, &'static str), ServiceError> {
+        let (bytes, _) = self.label_at(index)?;
+        let opts = RenderOptions {
+            verifier_url: &self.verifier_url,
+            cl1: false,
+            module_px: 8,
+        };
+        let r = mint::render(&bytes, &self.catalog, &opts).map_err(ServiceError::internal)?;
+        Ok(match kind {
+            ImageKind::QrPng => (r.qr_png, "image/png"),
+            ImageKind::QrSvg => (r.qr_svg.into_bytes(), "image/svg+xml"),
+            ImageKind::ArtworkPng => (r.artwork.png, "image/png"),
+            ImageKind::ArtworkSvg => (r.artwork.svg.into_bytes(), "image/svg+xml"),
+        })
+    }
+
+    /// Appends waiting in the log's sequencer for their batch to commit.
+    pub fn appends_pending(&self) -> u64 {
+        self.ledger.pending()
+    }
+
+    /// Stops the log after committing or rejecting pending appends.
+    pub async fn close(&self) {
+        self.ledger.close().await;
+    }
+}
+
+fn state_name(s: State) -> &'static str {
+    match s {
+        State::None => "not a label",
+        State::Active => "active",
+        State::Suspended => "suspended",
+        State::Revoked => "revoked",
+        State::Superseded => "superseded",
+    }
+}
+
+fn status_json(state: State, reason: u8, claim: &Claim, now: u64) -> Value {
+    let name = if state == State::Active && now > claim.expires_at {
+        "expired"
+    } else {
+        state_name(state)
+    };
+    json!({
+        "state": name,
+        "reason": reason,
+        "reason_name": ReasonCode::from_u8(reason).map(ReasonCode::as_str),
+    })
+}
+
+/// The tree size on a checkpoint's second line.
+pub fn checkpoint_size(checkpoint: &str) -> Option<u64> {
+    checkpoint.lines().nth(1)?.parse().ok()
+}

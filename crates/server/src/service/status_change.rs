@@ -1,0 +1,121 @@
+//! Status changes: suspend, reinstate, revoke — status records signed by the issuer key and
+//! serialised with a lock so the state check and the append cannot interleave; the log
+//! re-checks the transition when sequencing.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use cyberlabel_core::cose::{self, StatusRecord};
+use cyberlabel_core::merkle;
+use serde_json::Value;
+
+use crate::auth::{Action, TokenRecord};
+use crate::now_unix;
+
+use super::issue::{ledger_error, require};
+use super::{
+    LabelView, ReasonCode, Service, ServiceError, StatusAction, StatusRequest, state_name,
+};
+
+impl Service {
+    /// Suspends, reinstates or revokes a label (a status record signed by the issuer).
+    ///
+    /// # Errors
+    /// 403 (role/scope), 404 (not a label), 409 (illegal transition or foreign issuer),
+    /// 422 (unknown reason).
+    pub async fn change_status(
+        &self,
+        op: &TokenRecord,
+        index: u64,
+        action: StatusAction,
+        req: StatusRequest,
+        idem: Option<[u8; 32]>,
+    ) -> Result<LabelView, ServiceError> {
+        require(op, Action::ChangeStatus)?;
+        let reason = parse_reason(req.reason.as_ref(), action)?;
+        let (bytes, claim) = self.label_at(index)?;
+        if !op.covers_scheme(&claim.scheme) {
+            return Err(ServiceError::forbidden(format!(
+                "this token may not act on scheme {}",
+                claim.scheme
+            )));
+        }
+        let kid = cose::decode_entry(&bytes)
+            .map(|e| e.kid())
+            .map_err(ServiceError::internal)?;
+        if kid != self.issuer_kid {
+            return Err(ServiceError::conflict(
+                "label was signed by another issuer key; this server cannot sign its status records",
+            ));
+        }
+        let _guard = self.status_lock.lock().await;
+        let (state, _) = self.ledger.status(index).map_err(ServiceError::internal)?;
+        let core_action = cyberlabel_core::status::StatusAction::from_code(action as u64)
+            .ok_or_else(|| ServiceError::internal("action"))?;
+        if idem.is_none()
+            && let Err(e) = cyberlabel_core::status::apply_action(state, core_action)
+        {
+            return Err(ServiceError::conflict(format!(
+                "cannot {} label {index}: it is {} ({e})",
+                action.as_str(),
+                state_name(state)
+            )));
+        }
+        let record = StatusRecord {
+            action,
+            target: index,
+            reason,
+            time: now_unix(),
+            target_leaf_hash: merkle::leaf_hash(&bytes),
+        };
+        let key = self.issuer_key.clone();
+        let started = Instant::now();
+        let a = self
+            .ledger
+            .append(
+                Box::new(move |_| Ok(cose::sign_status(&record, &key))),
+                idem,
+            )
+            .await
+            .map_err(ledger_error)?;
+        self.observe(started, &a);
+        if !a.replay {
+            let slot = match action {
+                StatusAction::Suspend => 0,
+                StatusAction::Reinstate => 1,
+                _ => 2,
+            };
+            self.metrics.status_changes[slot].fetch_add(1, Ordering::Relaxed);
+            if a.batch > 0 {
+                self.metrics.batch_size.observe(a.batch as f64);
+            }
+        }
+        let mut view = self.label_view(index)?;
+        view.record_index = Some(a.index);
+        Ok(view)
+    }
+}
+
+fn parse_reason(v: Option<&Value>, action: StatusAction) -> Result<ReasonCode, ServiceError> {
+    let bad = || {
+        ServiceError::invalid_field(
+            "reason",
+            "reason must be a reason code 0–14 or its name (docs/FORMATS.md §2)",
+        )
+    };
+    match v {
+        None | Some(Value::Null) => Ok(match action {
+            StatusAction::Suspend => ReasonCode::from_u8(12),
+            StatusAction::Reinstate => ReasonCode::from_u8(13),
+            _ => ReasonCode::from_u8(0),
+        }
+        .ok_or_else(bad)?),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|n| u8::try_from(n).ok())
+            .and_then(ReasonCode::from_u8)
+            .ok_or_else(bad),
+        Some(Value::String(s)) => ReasonCode::from_name(s).ok_or_else(bad),
+        Some(_) => Err(bad()),
+    }
+}
