@@ -207,6 +207,13 @@ impl Checkpoint {
     }
 }
 
+/// The tree size on a (signed) checkpoint's second line, without verifying anything: for
+/// bookkeeping over checkpoints that were verified elsewhere (e.g. the log's own).
+#[must_use]
+pub fn size_of(checkpoint: &str) -> Option<u64> {
+    checkpoint.split('\n').nth(1).and_then(parse_decimal)
+}
+
 /// How far in the future a cosignature timestamp may be (verifier clocks drift; phones more).
 pub const MAX_CLOCK_SKEW: u64 = 300;
 

@@ -24,6 +24,7 @@ pub mod checkpoint;
 pub mod merkle;
 pub mod note;
 pub mod online;
+mod proof_text;
 pub mod status;
 pub mod tiles;
 pub mod tlog_proof;

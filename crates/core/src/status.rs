@@ -20,10 +20,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::checkpoint::{
-    self, CheckpointError, Policy, StatusCommitment, VerifiedCheckpoint, parse_decimal, parse_hash,
+    self, CheckpointError, Policy, StatusCommitment, VerifiedCheckpoint, parse_decimal,
 };
 use crate::cose::{self, CoseError, Entry, KeyId};
 use crate::merkle::{self, Hash, ProofError};
+use crate::proof_text;
 
 /// Labels per bucket.
 pub const BUCKET_LABELS: u64 = 256;
@@ -213,12 +214,7 @@ impl StatusProof {
             self.bucket,
             B64.encode(self.state.0)
         );
-        for h in &self.path {
-            s.push_str(&B64.encode(h));
-            s.push('\n');
-        }
-        s.push('\n');
-        s.push_str(&self.checkpoint);
+        proof_text::write_tail(&mut s, &self.path, &self.checkpoint);
         s
     }
 
@@ -228,15 +224,8 @@ impl StatusProof {
     /// [`StatusError::Malformed`] / [`StatusError::UnknownState`].
     pub fn parse(text: &[u8]) -> Result<Self, StatusError> {
         let bad = StatusError::Malformed;
-        if text.len() > MAX_STATUS_PROOF_BYTES {
-            return Err(bad);
-        }
-        let s = core::str::from_utf8(text).map_err(|_| bad)?;
-        let (head, checkpoint) = s.split_once("\n\n").ok_or(bad)?;
-        let mut lines = head.split('\n');
-        if lines.next() != Some(HEADER) {
-            return Err(bad);
-        }
+        let (mut lines, checkpoint) =
+            proof_text::split(text, MAX_STATUS_PROOF_BYTES, HEADER).ok_or(bad)?;
         let bucket = lines
             .next()
             .and_then(|l| l.strip_prefix("bucket "))
@@ -250,16 +239,7 @@ impl StatusProof {
             return Err(bad);
         }
         let state = Bucket::from_bytes(&B64.decode(state_b64).map_err(|_| bad)?)?;
-        let mut path = Vec::new();
-        for l in lines {
-            if path.len() >= 64 {
-                return Err(bad);
-            }
-            path.push(parse_hash(l).ok_or(bad)?);
-        }
-        if checkpoint.is_empty() {
-            return Err(bad);
-        }
+        let path = proof_text::read_path(lines, 64).ok_or(bad)?;
         Ok(Self {
             bucket,
             state,

@@ -16,10 +16,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use crate::checkpoint::{
-    self, CheckpointError, Policy, VerifiedCheckpoint, parse_decimal, parse_hash,
-};
+use crate::checkpoint::{self, CheckpointError, Policy, VerifiedCheckpoint, parse_decimal};
 use crate::merkle::{self, Hash, ProofError};
+use crate::proof_text;
 
 /// First line of a tlog-proof.
 pub const HEADER: &str = "c2sp.org/tlog-proof@v1";
@@ -65,12 +64,7 @@ impl TlogProof {
             s.push_str(&format!("extra {}\n", B64.encode(e)));
         }
         s.push_str(&format!("index {}\n", self.index));
-        for h in &self.path {
-            s.push_str(&B64.encode(h));
-            s.push('\n');
-        }
-        s.push('\n');
-        s.push_str(&self.checkpoint);
+        proof_text::write_tail(&mut s, &self.path, &self.checkpoint);
         s
     }
 
@@ -80,21 +74,11 @@ impl TlogProof {
     /// [`TlogProofError::Malformed`].
     pub fn parse(text: &[u8]) -> Result<Self, TlogProofError> {
         let bad = TlogProofError::Malformed;
-        if text.len() > MAX_PROOF_BYTES {
-            return Err(bad);
-        }
-        let s = core::str::from_utf8(text).map_err(|_| bad)?;
-        let (head, checkpoint) = s.split_once("\n\n").ok_or(bad)?;
-        let mut lines = head.split('\n');
-        if lines.next() != Some(HEADER) {
-            return Err(bad);
-        }
+        let (mut lines, checkpoint) =
+            proof_text::split(text, MAX_PROOF_BYTES, HEADER).ok_or(bad)?;
         let mut line = lines.next().ok_or(bad)?;
         let mut extra = None;
         if let Some(e) = line.strip_prefix("extra ") {
-            if e.len() > MAX_PROOF_BYTES {
-                return Err(bad);
-            }
             extra = Some(B64.decode(e).map_err(|_| bad)?);
             line = lines.next().ok_or(bad)?;
         }
@@ -102,16 +86,7 @@ impl TlogProof {
             .strip_prefix("index ")
             .and_then(parse_decimal)
             .ok_or(bad)?;
-        let mut path = Vec::new();
-        for l in lines {
-            if path.len() >= MAX_PATH {
-                return Err(bad);
-            }
-            path.push(parse_hash(l).ok_or(bad)?);
-        }
-        if checkpoint.is_empty() {
-            return Err(bad);
-        }
+        let path = proof_text::read_path(lines, MAX_PATH).ok_or(bad)?;
         Ok(Self {
             extra,
             index,

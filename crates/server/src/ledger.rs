@@ -81,11 +81,7 @@ impl Drop for PendingGuard<'_> {
 }
 
 fn size_of(checkpoint: &str) -> u64 {
-    checkpoint
-        .lines()
-        .nth(1)
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(0)
+    cyberlabel_core::checkpoint::size_of(checkpoint).unwrap_or(0)
 }
 
 impl Ledger {

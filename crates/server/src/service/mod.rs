@@ -395,5 +395,5 @@ fn status_json(state: State, reason: u8, claim: &Claim, now: u64) -> Value {
 
 /// The tree size on a checkpoint's second line.
 pub fn checkpoint_size(checkpoint: &str) -> Option<u64> {
-    checkpoint.lines().nth(1)?.parse().ok()
+    cyberlabel_core::checkpoint::size_of(checkpoint)
 }
