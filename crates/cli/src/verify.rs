@@ -612,8 +612,40 @@ fn emit(text: &str) -> Result<()> {
     }
 }
 
-/// The online check: fetch checkpoint, planned tiles and status bucket, verify.
+/// The online check, retried a few times while the log's newest checkpoint still lacks its
+/// witness quorum: right after an append the log publishes the checkpoint before its
+/// witnesses have answered (milliseconds on a LAN), and a verifier that asks in that moment
+/// should wait for the cosignatures rather than give up.
 fn check_online(
+    fetcher: &Fetcher,
+    label: &[u8],
+    serial: u64,
+    list: &TrustList,
+    catalog: &Catalog,
+    now: u64,
+    state: Option<&seen::State>,
+) -> Result<(OnlineReport, Option<String>), String> {
+    use cyberlabel_core::checkpoint::CheckpointError;
+    let mut attempt = 0;
+    loop {
+        let (report, origin) =
+            check_online_once(fetcher, label, serial, list, catalog, now, state)?;
+        let awaiting_witnesses = matches!(
+            report.log,
+            Some(Err(online::OnlineError::Checkpoint(
+                CheckpointError::QuorumNotMet { .. }
+            )))
+        );
+        attempt += 1;
+        if !awaiting_witnesses || attempt >= 4 {
+            return Ok((report, origin));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+/// One online check: fetch checkpoint, planned tiles and status bucket, verify.
+fn check_online_once(
     fetcher: &Fetcher,
     label: &[u8],
     serial: u64,
