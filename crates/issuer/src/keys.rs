@@ -130,20 +130,22 @@ pub fn public_key_pem(key: &VerifyingKey) -> Result<String, KeyError> {
         })
 }
 
-/// Writes `key` as PKCS#8 PEM to a new file `path` created with mode 0600.
+/// Creates the key file `path` (it must not exist: keys are never overwritten) — mode 0600 when
+/// `private` — writes `bytes` and syncs them. Shared by every kind of key file the workspace
+/// writes (issuer PEM keys, witness key strings).
 ///
 /// # Errors
-/// [`KeyError::Exists`] if the file exists (keys are never overwritten), [`KeyError::Io`] on
-/// other I/O failures.
-pub fn save_signing_key(key: &SigningKey, path: &Path) -> Result<(), KeyError> {
-    let pem = private_key_pem(key)?;
+/// [`KeyError::Exists`] if the file exists, [`KeyError::Io`] on other I/O failures.
+pub fn write_key_file(path: &Path, bytes: &[u8], private: bool) -> Result<(), KeyError> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
-    {
+    if private {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
+    #[cfg(not(unix))]
+    let _ = private;
     let mut file = options.open(path).map_err(|e| {
         if e.kind() == io::ErrorKind::AlreadyExists {
             KeyError::Exists {
@@ -156,9 +158,19 @@ pub fn save_signing_key(key: &SigningKey, path: &Path) -> Result<(), KeyError> {
             }
         }
     })?;
-    file.write_all(pem.as_bytes()).map_err(io_err(path))?;
+    file.write_all(bytes).map_err(io_err(path))?;
     file.sync_all().map_err(io_err(path))?;
     Ok(())
+}
+
+/// Writes `key` as PKCS#8 PEM to a new file `path` created with mode 0600.
+///
+/// # Errors
+/// [`KeyError::Exists`] if the file exists (keys are never overwritten), [`KeyError::Io`] on
+/// other I/O failures.
+pub fn save_signing_key(key: &SigningKey, path: &Path) -> Result<(), KeyError> {
+    let pem = private_key_pem(key)?;
+    write_key_file(path, pem.as_bytes(), true)
 }
 
 /// Writes the SPKI PEM public key of `key` to a new file `path` (mode 0644).
@@ -167,24 +179,7 @@ pub fn save_signing_key(key: &SigningKey, path: &Path) -> Result<(), KeyError> {
 /// As [`save_signing_key`].
 pub fn save_public_key(key: &VerifyingKey, path: &Path) -> Result<(), KeyError> {
     let pem = public_key_pem(key)?;
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| {
-            if e.kind() == io::ErrorKind::AlreadyExists {
-                KeyError::Exists {
-                    path: path.to_path_buf(),
-                }
-            } else {
-                KeyError::Io {
-                    path: path.to_path_buf(),
-                    source: e,
-                }
-            }
-        })?;
-    file.write_all(pem.as_bytes()).map_err(io_err(path))?;
-    Ok(())
+    write_key_file(path, pem.as_bytes(), false)
 }
 
 fn read_bounded(path: &Path) -> Result<(File, zeroize::Zeroizing<String>), KeyError> {
@@ -211,6 +206,16 @@ fn read_bounded(path: &Path) -> Result<(File, zeroize::Zeroizing<String>), KeyEr
 /// [`KeyError::Permissions`] if the mode allows group/other access, [`KeyError::Format`] if the
 /// file is not an Ed25519 PKCS#8 PEM key, [`KeyError::Io`] / [`KeyError::TooLarge`] otherwise.
 pub fn load_signing_key(path: &Path) -> Result<SigningKey, KeyError> {
+    let text = read_private_key_file(path)?;
+    parse_signing_key(&text, path)
+}
+
+/// Reads a private key file (bounded), refusing one that group or other may read. The check
+/// uses the opened file's metadata, so it checks the file actually read.
+///
+/// # Errors
+/// [`KeyError::Permissions`], [`KeyError::TooLarge`], [`KeyError::Io`].
+pub fn read_private_key_file(path: &Path) -> Result<zeroize::Zeroizing<String>, KeyError> {
     let (file, text) = read_bounded(path)?;
     #[cfg(unix)]
     {
@@ -225,7 +230,7 @@ pub fn load_signing_key(path: &Path) -> Result<SigningKey, KeyError> {
     }
     #[cfg(not(unix))]
     let _ = &file;
-    parse_signing_key(&text, path)
+    Ok(text)
 }
 
 fn parse_signing_key(text: &str, path: &Path) -> Result<SigningKey, KeyError> {

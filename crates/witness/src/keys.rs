@@ -3,52 +3,22 @@
 //! [`NoteSigner::parse_private`] reads), in a file created with mode 0600. Loading refuses a file
 //! readable by group or other, like the issuer's PEM keys (`cyberlabel_issuer::keys`).
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use cyberlabel_core::note::{self, KeyKind, NoteError, NoteSigner};
+use cyberlabel_issuer::keys::{KeyError as FileError, read_private_key_file, write_key_file};
 use ed25519_dalek::SigningKey;
 use zeroize::{Zeroize as _, Zeroizing};
-
-/// Largest key file read (a key string is about 100 bytes).
-const MAX_KEY_FILE: u64 = 4096;
 
 /// Key file failures.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    /// I/O on the key file.
-    #[error("{path}: {source}")]
-    Io {
-        /// file
-        path: PathBuf,
-        /// cause
-        source: io::Error,
-    },
-    /// The key file already exists (keys are never overwritten).
-    #[error("{path} already exists; refusing to overwrite a key")]
-    Exists {
-        /// file
-        path: PathBuf,
-    },
-    /// The private key file allows group or other access.
-    #[error(
-        "{path}: private key file is readable by other users (mode {mode:04o}); run `chmod 600 {path}` if it was never exposed, otherwise generate a new key"
-    )]
-    Permissions {
-        /// file
-        path: PathBuf,
-        /// the file's mode bits
-        mode: u32,
-    },
-    /// The file is too large to be a key.
-    #[error("{path}: too large to be a key file")]
-    TooLarge {
-        /// file
-        path: PathBuf,
-    },
+    /// Reading or writing the key file (exists, permissions, size, I/O): the same rules as the
+    /// issuer's key files.
+    #[error(transparent)]
+    File(#[from] FileError),
     /// The file does not hold a valid private key string.
     #[error("{path}: not a PRIVATE+KEY+… signer key: {source}")]
     Format {
@@ -69,13 +39,6 @@ pub enum KeyError {
     /// The OS random number generator failed.
     #[error("random number generator: {0}")]
     Random(getrandom::Error),
-}
-
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> KeyError + '_ {
-    move |source| KeyError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 /// A new random cosignature/v1 witness key named `name`.
@@ -114,31 +77,10 @@ pub fn from_seed(name: &str, seed: &[u8; 32]) -> Result<(NoteSigner, Zeroizing<S
 /// Writes the private key string (and a newline) to a new file `path` created with mode 0600.
 ///
 /// # Errors
-/// [`KeyError::Exists`] if the file exists, [`KeyError::Io`].
+/// [`KeyError::File`]: the file exists, or I/O.
 pub fn save_private(text: &str, path: &Path) -> Result<(), KeyError> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).map_err(|e| {
-        if e.kind() == io::ErrorKind::AlreadyExists {
-            KeyError::Exists {
-                path: path.to_path_buf(),
-            }
-        } else {
-            KeyError::Io {
-                path: path.to_path_buf(),
-                source: e,
-            }
-        }
-    })?;
-    file.write_all(text.as_bytes()).map_err(io_err(path))?;
-    file.write_all(b"\n").map_err(io_err(path))?;
-    file.sync_all().map_err(io_err(path))?;
-    Ok(())
+    let line = Zeroizing::new(format!("{text}\n"));
+    Ok(write_key_file(path, line.as_bytes(), true)?)
 }
 
 /// Loads a witness key file, refusing files readable by group or other and keys that are not
@@ -147,29 +89,7 @@ pub fn save_private(text: &str, path: &Path) -> Result<(), KeyError> {
 /// # Errors
 /// Any [`KeyError`].
 pub fn load(path: &Path) -> Result<NoteSigner, KeyError> {
-    let file = File::open(path).map_err(io_err(path))?;
-    let meta = file.metadata().map_err(io_err(path))?;
-    if meta.len() > MAX_KEY_FILE {
-        return Err(KeyError::TooLarge {
-            path: path.to_path_buf(),
-        });
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = meta.permissions().mode() & 0o7777;
-        if mode & 0o077 != 0 {
-            return Err(KeyError::Permissions {
-                path: path.to_path_buf(),
-                mode,
-            });
-        }
-    }
-    let mut text = Zeroizing::new(String::new());
-    (&file)
-        .take(MAX_KEY_FILE)
-        .read_to_string(&mut text)
-        .map_err(io_err(path))?;
+    let text = read_private_key_file(path)?;
     let signer = NoteSigner::parse_private(text.trim()).map_err(|source| KeyError::Format {
         path: path.to_path_buf(),
         source,
@@ -197,7 +117,7 @@ mod tests {
         assert_eq!(loaded.verifier(), signer.verifier());
         assert!(matches!(
             save_private(&text, &path),
-            Err(KeyError::Exists { .. })
+            Err(KeyError::File(FileError::Exists { .. }))
         ));
         #[cfg(unix)]
         {
@@ -206,7 +126,10 @@ mod tests {
             assert_eq!(mode, 0o600);
             for m in [0o640, 0o604, 0o644] {
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(m)).unwrap();
-                assert!(matches!(load(&path), Err(KeyError::Permissions { .. })));
+                assert!(matches!(
+                    load(&path),
+                    Err(KeyError::File(FileError::Permissions { .. }))
+                ));
             }
         }
         assert!(matches!(generate("a b"), Err(KeyError::InvalidName(_))));
