@@ -1,6 +1,6 @@
 //! The `cyberlabel` command line. `main` only parses and dispatches: each command group lives in
 //! its own module (`keygen`, `issue` + `render`, `verify`, `schemes`, `trust_list`; the server
-//! commands `serve`/`token` in `serve.rs`; the transparency-log witness in `witness.rs`), and
+//! commands `serve`/`token` in `serve.rs`; the transparency-log witness in `witness.rs`; the auditor in `audit.rs` + `audit_replay.rs`), and
 //! each module's `run` returns the process exit code.
 //!
 //! Errors are `anyhow` chains whose outermost context says what failed and what to do next.
@@ -11,6 +11,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod audit;
+mod audit_replay;
 mod fetch;
 mod issue;
 mod keygen;
@@ -51,6 +53,10 @@ enum Command {
     TrustList(trust_list::Command),
     #[command(flatten)]
     Server(serve::Command),
+    /// Audit a log from its public read side: replay every entry, check the tree, the status
+    /// map and the admission rules against the signed checkpoint; incremental across runs.
+    #[command(after_help = audit::EXIT_CODES_HELP)]
+    Audit(audit::Args),
     /// Run a C2SP tlog-witness that cosigns transparency-log checkpoints (keygen, serve).
     #[command(subcommand)]
     Witness(witness::Command),
@@ -67,6 +73,7 @@ fn main() -> ExitCode {
         Command::TrustList(cmd) => trust_list::run(cmd),
         Command::Server(cmd) => serve::run(cmd),
         Command::Witness(cmd) => witness::run(cmd),
+        Command::Audit(args) => audit::run(args),
     };
     match result {
         Ok(code) => code,
