@@ -144,8 +144,8 @@ struct StateFile {
     status_root: String,
     /// base64 hashes of the Merkle frontier
     frontier: Vec<String>,
-    /// the trust list in force
-    trust: Option<TrustList>,
+    /// the trust list in force (its JSON, re-checked by `TrustList::from_json` on load)
+    trust: Option<String>,
     /// base64 of the concatenated status buckets
     buckets: String,
     /// base64 of the per-entry target info ([`encode_targets`])
@@ -673,8 +673,14 @@ fn load_state(
     )?;
     let map = StatusMap::from_parts(buckets, targets)
         .context("state file: bucket count does not match the entry count")?;
+    let trust = st
+        .trust
+        .as_deref()
+        .map(TrustList::from_json)
+        .transpose()
+        .context("state file: the saved trust list does not load")?;
     let progress = Progress {
-        replay: Replay::resume(*anchor, st.trust, map),
+        replay: Replay::resume(*anchor, trust, map),
         frontier,
     };
     if progress.size() != st.size || B64.encode(progress.root()) != st.root {
@@ -774,7 +780,7 @@ fn save_state(
         status_buckets: commitment.bucket_count,
         status_root: B64.encode(commitment.root),
         frontier: progress.frontier.iter().map(|h| B64.encode(h)).collect(),
-        trust: progress.replay.trust().cloned(),
+        trust: progress.replay.trust().map(TrustList::to_json),
         buckets: B64.encode(&buckets),
         targets: B64.encode(encode_targets(map.targets())),
     };
