@@ -201,15 +201,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
     // the tree against the last audited checkpoint
     let mut tree_ok = true;
-    if let Some(prev) = &previous {
-        if cp.size <= prev.size {
-            if let Some(f) =
-                audit_replay::prove_consistency(&fetcher, prev.size, &prev.root, cp.size, &cp.root)?
-            {
-                findings.push(Finding::new("inconsistent-with-saved", f));
-                tree_ok = false;
-            }
-        }
+    if let Some(prev) = &previous
+        && cp.size <= prev.size
+        && let Some(f) =
+            audit_replay::prove_consistency(&fetcher, prev.size, &prev.root, cp.size, &cp.root)?
+    {
+        findings.push(Finding::new("inconsistent-with-saved", f));
+        tree_ok = false;
     }
 
     let replayed_from = progress.size();
@@ -246,14 +244,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         if !out.complete {
             tree_ok = false;
         }
-        if tree_ok {
-            if let Some(prev) = &previous
-                && let Some(f) = audit_replay::prove_consistency(
-                    &fetcher, prev.size, &prev.root, cp.size, &cp.root,
-                )?
-            {
-                findings.push(Finding::new("inconsistent-with-saved", f));
-            }
+        if tree_ok
+            && let Some(prev) = &previous
+            && let Some(f) =
+                audit_replay::prove_consistency(&fetcher, prev.size, &prev.root, cp.size, &cp.root)?
+        {
+            findings.push(Finding::new("inconsistent-with-saved", f));
         }
     }
     if tree_ok {
@@ -450,6 +446,9 @@ fn check_against_checkpoint(progress: &Progress, cp: &Checkpoint, findings: &mut
     }
 }
 
+/// A witness's URL and the signed checkpoint it served.
+type WitnessNote = (String, Vec<u8>);
+
 /// Compare the log's checkpoint with a witness's latest cosigned one.
 fn check_witness(
     fetcher: &Fetcher,
@@ -457,7 +456,7 @@ fn check_witness(
     log_key: &VerifierKey,
     cp: &Checkpoint,
     findings: &mut Vec<Finding>,
-) -> Result<(WitnessReport, Option<(String, Vec<u8>)>)> {
+) -> Result<(WitnessReport, Option<WitnessNote>)> {
     let wf = Fetcher::new(url).with_context(|| format!("witness URL {url}"))?;
     let path = format!("{}/checkpoint", origin_hash(&cp.origin));
     let Some(body) = wf
