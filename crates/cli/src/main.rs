@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 
 mod audit;
 mod audit_replay;
+mod bench_audit;
 mod fetch;
 mod issue;
 mod keygen;
@@ -57,6 +58,9 @@ enum Command {
     /// map and the admission rules against the signed checkpoint; incremental across runs.
     #[command(after_help = audit::EXIT_CODES_HELP)]
     Audit(audit::Args),
+    /// Audit throughput benchmark (entries/s vs raw Ed25519 verification on all cores).
+    #[command(hide = true, name = "bench-audit")]
+    BenchAudit(bench_audit::Args),
     /// Run a C2SP tlog-witness that cosigns transparency-log checkpoints (keygen, serve).
     #[command(subcommand)]
     Witness(witness::Command),
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
         Command::Server(cmd) => serve::run(cmd),
         Command::Witness(cmd) => witness::run(cmd),
         Command::Audit(args) => audit::run(args),
+        Command::BenchAudit(args) => bench_audit::run(args),
     };
     match result {
         Ok(code) => code,
