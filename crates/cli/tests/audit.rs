@@ -501,3 +501,112 @@ fn incremental_run_fetches_only_new_entries_and_watches() {
     assert!(none["watch"]["labels"].as_array().unwrap().is_empty());
     server.stop();
 }
+
+/// Start `cyberlabel witness serve` for the demo log; returns (child, base URL).
+fn start_witness(dir: &Path, name: &str) -> (Child, String) {
+    use cyberlabel_core::note::{KeyKind, VerifierKey};
+    let out = bin()
+        .args(["witness", "keygen", "--name", name, "--out"])
+        .arg(dir.join(name.replace('/', "_")))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let log_vkey = VerifierKey::new(
+        ORIGIN,
+        KeyKind::Ed25519,
+        keys::load_example_log_key().unwrap().verifying_key(),
+    )
+    .unwrap();
+    let mut child = bin()
+        .args(["witness", "serve", "--listen", "127.0.0.1:0", "--key"])
+        .arg(dir.join(name.replace('/', "_")).join("witness.key"))
+        .arg("--data")
+        .arg(dir.join(format!("{}-data", name.replace('/', "_"))))
+        .arg("--log")
+        .arg(log_vkey.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let _vkey = lines.next().unwrap().unwrap();
+    let base = lines
+        .next()
+        .unwrap()
+        .unwrap()
+        .strip_prefix("listening ")
+        .unwrap()
+        .to_owned();
+    (child, base)
+}
+
+fn add_checkpoint(witness: &str, signed: &str) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let r = agent
+        .post(format!("{witness}/add-checkpoint"))
+        .send(format!("old 0\n\n{signed}"))
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+}
+
+/// `--witness`: a witness that cosigned the log's real checkpoint is consistent (also after
+/// the log grew); one the log showed a forked tree of the same size is a split-view finding,
+/// with the witness's checkpoint in the evidence.
+#[test]
+fn witness_split_view_is_a_finding() {
+    use cyberlabel_core::checkpoint::Checkpoint;
+    use cyberlabel_core::note::{KeyKind, NoteSigner};
+    let (dir, data, state) = dirs();
+    let server = Server::start(&data);
+    let real = String::from_utf8(
+        ureq::get(format!("{}/checkpoint", server.url()))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_vec()
+            .unwrap(),
+    )
+    .unwrap();
+    let (mut honest, honest_url) = start_witness(dir.path(), "witness.test/honest");
+    add_checkpoint(&honest_url, &real);
+    let (mut fooled, fooled_url) = start_witness(dir.path(), "witness.test/fooled");
+    let log_signer = NoteSigner::new(
+        ORIGIN,
+        KeyKind::Ed25519,
+        keys::load_example_log_key().unwrap(),
+    )
+    .unwrap();
+    let fork = Checkpoint::new(ORIGIN, 5, [0x42; 32])
+        .sign(&log_signer)
+        .unwrap();
+    add_checkpoint(&fooled_url, &fork);
+
+    mint(&server, &data, 1, "Later");
+    let (code, r) = audit(&server.url(), &state, &["--witness", &honest_url]);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["witnesses"][0]["result"], "consistent");
+    assert_eq!(r["witnesses"][0]["size"], 5);
+
+    let (code, r) = audit(
+        &server.url(),
+        &state,
+        &["--witness", &honest_url, "--witness", &fooled_url],
+    );
+    assert_eq!(code, 3, "{r:#}");
+    let f = findings(&r);
+    assert_eq!(f.len(), 1, "{r:#}");
+    assert_eq!(f[0]["kind"], "split-view");
+    assert!(f[0]["detail"].as_str().unwrap().contains(&fooled_url));
+    let ev = PathBuf::from(r["evidence"].as_str().unwrap());
+    let saved = std::fs::read_to_string(ev.join("checkpoint-witness-1")).unwrap();
+    let body = fork.split("\n\n").next().unwrap();
+    assert!(saved.starts_with(body), "{saved}");
+    for w in [&mut honest, &mut fooled] {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+    server.stop();
+}
