@@ -232,6 +232,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             watch: args.watch.as_deref(),
             on_progress: &on_progress,
             threads,
+            window_bundles: audit_replay::WINDOW_BUNDLES,
         };
         let out = audit_replay::replay(&fetcher, &mut progress, cp.size, &opts)
             .context("replaying the log's entries")?;

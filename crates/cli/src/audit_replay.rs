@@ -22,8 +22,8 @@ use serde::Serialize;
 
 use crate::fetch::Fetcher;
 
-/// Entry bundles read and checked per window (bounds memory: 64 × 256 entries).
-const WINDOW_BUNDLES: u64 = 64;
+/// Entry bundles read and checked per window by default (bounds memory: 64 × 256 entries).
+pub const WINDOW_BUNDLES: u64 = 64;
 
 /// Where the auditor reads a log's public read side (paths as in C2SP tlog-tiles).
 pub trait Source {
@@ -165,6 +165,8 @@ pub struct ReplayOptions<'a> {
     pub on_progress: &'a dyn Fn(u64),
     /// worker threads for the signature checks
     pub threads: NonZeroUsize,
+    /// entry bundles per window ([`WINDOW_BUNDLES`]; at least 1)
+    pub window_bundles: u64,
 }
 
 /// What one replay produced.
@@ -180,7 +182,42 @@ pub struct ReplayOutcome {
     pub complete: bool,
 }
 
+/// Entries fetched and leaf-checked, waiting to be fed to the replay.
+struct Window {
+    /// log index of `entries[0]`
+    first: u64,
+    entries: Vec<Vec<u8>>,
+}
+
+/// What the parallel workers find out about one entry.
+struct Checked {
+    result: Result<Admitted, EffectError>,
+    kind: Kind,
+}
+
+enum Kind {
+    /// a label; `Some` if it is of the watched scheme (index filled in when fed)
+    Label(Option<Watched>),
+    Status,
+    Other,
+}
+
+impl Checked {
+    /// Whether the entry is a trust list (what [`admission::check_entry`] answers for one).
+    fn is_trust_list(&self) -> bool {
+        matches!(
+            self.result,
+            Ok(Admitted::TrustList(_))
+                | Err(EffectError::BadTrustList(_) | EffectError::TrustListRollback { .. })
+        )
+    }
+}
+
 /// Replay entries `[progress.size(), new_size)` from `src` into `progress`.
+///
+/// Pipelined: while the calling thread feeds window *k* to the (sequential) replay, worker
+/// threads check the signatures of window *k + 1* against the trust list in force before
+/// window *k*; if window *k* holds a trust-list entry, window *k + 1* is checked again.
 ///
 /// # Errors
 /// A read failed (network, 404 of a tile the checkpoint implies).
@@ -195,197 +232,237 @@ pub fn replay(
         ..ReplayOutcome::default()
     };
     let start = progress.size();
-    let first = start / tiles::TILE_WIDTH;
+    let anchor = *progress.replay.anchor();
     let end = new_size.div_ceil(tiles::TILE_WIDTH);
-    let mut n = first;
+    let mut n = start / tiles::TILE_WIDTH;
+    let mut fetched_upto = start;
+    let mut pending: Option<(Window, Option<Vec<Checked>>)> = None;
     while n < end {
-        let stop = (n + WINDOW_BUNDLES).min(end);
-        let mut bundles = Vec::new();
-        for b in n..stop {
-            let width = tiles::tile_width(0, b, new_size);
-            let bundle_path = TilePath {
-                kind: TileKind::Entries,
-                index: b,
-                width,
-            }
-            .to_path();
-            let tile_path = TilePath {
-                kind: TileKind::Hash(0),
-                index: b,
-                width,
-            }
-            .to_path();
-            let bundle = get_required(src, &bundle_path)?;
-            let tile = get_required(src, &tile_path)?;
-            bundles.push((b, width, bundle, tile));
-        }
-        // leaf hashes against the tiles, the frontier, and the new entries of this window
-        let mut fresh: Vec<&[u8]> = Vec::new();
-        let window_start = progress.size();
-        for (b, width, bundle, tile) in &bundles {
-            let Ok(entries) = tiles::parse_entry_bundle(bundle) else {
-                out.findings.push(Finding::new(
-                    "malformed-bundle",
-                    format!("entry bundle {b} does not parse"),
-                ));
-                out.complete = false;
-                return Ok(out);
-            };
-            if entries.len() != usize::from(*width) || tile.len() != usize::from(*width) * 32 {
-                out.findings.push(Finding::new(
-                    "malformed-bundle",
-                    format!(
-                        "entry bundle {b} has {} entries and its tile {} bytes; the checkpoint implies {width}",
-                        entries.len(),
-                        tile.len()
-                    ),
-                ));
-                out.complete = false;
-                return Ok(out);
-            }
-            for (k, entry) in entries.into_iter().enumerate() {
-                let index = b * tiles::TILE_WIDTH + k as u64;
-                let leaf = merkle::leaf_hash(entry);
-                if tile.get(k * 32..k * 32 + 32) != Some(&leaf[..]) {
-                    out.findings.push(Finding {
-                        kind: "leaf-hash-mismatch",
-                        index: Some(index),
-                        rule: None,
-                        detail: format!(
-                            "entry {index} does not hash to its slot in hash tile 0/{b}"
-                        ),
-                    });
-                }
-                if index < window_start {
-                    // an entry verified by an earlier run, served again in a partial bundle:
-                    // it must still be the same bytes
-                    let known = usize::try_from(index)
-                        .ok()
-                        .and_then(|i| progress.replay.status().targets().get(i))
-                        .map(|t| t.leaf_hash);
-                    if known != Some(leaf) {
-                        out.findings.push(Finding {
-                            kind: "rewritten-entry",
-                            index: Some(index),
-                            rule: None,
-                            detail: format!(
-                                "entry {index} is not the entry an earlier audit verified at that index"
-                            ),
-                        });
-                    }
-                    continue;
-                }
-                let size_before = window_start + fresh.len() as u64;
-                progress.push_leaf(size_before, leaf);
-                fresh.push(entry);
-            }
-        }
-        feed(progress, window_start, &fresh, opts, &mut out);
-        (opts.on_progress)(progress.size() - start);
+        let stop = (n + opts.window_bundles.max(1)).min(end);
+        let Some(cur) = fetch_window(src, progress, fetched_upto, n..stop, new_size, &mut out)?
+        else {
+            out.complete = false;
+            break;
+        };
+        fetched_upto += cur.entries.len() as u64;
         n = stop;
+        let snapshot = progress.replay.trust().cloned();
+        let (checked, trust_changed) = std::thread::scope(|s| {
+            let entries = &cur.entries;
+            let snapshot = snapshot.as_ref();
+            let (threads, watch) = (opts.threads, opts.watch);
+            let worker = s.spawn(move || check_all(entries, snapshot, &anchor, threads, watch));
+            let changed = match pending.take() {
+                Some((w, c)) => feed(progress, &w, c, opts, &mut out),
+                None => false,
+            };
+            (worker.join().ok(), changed)
+        });
+        (opts.on_progress)(progress.size() - start);
+        pending = Some((cur, checked.filter(|_| !trust_changed)));
     }
+    if let Some((w, c)) = pending.take() {
+        feed(progress, &w, c, opts, &mut out);
+    }
+    (opts.on_progress)(progress.size() - start);
     Ok(out)
 }
 
-/// Check `entries` (log indices from `first`) and feed them to the replay in order.
+/// Fetch bundles `range` and their level-0 tiles, check every leaf hash against its tile slot
+/// (and entries verified by an earlier run against what it saw), extend the frontier, and
+/// return the entries from `from` on. `None` (with a finding) if a bundle is malformed.
+fn fetch_window(
+    src: &dyn Source,
+    progress: &mut Progress,
+    from: u64,
+    range: std::ops::Range<u64>,
+    new_size: u64,
+    out: &mut ReplayOutcome,
+) -> Result<Option<Window>> {
+    let mut window = Window {
+        first: from,
+        entries: Vec::new(),
+    };
+    for b in range {
+        let width = tiles::tile_width(0, b, new_size);
+        let path = |kind| {
+            TilePath {
+                kind,
+                index: b,
+                width,
+            }
+            .to_path()
+        };
+        let bundle = get_required(src, &path(TileKind::Entries))?;
+        let tile = get_required(src, &path(TileKind::Hash(0)))?;
+        let Ok(entries) = tiles::parse_entry_bundle(&bundle) else {
+            out.findings.push(Finding::new(
+                "malformed-bundle",
+                format!("entry bundle {b} does not parse"),
+            ));
+            return Ok(None);
+        };
+        if entries.len() != usize::from(width) || tile.len() != usize::from(width) * 32 {
+            out.findings.push(Finding::new(
+                "malformed-bundle",
+                format!(
+                    "entry bundle {b} has {} entries and its tile {} bytes; the checkpoint implies {width}",
+                    entries.len(),
+                    tile.len()
+                ),
+            ));
+            return Ok(None);
+        }
+        for (k, entry) in entries.into_iter().enumerate() {
+            let index = b * tiles::TILE_WIDTH + k as u64;
+            let leaf = merkle::leaf_hash(entry);
+            if tile.get(k * 32..k * 32 + 32) != Some(&leaf[..]) {
+                out.findings.push(Finding {
+                    kind: "leaf-hash-mismatch",
+                    index: Some(index),
+                    rule: None,
+                    detail: format!("entry {index} does not hash to its slot in hash tile 0/{b}"),
+                });
+            }
+            if index < from {
+                // an entry verified by an earlier run, served again in a partial bundle: it
+                // must still be the same bytes
+                let known = usize::try_from(index)
+                    .ok()
+                    .and_then(|i| progress.replay.status().targets().get(i))
+                    .map(|t| t.leaf_hash);
+                if known != Some(leaf) {
+                    out.findings.push(Finding {
+                        kind: "rewritten-entry",
+                        index: Some(index),
+                        rule: None,
+                        detail: format!(
+                            "entry {index} is not the entry an earlier audit verified at that index"
+                        ),
+                    });
+                }
+                continue;
+            }
+            let size_before = from + window.entries.len() as u64;
+            progress.push_leaf(size_before, leaf);
+            window.entries.push(entry.to_vec());
+        }
+    }
+    Ok(Some(window))
+}
+
+/// Feed a window to the replay in order, using `checked` (computed against the trust list
+/// now in force) or checking it here. Returns whether it held a trust-list entry.
 fn feed(
     progress: &mut Progress,
-    first: u64,
-    entries: &[&[u8]],
+    w: &Window,
+    checked: Option<Vec<Checked>>,
     opts: &ReplayOptions<'_>,
     out: &mut ReplayOutcome,
-) {
-    let mut pos = 0;
-    while pos < entries.len() {
-        let seg_end = entries[pos..]
-            .iter()
-            .position(|e| admission::is_trust_list(e))
-            .map_or(entries.len(), |p| pos + p);
-        if seg_end > pos {
-            let segment = &entries[pos..seg_end];
-            let results = check_parallel(
-                segment,
-                progress.replay.trust(),
-                progress.replay.anchor(),
-                opts.threads,
-            );
-            for (k, (entry, checked)) in segment.iter().zip(results).enumerate() {
-                let index = first + (pos + k) as u64;
-                let ok = checked.is_ok();
-                if let Err(e) = progress.replay.push_checked(entry, checked) {
-                    out.counts.illegitimate += 1;
-                    out.findings.push(Finding::entry(index, &e));
-                }
-                count(entry, index, ok, opts.watch, out);
-            }
-        }
-        if seg_end < entries.len() {
-            let entry = entries[seg_end];
-            let index = first + seg_end as u64;
+) -> bool {
+    let anchor = *progress.replay.anchor();
+    let checked = checked.unwrap_or_else(|| {
+        check_all(
+            &w.entries,
+            progress.replay.trust(),
+            &anchor,
+            opts.threads,
+            opts.watch,
+        )
+    });
+    let mut changed = false;
+    let mut results = checked.into_iter();
+    let mut i = 0usize;
+    while let Some(c) = results.next() {
+        let Some(entry) = w.entries.get(i) else {
+            break;
+        };
+        let index = w.first + i as u64;
+        i += 1;
+        out.counts.entries += 1;
+        if c.is_trust_list() {
             out.counts.trust_lists += 1;
             if let Err(e) = progress.replay.push(entry) {
                 out.counts.illegitimate += 1;
                 out.findings.push(Finding::entry(index, &e));
             }
-            out.counts.entries += 1;
+            changed = true;
+            // the rest of the window under the list now in force
+            results = check_all(
+                w.entries.get(i..).unwrap_or_default(),
+                progress.replay.trust(),
+                &anchor,
+                opts.threads,
+                opts.watch,
+            )
+            .into_iter();
+            continue;
         }
-        pos = seg_end + 1;
+        let admitted = c.result.is_ok();
+        if let Err(e) = progress.replay.push_checked(entry, c.result) {
+            out.counts.illegitimate += 1;
+            out.findings.push(Finding::entry(index, &e));
+        }
+        match c.kind {
+            Kind::Label(watched) => {
+                out.counts.labels += 1;
+                if let Some(mut l) = watched
+                    && admitted
+                {
+                    l.index = index;
+                    out.watched.push(l);
+                }
+            }
+            Kind::Status => out.counts.status_records += 1,
+            Kind::Other => {}
+        }
     }
+    changed
 }
 
-fn count(entry: &[u8], index: u64, admitted: bool, watch: Option<&str>, out: &mut ReplayOutcome) {
-    out.counts.entries += 1;
+fn classify(entry: &[u8], watch: Option<&str>) -> Kind {
     match cose::decode_entry(entry) {
         Ok(Entry::Label { sign1, claim }) => {
-            out.counts.labels += 1;
-            if admitted && watch == Some(claim.scheme.as_str()) {
-                out.watched.push(Watched {
-                    index,
-                    product: claim.product,
-                    manufacturer: claim.manufacturer,
-                    kid: sign1.key_id().map(hex::encode).unwrap_or_default(),
-                });
-            }
+            Kind::Label((watch == Some(claim.scheme.as_str())).then(|| Watched {
+                index: 0,
+                product: claim.product,
+                manufacturer: claim.manufacturer,
+                kid: sign1.key_id().map(hex::encode).unwrap_or_default(),
+            }))
         }
-        Ok(_) => out.counts.status_records += 1,
-        Err(_) => {}
+        Ok(_) => Kind::Status,
+        Err(_) => Kind::Other,
     }
 }
 
-/// [`admission::check_entry`] over `entries` on `threads` threads, results in order.
-pub fn check_parallel(
-    entries: &[&[u8]],
+/// [`admission::check_entry`] (and what kind of entry it is) over `entries` on `threads`
+/// threads, results in order.
+fn check_all(
+    entries: &[Vec<u8>],
     trust: Option<&TrustList>,
     anchor: &VerifyingKey,
     threads: NonZeroUsize,
-) -> Vec<Result<Admitted, EffectError>> {
-    let chunk = entries.len().div_ceil(threads.get()).max(1);
+    watch: Option<&str>,
+) -> Vec<Checked> {
+    let one = |e: &Vec<u8>| Checked {
+        result: admission::check_entry(e, trust, anchor),
+        kind: classify(e, watch),
+    };
     if entries.len() <= 16 || threads.get() == 1 {
-        return entries
-            .iter()
-            .map(|e| admission::check_entry(e, trust, anchor))
-            .collect();
+        return entries.iter().map(one).collect();
     }
+    let chunk = entries.len().div_ceil(threads.get()).max(1);
     std::thread::scope(|s| {
         let handles: Vec<_> = entries
             .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|e| admission::check_entry(e, trust, anchor))
-                        .collect::<Vec<_>>()
-                })
-            })
+            .map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
             .collect();
         let mut all = Vec::with_capacity(entries.len());
         for (h, part) in handles.into_iter().zip(entries.chunks(chunk)) {
             match h.join() {
                 Ok(v) => all.extend(v),
                 // a panicking check is a bug, not a finding: check that part here again
-                Err(_) => all.extend(
-                    part.iter()
-                        .map(|e| admission::check_entry(e, trust, anchor)),
-                ),
+                Err(_) => all.extend(part.iter().map(one)),
             }
         }
         all
@@ -447,10 +524,16 @@ pub fn prove_consistency(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench_audit::StoreSource;
+    use cyberlabel_core::checkpoint;
+    use cyberlabel_core::trust::{self, TrustedIssuer};
+    use cyberlabel_issuer::{keys, mint, product::ProductDescription};
+    use cyberlabel_log::{BuildError, EntryPolicy, Log, LogConfig, Submission};
+    use ed25519_dalek::SigningKey;
 
     #[test]
     fn frontier_matches_reference_root() {
-        let anchor = ed25519_dalek::SigningKey::from_bytes(&[1; 32]).verifying_key();
+        let anchor = SigningKey::from_bytes(&[1; 32]).verifying_key();
         let mut p = Progress::new(anchor);
         let mut leaves = Vec::new();
         for i in 0..600u64 {
@@ -459,5 +542,91 @@ mod tests {
             leaves.push(leaf);
             assert_eq!(p.root(), merkle::reference_root(&leaves), "size {}", i + 1);
         }
+    }
+
+    /// A second trust list (adding issuer B) as the last entry of bundle 0 and of a later
+    /// window: labels by B right after it must be checked under it, both when the pipeline
+    /// checked the next window ahead under the old list and inside one window.
+    #[test]
+    fn trust_list_changes_split_the_parallel_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let anchor = keys::load_example_trust_list_key().unwrap();
+        let a = keys::load_example_issuer_key().unwrap();
+        let b = SigningKey::from_bytes(&[5; 32]);
+        let catalog = cyberlabel_core::catalog::Catalog::builtin();
+        let desc = ProductDescription::from_json(
+            r#"{"scheme": "SG-CLS", "level": 1, "manufacturer": "M", "product": "P",
+                "hardware_versions": "1", "firmware_versions": "1", "category": 1,
+                "provisions": ["5.1-1"], "assessment": "self_declared",
+                "support_until": "2029-12-31"}"#,
+        )
+        .unwrap();
+        let claim = mint::claim_from_description(&desc, &catalog, 0, 1_780_000_000).unwrap();
+        let list = |version, issuers: &[&SigningKey]| {
+            let l = TrustList {
+                version,
+                issued_at: 0,
+                expires_at: u64::MAX / 2,
+                issuers: issuers
+                    .iter()
+                    .map(|k| {
+                        TrustedIssuer::new("i", &k.verifying_key(), &["SG-CLS"], 0, u64::MAX / 2)
+                    })
+                    .collect(),
+                ..TrustList::default()
+            };
+            trust::sign(l.to_json().as_bytes(), &anchor)
+        };
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let log = Log::open(
+            db,
+            LogConfig::new(
+                "test.example/audit",
+                keys::load_example_log_key().unwrap(),
+                EntryPolicy::Cyberlabel(anchor.verifying_key()),
+            ),
+        )
+        .unwrap();
+        let label = |key: &SigningKey| {
+            let (c, k) = (claim.clone(), key.clone());
+            Submission::build(move |i| {
+                let mut c = c;
+                c.serial = i;
+                Ok::<_, BuildError>(cose::sign_label(&c, &k))
+            })
+        };
+        let mut tickets = vec![log.submit(Submission::entry(list(1, &[&a])))];
+        tickets.extend((1..255).map(|_| log.submit(label(&a))));
+        tickets.push(log.submit(Submission::entry(list(2, &[&a, &b]))));
+        tickets.extend((256..300).map(|_| log.submit(label(&b))));
+        let c = SigningKey::from_bytes(&[6; 32]);
+        tickets.push(log.submit(Submission::entry(list(3, &[&c]))));
+        tickets.extend((301..310).map(|_| log.submit(label(&c))));
+        for t in tickets {
+            t.blocking_recv().unwrap().unwrap();
+        }
+        let cp = checkpoint::open(log.latest_checkpoint().as_bytes(), &log.policy())
+            .unwrap()
+            .checkpoint;
+        assert_eq!(cp.size, 310);
+        for window_bundles in [1, WINDOW_BUNDLES] {
+            let mut p = Progress::new(anchor.verifying_key());
+            let opts = ReplayOptions {
+                watch: Some("SG-CLS"),
+                on_progress: &|_| {},
+                threads: NonZeroUsize::new(2).unwrap(),
+                window_bundles,
+            };
+            let out = replay(&StoreSource(&log), &mut p, cp.size, &opts).unwrap();
+            assert!(out.findings.is_empty(), "{:?}", out.findings);
+            assert!(out.complete);
+            assert_eq!(out.counts.trust_lists, 3);
+            assert_eq!(out.counts.labels, 307);
+            assert_eq!(out.watched.len(), 307);
+            assert_eq!(out.watched[306].index, 309);
+            assert_eq!(p.root(), cp.root);
+            assert_eq!(Some(p.replay.status().commitment()), cp.status().unwrap());
+        }
+        log.close();
     }
 }

@@ -38,7 +38,7 @@ pub struct Args {
 }
 
 /// The log's store as the auditor's read side.
-struct StoreSource<'a>(&'a Log);
+pub(crate) struct StoreSource<'a>(pub(crate) &'a Log);
 
 impl Source for StoreSource<'_> {
     fn get(&self, path: &str) -> Result<Option<Vec<u8>>> {
@@ -218,6 +218,7 @@ fn run_in(args: &Args, tmp: &Path) -> Result<()> {
         watch: None,
         on_progress: &|_| {},
         threads,
+        window_bundles: audit_replay::WINDOW_BUNDLES,
     };
     let out = audit_replay::replay(&src, &mut progress, cp.size, &opts)?;
     let secs = t.elapsed().as_secs_f64();
