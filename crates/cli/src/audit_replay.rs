@@ -192,14 +192,6 @@ struct Window {
 /// What the parallel workers find out about one entry.
 struct Checked {
     result: Result<Admitted, EffectError>,
-    kind: Kind,
-}
-
-enum Kind {
-    /// a label; `Some` if it is of the watched scheme (index filled in when fed)
-    Label(Option<Watched>),
-    Status,
-    Other,
 }
 
 impl Checked {
@@ -250,8 +242,8 @@ pub fn replay(
         let (checked, trust_changed) = std::thread::scope(|s| {
             let entries = &cur.entries;
             let snapshot = snapshot.as_ref();
-            let (threads, watch) = (opts.threads, opts.watch);
-            let worker = s.spawn(move || check_all(entries, snapshot, &anchor, threads, watch));
+            let threads = opts.threads;
+            let worker = s.spawn(move || check_all(entries, snapshot, &anchor, threads));
             let changed = match pending.take() {
                 Some((w, c)) => feed(progress, &w, c, opts, &mut out),
                 None => false,
@@ -361,15 +353,8 @@ fn feed(
     out: &mut ReplayOutcome,
 ) -> bool {
     let anchor = *progress.replay.anchor();
-    let checked = checked.unwrap_or_else(|| {
-        check_all(
-            &w.entries,
-            progress.replay.trust(),
-            &anchor,
-            opts.threads,
-            opts.watch,
-        )
-    });
+    let checked = checked
+        .unwrap_or_else(|| check_all(&w.entries, progress.replay.trust(), &anchor, opts.threads));
     let mut changed = false;
     let mut results = checked.into_iter();
     let mut i = 0usize;
@@ -393,7 +378,6 @@ fn feed(
                 progress.replay.trust(),
                 &anchor,
                 opts.threads,
-                opts.watch,
             )
             .into_iter();
             continue;
@@ -403,50 +387,53 @@ fn feed(
             out.counts.illegitimate += 1;
             out.findings.push(Finding::entry(index, &e));
         }
-        match c.kind {
-            Kind::Label(watched) => {
+        // what the replay recorded about the entry says whether it is a label (no decoding
+        // again here: the main thread is the pipeline's sequential part)
+        let scheme = progress
+            .replay
+            .status()
+            .targets()
+            .last()
+            .and_then(|t| t.label_scheme.as_deref());
+        match scheme {
+            Some(scheme) => {
                 out.counts.labels += 1;
-                if let Some(mut l) = watched
-                    && admitted
+                if admitted
+                    && opts.watch == Some(scheme)
+                    && let Some(l) = watched(entry, index)
                 {
-                    l.index = index;
                     out.watched.push(l);
                 }
             }
-            Kind::Status => out.counts.status_records += 1,
-            Kind::Other => {}
+            None if admitted => out.counts.status_records += 1,
+            None => {}
         }
     }
     changed
 }
 
-fn classify(entry: &[u8], watch: Option<&str>) -> Kind {
+/// A watched label's listing.
+fn watched(entry: &[u8], index: u64) -> Option<Watched> {
     match cose::decode_entry(entry) {
-        Ok(Entry::Label { sign1, claim }) => {
-            Kind::Label((watch == Some(claim.scheme.as_str())).then(|| Watched {
-                index: 0,
-                product: claim.product,
-                manufacturer: claim.manufacturer,
-                kid: sign1.key_id().map(hex::encode).unwrap_or_default(),
-            }))
-        }
-        Ok(_) => Kind::Status,
-        Err(_) => Kind::Other,
+        Ok(Entry::Label { sign1, claim }) => Some(Watched {
+            index,
+            product: claim.product,
+            manufacturer: claim.manufacturer,
+            kid: sign1.key_id().map(hex::encode).unwrap_or_default(),
+        }),
+        _ => None,
     }
 }
 
-/// [`admission::check_entry`] (and what kind of entry it is) over `entries` on `threads`
-/// threads, results in order.
+/// [`admission::check_entry`] over `entries` on `threads` threads, results in order.
 fn check_all(
     entries: &[Vec<u8>],
     trust: Option<&TrustList>,
     anchor: &VerifyingKey,
     threads: NonZeroUsize,
-    watch: Option<&str>,
 ) -> Vec<Checked> {
     let one = |e: &Vec<u8>| Checked {
         result: admission::check_entry(e, trust, anchor),
-        kind: classify(e, watch),
     };
     if entries.len() <= 16 || threads.get() == 1 {
         return entries.iter().map(one).collect();

@@ -476,6 +476,9 @@ fn incremental_run_fetches_only_new_entries_and_watches() {
     // tile, the consistency tiles and the checkpoint; a label entry is < 1 KiB
     let partial_old = size1 % 256;
     let bound = (partial_old + N) * 1024 + (partial_old + N) * 32 + 4 * 256 * 32 + 2048;
+    eprintln!(
+        "full run: {full_bytes} bytes for {size1} entries; incremental: {inc_bytes} bytes for {N} new (bound {bound})"
+    );
     assert!(
         inc_bytes <= bound && inc_bytes * 4 < full_bytes,
         "incremental {inc_bytes} bytes, bound {bound}, full run {full_bytes}"
