@@ -1,6 +1,6 @@
 //! The `cyberlabel` command line. `main` only parses and dispatches: each command group lives in
 //! its own module (`keygen`, `issue` + `render`, `verify`, `schemes`, `trust_list`; the server
-//! commands `serve`/`token` in `serve.rs`; the transparency-log witness in `witness.rs`; the auditor in `audit.rs` + `audit_replay.rs`), and
+//! commands `serve`/`token` in `serve.rs`; the transparency-log witness in `witness.rs`; the auditor in `audit.rs`, `audit_replay.rs`, `audit_state.rs`), and
 //! each module's `run` returns the process exit code.
 //!
 //! Errors are `anyhow` chains whose outermost context says what failed and what to do next.
@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 
 mod audit;
 mod audit_replay;
+mod audit_state;
 mod bench_audit;
 mod fetch;
 mod issue;
