@@ -299,16 +299,6 @@ impl SledStore {
     }
 }
 
-impl SledStore {
-    /// Overwrite a raw entry bundle (tests that simulate a rewritten entry); flushed.
-    #[doc(hidden)]
-    pub fn corrupt_bundle(&self, index: u64, bytes: Vec<u8>) -> Result<(), StoreError> {
-        self.tree.insert(key_idx(K_ENTRY, index), bytes)?;
-        self.db.flush()?;
-        Ok(())
-    }
-}
-
 impl LogStore for SledStore {
     fn tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         self.get(&key_lvl(K_TILE, level, index))
