@@ -1,8 +1,6 @@
 //! The read side of a log as an outsider sees it: plain HTTP(S) GETs of `checkpoint`, tiles,
 //! entry bundles and status proofs under a log's base URL, bounded in size and time, counting
 //! the bytes fetched (the auditor's incremental runs are measured by it).
-// Shared by `verify` (online) and `audit`, which are being built on it.
-#![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

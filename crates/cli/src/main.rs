@@ -1,9 +1,10 @@
 //! The `cyberlabel` command line. `main` only parses and dispatches: each command group lives in
 //! its own module (`keygen`, `issue` + `render`, `verify`, `schemes`, `trust_list`; the server
 //! commands `serve`/`token` in `serve.rs`, with demo mode's witness processes in
-//! `demo_witnesses.rs`; the transparency-log witness in `witness.rs`), and each module's `run`
-//! returns the process exit code. Shared pieces: `fetch` (HTTP reads of a log), `seen` (what
-//! `verify` remembers between runs), `util`.
+//! `demo_witnesses.rs`; the transparency-log witness in `witness.rs`; the auditor in `audit.rs`,
+//! `audit_replay.rs`, `audit_state.rs`, `bench_audit.rs`), and each module's `run` returns the
+//! process exit code. Shared pieces: `fetch` (HTTP reads of a log), `seen` (what `verify`
+//! remembers between runs), `util`.
 //!
 //! Errors are `anyhow` chains whose outermost context says what failed and what to do next.
 
@@ -13,6 +14,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod audit;
+mod audit_replay;
+mod audit_state;
+mod bench_audit;
 mod demo_witnesses;
 mod fetch;
 mod issue;
@@ -63,6 +68,13 @@ enum Command {
     TrustList(trust_list::Command),
     #[command(flatten)]
     Server(serve::Command),
+    /// Audit a log from its public read side: replay every entry, check the tree, the status
+    /// map and the admission rules against the signed checkpoint; incremental across runs.
+    #[command(after_help = audit::EXIT_CODES_HELP)]
+    Audit(audit::Args),
+    /// Audit throughput benchmark (entries/s vs raw Ed25519 verification on all cores).
+    #[command(hide = true, name = "bench-audit")]
+    BenchAudit(bench_audit::Args),
     /// Run a C2SP tlog-witness that cosigns transparency-log checkpoints (keygen, serve).
     #[command(subcommand)]
     Witness(witness::Command),
@@ -79,6 +91,8 @@ fn main() -> ExitCode {
         Command::TrustList(cmd) => trust_list::run(cmd),
         Command::Server(cmd) => serve::run(cmd),
         Command::Witness(cmd) => witness::run(cmd),
+        Command::Audit(args) => audit::run(args),
+        Command::BenchAudit(args) => bench_audit::run(args),
     };
     match result {
         Ok(code) => code,

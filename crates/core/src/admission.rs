@@ -121,6 +121,19 @@ impl Replay {
         }
     }
 
+    /// Continue a replay from saved state: the trust list in force and the status map after
+    /// the entries fed so far (what [`Replay::trust`] and [`Replay::status`] returned).
+    #[must_use]
+    pub fn resume(anchor: VerifyingKey, trust: Option<TrustList>, map: StatusMap) -> Self {
+        Self { anchor, trust, map }
+    }
+
+    /// The trust anchor trust-list entries must verify under.
+    #[must_use]
+    pub fn anchor(&self) -> &VerifyingKey {
+        &self.anchor
+    }
+
     /// The trust list in force after the entries fed so far.
     #[must_use]
     pub fn trust(&self) -> Option<&TrustList> {

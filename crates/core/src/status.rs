@@ -627,6 +627,27 @@ impl StatusMap {
         Ok(())
     }
 
+    /// Rebuild a map from what [`StatusMap::buckets`] and [`StatusMap::targets`] returned
+    /// (an auditor resuming from its saved state). `None` if the bucket count is not
+    /// `ceil(targets / 256)`.
+    #[must_use]
+    pub fn from_parts(buckets: Vec<Bucket>, targets: Vec<TargetInfo>) -> Option<Self> {
+        (buckets.len() as u64 == bucket_count(targets.len() as u64))
+            .then_some(Self { buckets, targets })
+    }
+
+    /// All buckets, in order.
+    #[must_use]
+    pub fn buckets(&self) -> &[Bucket] {
+        &self.buckets
+    }
+
+    /// What the status rules know about every entry applied, in log order.
+    #[must_use]
+    pub fn targets(&self) -> &[TargetInfo] {
+        &self.targets
+    }
+
     /// The bucket `b`, if it exists.
     #[must_use]
     pub fn bucket(&self, b: u64) -> Option<&Bucket> {
