@@ -682,6 +682,11 @@ impl Service {
             "issued_at": c.issued_at,
             "expires_at": c.expires_at,
             "support_end": c.support_end,
+            // Whole days as the label states them (FORMATS.md §1), as the CLI and the verifier
+            // page show them: issue day, last valid day, last day of security updates (UTC).
+            "issued_on": cyberlabel_issuer::dates::format_date(c.issued_at),
+            "valid_through": cyberlabel_issuer::dates::format_date(c.expires_at.saturating_sub(1)),
+            "support_until": cyberlabel_issuer::dates::format_date(c.support_end),
             "provisions": provisions,
             "assessment": assessment,
             "lab": lab,
