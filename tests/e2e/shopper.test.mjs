@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { startServer, mint, api, encodeDigits, launch, newPage, open, saveOut, OUT } from './harness.mjs';
+import { execFileSync } from 'node:child_process';
+import {
+  startServer, mint, api, encodeDigits, launch, newPage, open, verdictOf, saveOut, tmp, OUT, PYTHON,
+} from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -282,4 +285,25 @@ test('in German (navigator.language de-DE) verdict and catalog words are transla
   assert.equal(s.summary, 'Die ausgebende Stelle hat dieses Kennzeichen zurückgezogen.');
   assert.equal(s.note, 'Angegebener Grund: Eine Prüfung hat ergeben, dass das Produkt die Anforderungen nicht erfüllt.');
   await d.context.close();
+});
+
+test('a photo of a QR code that is not a label says so, not "Label found"', async () => {
+  // a QR code of an ordinary web address, drawn by zxing-cpp (the Python test tools)
+  const png = join(tmp('notlabel'), 'qr.png');
+  execFileSync(PYTHON, ['-c', `
+import sys, zxingcpp
+from PIL import Image
+b = zxingcpp.create_barcode('https://example.com/not-a-label', zxingcpp.BarcodeFormat.QRCode)
+Image.fromarray(zxingcpp.write_barcode_to_image(b, scale=8)).save(sys.argv[1])
+`, png], { stdio: 'pipe' });
+  const { context, page } = await newPage(browser, { locale: 'en-US' });
+  await page.goto(`${server.base}/v`);
+  await page.waitForFunction(() => window.__cyberlabel.state === 'idle');
+  await page.setInputFiles('#photo', png);
+  const v = await verdictOf(page);
+  assert.equal(v.report.verdict, 'malformed', JSON.stringify(v.report));
+  assert.equal(v.headline, 'Not a label');
+  assert.equal(await page.locator('#scan-status').textContent(), 'The QR code read is not a cybersecurity label.');
+  assert.doesNotMatch(v.text, /Label found/);
+  await context.close();
 });
