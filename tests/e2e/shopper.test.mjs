@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import {
-  startServer, mint, api, encodeDigits, launch, newPage, open, verdictOf, saveOut, tmp, OUT, PYTHON,
+  startServer, mint, api, encodeDigits, launch, newPage, open, verdictOf, saveOut, tmp, OUT, PYTHON, BIN, ROOT,
 } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
@@ -72,7 +72,7 @@ async function datedLabel(productName) {
   return { view, claim };
 }
 
-test('dates read as the label\'s own days in Kiritimati, Singapore and Los Angeles, as in the API', async () => {
+test('dates read as the label\'s own days in Kiritimati, Singapore and Los Angeles, as in the API and the CLI', async () => {
   const { view, claim } = await datedLabel('SmartCam Dates');
   // The API's day strings are the claim's UTC days (FORMATS.md §1).
   assert.equal(claim.support_until, '2030-12-31');
@@ -80,6 +80,16 @@ test('dates read as the label\'s own days in Kiritimati, Singapore and Los Angel
   assert.equal(claim.support_until, utcDay(claim.support_end));
   assert.equal(claim.valid_through, utcDay(claim.expires_at - 1));
   assert.equal(claim.issued_on, utcDay(claim.issued_at));
+  // The CLI (offline verify with the built-in EXAMPLE trust list) prints the same days, whatever
+  // the machine's time zone.
+  for (const tz of ['Pacific/Kiritimati', 'America/Los_Angeles']) {
+    let out;
+    try {
+      out = execFileSync(BIN, ['verify', '--demo', view.payload_url], { cwd: ROOT, env: { ...process.env, TZ: tz }, encoding: 'utf8' });
+    } catch (e) { out = String(e.stdout || ''); } // a non-zero exit (no log check offline) still prints the claim
+    assert.match(out, /security updates until:\s+2030-12-31/, out);
+    assert.match(out, new RegExp(`valid:\\s+${claim.issued_on} through 2029-11-25`), out);
+  }
   for (const timezoneId of ['Pacific/Kiritimati', 'Asia/Singapore', 'America/Los_Angeles', 'UTC']) {
     const { context, page } = await newPage(browser, { timezoneId, locale: 'en-US' });
     const v = await open(page, view.payload_url);
