@@ -228,7 +228,9 @@ test('axe-core finds no serious or critical violation on the genuine, revoked an
 
 test('at 320 px wide: no horizontal scroll, the verdict in view (screenshot saved)', async () => {
   const view = await mint(server, { product: 'SmartCam Narrow Screen With A Rather Long Product Name' });
-  for (const [name, url] of [['genuine', view.payload_url]]) {
+  const revoked = await mint(server, { product: 'SmartCam Narrow Revoked' });
+  await api(server, 'POST', `/labels/${revoked.index}/revoke`, { reason: 8 });
+  for (const [name, url] of [['genuine', view.payload_url], ['revoked', revoked.payload_url]]) {
     const { context, page } = await newPage(browser, { viewport: { width: 320, height: 640 }, locale: 'en-US' });
     const v = await open(page, url);
     assert.equal(v.report.verdict, name);
