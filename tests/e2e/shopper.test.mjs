@@ -230,10 +230,14 @@ test('at 320 px wide: no horizontal scroll, the verdict in view (screenshot save
   const view = await mint(server, { product: 'SmartCam Narrow Screen With A Rather Long Product Name' });
   const revoked = await mint(server, { product: 'SmartCam Narrow Revoked' });
   await api(server, 'POST', `/labels/${revoked.index}/revoke`, { reason: 8 });
-  for (const [name, url] of [['genuine', view.payload_url], ['revoked', revoked.payload_url]]) {
-    const { context, page } = await newPage(browser, { viewport: { width: 320, height: 640 }, locale: 'en-US' });
+  const cases = [['genuine', 'en-US', view.payload_url], ['revoked', 'en-US', revoked.payload_url],
+    ['genuine', 'de-DE', view.payload_url]]; // German has the longer words
+  for (const [name, locale, url] of cases) {
+    const { context, page } = await newPage(browser, { viewport: { width: 320, height: 640 }, locale });
     const v = await open(page, url);
     assert.equal(v.report.verdict, name);
+    mkdirSync(OUT, { recursive: true });
+    await page.screenshot({ path: join(OUT, `verdict-320-${name}-${locale}.png`), fullPage: true });
     const m = await page.evaluate(() => {
       const b = document.getElementById('verdict').getBoundingClientRect();
       return {
@@ -241,15 +245,16 @@ test('at 320 px wide: no horizontal scroll, the verdict in view (screenshot save
         clientWidth: document.documentElement.clientWidth,
         box: { left: b.left, right: b.right, top: b.top, bottom: b.bottom },
         innerHeight: window.innerHeight,
+        // what sticks out, to name it in a failure
+        wide: [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > 320.5)
+          .map((e) => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}`).slice(0, 8),
       };
     });
     assert.equal(m.clientWidth, 320);
-    assert.ok(m.scrollWidth <= m.clientWidth, `horizontal scroll: ${m.scrollWidth} > ${m.clientWidth}`);
+    assert.ok(m.scrollWidth <= m.clientWidth, `horizontal scroll (${locale}): ${m.scrollWidth} > ${m.clientWidth}: ${m.wide.join(', ')}`);
     assert.ok(m.box.left >= 0 && m.box.right <= 320, JSON.stringify(m.box));
     assert.ok(m.box.top >= 0 && m.box.top < m.innerHeight, `verdict not in view: ${JSON.stringify(m)}`);
     assert.ok(await page.locator('#headline').isVisible());
-    mkdirSync(OUT, { recursive: true });
-    await page.screenshot({ path: join(OUT, `verdict-320-${name}.png`), fullPage: true });
     await context.close();
   }
 });
@@ -272,6 +277,7 @@ test('in German (navigator.language de-DE) verdict and catalog words are transla
   assert.equal(s.facts['Ausgegeben am'], german(claim.issued_on));
   assert.ok(s.equivalents.includes('Anerkannt in Deutschland als: IT-Sicherheitskennzeichen (BSI)'), s.equivalents.join(' | '));
   assert.equal(s.demo, 'DEMO — Beispielschlüssel, kein echtes Kennzeichen');
+  await axe(page, 'genuine-de');
   // the switch: back to English, remembered for the next page
   await page.getByLabel('Sprache').selectOption('en');
   await page.waitForFunction(() => document.documentElement.lang === 'en'
