@@ -174,9 +174,10 @@ export async function launch(extraArgs = []) {
   });
 }
 
-/** A fresh profile (context) whose every request is recorded, with console errors collected. */
-export async function newPage(browser) {
-  const context = await browser.newContext();
+/** A fresh profile (context) whose every request is recorded, with console errors collected.
+ * `options` are Playwright context options (timezoneId, locale, viewport, …). */
+export async function newPage(browser, options = {}) {
+  const context = await browser.newContext(options);
   const page = await context.newPage();
   const requests = [];
   context.on('request', (r) => requests.push(r.url()));

@@ -503,6 +503,11 @@ fn report_json(r: &verdict::Report, trust: &TrustList, now: u64) -> serde_json::
                     .map_or_else(|| format!("level {}", e.to_level), |l| l.name.clone());
                 serde_json::json!({
                     "to_scheme": e.to_scheme, "to_level": e.to_level,
+                    "to_scheme_name": to.map(|s| s.name.clone()),
+                    "to_scheme_owner": to.map(|s| s.owner.clone()),
+                    "to_country": to.map(|s| s.country.clone()),
+                    "to_scheme_kind": to.map(|s| serde_json::to_value(s.kind).unwrap_or_default()),
+                    "to_level_name": to.and_then(|s| s.level(e.to_level)).map(|l| l.name.clone()),
                     "effect": e.effect, "basis": e.basis,
                     "text": format!("{} {to_name}: {level_name} ({})", cap(e.effect.text()), e.basis),
                 })
@@ -518,6 +523,22 @@ fn cap(s: &str) -> String {
     c.next()
         .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
         .unwrap_or_default()
+}
+
+/// The UTC day (`YYYY-MM-DD`) of a Unix time.
+#[must_use]
+pub fn day(unix: u64) -> String {
+    // Days since 1970-01-01 to a civil date (proleptic Gregorian; Howard Hinnant's algorithm).
+    let z = i64::try_from(unix / 86_400).unwrap_or(i64::MAX / 2) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 fn claim_json(c: &Claim) -> serde_json::Value {
@@ -541,6 +562,10 @@ fn claim_json(c: &Claim) -> serde_json::Value {
         "scheme": c.scheme,
         "scheme_name": scheme.map(|s| s.name.clone()),
         "scheme_owner": scheme.map(|s| s.owner.clone()),
+        "scheme_country": scheme.map(|s| s.country.clone()),
+        "scheme_kind": scheme.map(|s| serde_json::to_value(s.kind).unwrap_or_default()),
+        // The scale: the highest level of the scheme (e.g. 4 for "Level 2 of 4").
+        "level_max": scheme.and_then(|s| s.levels.iter().map(|l| l.level).max()),
         "level": c.level,
         "level_name": level.map(|l| l.name.clone()),
         "level_meaning": level.map(|l| l.meaning.clone()),
@@ -549,11 +574,26 @@ fn claim_json(c: &Claim) -> serde_json::Value {
         "hardware": c.hardware_versions,
         "firmware": c.firmware_versions,
         "category": cat.category(c.category).map_or_else(|| c.category.to_string(), |k| k.name.clone()),
+        "category_id": c.category,
         "issued_at": c.issued_at,
         "expires_at": c.expires_at,
         "support_ends": c.support_end,
+        // Whole days as the label states them (docs/FORMATS.md §1), the same in every time zone:
+        // the issue day, the last valid day (`expires_at` is the first day no longer valid) and
+        // the last day of security updates.
+        "issued_on": day(c.issued_at),
+        "valid_through": day(c.expires_at.saturating_sub(1)),
+        "support_until": day(c.support_end),
         "provisions": provisions,
         "assessment": assessment,
+        "assessment_kind": match &c.assessment {
+            Assessment::SelfDeclared => "self_declared",
+            Assessment::ThirdParty { .. } => "third_party",
+        },
+        "lab": match &c.assessment {
+            Assessment::SelfDeclared => None,
+            Assessment::ThirdParty { lab } => Some(lab),
+        },
         "supersedes": c.supersedes,
     })
 }
@@ -637,6 +677,17 @@ mod tests {
         assert!(seen_of(5, "abcd").is_err());
         assert!(seen_of(5, &"zz".repeat(32)).is_err());
         assert_eq!(origin_of("log.example/x\n5\nroot\n"), "log.example/x");
+    }
+
+    #[test]
+    fn days_are_utc_days() {
+        assert_eq!(day(0), "1970-01-01");
+        // 2030-12-31 23:59:59 UTC (a support end) is still that day
+        assert_eq!(day(1_924_991_999), "2030-12-31");
+        assert_eq!(day(1_924_992_000), "2031-01-01");
+        assert_eq!(day(951_782_400), "2000-02-29");
+        // expires-on 2029-11-26 00:00 UTC: the last valid day is 2029-11-25
+        assert_eq!(day(1_890_345_600 - 1), "2029-11-25");
     }
 
     #[test]

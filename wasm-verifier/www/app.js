@@ -18,21 +18,66 @@ import init, * as wasm from '/assets/pkg/cyberlabel_wasm.js';
 
 const $ = (id) => document.getElementById(id);
 
-// What the headline says per verdict, with its icon and what the person should do.
-const VERDICTS = {
-  genuine: { title: 'Genuine', icon: '✓', advice: '' },
-  revoked: { title: 'Revoked', icon: '✕', advice: 'This label was withdrawn by its issuer. Do not rely on it: contact the seller or manufacturer, and check the issuer\'s website for the product\'s status.' },
-  suspended: { title: 'Suspended', icon: '!', advice: 'The issuer has suspended this label while it investigates. Check again later, or ask the manufacturer.' },
-  superseded: { title: 'Replaced by a newer label', icon: '!', advice: 'A newer label was issued for this product (for example for new firmware). Update the device and look for the current label.' },
-  expired: { title: 'Expired', icon: '!', advice: 'This label is past its validity date. The product may no longer meet the scheme; check for a renewed label or firmware update.' },
-  unknown_issuer: { title: 'Unknown issuer', icon: '?', advice: 'The label is signed by someone who is not a recognised issuing body. Treat it as not genuine; you can report it to the scheme owner.' },
-  not_genuine: { title: 'Not genuine', icon: '✕', advice: 'This label failed its security checks: it was altered or forged. Do not trust the claims on it, and report the product to the seller or the scheme owner.' },
-  malformed: { title: 'Not genuine', icon: '✕', advice: 'This code is not a valid cybersecurity label. If it is printed on a product as a label, report it to the seller or the scheme owner.' },
-  not_in_log: { title: 'Not genuine', icon: '✕', advice: 'This label was signed with an issuer\'s key but never recorded in the public log of issued labels, as every real label is. Do not trust the claims on it, and report the product to the seller or the scheme owner.' },
-  log_inconsistent: { title: 'Warning: log inconsistent', icon: '!', advice: 'The label log answered with an older or different state than this device saw before, which can mean someone is replaying old data or showing you a false view. Do not rely on this label now; try again later or on another network.' },
-  not_yet_valid: { title: 'Not valid yet', icon: '✕', advice: 'Check that this device\'s date and time are right. If they are, the label is post-dated and not genuine: do not rely on it.' },
-  cannot_check: { title: 'Cannot check now', icon: '…', advice: '' },
-};
+// Words: every page string comes from a strings table per language (/assets/i18n/<lang>.json),
+// which also carries the catalog's words (scheme names, level meanings, categories) keyed by
+// scheme / level / category id; the English catalog words come from the wasm (the built-in
+// catalog) where a table has none. The language is the stored choice, else navigator.language.
+const LANGS = { en: 'English', de: 'Deutsch' };
+const LANG_KEY = 'cyberlabel.lang';
+const i18n = { lang: 'en', strings: {}, reasons: {}, catalog: { schemes: {}, categories: {} } };
+
+/** The page string `key` with `{name}` placeholders filled from `vars`. */
+// Used only if no strings table could be loaded at all (the page cannot start then).
+const FALLBACK = { 'error.start': 'The verifier could not start: {message}', 'verdict.cannot_check.title': 'Cannot check now' };
+
+function t(key, vars = {}) {
+  const s = i18n.strings[key] ?? FALLBACK[key];
+  if (s === undefined) return key;
+  return s.replace(/\{(\w+)\}/g, (m, k) => (vars[k] === undefined ? m : String(vars[k])));
+}
+
+function pickLang() {
+  const stored = storageGet(LANG_KEY);
+  if (stored && LANGS[stored]) return stored;
+  for (const l of navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language]) {
+    const base = String(l || '').toLowerCase().split('-')[0];
+    if (LANGS[base]) return base;
+  }
+  return 'en';
+}
+
+async function loadLang(lang) {
+  const data = JSON.parse(await fetchText(`/assets/i18n/${lang}.json`));
+  i18n.lang = lang;
+  i18n.strings = data.strings || {};
+  i18n.reasons = data.reasons || {};
+  i18n.catalog = { schemes: {}, categories: {}, ...(data.catalog || {}) };
+  document.documentElement.lang = lang;
+  document.title = t('title');
+  for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll('[data-i18n-label]')) el.setAttribute('aria-label', t(el.dataset.i18nLabel));
+  const sel = $('lang');
+  if (sel) sel.value = lang;
+}
+
+/** Days are whole days (FORMATS.md §1): `YYYY-MM-DD` from the wasm, shown as that very day in
+ * every time zone (formatted in UTC, never the viewer's zone). */
+function fmtDay(day) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day || '');
+  if (!m) return '';
+  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  return new Intl.DateTimeFormat(i18n.lang, { timeZone: 'UTC', year: 'numeric', month: 'long', day: 'numeric' }).format(d);
+}
+
+/** A country code (ISO 3166) in words, in the page's language. */
+function countryName(code) {
+  if (!code) return '';
+  try { return new Intl.DisplayNames([i18n.lang], { type: 'region' }).of(code) || code; } catch { return code; }
+}
+
+function schemeWords(id) { return (i18n.catalog.schemes || {})[id] || {}; }
+
+function levelWords(id, level) { return ((schemeWords(id).levels || {})[String(level)]) || {}; }
 
 // ---- memory (localStorage; a private/blocked storage simply means no memory) ---------------
 
@@ -96,6 +141,7 @@ async function boot() {
     navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => {});
   }
   try {
+    await loadLang(pickLang());
     await init({ module_or_path: '/assets/pkg/cyberlabel_wasm_bg.wasm' });
     // The trust anchor is pinned in the wasm build; any anchor in /assets/config.json (served by
     // the log operator) is ignored.
@@ -110,12 +156,19 @@ async function boot() {
     if (state.demoAnchor) $('demo-note').hidden = false;
     state.ready = true;
   } catch (e) {
-    showError(`The verifier could not start: ${e.message || e}`);
+    showError(String(e.message || e));
     window.__cyberlabel.state = 'error';
     window.__cyberlabel.error = String(e);
     return;
   }
   window.addEventListener('hashchange', () => verifyFromHash());
+  $('lang').addEventListener('change', async (ev) => {
+    const lang = ev.target.value;
+    if (!LANGS[lang]) return;
+    storageSet(LANG_KEY, lang);
+    try { await loadLang(lang); } catch { return; }
+    if (state.shown) render(state.shown.r, { checking: state.shown.checking });
+  });
   $('scan-button').addEventListener('click', () => startScan());
   $('photo').addEventListener('change', (ev) => scanPhoto(ev.target.files && ev.target.files[0]));
   verifyFromHash();
@@ -190,46 +243,69 @@ async function verify(payload) {
   }
   if (state.busy !== run) return;
   render(report);
+  if (state.fromScan) {
+    // Only now is it known whether the QR code was a label at all.
+    $('scan-status').textContent = report.verdict === 'malformed' ? t('scan.notLabel') : t('scan.checked');
+    state.fromScan = false;
+  }
   window.__cyberlabel.report = report;
   window.__cyberlabel.state = 'done';
 }
 
-function fmtDate(secs) {
-  if (secs === undefined || secs === null) return '';
-  return new Date(secs * 1000).toLocaleDateString(undefined, { year: 'numeric', month: 'long', day: 'numeric' });
-}
+const ICONS = {
+  genuine: '✓', revoked: '✕', suspended: '!', superseded: '!', expired: '!', unknown_issuer: '?',
+  not_genuine: '✕', malformed: '✕', not_in_log: '✕', log_inconsistent: '!', not_yet_valid: '✕',
+  cannot_check: '…', none: '⌕',
+};
 
 function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); }
 
 function showError(msg) {
-  render({ verdict: 'cannot_check', summary: msg });
+  render({ verdict: 'cannot_check', error: msg });
 }
 
+/** Draws a report: one headline, one sentence, what to do, and what the label says. */
 function render(r, { checking = false } = {}) {
+  state.shown = { r, checking };
   const box = $('verdict');
-  const v = r.verdict || 'none';
-  const meta = VERDICTS[v] || { title: 'Scan a label', icon: '⌕', advice: '' };
-  box.className = `verdict ${checking ? 'pending' : v}`;
-  box.dataset.verdict = checking ? 'pending' : v;
-  $('headline').textContent = checking && v === 'genuine' ? 'Checking the log…' : (v === 'none' ? 'Scan a label' : meta.title);
-  box.querySelector('.icon').textContent = checking ? '…' : meta.icon;
-  $('summary').textContent = r.summary || (v === 'none'
-    ? 'Point your camera at the QR code on the product or its box, or choose a photo of it.' : '');
-  const advice = $('advice');
-  advice.textContent = checking ? '' : meta.advice;
-  advice.hidden = checking || !meta.advice;
-  const note = $('online-note');
-  const online = r.online;
-  if (!checking && online && online.note) {
-    note.textContent = online.note;
-    note.hidden = false;
-  } else if (!checking && v === 'cannot_check' && r.label) {
-    note.textContent = 'The signature and dates were checked on this device, but the log and revocation checks could not be done (no connection). Try again when online.';
-    note.hidden = false;
+  const v = ICONS[r.verdict] ? r.verdict : 'none';
+  const view = checking ? 'pending' : v;
+  // Labels verified under the example (DEMO) trust anchor are marked as such, never plain green.
+  const demo = !checking && state.demoAnchor === true && !!r.label;
+  box.className = `verdict ${view}${demo ? ' demo' : ''}`;
+  box.dataset.verdict = view;
+  $('demo-badge').hidden = !demo;
+  box.querySelector('.icon').textContent = checking ? '…' : ICONS[v];
+  let headline, sentence, advice = '', note = '';
+  if (checking) {
+    headline = t('checking');
+    sentence = t('checkingSentence');
+  } else if (v === 'none') {
+    headline = t('none.title');
+    sentence = t('none.sentence');
+  } else if (r.error) {
+    headline = t(`verdict.${v}.title`);
+    sentence = t('error.start', { message: r.error });
   } else {
-    note.hidden = true;
+    headline = t(`verdict.${v}.title`);
+    sentence = t(`verdict.${v}.sentence`);
+    advice = i18n.strings[`verdict.${v}.advice`] || '';
+    const st = r.online && r.online.status;
+    // The issuer's reason, where it adds something (a superseded label's reason is the verdict).
+    if ((v === 'revoked' || v === 'suspended') && st && st.ok && st.reason !== null && st.reason !== undefined) {
+      const reason = i18n.reasons[String(st.reason)] || st.reason_text;
+      if (reason) note = t('reason', { reason });
+    } else if (v === 'genuine' && r.online && r.online.checked) {
+      note = t('note.checked');
+    }
   }
-  renderDetails(r);
+  $('headline').textContent = headline;
+  $('summary').textContent = sentence;
+  $('advice').textContent = advice;
+  $('advice').hidden = !advice;
+  $('online-note').textContent = note;
+  $('online-note').hidden = !note;
+  renderDetails(checking ? {} : r);
 }
 
 function addFact(dl, name, value) {
@@ -241,33 +317,48 @@ function addFact(dl, name, value) {
   dl.append(dt, dd);
 }
 
+/** The level with its scale: "Level 2 of 4" (multi-level), "Pass" (binary), plus its meaning. */
+function levelText(l) {
+  const meaning = levelWords(l.scheme, l.level).meaning || l.level_meaning || '';
+  let head;
+  if (l.scheme_kind === 'multi_level' && l.level_max) head = t('level.scale', { level: l.level, max: l.level_max });
+  else if (l.scheme_kind === 'binary') head = t('level.pass');
+  else if (l.scheme_kind === 'descriptive') head = t('level.granted');
+  else head = l.level_name || String(l.level);
+  return meaning ? `${head}: ${meaning}` : head;
+}
+
 function renderDetails(r) {
   const l = r.label;
   $('details').hidden = !l;
   if (!l) return;
   const dl = $('facts');
   clear(dl);
-  addFact(dl, 'Product', l.product);
-  addFact(dl, 'Manufacturer', l.manufacturer);
-  addFact(dl, 'Scheme', l.scheme_name ? `${l.scheme_name} (${l.scheme})` : l.scheme);
-  addFact(dl, 'Level', [l.level_name, l.level_meaning].filter(Boolean).join(': '));
-  addFact(dl, 'Security updates until', fmtDate(l.support_ends));
-  addFact(dl, 'Label valid until', fmtDate(l.expires_at));
-  addFact(dl, 'Issued', fmtDate(l.issued_at));
-  addFact(dl, 'Category', l.category);
-  addFact(dl, 'Hardware versions', l.hardware);
-  addFact(dl, 'Firmware versions', l.firmware);
-  addFact(dl, 'Assessment', l.assessment);
-  addFact(dl, 'Issued by', r.issuer && r.issuer.name);
-  addFact(dl, 'Label number', l.index !== undefined ? String(l.index) : '');
-  if (r.status && r.status.as_of) addFact(dl, 'Status checked as of', new Date(r.status.as_of * 1000).toLocaleString());
+  const sw = schemeWords(l.scheme);
+  addFact(dl, t('fact.product'), l.product);
+  addFact(dl, t('fact.manufacturer'), l.manufacturer);
+  addFact(dl, t('fact.scheme'), sw.name || l.scheme_name || l.scheme);
+  addFact(dl, t('fact.owner'), sw.owner || l.scheme_owner);
+  addFact(dl, t('fact.country'), countryName(l.scheme_country));
+  addFact(dl, t('fact.level'), levelText(l));
+  addFact(dl, t('fact.supportUntil'), fmtDay(l.support_until));
+  addFact(dl, t('fact.validThrough'), fmtDay(l.valid_through));
+  addFact(dl, t('fact.issued'), fmtDay(l.issued_on));
+  addFact(dl, t('fact.category'), (i18n.catalog.categories || {})[String(l.category_id)] || l.category);
+  addFact(dl, t('fact.hardware'), l.hardware);
+  addFact(dl, t('fact.firmware'), l.firmware);
+  addFact(dl, t('fact.assessment'), l.assessment_kind === 'self_declared' ? t('assessment.self')
+    : l.assessment_kind === 'third_party' ? t('assessment.lab', { lab: l.lab }) : l.assessment);
+  addFact(dl, t('fact.issuer'), r.issuer && r.issuer.name);
+  addFact(dl, t('fact.number'), l.index !== undefined ? String(l.index) : '');
   const provs = l.provisions || [];
   $('provisions-box').hidden = provs.length === 0;
   const ul = $('provisions');
   clear(ul);
   for (const p of provs) {
     const li = document.createElement('li');
-    li.textContent = p.title ? `${p.id} ${p.title}` : p.id;
+    const title = ((i18n.catalog.provisions || {})[p.id]) || p.title;
+    li.textContent = title ? `${p.id} ${title}` : p.id;
     ul.append(li);
   }
   const eqs = r.equivalents || [];
@@ -275,8 +366,15 @@ function renderDetails(r) {
   const eu = $('equivalents');
   clear(eu);
   for (const e of eqs) {
+    // Plain words: where, and as what; the legal basis and its source keys stay in the data.
+    const pw = schemeWords(e.to_scheme);
+    let scheme = pw.short || pw.name || e.to_scheme_name || e.to_scheme;
+    const lw = levelWords(e.to_scheme, e.to_level);
+    if (e.to_scheme_kind === 'multi_level') {
+      scheme += `, ${lw.name || e.to_level_name}`;
+    }
     const li = document.createElement('li');
-    li.textContent = e.text;
+    li.textContent = t(`eq.${e.effect}`, { country: countryName(e.to_country), scheme });
     eu.append(li);
   }
 }
@@ -292,7 +390,8 @@ function payloadFromScan(text) {
 
 function found(text) {
   stopScan();
-  $('scan-status').textContent = 'Label found.';
+  state.fromScan = true;
+  $('scan-status').textContent = t('scan.read');
   const payload = payloadFromScan(text);
   const i = payload.indexOf('#');
   const frag = i >= 0 ? payload.slice(i + 1) : payload;
@@ -327,20 +426,20 @@ async function decodeFrame(source, w, h) {
 
 async function startScan() {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    $('scan-status').textContent = 'This browser has no camera access here; choose a photo instead.';
+    $('scan-status').textContent = t('scan.noCameraApi');
     return;
   }
   try {
     stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' }, audio: false });
   } catch (e) {
-    $('scan-status').textContent = `Camera not available (${e.name || e}). Choose a photo instead.`;
+    $('scan-status').textContent = t('scan.noCamera', { error: e.name || e });
     return;
   }
   const video = $('video');
   video.srcObject = stream;
   video.hidden = false;
   await video.play().catch(() => {});
-  $('scan-status').textContent = 'Looking for a label QR code…';
+  $('scan-status').textContent = t('scan.looking');
   const tick = async () => {
     if (!stream) return;
     if (video.videoWidth > 0) {
@@ -362,14 +461,14 @@ function stopScan() {
 
 async function scanPhoto(file) {
   if (!file) return;
-  $('scan-status').textContent = 'Reading the photo…';
+  $('scan-status').textContent = t('scan.reading');
   try {
     const bmp = await createImageBitmap(file);
     const text = await decodeFrame(bmp, bmp.width, bmp.height);
     if (text) found(text);
-    else $('scan-status').textContent = 'No label QR code found in this photo. Try a sharper, closer photo.';
+    else $('scan-status').textContent = t('scan.noQr');
   } catch (e) {
-    $('scan-status').textContent = `Could not read the photo (${e.message || e}).`;
+    $('scan-status').textContent = t('scan.photoError', { error: e.message || e });
   }
 }
 

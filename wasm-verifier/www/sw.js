@@ -4,11 +4,13 @@
 // (/checkpoint, /tile/..., /status/...) is never cached here: a stale checkpoint or status bucket
 // must not pass for a fresh one, so offline the page says those checks could not be done.
 
-const CACHE = 'cyberlabel-verifier-v2';
+const CACHE = 'cyberlabel-verifier-v3';
 const SHELL = [
   '/v',
   '/assets/app.js',
   '/assets/style.css',
+  '/assets/i18n/en.json',
+  '/assets/i18n/de.json',
   '/assets/pkg/cyberlabel_wasm.js',
   '/assets/pkg/cyberlabel_wasm_bg.wasm',
   '/trust-list',

@@ -4,7 +4,7 @@
 //!
 //! Dates are whole days (FORMATS §1): each is given as the Unix time the claim carries and as
 //! the label's own day (`YYYY-MM-DD`), which is what people are shown, in every time zone.
-//! `valid_until` is the last day the label is valid (the claim's expires-on is the first day it
+//! `valid_through` is the last day the label is valid (the claim's expires-on is the first day it
 //! is not).
 
 use serde::Serialize;
@@ -71,7 +71,7 @@ pub struct LabelView {
     /// Issue day.
     pub issued_on: String,
     /// Last day the label is valid.
-    pub valid_until: String,
+    pub valid_through: String,
     /// Last day with security updates.
     pub support_until: String,
     /// Provisions met.
@@ -163,7 +163,7 @@ impl LabelView {
             expires_at: claim.expires_at,
             support_end: claim.support_end,
             issued_on: format_date(claim.issued_at),
-            valid_until: format_date(claim.expires_at.saturating_sub(DAY)),
+            valid_through: format_date(claim.expires_at.saturating_sub(DAY)),
             support_until: format_date(claim.support_end),
             provisions,
             assessment,
