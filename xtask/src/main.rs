@@ -217,14 +217,19 @@ fn setup_apt() -> Result<()> {
 
 fn setup_npm(root: &Path) -> Result<()> {
     let dir = root.join("tests/e2e");
-    let marker = dir.join("node_modules/playwright-core/package.json");
-    if marker.exists() {
-        println!("xtask: tests/e2e/node_modules present");
+    // node_modules must match the lock file: a dependency added since the last install (e.g.
+    // axe-core) would otherwise be missing until someone deletes node_modules by hand.
+    let lock = fs::read(dir.join("package-lock.json")).context("read tests/e2e/package-lock.json")?;
+    let stamp = dir.join("node_modules/.cyberlabel-lock");
+    if fs::read(&stamp).ok().as_deref() == Some(lock.as_slice()) {
+        println!("xtask: tests/e2e/node_modules matches package-lock.json");
         return Ok(());
     }
     run(Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(&dir))
+        .current_dir(&dir))?;
+    fs::write(&stamp, lock).context("write the node_modules stamp")?;
+    Ok(())
 }
 
 /// Creates (once) a venv under the target dir with the pinned test tools; returns its python.
