@@ -219,7 +219,8 @@ fn setup_npm(root: &Path) -> Result<()> {
     let dir = root.join("tests/e2e");
     // node_modules must match the lock file: a dependency added since the last install (e.g.
     // axe-core) would otherwise be missing until someone deletes node_modules by hand.
-    let lock = fs::read(dir.join("package-lock.json")).context("read tests/e2e/package-lock.json")?;
+    let lock =
+        fs::read(dir.join("package-lock.json")).context("read tests/e2e/package-lock.json")?;
     let stamp = dir.join("node_modules/.cyberlabel-lock");
     if fs::read(&stamp).ok().as_deref() == Some(lock.as_slice()) {
         println!("xtask: tests/e2e/node_modules matches package-lock.json");

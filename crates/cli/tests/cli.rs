@@ -472,10 +472,7 @@ fn help_lists_exactly_the_commands_that_exist() {
         assert!(out.status.success(), "{name} --help: {:?}", text(&out));
     }
     let about = stdout.lines().next().unwrap();
-    assert!(
-        !about.contains("revoke"),
-        "{about}"
-    );
+    assert!(!about.contains("revoke"), "{about}");
 }
 
 #[test]
