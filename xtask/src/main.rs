@@ -423,7 +423,13 @@ fn fresh_rustup_check(root: &Path) -> Result<()> {
         );
     }
     println!("xtask: fresh rustup home without {WASM_TARGET}: wasm32 build fails as expected");
-    let me = env::current_exe().context("current_exe")?;
+    // The workspace build earlier in `cargo xtask test` may have replaced this very binary on
+    // disk; on Linux /proc/self/exe still execs the running one.
+    let me = if Path::new("/proc/self/exe").exists() {
+        PathBuf::from("/proc/self/exe")
+    } else {
+        env::current_exe().context("current_exe")?
+    };
     let mut ensure = Command::new(me);
     ensure.arg("ensure-wasm-target");
     fresh(&mut ensure);

@@ -22,14 +22,16 @@
 use ed25519_dalek::VerifyingKey;
 
 use crate::cose::{self, ContentType, Entry};
+use crate::merkle;
 use crate::status::{EffectError, StatusMap};
 use crate::trust::{KeyState, TRUST_LIST_CONTENT_TYPE, TrustList};
 
 /// What a checked entry is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admitted {
-    /// A label or status record whose signature verified under the trust list in force.
-    Record,
+    /// A label or status record whose signature verified under the trust list in force, as
+    /// decoded for the check (so the status rules need not decode it again).
+    Record(Box<Entry>),
     /// A newer trust list, verified under the anchor; it is in force from the next entry on.
     TrustList(Box<TrustList>),
 }
@@ -54,20 +56,25 @@ pub fn check_entry(
     in_force: Option<&TrustList>,
     anchor: &VerifyingKey,
 ) -> Result<Admitted, EffectError> {
-    if is_trust_list(entry) {
-        let list =
-            TrustList::from_signed_any_time(entry, anchor).map_err(EffectError::BadTrustList)?;
-        if let Some(cur) = in_force
-            && list.version <= cur.version
-        {
-            return Err(EffectError::TrustListRollback {
-                in_force: cur.version,
-                got: list.version,
-            });
+    // Labels and status records are the common case: decode first, and look for a trust list
+    // only when that fails.
+    let decoded = match cose::decode_entry(entry) {
+        Ok(d) => d,
+        Err(_) if is_trust_list(entry) => {
+            let list = TrustList::from_signed_any_time(entry, anchor)
+                .map_err(EffectError::BadTrustList)?;
+            if let Some(cur) = in_force
+                && list.version <= cur.version
+            {
+                return Err(EffectError::TrustListRollback {
+                    in_force: cur.version,
+                    got: list.version,
+                });
+            }
+            return Ok(Admitted::TrustList(Box::new(list)));
         }
-        return Ok(Admitted::TrustList(Box::new(list)));
-    }
-    let decoded = cose::decode_entry(entry).map_err(EffectError::InvalidEntry)?;
+        Err(e) => return Err(EffectError::InvalidEntry(e)),
+    };
     let trust = in_force.ok_or(EffectError::NoTrustList)?;
     let kid = decoded.kid();
     let issuer = trust.issuer(&kid).ok_or(EffectError::UnknownIssuerKey)?;
@@ -98,7 +105,7 @@ pub fn check_entry(
         .sign1()
         .verify(key)
         .map_err(|_| EffectError::BadSignature)?;
-    Ok(Admitted::Record)
+    Ok(Admitted::Record(Box::new(decoded)))
 }
 
 /// A replay of a log from its first entry: the trust list in force and the status map, fed
@@ -174,11 +181,13 @@ impl Replay {
     ) -> Result<(), EffectError> {
         match checked {
             Ok(Admitted::TrustList(list)) => {
-                self.map.push(entry)?;
+                self.map.push_decoded(merkle::leaf_hash(entry), None)?;
                 self.trust = Some(*list);
                 Ok(())
             }
-            Ok(Admitted::Record) => self.map.push(entry),
+            Ok(Admitted::Record(decoded)) => self
+                .map
+                .push_decoded(merkle::leaf_hash(entry), Some(&decoded)),
             Err(e) => {
                 // counts as appended, without effect
                 let _ = self.map.push_without_effect(entry);

@@ -438,12 +438,22 @@ impl TargetInfo {
     /// Describe entry bytes (decodes them; an undecodable entry is "not a label").
     #[must_use]
     pub fn of(entry: &[u8]) -> Self {
-        let (label_kid, label_scheme) = match cose::decode_entry(entry) {
-            Ok(Entry::Label { sign1, claim }) => (sign1.key_id(), Some(claim.scheme)),
+        Self::of_decoded(
+            merkle::leaf_hash(entry),
+            cose::decode_entry(entry).ok().as_ref(),
+        )
+    }
+
+    /// Describe an entry already decoded (`None`: not a label or status record), given its leaf
+    /// hash — what a replay that decoded the entry once for its checks records.
+    #[must_use]
+    pub fn of_decoded(leaf_hash: Hash, entry: Option<&Entry>) -> Self {
+        let (label_kid, label_scheme) = match entry {
+            Some(Entry::Label { sign1, claim }) => (sign1.key_id(), Some(claim.scheme.clone())),
             _ => (None, None),
         };
         Self {
-            leaf_hash: merkle::leaf_hash(entry),
+            leaf_hash,
             label_kid,
             label_scheme,
         }
@@ -484,11 +494,23 @@ pub fn entry_effects<C: StatusContext>(
     index: u64,
     entry: &[u8],
 ) -> Result<Vec<StatusChange>, C::Error> {
-    if crate::admission::is_trust_list(entry) {
+    match cose::decode_entry(entry) {
+        Ok(decoded) => effects_of(ctx, index, &decoded),
         // a trust list changes no label's state
-        return Ok(Vec::new());
+        Err(_) if crate::admission::is_trust_list(entry) => Ok(Vec::new()),
+        Err(e) => Err(EffectError::InvalidEntry(e).into()),
     }
-    let decoded = cose::decode_entry(entry).map_err(EffectError::InvalidEntry)?;
+}
+
+/// [`entry_effects`] of an entry already decoded (a label or a status record).
+///
+/// # Errors
+/// [`EffectError`] (converted) or the context's lookup error.
+pub fn effects_of<C: StatusContext>(
+    ctx: &mut C,
+    index: u64,
+    decoded: &Entry,
+) -> Result<Vec<StatusChange>, C::Error> {
     match decoded {
         Entry::Label { sign1, claim } => {
             if claim.serial != index {
@@ -597,9 +619,34 @@ impl StatusMap {
     /// [`EffectError`]; the map is unchanged except that the entry still counts as appended
     /// (state `None`), so the auditor can report it and continue.
     pub fn push(&mut self, entry: &[u8]) -> Result<(), EffectError> {
+        let leaf = merkle::leaf_hash(entry);
+        match cose::decode_entry(entry) {
+            Ok(decoded) => self.push_decoded(leaf, Some(&decoded)),
+            Err(_) if crate::admission::is_trust_list(entry) => self.push_decoded(leaf, None),
+            Err(e) => {
+                self.push_decoded(leaf, None)?;
+                Err(EffectError::InvalidEntry(e))
+            }
+        }
+    }
+
+    /// Apply the next entry, already decoded (`None` for a trust list or an entry counted
+    /// without effect), given its leaf hash: the auditor's replay, which decoded the entry once
+    /// for its signature check, needs no second decoding here.
+    ///
+    /// # Errors
+    /// As [`StatusMap::push`].
+    pub fn push_decoded(
+        &mut self,
+        leaf_hash: Hash,
+        entry: Option<&Entry>,
+    ) -> Result<(), EffectError> {
         let index = self.size();
-        let result = entry_effects(self, index, entry);
-        self.targets.push(TargetInfo::of(entry));
+        let result = match entry {
+            Some(d) => effects_of(self, index, d),
+            None => Ok(Vec::new()),
+        };
+        self.targets.push(TargetInfo::of_decoded(leaf_hash, entry));
         let bucket = (index / BUCKET_LABELS) as usize;
         if self.buckets.len() <= bucket {
             self.buckets.push(Bucket::default());
@@ -618,13 +665,7 @@ impl StatusMap {
     /// # Errors
     /// Never today; kept fallible like [`StatusMap::push`].
     pub fn push_without_effect(&mut self, entry: &[u8]) -> Result<(), EffectError> {
-        let index = self.size();
-        self.targets.push(TargetInfo::of(entry));
-        let bucket = (index / BUCKET_LABELS) as usize;
-        if self.buckets.len() <= bucket {
-            self.buckets.push(Bucket::default());
-        }
-        Ok(())
+        self.push_decoded(merkle::leaf_hash(entry), None)
     }
 
     /// Rebuild a map from what [`StatusMap::buckets`] and [`StatusMap::targets`] returned

@@ -286,22 +286,25 @@ impl Sequencer {
             }
             if let EntryPolicy::Cyberlabel(anchor) = self.policy {
                 let in_force = b.trust.as_ref().map(|(_, t)| t).or(self.trust.as_ref());
-                match admission::check_entry(&bytes, index, in_force, &anchor) {
-                    Ok(Admitted::Record) => {}
-                    Ok(Admitted::TrustList(list)) => b.trust = Some((index, *list)),
+                let decoded = match admission::check_entry(&bytes, index, in_force, &anchor) {
+                    Ok(Admitted::Record(decoded)) => Some(decoded),
+                    Ok(Admitted::TrustList(list)) => {
+                        b.trust = Some((index, *list));
+                        None
+                    }
                     Err(e) => {
                         let _ = job.reply.send(Err(e.into()));
                         continue;
                     }
+                };
+                let mut ctx = Ctx {
+                    seq: self,
+                    b: &mut b,
+                };
+                let changes = match &decoded {
+                    Some(d) => status::effects_of(&mut ctx, index, d),
+                    None => Ok(Vec::new()),
                 }
-                let changes = status::entry_effects(
-                    &mut Ctx {
-                        seq: self,
-                        b: &mut b,
-                    },
-                    index,
-                    &bytes,
-                )
                 .and_then(|changes| {
                     // load first, then change: a failed load leaves the overlay untouched
                     for (i, _, _) in &changes {
