@@ -207,10 +207,21 @@ async function verify(payload) {
     let checkpoint = '', tiles = [], statusProof = '', problem = '';
     let seen = { size: 0, root: '' };
     try {
-      checkpoint = await fetchText('/checkpoint');
-      seen = seenFor(originOf(checkpoint));
-      const plan = JSON.parse(wasm.fetchPlan(payload, state.trustList, state.anchor, now, checkpoint,
-        seen.size, seen.root));
+      let plan;
+      for (let attempt = 1; ; attempt++) {
+        checkpoint = await fetchText('/checkpoint');
+        seen = seenFor(originOf(checkpoint));
+        try {
+          plan = JSON.parse(wasm.fetchPlan(payload, state.trustList, state.anchor, now, checkpoint,
+            seen.size, seen.root));
+          break;
+        } catch (e) {
+          // A checkpoint published a moment ago may still be waiting for its witnesses'
+          // cosignatures (milliseconds): ask again a few times before giving up.
+          if (attempt >= 4 || !String(e).includes('witness policy')) throw e;
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+      }
       const [tileRes, statusRes] = await Promise.allSettled([
         Promise.all(plan.tiles.map((p) => fetchBytes('/' + p))),
         fetchText('/' + plan.status),
