@@ -525,20 +525,10 @@ fn cap(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The UTC day (`YYYY-MM-DD`) of a Unix time.
+/// The UTC day (`YYYY-MM-DD`) of a Unix time: core's, the same the CLI and the API show.
 #[must_use]
 pub fn day(unix: u64) -> String {
-    // Days since 1970-01-01 to a civil date (proleptic Gregorian; Howard Hinnant's algorithm).
-    let z = i64::try_from(unix / 86_400).unwrap_or(i64::MAX / 2) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    cyberlabel_core::dates::format_date(unix)
 }
 
 fn claim_json(c: &Claim) -> serde_json::Value {

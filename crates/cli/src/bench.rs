@@ -69,6 +69,29 @@ fn product() -> Result<ProductDescription> {
     .context("bench product")
 }
 
+/// A benchmark log's trust list (its first entry): one issuer key for one scheme, signed by
+/// `anchor`.
+pub fn bench_trust_list(
+    issuer: &ed25519_dalek::VerifyingKey,
+    scheme: &str,
+    anchor: &ed25519_dalek::SigningKey,
+) -> Vec<u8> {
+    let list = TrustList {
+        version: 1,
+        issued_at: 0,
+        expires_at: u64::MAX / 2,
+        issuers: vec![TrustedIssuer::new(
+            "bench issuer",
+            issuer,
+            &[scheme],
+            0,
+            u64::MAX / 2,
+        )],
+        ..TrustList::default()
+    };
+    trust::sign(list.to_json().as_bytes(), anchor)
+}
+
 /// Runs the benchmark and prints the figures.
 pub fn run(args: BenchArgs) -> Result<()> {
     if cfg!(debug_assertions) {
@@ -123,20 +146,7 @@ fn run_in(args: &BenchArgs, tmp: &Path) -> Result<()> {
         );
         cfg.batch_size = args.batch_size;
         let log = Log::open(db, cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let list = TrustList {
-            version: 1,
-            issued_at: 0,
-            expires_at: u64::MAX / 2,
-            issuers: vec![TrustedIssuer::new(
-                "bench issuer",
-                &key.verifying_key(),
-                &[claim.scheme.as_str()],
-                0,
-                u64::MAX / 2,
-            )],
-            ..TrustList::default()
-        };
-        let entry = trust::sign(list.to_json().as_bytes(), &anchor);
+        let entry = bench_trust_list(&key.verifying_key(), &claim.scheme, &anchor);
         rt.block_on(log.submit(Submission::entry(entry)))
             .context("sequencer gone")?
             .map_err(|e| anyhow::anyhow!("trust list: {e}"))?;

@@ -17,7 +17,7 @@ use anyhow::{Context, Result, bail};
 use cyberlabel_core::checkpoint;
 use cyberlabel_core::cose;
 use cyberlabel_core::tiles::TilePath;
-use cyberlabel_core::trust::{self, TrustList, TrustedIssuer};
+
 use cyberlabel_issuer::keys;
 use cyberlabel_issuer::mint;
 use cyberlabel_issuer::product::ProductDescription;
@@ -134,23 +134,13 @@ fn run_in(args: &Args, tmp: &Path) -> Result<()> {
         ),
     )
     .map_err(|e| anyhow::anyhow!("opening the log: {e}"))?;
-    let list = TrustList {
-        version: 1,
-        issued_at: 0,
-        expires_at: u64::MAX / 2,
-        issuers: vec![TrustedIssuer::new(
-            "bench issuer",
+    let mut tickets = vec![
+        log.submit(Submission::entry(crate::serve::bench::bench_trust_list(
             &key.verifying_key(),
-            &[claim.scheme.as_str()],
-            0,
-            u64::MAX / 2,
-        )],
-        ..TrustList::default()
-    };
-    let mut tickets = vec![log.submit(Submission::entry(trust::sign(
-        list.to_json().as_bytes(),
-        &anchor,
-    )))];
+            &claim.scheme,
+            &anchor,
+        ))),
+    ];
     for l in &labels {
         tickets.push(log.submit(Submission::entry(l.clone())));
     }

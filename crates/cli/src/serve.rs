@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[path = "bench.rs"]
-mod bench;
+pub(crate) mod bench;
 
 use anyhow::{Context, Result, bail};
 use cyberlabel_server::auth::{ANY_SCHEME, parse_expiry};
@@ -245,20 +245,6 @@ fn config(args: &ServeArgs) -> Result<Config> {
     Ok(cfg)
 }
 
-fn init_tracing(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CYBERLABEL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // Errors only if a subscriber is already set (tests): harmless.
-    let _ = if json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
-}
-
 const BANNER: &str = "\
 ################################################################################
 #  DEMO MODE — using the EXAMPLE keys from keys-example/.                      #
@@ -267,7 +253,7 @@ const BANNER: &str = "\
 ################################################################################";
 
 fn serve(args: ServeArgs) -> Result<ExitCode> {
-    init_tracing(args.log_json);
+    crate::util::init_tracing(args.log_json);
     let mut cfg = config(&args)?;
     let demo = cfg.demo;
     if demo {

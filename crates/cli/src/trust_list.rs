@@ -22,6 +22,20 @@ pub const EXAMPLE_LOG_ORIGIN: &str = "cyberlabel.example/log-EXAMPLE";
 pub const EXAMPLE_TRUST_LIST_COSE: &[u8] =
     include_bytes!("../../../keys-example/trust-list.EXAMPLE.cose");
 
+/// An issuer key event as of a log index (rotation or compromise).
+#[derive(Debug, clap::Args)]
+pub struct KeyEvent {
+    /// The trust-list JSON file to edit.
+    #[arg(long)]
+    json: PathBuf,
+    /// Key id of the issuer key (16 hex digits).
+    #[arg(long)]
+    kid: String,
+    /// First log index the event applies to.
+    #[arg(long)]
+    at_index: u64,
+}
+
 /// `trust-list` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -51,30 +65,10 @@ pub enum Command {
     /// Retire an issuer key (rotation) as of a log index: labels it signs at that index or
     /// later are refused by the log and not genuine; earlier ones stay genuine. Edits the JSON
     /// in place and raises its version.
-    RetireKey {
-        /// The trust-list JSON file to edit.
-        #[arg(long)]
-        json: PathBuf,
-        /// Key id of the issuer key (16 hex digits).
-        #[arg(long)]
-        kid: String,
-        /// First log index at which the key may no longer sign labels.
-        #[arg(long)]
-        at_index: u64,
-    },
+    RetireKey(KeyEvent),
     /// Mark an issuer key compromised as of a log index: nothing it signs at that index or later
     /// counts (labels and status records). Edits the JSON in place and raises its version.
-    CompromiseKey {
-        /// The trust-list JSON file to edit.
-        #[arg(long)]
-        json: PathBuf,
-        /// Key id of the issuer key (16 hex digits).
-        #[arg(long)]
-        kid: String,
-        /// First log index at which nothing the key signs counts.
-        #[arg(long)]
-        at_index: u64,
-    },
+    CompromiseKey(KeyEvent),
     /// Add a witness (its C2SP cosignature/v1 verifier key, as `cyberlabel witness keygen`
     /// prints it). Edits the JSON in place and raises its version.
     AddWitness {
@@ -150,30 +144,10 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::RetireKey {
-            json,
-            kid,
-            at_index,
-        } => edit(&json, |list| {
-            let issuer = issuer_mut(list, &kid)?;
-            issuer.retired_at_index = Some(at_index);
-            Ok(format!(
-                "key {kid} ({}) retired as of log index {at_index}",
-                issuer.name
-            ))
-        }),
-        Command::CompromiseKey {
-            json,
-            kid,
-            at_index,
-        } => edit(&json, |list| {
-            let issuer = issuer_mut(list, &kid)?;
-            issuer.compromised_at_index = Some(at_index);
-            Ok(format!(
-                "key {kid} ({}) compromised as of log index {at_index}",
-                issuer.name
-            ))
-        }),
+        Command::RetireKey(e) => key_event(&e, "retired", |i, at| i.retired_at_index = Some(at)),
+        Command::CompromiseKey(e) => {
+            key_event(&e, "compromised", |i, at| i.compromised_at_index = Some(at))
+        }
         Command::AddWitness { json, vkey } => edit(&json, |list| {
             let key = VerifierKey::parse(vkey.trim())
                 .map_err(|e| anyhow::anyhow!("not a C2SP verifier key: {e}"))?;
@@ -279,6 +253,22 @@ fn edit(path: &Path, change: impl FnOnce(&mut TrustList) -> Result<String>) -> R
         list.version
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Record a key event (`what` as of `at_index`) on the issuer with the event's kid.
+fn key_event(
+    e: &KeyEvent,
+    what: &str,
+    set: impl FnOnce(&mut TrustedIssuer, u64),
+) -> Result<ExitCode> {
+    edit(&e.json, |list| {
+        let issuer = issuer_mut(list, &e.kid)?;
+        set(issuer, e.at_index);
+        Ok(format!(
+            "key {} ({}) {what} as of log index {}",
+            e.kid, issuer.name, e.at_index
+        ))
+    })
 }
 
 fn issuer_mut<'a>(list: &'a mut TrustList, kid: &str) -> Result<&'a mut TrustedIssuer> {

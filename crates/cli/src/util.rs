@@ -53,6 +53,25 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
     })
 }
 
+/// Logs to stderr with `tracing` (`CYBERLABEL_LOG` filter, default `info`): JSON lines when
+/// asked, plain text otherwise — colour only when stderr is a terminal, so logs written to a
+/// file or a journal carry no escape codes.
+pub fn init_tracing(json: bool) {
+    use std::io::IsTerminal as _;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CYBERLABEL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    // Errors only if a subscriber is already set (tests): harmless.
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,22 +114,9 @@ fn keygen(args: KeygenArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn init_tracing(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CYBERLABEL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
-}
-
 fn serve(args: ServeArgs) -> Result<ExitCode> {
     use std::io::Write as _;
-    init_tracing(args.log_json);
+    crate::util::init_tracing(args.log_json);
     let signer = keys::load(&args.key).context("cannot load the witness key")?;
     crate::util::ensure_dir(&args.data)?;
     let db = args.data.join("witness.db");

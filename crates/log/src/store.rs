@@ -184,6 +184,12 @@ fn commit_ops(c: &Commit) -> Vec<(Vec<u8>, Vec<u8>)> {
     ops
 }
 
+fn decode_index(v: &[u8]) -> Result<u64, StoreError> {
+    <[u8; 8]>::try_from(v)
+        .map(u64::from_be_bytes)
+        .map_err(|_| StoreError::Corrupt("trust index is not 8 bytes"))
+}
+
 fn to_hash(v: &[u8]) -> Result<Hash, StoreError> {
     v.try_into()
         .map_err(|_| StoreError::Corrupt("status node is not 32 bytes"))
@@ -250,13 +256,7 @@ impl LogStore for MemoryStore {
         self.get(&[K_STATE])?.map(|v| decode_state(&v)).transpose()
     }
     fn trust_index(&self) -> Result<Option<u64>, StoreError> {
-        self.get(&[K_TRUST])?
-            .map(|v| {
-                <[u8; 8]>::try_from(v.as_slice())
-                    .map(u64::from_be_bytes)
-                    .map_err(|_| StoreError::Corrupt("trust index is not 8 bytes"))
-            })
-            .transpose()
+        self.get(&[K_TRUST])?.map(|v| decode_index(&v)).transpose()
     }
     fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         let ops = commit_ops(commit);
@@ -321,13 +321,7 @@ impl LogStore for SledStore {
         self.get(&[K_STATE])?.map(|v| decode_state(&v)).transpose()
     }
     fn trust_index(&self) -> Result<Option<u64>, StoreError> {
-        self.get(&[K_TRUST])?
-            .map(|v| {
-                <[u8; 8]>::try_from(v.as_slice())
-                    .map(u64::from_be_bytes)
-                    .map_err(|_| StoreError::Corrupt("trust index is not 8 bytes"))
-            })
-            .transpose()
+        self.get(&[K_TRUST])?.map(|v| decode_index(&v)).transpose()
     }
     fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
