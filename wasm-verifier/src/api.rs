@@ -10,7 +10,7 @@
 use std::sync::OnceLock;
 
 use cyberlabel_core::catalog::Catalog;
-use cyberlabel_core::claim::{Assessment, Claim};
+use cyberlabel_core::claim::Claim;
 use cyberlabel_core::cose::ReasonCode;
 use cyberlabel_core::online::{self, Fetched, LabelState, Offline, OnlineError, Seen, Verdict};
 use cyberlabel_core::trust::TrustList;
@@ -531,61 +531,10 @@ pub fn day(unix: u64) -> String {
     cyberlabel_core::dates::format_date(unix)
 }
 
+/// The claim as core's one label view (the same JSON the CLI's `--json` and the API show).
 fn claim_json(c: &Claim) -> serde_json::Value {
-    let cat = catalog();
-    let scheme = cat.scheme(&c.scheme, c.catalog_version);
-    let level = scheme.and_then(|s| s.level(c.level));
-    let provisions: Vec<serde_json::Value> = c
-        .provisions
-        .iter()
-        .map(|i| match scheme.and_then(|s| s.provision(i)) {
-            Some(p) => serde_json::json!({ "id": p.id, "title": p.title }),
-            None => serde_json::json!({ "id": format!("#{i}") }),
-        })
-        .collect();
-    let assessment = match &c.assessment {
-        Assessment::SelfDeclared => "Self-declared by the manufacturer".to_string(),
-        Assessment::ThirdParty { lab } => format!("Tested by an independent lab ({lab})"),
-    };
-    serde_json::json!({
-        "index": c.serial,
-        "scheme": c.scheme,
-        "scheme_name": scheme.map(|s| s.name.clone()),
-        "scheme_owner": scheme.map(|s| s.owner.clone()),
-        "scheme_country": scheme.map(|s| s.country.clone()),
-        "scheme_kind": scheme.map(|s| serde_json::to_value(s.kind).unwrap_or_default()),
-        // The scale: the highest level of the scheme (e.g. 4 for "Level 2 of 4").
-        "level_max": scheme.and_then(|s| s.levels.iter().map(|l| l.level).max()),
-        "level": c.level,
-        "level_name": level.map(|l| l.name.clone()),
-        "level_meaning": level.map(|l| l.meaning.clone()),
-        "manufacturer": c.manufacturer,
-        "product": c.product,
-        "hardware": c.hardware_versions,
-        "firmware": c.firmware_versions,
-        "category": cat.category(c.category).map_or_else(|| c.category.to_string(), |k| k.name.clone()),
-        "category_id": c.category,
-        "issued_at": c.issued_at,
-        "expires_at": c.expires_at,
-        "support_ends": c.support_end,
-        // Whole days as the label states them (docs/FORMATS.md §1), the same in every time zone:
-        // the issue day, the last valid day (`expires_at` is the first day no longer valid) and
-        // the last day of security updates.
-        "issued_on": day(c.issued_at),
-        "valid_through": day(c.expires_at.saturating_sub(1)),
-        "support_until": day(c.support_end),
-        "provisions": provisions,
-        "assessment": assessment,
-        "assessment_kind": match &c.assessment {
-            Assessment::SelfDeclared => "self_declared",
-            Assessment::ThirdParty { .. } => "third_party",
-        },
-        "lab": match &c.assessment {
-            Assessment::SelfDeclared => None,
-            Assessment::ThirdParty { lab } => Some(lab),
-        },
-        "supersedes": c.supersedes,
-    })
+    serde_json::to_value(cyberlabel_core::view::LabelView::of(c, catalog()))
+        .unwrap_or(serde_json::Value::Null)
 }
 
 #[cfg(test)]

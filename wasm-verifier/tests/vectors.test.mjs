@@ -123,7 +123,7 @@ test('label vectors: payload forms, offline verdicts, equivalents (vectors/label
     const r = JSON.parse(wasm.verifyOffline(c.url, tl, anchor.raw, now));
     assert.equal(r.verdict, 'genuine', `${f}: ${JSON.stringify(r)}`);
     assert.equal(r.label.product, c.claim.product);
-    assert.equal(r.label.index, c.claim.serial);
+    assert.equal(r.label.serial, c.claim.serial);
     assert.equal(r.label.level, c.claim.level);
     assert.equal(r.label.provisions.length, c.claim.provisions.length);
     assert.equal(r.issuer.name, 'Vector issuing body');

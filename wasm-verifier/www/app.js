@@ -332,7 +332,7 @@ function addFact(dl, name, value) {
 function levelText(l) {
   const meaning = levelWords(l.scheme, l.level).meaning || l.level_meaning || '';
   let head;
-  if (l.scheme_kind === 'multi_level' && l.level_max) head = t('level.scale', { level: l.level, max: l.level_max });
+  if (l.scheme_kind === 'multi_level' && l.levels_in_scheme) head = t('level.scale', { level: l.level, max: l.levels_in_scheme });
   else if (l.scheme_kind === 'binary') head = t('level.pass');
   else if (l.scheme_kind === 'descriptive') head = t('level.granted');
   else head = l.level_name || String(l.level);
@@ -355,13 +355,13 @@ function renderDetails(r) {
   addFact(dl, t('fact.supportUntil'), fmtDay(l.support_until));
   addFact(dl, t('fact.validThrough'), fmtDay(l.valid_through));
   addFact(dl, t('fact.issued'), fmtDay(l.issued_on));
-  addFact(dl, t('fact.category'), (i18n.catalog.categories || {})[String(l.category_id)] || l.category);
-  addFact(dl, t('fact.hardware'), l.hardware);
-  addFact(dl, t('fact.firmware'), l.firmware);
-  addFact(dl, t('fact.assessment'), l.assessment_kind === 'self_declared' ? t('assessment.self')
-    : l.assessment_kind === 'third_party' ? t('assessment.lab', { lab: l.lab }) : l.assessment);
+  addFact(dl, t('fact.category'), (i18n.catalog.categories || {})[String(l.category)] || l.category_name);
+  addFact(dl, t('fact.hardware'), l.hardware_versions);
+  addFact(dl, t('fact.firmware'), l.firmware_versions);
+  addFact(dl, t('fact.assessment'), l.assessment === 'self_declared' ? t('assessment.self')
+    : l.assessment === 'third_party' ? t('assessment.lab', { lab: l.lab }) : l.assessment_text);
   addFact(dl, t('fact.issuer'), r.issuer && r.issuer.name);
-  addFact(dl, t('fact.number'), l.index !== undefined ? String(l.index) : '');
+  addFact(dl, t('fact.number'), l.serial !== undefined ? String(l.serial) : '');
   const provs = l.provisions || [];
   $('provisions-box').hidden = provs.length === 0;
   const ul = $('provisions');

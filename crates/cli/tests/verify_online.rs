@@ -8,7 +8,9 @@
 //! - a closed stdout (`verify … | head -1`) does not make verify panic;
 //! - a replaying proxy serving the log's pre-revocation answers does not get a revoked label
 //!   called Genuine: with the newer checkpoint remembered it is "log inconsistent", and once
-//!   the replayed cosignatures are older than the policy's `max_age` it cannot be checked.
+//!   the replayed cosignatures are older than the policy's `max_age` it cannot be checked;
+//! - one label view: the label's JSON is the same from the CLI (`verify --json`), the API
+//!   (`GET /labels/N`) and the verifier page's wasm binding (run natively).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -455,4 +457,59 @@ fn replayed_pre_revocation_log_is_not_genuine() {
             .is_some_and(|e| e.contains("checkpoint")),
         "{j}"
     );
+}
+
+/// The label view is written once (core's `view::LabelView`): the CLI's `--json`, the API and
+/// the page's wasm binding give the same JSON for the same label.
+#[test]
+fn label_view_is_the_same_from_cli_api_and_wasm() {
+    let demo = Demo::start();
+    let log = demo.url();
+    let (&index, url) = demo.samples.iter().min_by_key(|(i, _)| **i).unwrap();
+    let state_dir = tempfile::tempdir().unwrap();
+    // the API
+    let api: serde_json::Value =
+        serde_json::from_str(&get(&format!("{log}/labels/{index}"))).unwrap();
+    let from_api = api["claim"].clone();
+    // the CLI
+    let out = verify(&log, url, &state_dir.path().join("seen.json"), &["--json"]);
+    let from_cli = json_of(&out)["claim"].clone();
+    // the page's binding, natively, with the trust list the log serves and the pinned anchor
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let trust_list = agent
+        .get(&format!("{log}/trust-list"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_vec()
+        .unwrap();
+    let anchor = cyberlabel_issuer::keys::load_example_trust_list_key()
+        .unwrap()
+        .verifying_key();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let page: serde_json::Value = serde_json::from_str(
+        &cyberlabel_wasm::api::verify_offline(url, &trust_list, anchor.as_bytes(), now).unwrap(),
+    )
+    .unwrap();
+    let from_wasm = page["label"].clone();
+    assert!(from_api.is_object(), "{api}");
+    assert_eq!(from_api["serial"], index, "{from_api}");
+    assert_eq!(from_cli, from_api, "CLI vs API");
+    assert_eq!(from_wasm, from_api, "page binding vs API");
+    // and it is the view people read: the label's own days, the scale, the owner
+    for key in [
+        "issued_on",
+        "valid_through",
+        "support_until",
+        "levels_in_scheme",
+        "scheme_owner",
+    ] {
+        assert!(!from_api[key].is_null(), "{key} missing: {from_api}");
+    }
 }
