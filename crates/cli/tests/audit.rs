@@ -505,8 +505,18 @@ fn incremental_run_fetches_only_new_entries_and_watches() {
     server.stop();
 }
 
-/// Start `cyberlabel witness serve` for the demo log; returns (child, base URL).
-fn start_witness(dir: &Path, name: &str) -> (Child, String) {
+/// A witness process, killed when dropped (also when an assertion fails before the end).
+struct WitnessProcess(Child);
+
+impl Drop for WitnessProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start `cyberlabel witness serve` for the demo log; returns (process, base URL).
+fn start_witness(dir: &Path, name: &str) -> (WitnessProcess, String) {
     use cyberlabel_core::note::{KeyKind, VerifierKey};
     let out = bin()
         .args(["witness", "keygen", "--name", name, "--out"])
@@ -540,7 +550,7 @@ fn start_witness(dir: &Path, name: &str) -> (Child, String) {
         .strip_prefix("listening ")
         .unwrap()
         .to_owned();
-    (child, base)
+    (WitnessProcess(child), base)
 }
 
 fn add_checkpoint(witness: &str, signed: &str) {
@@ -573,9 +583,9 @@ fn witness_split_view_is_a_finding() {
             .unwrap(),
     )
     .unwrap();
-    let (mut honest, honest_url) = start_witness(dir.path(), "witness.test/honest");
+    let (_honest, honest_url) = start_witness(dir.path(), "witness.test/honest");
     add_checkpoint(&honest_url, &real);
-    let (mut fooled, fooled_url) = start_witness(dir.path(), "witness.test/fooled");
+    let (_fooled, fooled_url) = start_witness(dir.path(), "witness.test/fooled");
     let log_signer = NoteSigner::new(
         ORIGIN,
         KeyKind::Ed25519,
@@ -607,9 +617,5 @@ fn witness_split_view_is_a_finding() {
     let saved = std::fs::read_to_string(ev.join("checkpoint-witness-1")).unwrap();
     let body = fork.split("\n\n").next().unwrap();
     assert!(saved.starts_with(body), "{saved}");
-    for w in [&mut honest, &mut fooled] {
-        let _ = w.kill();
-        let _ = w.wait();
-    }
     server.stop();
 }
