@@ -612,32 +612,25 @@ fn emit(text: &str) -> Result<()> {
     }
 }
 
-/// The online check, retried a few times while the log's newest checkpoint still lacks its
+/// Runs an online check, again a few times while the log's newest checkpoint still lacks its
 /// witness quorum: right after an append the log publishes the checkpoint before its
 /// witnesses have answered (milliseconds on a LAN), and a verifier that asks in that moment
 /// should wait for the cosignatures rather than give up.
-fn check_online(
-    fetcher: &Fetcher,
-    label: &[u8],
-    serial: u64,
-    list: &TrustList,
-    catalog: &Catalog,
-    now: u64,
-    state: Option<&seen::State>,
+fn awaiting_witnesses(
+    mut check: impl FnMut() -> Result<(OnlineReport, Option<String>), String>,
 ) -> Result<(OnlineReport, Option<String>), String> {
     use cyberlabel_core::checkpoint::CheckpointError;
     let mut attempt = 0;
     loop {
-        let (report, origin) =
-            check_online_once(fetcher, label, serial, list, catalog, now, state)?;
-        let awaiting_witnesses = matches!(
+        let (report, origin) = check()?;
+        let waiting = matches!(
             report.log,
             Some(Err(online::OnlineError::Checkpoint(
                 CheckpointError::QuorumNotMet { .. }
             )))
         );
         attempt += 1;
-        if !awaiting_witnesses || attempt >= 4 {
+        if !waiting || attempt >= 4 {
             return Ok((report, origin));
         }
         std::thread::sleep(std::time::Duration::from_millis(500));
@@ -645,7 +638,7 @@ fn check_online(
 }
 
 /// One online check: fetch checkpoint, planned tiles and status bucket, verify.
-fn check_online_once(
+fn check_online(
     fetcher: &Fetcher,
     label: &[u8],
     serial: u64,
@@ -767,15 +760,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 )
             } else if let Some(url) = &log_url {
                 let fetcher = Fetcher::new(url)?;
-                match check_online(
-                    &fetcher,
-                    &bytes,
-                    claim.serial,
-                    list,
-                    &catalog,
-                    now,
-                    state.as_ref(),
-                ) {
+                match awaiting_witnesses(|| {
+                    check_online(
+                        &fetcher,
+                        &bytes,
+                        claim.serial,
+                        list,
+                        &catalog,
+                        now,
+                        state.as_ref(),
+                    )
+                }) {
                     Ok((r, origin)) => {
                         if let (Some(newest), Some(origin), Some(state)) =
                             (r.newest, origin, &mut state)

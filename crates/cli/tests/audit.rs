@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -505,52 +507,23 @@ fn incremental_run_fetches_only_new_entries_and_watches() {
     server.stop();
 }
 
-/// A witness process, killed when dropped (also when an assertion fails before the end).
-struct WitnessProcess(Child);
-
-impl Drop for WitnessProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Start `cyberlabel witness serve` for the demo log; returns (process, base URL).
-fn start_witness(dir: &Path, name: &str) -> (WitnessProcess, String) {
+/// Start `cyberlabel witness serve` for the demo log (killed when dropped).
+fn start_witness(dir: &Path, name: &str) -> (common::Witness, String) {
     use cyberlabel_core::note::{KeyKind, VerifierKey};
-    let out = bin()
-        .args(["witness", "keygen", "--name", name, "--out"])
-        .arg(dir.join(name.replace('/', "_")))
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let (key, _) = common::witness_keygen(dir, name);
     let log_vkey = VerifierKey::new(
         ORIGIN,
         KeyKind::Ed25519,
         keys::load_example_log_key().unwrap().verifying_key(),
     )
     .unwrap();
-    let mut child = bin()
-        .args(["witness", "serve", "--listen", "127.0.0.1:0", "--key"])
-        .arg(dir.join(name.replace('/', "_")).join("witness.key"))
-        .arg("--data")
-        .arg(dir.join(format!("{}-data", name.replace('/', "_"))))
-        .arg("--log")
-        .arg(log_vkey.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let _vkey = lines.next().unwrap().unwrap();
-    let base = lines
-        .next()
-        .unwrap()
-        .unwrap()
-        .strip_prefix("listening ")
-        .unwrap()
-        .to_owned();
-    (WitnessProcess(child), base)
+    let w = common::witness_serve(
+        &key,
+        &dir.join(format!("{}-data", name.replace('/', "_"))),
+        &log_vkey.to_string(),
+    );
+    let url = w.url.clone();
+    (w, url)
 }
 
 fn add_checkpoint(witness: &str, signed: &str) {

@@ -7,6 +7,9 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+mod common;
+
+use common::{witness_keygen, witness_serve};
 use cyberlabel_core::checkpoint::Checkpoint;
 use cyberlabel_core::merkle;
 use cyberlabel_core::note::{self, KeyKind, NoteSigner, VerifierKey};
@@ -15,19 +18,7 @@ use ed25519_dalek::SigningKey;
 #[test]
 fn keygen_serve_cosign_and_stop() {
     let dir = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_cyberlabel");
-    let out = Command::new(bin)
-        .args(["witness", "keygen", "--name", "witness.test/w1", "--out"])
-        .arg(dir.path().join("k"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed = String::from_utf8(out.stdout).unwrap();
-    let vkey = VerifierKey::parse(printed.trim()).unwrap();
+    let (key, vkey) = witness_keygen(dir.path(), "witness.test/w1");
     assert_eq!(vkey.kind(), KeyKind::CosignatureV1);
 
     let log = NoteSigner::new(
@@ -36,22 +27,9 @@ fn keygen_serve_cosign_and_stop() {
         SigningKey::from_bytes(&[3; 32]),
     )
     .unwrap();
-    let mut child = Command::new(bin)
-        .args(["witness", "serve", "--listen", "127.0.0.1:0", "--key"])
-        .arg(dir.path().join("k/witness.key"))
-        .arg("--data")
-        .arg(dir.path().join("data"))
-        .arg("--log")
-        .arg(log.verifier().to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    assert_eq!(first, format!("vkey {vkey}"));
-    let second = lines.next().unwrap().unwrap();
-    let base = second.strip_prefix("listening ").unwrap().to_owned();
+    let mut witness = witness_serve(&key, &dir.path().join("data"), &log.verifier().to_string());
+    assert_eq!(witness.vkey_line, format!("vkey {vkey}"));
+    let base = witness.url.clone();
 
     let leaves: Vec<_> = (0u8..5).map(|i| merkle::leaf_hash(&[i])).collect();
     let cp = Checkpoint::new("log.test/l", 5, merkle::reference_root(&leaves));
@@ -72,11 +50,11 @@ fn keygen_serve_cosign_and_stop() {
 
     let killed = Command::new("kill")
         .arg("-TERM")
-        .arg(child.id().to_string())
+        .arg(witness.child.id().to_string())
         .status()
         .unwrap();
     assert!(killed.success());
-    let status = child.wait().unwrap();
+    let status = witness.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }
 
@@ -87,37 +65,13 @@ fn keygen_serve_cosign_and_stop() {
 fn demo_server_gathers_witness_cosignatures() {
     let dir = tempfile::tempdir().unwrap();
     let bin = env!("CARGO_BIN_EXE_cyberlabel");
-    let out = Command::new(bin)
-        .args(["witness", "keygen", "--name", "witness.test/w2", "--out"])
-        .arg(dir.path().join("k"))
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let vkey = VerifierKey::parse(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+    let (key, vkey) = witness_keygen(dir.path(), "witness.test/w2");
     let origin = "localhost/cyberlabel";
     let log_key = cyberlabel_issuer::keys::load_example_log_key().unwrap();
     let log_vkey = VerifierKey::new(origin, KeyKind::Ed25519, log_key.verifying_key()).unwrap();
 
-    let mut witness = Command::new(bin)
-        .args(["witness", "serve", "--listen", "127.0.0.1:0", "--key"])
-        .arg(dir.path().join("k/witness.key"))
-        .arg("--data")
-        .arg(dir.path().join("wdata"))
-        .arg("--log")
-        .arg(log_vkey.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut wl = BufReader::new(witness.stdout.take().unwrap()).lines();
-    let _ = wl.next().unwrap().unwrap();
-    let witness_url = wl
-        .next()
-        .unwrap()
-        .unwrap()
-        .strip_prefix("listening ")
-        .unwrap()
-        .to_owned();
+    let mut witness = witness_serve(&key, &dir.path().join("wdata"), &log_vkey.to_string());
+    let witness_url = witness.url.clone();
 
     let www = dir.path().join("www");
     std::fs::create_dir_all(&www).unwrap();
@@ -178,7 +132,7 @@ fn demo_server_gathers_witness_cosignatures() {
     };
     assert!(cosigned.is_signed_by(&log_vkey));
 
-    for child in [&mut server, &mut witness] {
+    for child in [&mut server, &mut witness.child] {
         let killed = Command::new("kill")
             .arg("-TERM")
             .arg(child.id().to_string())

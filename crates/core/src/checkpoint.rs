@@ -543,24 +543,9 @@ mod tests {
 
     #[test]
     fn roundtrip_with_status_and_witnesses() {
-        let log = NoteSigner::new(
-            "log.example/a",
-            KeyKind::Ed25519,
-            SigningKey::from_bytes(&[7; 32]),
-        )
-        .unwrap();
-        let w1 = NoteSigner::new(
-            "w1",
-            KeyKind::CosignatureV1,
-            SigningKey::from_bytes(&[8; 32]),
-        )
-        .unwrap();
-        let w2 = NoteSigner::new(
-            "w2",
-            KeyKind::CosignatureV1,
-            SigningKey::from_bytes(&[9; 32]),
-        )
-        .unwrap();
+        let log = signer("log.example/a", KeyKind::Ed25519, 7);
+        let w1 = signer("w1", KeyKind::CosignatureV1, 8);
+        let w2 = signer("w2", KeyKind::CosignatureV1, 9);
         let mut cp = Checkpoint::new("log.example/a", 1000, [3; 32]);
         cp.set_status(StatusCommitment {
             bucket_count: 4,
@@ -706,24 +691,9 @@ mod tests {
 
     #[test]
     fn replace_signature_lines_supersedes_same_key() {
-        let log = NoteSigner::new(
-            "log.example/a",
-            KeyKind::Ed25519,
-            SigningKey::from_bytes(&[7; 32]),
-        )
-        .unwrap();
-        let w1 = NoteSigner::new(
-            "w1",
-            KeyKind::CosignatureV1,
-            SigningKey::from_bytes(&[8; 32]),
-        )
-        .unwrap();
-        let w2 = NoteSigner::new(
-            "w2",
-            KeyKind::CosignatureV1,
-            SigningKey::from_bytes(&[9; 32]),
-        )
-        .unwrap();
+        let log = signer("log.example/a", KeyKind::Ed25519, 7);
+        let w1 = signer("w1", KeyKind::CosignatureV1, 8);
+        let w2 = signer("w2", KeyKind::CosignatureV1, 9);
         let cp = Checkpoint::new("log.example/a", 5, [3; 32]);
         let text = cp.to_text();
         let signed = cp.sign(&log).unwrap();

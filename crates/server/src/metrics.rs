@@ -153,32 +153,30 @@ impl Metrics {
                 );
             }
         }
-        let _ = writeln!(
+        let gauge =
+            |out: &mut String, name: &str, help: &str, value: &dyn Fn(&WitnessStats) -> u64| {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+                for (witness, st) in &map {
+                    let _ = writeln!(
+                        out,
+                        "{name}{{witness=\"{}\"}} {}",
+                        label_value(witness),
+                        value(st)
+                    );
+                }
+            };
+        gauge(
             out,
-            "# HELP cyberlabel_witness_cosigned_size Tree size of the latest cosignature per witness.\n\
-             # TYPE cyberlabel_witness_cosigned_size gauge"
+            "cyberlabel_witness_cosigned_size",
+            "Tree size of the latest cosignature per witness.",
+            &|st| st.cosigned_size,
         );
-        for (name, st) in &map {
-            let _ = writeln!(
-                out,
-                "cyberlabel_witness_cosigned_size{{witness=\"{}\"}} {}",
-                label_value(name),
-                st.cosigned_size
-            );
-        }
-        let _ = writeln!(
+        gauge(
             out,
-            "# HELP cyberlabel_witness_last_cosignature_timestamp_seconds Unix time of the latest cosignature per witness.\n\
-             # TYPE cyberlabel_witness_last_cosignature_timestamp_seconds gauge"
+            "cyberlabel_witness_last_cosignature_timestamp_seconds",
+            "Unix time of the latest cosignature per witness.",
+            &|st| st.last_cosigned_unix,
         );
-        for (name, st) in &map {
-            let _ = writeln!(
-                out,
-                "cyberlabel_witness_last_cosignature_timestamp_seconds{{witness=\"{}\"}} {}",
-                label_value(name),
-                st.last_cosigned_unix
-            );
-        }
         self.witness_latency.render(
             out,
             "cyberlabel_witness_request_seconds",

@@ -153,26 +153,20 @@ pub fn agent() -> ureq::Agent {
 }
 
 pub fn post(agent: &ureq::Agent, url: &str, body: &str) -> Resp {
-    let mut r = agent
-        .post(url)
-        .header("content-type", "text/plain")
-        .send(body)
-        .unwrap();
-    let content_type = r
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    Resp {
-        status: r.status().as_u16(),
-        content_type,
-        body: r.body_mut().read_to_string().unwrap(),
-    }
+    read(
+        agent
+            .post(url)
+            .header("content-type", "text/plain")
+            .send(body)
+            .unwrap(),
+    )
 }
 
 pub fn get(agent: &ureq::Agent, url: &str) -> Resp {
-    let mut r = agent.get(url).call().unwrap();
+    read(agent.get(url).call().unwrap())
+}
+
+fn read(mut r: ureq::http::Response<ureq::Body>) -> Resp {
     let content_type = r
         .headers()
         .get("content-type")
