@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::bin;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -21,20 +23,6 @@ use serde_json::Value;
 
 /// The demo server's origin (`crates/server/src/config.rs` default).
 const ORIGIN: &str = "localhost/cyberlabel";
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cyberlabel"));
-    for v in [
-        "CYBERLABEL_LISTEN",
-        "CYBERLABEL_DATA",
-        "CYBERLABEL_DEMO",
-        "CYBERLABEL_VERIFIER_URL",
-        "CYBERLABEL_ORIGIN",
-    ] {
-        c.env_remove(v);
-    }
-    c
-}
 
 struct Server {
     child: Child,

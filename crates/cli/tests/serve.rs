@@ -4,22 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
 
+mod common;
+
+use common::bin;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cyberlabel"));
-    for v in [
-        "CYBERLABEL_LISTEN",
-        "CYBERLABEL_DATA",
-        "CYBERLABEL_DEMO",
-        "CYBERLABEL_VERIFIER_URL",
-    ] {
-        c.env_remove(v);
-    }
-    c
-}
 
 fn http(addr: &str, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();

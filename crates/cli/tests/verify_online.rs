@@ -14,6 +14,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::bin;
+
 use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -24,20 +28,6 @@ use std::time::{Duration, Instant};
 
 use cyberlabel_core::note::{self, VerifierKey};
 use cyberlabel_core::trust::TrustList;
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cyberlabel"));
-    for v in [
-        "CYBERLABEL_LISTEN",
-        "CYBERLABEL_DATA",
-        "CYBERLABEL_DEMO",
-        "CYBERLABEL_VERIFIER_URL",
-        "CYBERLABEL_CATALOG",
-    ] {
-        c.env_remove(v);
-    }
-    c
-}
 
 /// A running `cyberlabel serve --demo`; SIGTERM + wait on drop.
 struct Demo {

@@ -9,11 +9,28 @@ use std::process::{Child, Command, Stdio};
 
 use cyberlabel_core::note::VerifierKey;
 
+/// The `cyberlabel` binary, without the environment settings that would change what a test
+/// asks for (listen address, data dir, demo mode, URLs, origin, catalog).
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cyberlabel"));
+    for v in [
+        "CYBERLABEL_LISTEN",
+        "CYBERLABEL_DATA",
+        "CYBERLABEL_DEMO",
+        "CYBERLABEL_VERIFIER_URL",
+        "CYBERLABEL_ORIGIN",
+        "CYBERLABEL_CATALOG",
+    ] {
+        c.env_remove(v);
+    }
+    c
+}
+
 /// `cyberlabel witness keygen --name <name>` into `dir/<name with / as _>`: the key file and the
 /// printed verifier key.
 pub fn witness_keygen(dir: &Path, name: &str) -> (PathBuf, VerifierKey) {
     let out_dir = dir.join(name.replace('/', "_"));
-    let out = Command::new(env!("CARGO_BIN_EXE_cyberlabel"))
+    let out = bin()
         .args(["witness", "keygen", "--name", name, "--out"])
         .arg(&out_dir)
         .output()
@@ -46,7 +63,7 @@ impl Drop for Witness {
 
 /// Start a witness on a free loopback port for the log with verifier key `log_vkey`.
 pub fn witness_serve(key: &Path, data: &Path, log_vkey: &str) -> Witness {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cyberlabel"))
+    let mut child = bin()
         .args(["witness", "serve", "--listen", "127.0.0.1:0", "--key"])
         .arg(key)
         .arg("--data")

@@ -144,3 +144,19 @@ pub(super) fn with_headers(
         .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     r
 }
+
+/// What every mutation does first: derive its idempotency key (token, route, header), read the
+/// body within `limit`, and bind the key to that exact body.
+pub(super) async fn keyed_body(
+    s: &AppState,
+    op: &TokenRecord,
+    route: &str,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<(Option<[u8; 32]>, Bytes), ApiError> {
+    let idem = idempotency_key(op, route, headers)?;
+    let bytes = read_body(body, limit).await?;
+    bind_idempotency_body(s, idem, &bytes)?;
+    Ok((idem, bytes))
+}

@@ -7,9 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::extract::{
-    Operator, bind_idempotency_body, idempotency_key, parse_index, read_body, with_headers,
-};
+use super::extract::{Operator, keyed_body, parse_index, with_headers};
 use crate::AppState;
 use crate::auth::TokenRecord;
 use crate::error::ApiError;
@@ -34,9 +32,15 @@ pub(super) async fn mint(
     body: Body,
 ) -> Result<Response, ApiError> {
     let r = async {
-        let idem = idempotency_key(&op, "POST /labels", &headers)?;
-        let bytes = read_body(body, s.config().body_limit).await?;
-        bind_idempotency_body(&s, idem, &bytes)?;
+        let (idem, bytes) = keyed_body(
+            &s,
+            &op,
+            "POST /labels",
+            &headers,
+            body,
+            s.config().body_limit,
+        )
+        .await?;
         let item: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::bad_request(None, format!("malformed JSON: {e}")))?;
         Ok(s.service().mint(&op, item, idem).await?)
@@ -53,9 +57,15 @@ pub(super) async fn bulk(
     body: Body,
 ) -> Result<Response, ApiError> {
     let r = async {
-        let idem = idempotency_key(&op, "POST /labels/bulk", &headers)?;
-        let bytes = read_body(body, s.config().bulk_body_limit).await?;
-        bind_idempotency_body(&s, idem, &bytes)?;
+        let (idem, bytes) = keyed_body(
+            &s,
+            &op,
+            "POST /labels/bulk",
+            &headers,
+            body,
+            s.config().bulk_body_limit,
+        )
+        .await?;
         let items = parse_bulk(&bytes, s.config().bulk_max_items)?;
         Ok(s.service().mint_bulk(&op, items, idem).await)
     }
@@ -168,9 +178,15 @@ pub(super) async fn renew(
 ) -> Result<Response, ApiError> {
     let r = async {
         let index = parse_index(&index)?;
-        let idem = idempotency_key(&op, &format!("POST /labels/{index}/renew"), &headers)?;
-        let bytes = read_body(body, s.config().body_limit).await?;
-        bind_idempotency_body(&s, idem, &bytes)?;
+        let (idem, bytes) = keyed_body(
+            &s,
+            &op,
+            &format!("POST /labels/{index}/renew"),
+            &headers,
+            body,
+            s.config().body_limit,
+        )
+        .await?;
         let req = serde_json::from_slice(&bytes).map_err(|e| ApiError::from(json_error(&e)))?;
         Ok(s.service().renew(&op, index, req, idem).await?)
     }
@@ -189,13 +205,15 @@ pub(super) async fn change_status(
 ) -> Result<Response, ApiError> {
     let r = async {
         let index = parse_index(&index)?;
-        let idem = idempotency_key(
+        let (idem, bytes) = keyed_body(
+            &s,
             &op,
             &format!("POST /labels/{index}/{}", action.as_str()),
             &headers,
-        )?;
-        let bytes = read_body(body, s.config().body_limit).await?;
-        bind_idempotency_body(&s, idem, &bytes)?;
+            body,
+            s.config().body_limit,
+        )
+        .await?;
         let req = if bytes.iter().all(u8::is_ascii_whitespace) {
             crate::service::StatusRequest::default()
         } else {
@@ -237,9 +255,15 @@ pub(super) async fn submit_entry(
     body: Body,
 ) -> Result<Response, ApiError> {
     let r = async {
-        let idem = idempotency_key(&op, "POST /entries", &headers)?;
-        let bytes = read_body(body, s.config().body_limit).await?;
-        bind_idempotency_body(&s, idem, &bytes)?;
+        let (idem, bytes) = keyed_body(
+            &s,
+            &op,
+            "POST /entries",
+            &headers,
+            body,
+            s.config().body_limit,
+        )
+        .await?;
         Ok(s.service().submit_signed(&op, bytes.to_vec(), idem).await?)
     }
     .await;
