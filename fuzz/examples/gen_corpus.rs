@@ -2,7 +2,8 @@
 //! Seeds: the typical signed label (as bytes and as URL/CL1 text), a status record, its claim.
 
 use cyberlabel_core::claim::{Assessment, Claim, ProvisionSet};
-use cyberlabel_core::cose::{self, ReasonCode, StatusAction, StatusRecord};
+use cyberlabel_core::cose;
+use cyberlabel_core::status::{ReasonCode, StatusAction, StatusRecord};
 use cyberlabel_core::payload;
 use ed25519_dalek::SigningKey;
 use std::fs;

@@ -93,7 +93,7 @@ test('a tampered payload shows Not genuine', async () => {
   const url = `${server.base}/v#${encodeDigits(forged)}`;
   const { context, page, requests } = await newPage(browser);
   const v = await open(page, url);
-  assert.equal(v.report.verdict, 'not_genuine', JSON.stringify(v.report));
+  assert.equal(v.report.verdict, 'tampered', JSON.stringify(v.report));
   assert.equal(v.headline, 'Not genuine');
   assert.match(v.text, /report/i);
   assertPrivate(requests, [encodeDigits(forged), forged.toString('base64')], server.base);
@@ -194,7 +194,7 @@ test('with the server stopped after page load, the page gives the offline verdic
   assert.match(v2.text, /SmartHub Two/); // the offline part is still shown
   assert.match(v2.text, /log and revocation checks could not be done/);
   assert.match(v2.text, /Try again when you are online/);
-  assert.equal(v2.report.offline_verdict, 'valid');
+  assert.equal(v2.report.offline_verdict, 'genuine');
   // a reload with the server gone: the service worker serves the page, wasm and trust list
   await page.reload();
   const v3 = await verdictOf(page);

@@ -11,10 +11,12 @@ use std::sync::OnceLock;
 
 use cyberlabel_core::catalog::Catalog;
 use cyberlabel_core::claim::Claim;
-use cyberlabel_core::cose::ReasonCode;
-use cyberlabel_core::online::{self, Fetched, LabelState, Offline, OnlineError, Seen, Verdict};
+use cyberlabel_core::online::{self, Fetched, OnlineError, Seen};
+use cyberlabel_core::status::ReasonCode;
+use cyberlabel_core::status::State;
 use cyberlabel_core::trust::TrustList;
-use cyberlabel_core::{merkle, note, payload, verdict};
+use cyberlabel_core::verdict::Verdict;
+use cyberlabel_core::{merkle, note, payload, verdict, view};
 use ed25519_dalek::VerifyingKey;
 
 /// Largest camera frame / photo the QR decoder accepts (pixels): bounds memory and time.
@@ -272,19 +274,7 @@ pub fn verify_offline(
         Err(e) => return Ok(malformed(&e)),
     };
     let report = verdict::verify_offline(&label, &trust, catalog(), now);
-    let outcome = Offline::of(&report);
-    let mut json = report_json(&report, &trust, now);
-    let v = match outcome {
-        Offline::Valid => "genuine",
-        _ if report.verdict == verdict::Verdict::NotYetValid => "not_yet_valid",
-        other => other.name(),
-    };
-    json["verdict"] = v.into();
-    if report.verdict == verdict::Verdict::NotYetValid {
-        json["summary"] = NOT_YET_VALID_TEXT.into();
-    }
-    json["online_possible"] = outcome.online_possible().into();
-    Ok(json.to_string())
+    Ok(report_json(&report, report.verdict, &trust, now).to_string())
 }
 
 /// The fetch plan (JSON `{tiles: [path], status: path, size, origin}`), after verifying the
@@ -368,23 +358,13 @@ pub fn verify_online(
         status_proof: (!status_proof.is_empty()).then_some(status_proof.as_bytes()),
     };
     let r = online::verify(&label, &trust, catalog(), now, &fetched, seen.as_ref());
-    let outcome = Offline::of(&r.offline);
-    let mut json = report_json(&r.offline, &trust, now);
-    let not_yet_valid = r.offline.verdict == verdict::Verdict::NotYetValid;
-    json["verdict"] = if not_yet_valid {
-        "not_yet_valid"
-    } else {
-        r.verdict.name()
-    }
-    .into();
+    let mut json = report_json(&r.offline, r.verdict, &trust, now);
     json["newest"] = seen_json(r.newest.as_ref());
     json["origin"] = if checkpoint.is_empty() {
         serde_json::Value::Null
     } else {
         origin_of(checkpoint).into()
     };
-    json["online_possible"] = outcome.online_possible().into();
-    json["summary"] = summary(r.verdict, &r.offline).into();
     let err = |e: &OnlineError| e.to_string();
     let log = match &r.log {
         Some(Ok(i)) => serde_json::json!({
@@ -395,16 +375,10 @@ pub fn verify_online(
     };
     let status = match &r.status {
         Some(Ok(a)) => {
-            let (state, reason) = match a.state {
-                LabelState::Active => ("active", None),
-                LabelState::Suspended(x) => ("suspended", Some(x)),
-                LabelState::Revoked(x) => ("revoked", Some(x)),
-                LabelState::Superseded(x) => ("superseded", Some(x)),
-                _ => ("unknown", None),
-            };
-            let reason_text = reason.and_then(ReasonCode::from_u8).map(ReasonCode::text);
+            let reason = (a.state != State::Active && a.state != State::None).then_some(a.reason);
             serde_json::json!({
-                "ok": true, "state": state, "reason": reason, "reason_text": reason_text,
+                "ok": true, "state": state_name(a.state), "reason": reason,
+                "reason_text": reason.and_then(ReasonCode::from_u8).map(ReasonCode::text),
                 "as_of_tree_size": a.size,
             })
         }
@@ -412,117 +386,56 @@ pub fn verify_online(
         None => serde_json::Value::Null,
     };
     let checked = matches!(r.log, Some(Ok(_))) && matches!(r.status, Some(Ok(_)));
-    let note = if r.verdict == Verdict::NotInLog {
-        "Checked against the public transparency log, as vouched for by its witnesses just now."
-    } else if r.verdict == Verdict::LogInconsistent {
-        "The log's answer contradicts what this device verified before, so it was not used."
-    } else if checked {
-        "Checked against the public transparency log and the issuer's revocation list just now."
-    } else if outcome.online_possible() {
-        "The signature and dates were checked on this device, but the log and revocation checks could not be done now."
-    } else {
-        ""
-    };
-    json["online"] = serde_json::json!({
-        "checked": checked, "log": log, "status": status, "note": note,
-    });
-    if let Some(Ok(a)) = &r.status
-        && let Some(reason) = json["online"]["status"]["reason_text"].as_str()
-        && !matches!(a.state, LabelState::Active)
-    {
-        let s = format!("{} {reason}", json["summary"].as_str().unwrap_or_default());
-        json["summary"] = s.into();
-    }
+    json["online"] = serde_json::json!({ "checked": checked, "log": log, "status": status });
     Ok(json.to_string())
+}
+
+fn state_name(state: State) -> &'static str {
+    match state {
+        State::Active => "active",
+        State::Suspended => "suspended",
+        State::Revoked => "revoked",
+        State::Superseded => "superseded",
+        State::None => "unknown",
+    }
 }
 
 fn malformed(problem: &str) -> String {
     serde_json::json!({
-        "verdict": "malformed",
-        "offline_verdict": "malformed",
+        "verdict": Verdict::Malformed.name(),
+        "offline_verdict": Verdict::Malformed.name(),
         "online_possible": false,
-        "summary": verdict::Verdict::Malformed.explain(),
+        "summary": Verdict::Malformed.explain(),
         "problem": problem,
     })
     .to_string()
 }
 
-/// The `not_in_log` verdict in plain words (one sentence).
-pub const NOT_IN_LOG_TEXT: &str =
-    "Not genuine — this label is not in the public log of issued labels.";
-/// The `log_inconsistent` verdict in plain words (one sentence).
-pub const LOG_INCONSISTENT_TEXT: &str = "Warning: the label log showed an older or different \
-     state than before — do not rely on this label now; try again later or on another network.";
-/// The `not_yet_valid` verdict in plain words (one sentence).
-pub const NOT_YET_VALID_TEXT: &str = "Not valid yet — this label says it was issued on a date \
-     that has not come yet, so unless this device's date is wrong it is not genuine.";
-
-fn summary(v: Verdict, offline: &verdict::Report) -> String {
-    if offline.verdict == verdict::Verdict::NotYetValid {
-        return NOT_YET_VALID_TEXT.into();
-    }
-    match v {
-        Verdict::NotInLog => NOT_IN_LOG_TEXT.into(),
-        Verdict::LogInconsistent => LOG_INCONSISTENT_TEXT.into(),
-        Verdict::Revoked(_) => "The issuing body has withdrawn this label.".into(),
-        Verdict::Suspended(_) => "The issuing body has suspended this label for now.".into(),
-        Verdict::Superseded => "A newer label replaces this one.".into(),
-        Verdict::NotGenuine if offline.verdict == verdict::Verdict::Genuine
-            || offline.verdict == verdict::Verdict::Expired =>
-        {
-            "This label is not in the public log of issued labels: it was not issued by the body it names.".into()
-        }
-        Verdict::CannotCheck => {
-            "The label's signature is valid and the issuer is recognised, but whether it was revoked could not be checked now.".into()
-        }
-        _ => offline.verdict.explain().into(),
-    }
-}
-
-fn report_json(r: &verdict::Report, trust: &TrustList, now: u64) -> serde_json::Value {
-    let outcome = Offline::of(r);
+/// The report as JSON: the one verdict (`verdict`, with core's words as `summary`), the offline
+/// part's verdict, and — only when the label is validly signed by a trusted issuer — what it
+/// says (core's label view) and the partner schemes that recognise it (core's equivalents).
+fn report_json(
+    r: &verdict::Report,
+    verdict: Verdict,
+    trust: &TrustList,
+    now: u64,
+) -> serde_json::Value {
     let mut json = serde_json::json!({
-        "offline_verdict": outcome.name(),
-        "summary": r.verdict.explain(),
+        "verdict": verdict.name(),
+        "offline_verdict": r.verdict.name(),
+        "online_possible": r.verdict.offline_passed(),
+        "summary": verdict.explain(),
         "problem": r.problem.map(|p| p.to_string()),
         "issuer": r.issuer.as_ref().map(|i| serde_json::json!({
             "name": i.name, "kid": hex::encode(i.kid),
         })),
     });
-    // What the label says is shown only when it is validly signed by a trusted issuer.
-    if let (Some(c), true) = (&r.claim, outcome.online_possible()) {
+    if let (Some(c), true) = (&r.claim, r.verdict.offline_passed()) {
         json["label"] = claim_json(c);
-        let eq: Vec<serde_json::Value> = trust
-            .equivalents(&c.scheme, c.level, c.category, now)
-            .into_iter()
-            .map(|e| {
-                let to = catalog().latest(&e.to_scheme);
-                let to_name = to.map_or(e.to_scheme.as_str(), |s| s.name.as_str());
-                let level_name = to
-                    .and_then(|s| s.level(e.to_level))
-                    .map_or_else(|| format!("level {}", e.to_level), |l| l.name.clone());
-                serde_json::json!({
-                    "to_scheme": e.to_scheme, "to_level": e.to_level,
-                    "to_scheme_name": to.map(|s| s.name.clone()),
-                    "to_scheme_owner": to.map(|s| s.owner.clone()),
-                    "to_country": to.map(|s| s.country.clone()),
-                    "to_scheme_kind": to.map(|s| serde_json::to_value(s.kind).unwrap_or_default()),
-                    "to_level_name": to.and_then(|s| s.level(e.to_level)).map(|l| l.name.clone()),
-                    "effect": e.effect, "basis": e.basis,
-                    "text": format!("{} {to_name}: {level_name} ({})", cap(e.effect.text()), e.basis),
-                })
-            })
-            .collect();
-        json["equivalents"] = eq.into();
+        json["equivalents"] =
+            serde_json::to_value(view::equivalents(c, trust, catalog(), now)).unwrap_or_default();
     }
     json
-}
-
-fn cap(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
 }
 
 /// The UTC day (`YYYY-MM-DD`) of a Unix time: core's, the same the CLI and the API show.
@@ -616,6 +529,30 @@ mod tests {
         assert!(seen_of(5, "abcd").is_err());
         assert!(seen_of(5, &"zz".repeat(32)).is_err());
         assert_eq!(origin_of("log.example/x\n5\nroot\n"), "log.example/x");
+    }
+
+    /// The page's words are data (`www/i18n/*.json`); its English ones are core's, and every
+    /// language names every verdict core can give.
+    #[test]
+    fn the_pages_verdict_words_are_cores() {
+        let en: serde_json::Value =
+            serde_json::from_str(include_str!("../www/i18n/en.json")).unwrap();
+        let de: serde_json::Value =
+            serde_json::from_str(include_str!("../www/i18n/de.json")).unwrap();
+        for v in Verdict::ALL {
+            let key = |part: &str| format!("verdict.{}.{part}", v.name());
+            let en_text = |part: &str| en["strings"][key(part)].as_str().map(str::to_owned);
+            assert_eq!(en_text("title").as_deref(), Some(v.headline()), "{v:?}");
+            assert_eq!(en_text("sentence").as_deref(), Some(v.sentence()), "{v:?}");
+            assert_eq!(en_text("advice").unwrap_or_default(), v.advice(), "{v:?}");
+            for part in ["title", "sentence"] {
+                assert!(
+                    de["strings"][key(part)].is_string(),
+                    "de lacks {}",
+                    key(part)
+                );
+            }
+        }
     }
 
     #[test]

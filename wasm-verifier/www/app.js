@@ -265,7 +265,7 @@ async function verify(payload) {
 
 const ICONS = {
   genuine: '✓', revoked: '✕', suspended: '!', superseded: '!', expired: '!', unknown_issuer: '?',
-  not_genuine: '✕', malformed: '✕', not_in_log: '✕', log_inconsistent: '!', not_yet_valid: '✕',
+  tampered: '✕', key_compromised: '✕', malformed: '✕', not_in_log: '✕', log_inconsistent: '!', not_yet_valid: '✕',
   cannot_check: '…', none: '⌕',
 };
 

@@ -23,10 +23,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use cyberlabel_core::catalog::Catalog;
 use cyberlabel_core::claim::{Assessment, Claim};
-use cyberlabel_core::online::{self, LabelState, Offline, OnlineReport};
+use cyberlabel_core::online::{self, OnlineReport, StatusAnswer};
+use cyberlabel_core::status::State;
 use cyberlabel_core::trust::{TrustList, TrustedIssuer};
 use cyberlabel_core::verdict::{Report, Verdict, verify_offline};
-use cyberlabel_core::{payload, trust};
+use cyberlabel_core::{payload, trust, view};
 use cyberlabel_issuer::{dates, keys};
 use serde_json::json;
 
@@ -60,12 +61,13 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:\n  \
 1  could not verify (bad input, unreadable file, no QR code found, no trust given, trust list\n     \
 unreachable or older than one seen before)\n  \
 2  bad command line\n  \
-3  tampered or forged: not genuine (or the log holds other bytes at its index), or post-dated\n  \
+3  tampered or forged, post-dated, or signed with a key reported compromised\n  \
 4  malformed: not a readable cyberlabel label\n  \
 5  unknown issuer: not signed by an issuer trusted for this scheme at that time\n  \
 6  expired: genuine, but past its expiry date\n  \
 7  revoked, suspended or superseded by its issuer\n  \
-8  not in the public log (never logged), or the log is inconsistent with what was seen before\n     \
+8  not in the public log (never logged, or the log holds another entry at its index), or the\n     \
+log is inconsistent with what was seen before\n     \
 (rollback, split view)\n  \
 9  signature valid, but the log and revocation were NOT checked (--offline, only --issuer-key,\n     \
 no log URL, log unreachable, or its answer could not be verified)\n\n\
@@ -126,31 +128,19 @@ pub struct Args {
     now: Option<u64>,
 }
 
-/// The exit code for an offline verdict.
+/// The exit code of a verdict (the table in [`EXIT_CODES_HELP`]).
+#[must_use]
 pub fn exit_code(verdict: Verdict) -> u8 {
     match verdict {
-        // Valid offline only: the log and revocation are still unchecked.
-        Verdict::Genuine => EXIT_NOT_CHECKED,
-        Verdict::Tampered | Verdict::NotYetValid => EXIT_TAMPERED,
-        Verdict::Malformed => EXIT_MALFORMED,
-        Verdict::UnknownIssuer => EXIT_UNKNOWN_ISSUER,
+        Verdict::Genuine => EXIT_GENUINE,
+        Verdict::Revoked(_) | Verdict::Suspended(_) | Verdict::Superseded => EXIT_REVOKED,
         Verdict::Expired => EXIT_EXPIRED,
-        _ => crate::util::EXIT_ERROR,
-    }
-}
-
-/// The exit code for the final (online) verdict.
-pub fn online_exit_code(verdict: online::Verdict) -> u8 {
-    use online::Verdict as V;
-    match verdict {
-        V::Genuine => EXIT_GENUINE,
-        V::Revoked(_) | V::Suspended(_) | V::Superseded => EXIT_REVOKED,
-        V::Expired => EXIT_EXPIRED,
-        V::UnknownIssuer => EXIT_UNKNOWN_ISSUER,
-        V::NotGenuine => EXIT_TAMPERED,
-        V::NotInLog | V::LogInconsistent => EXIT_NOT_IN_LOG,
-        V::Malformed => EXIT_MALFORMED,
-        V::CannotCheck => EXIT_NOT_CHECKED,
+        Verdict::UnknownIssuer => EXIT_UNKNOWN_ISSUER,
+        Verdict::Tampered | Verdict::NotYetValid | Verdict::KeyCompromised => EXIT_TAMPERED,
+        Verdict::NotInLog | Verdict::LogInconsistent => EXIT_NOT_IN_LOG,
+        Verdict::Malformed => EXIT_MALFORMED,
+        Verdict::CannotCheck => EXIT_NOT_CHECKED,
+        // a verdict this version does not know: never "genuine"
         _ => crate::util::EXIT_ERROR,
     }
 }
@@ -309,122 +299,59 @@ macro_rules! line {
     }};
 }
 
-/// What the command concluded, in the words the page uses.
+/// What the command concluded: core's verdict (its words are the page's), and for
+/// [`Verdict::CannotCheck`] why the log was not checked.
 struct Outcome {
-    /// stable snake_case name (`--json`)
-    name: &'static str,
-    headline: String,
-    explanation: String,
-    code: u8,
-    /// the claim's contents are vouched for (signature valid, issuer trusted, not proven
-    /// off-log)
-    trusted: bool,
-    /// partner-scheme equivalents apply (genuine or expired)
-    equivalents: bool,
+    verdict: Verdict,
+    not_checked: Option<String>,
 }
 
-fn offline_outcome(report: &Report) -> Outcome {
-    let v = report.verdict;
-    Outcome {
-        name: v.as_str(),
-        headline: v.headline().to_owned(),
-        explanation: v.explain().to_owned(),
-        code: exit_code(v),
-        trusted: matches!(v, Verdict::Expired),
-        equivalents: matches!(v, Verdict::Expired),
+impl Outcome {
+    fn of(verdict: Verdict) -> Self {
+        Self {
+            verdict,
+            not_checked: None,
+        }
     }
-}
 
-fn not_checked(reason: &str, name: &'static str) -> Outcome {
-    Outcome {
-        name,
-        headline: "Signature valid; public log and revocation NOT checked".into(),
-        explanation: format!(
-            "The label is signed by a recognised issuing body and has not been changed, but it \
-             was not checked against the public log ({reason}): it may have been revoked, or \
-             issued off the record. It is NOT confirmed; verify it online to be sure."
-        ),
-        code: EXIT_NOT_CHECKED,
-        trusted: true,
-        equivalents: false,
+    fn not_checked(reason: &str) -> Self {
+        Self {
+            verdict: Verdict::CannotCheck,
+            not_checked: Some(reason.to_owned()),
+        }
+    }
+
+    fn code(&self) -> u8 {
+        exit_code(self.verdict)
+    }
+
+    /// The claim's contents are vouched for: the signature is valid, the issuer trusted, and
+    /// the log has not proven it off the record.
+    fn trusted(&self) -> bool {
+        matches!(
+            self.verdict,
+            Verdict::Genuine
+                | Verdict::Expired
+                | Verdict::Revoked(_)
+                | Verdict::Suspended(_)
+                | Verdict::Superseded
+                | Verdict::CannotCheck
+        )
+    }
+
+    /// Partner-scheme equivalents apply (genuine or expired).
+    fn equivalents(&self) -> bool {
+        matches!(self.verdict, Verdict::Genuine | Verdict::Expired)
     }
 }
 
 fn online_outcome(report: &OnlineReport) -> Outcome {
-    use online::Verdict as V;
-    let v = report.verdict;
-    let (headline, explanation): (&str, String) = match v {
-        V::Genuine => (
-            "Genuine",
-            "This label was issued by a recognised issuing body, has not been changed, is \
-             recorded in the public log and has not been revoked. Check that the product and \
-             model below match the one in front of you."
-                .into(),
-        ),
-        V::Revoked(r) => (
-            "Revoked",
-            format!(
-                "This label was withdrawn by its issuer (reason code {r}). Do not rely on it: \
-                 contact the seller or manufacturer, and check the issuer's website for the \
-                 product's status."
-            ),
-        ),
-        V::Suspended(r) => (
-            "Suspended",
-            format!(
-                "The issuer has suspended this label while it investigates (reason code {r}). \
-                 Check again later, or ask the manufacturer."
-            ),
-        ),
-        V::Superseded => (
-            "Replaced by a newer label",
-            "A newer label was issued for this product (for example for new firmware). Update \
-             the device and look for the current label."
-                .into(),
-        ),
-        V::Expired => ("Expired", Verdict::Expired.explain().into()),
-        V::UnknownIssuer => ("Unknown issuer", Verdict::UnknownIssuer.explain().into()),
-        V::NotGenuine => (
-            "Not genuine",
-            "This label failed its security checks: it was altered or forged, or the public \
-             log holds a different label under its number. Do not trust the claims on it."
-                .into(),
-        ),
-        V::NotInLog => (
-            "Not in the public log",
-            "This label is validly signed, but the public log (checked against a fresh, \
-             witnessed checkpoint) does not contain it, although it would have to by now: it \
-             was issued off the record, for example with a stolen key. Do not rely on it, and \
-             report it to the scheme owner."
-                .into(),
-        ),
-        V::LogInconsistent => (
-            "Log inconsistent",
-            "The log showed an older or a different state than this verifier saw before (a \
-             rollback or a split view): someone may be hiding a revocation. Do not rely on this \
-             label now; try again later or from another network."
-                .into(),
-        ),
-        V::Malformed => ("Not genuine", Verdict::Malformed.explain().into()),
-        V::CannotCheck => {
+    match report.verdict {
+        Verdict::CannotCheck => {
             let reason = online_problem(report).unwrap_or_else(|| "no answer".into());
-            return not_checked(&format!("the log's answer: {reason}"), "cannot_check");
+            Outcome::not_checked(&format!("the log's answer: {reason}"))
         }
-        _ => (
-            "Cannot say",
-            "This version of cyberlabel does not know this verdict.".into(),
-        ),
-    };
-    Outcome {
-        name: v.name(),
-        headline: headline.into(),
-        explanation,
-        code: online_exit_code(v),
-        trusted: matches!(
-            v,
-            V::Genuine | V::Expired | V::Revoked(_) | V::Suspended(_) | V::Superseded
-        ),
-        equivalents: matches!(v, V::Genuine | V::Expired),
+        v => Outcome::of(v),
     }
 }
 
@@ -434,20 +361,24 @@ fn online_problem(report: &OnlineReport) -> Option<String> {
         (Some(Err(e)), _) => Some(format!("log: {e}")),
         (_, Some(Err(e))) => Some(format!("status: {e}")),
         (None, _) => Some("log: not fetched".into()),
-        (_, Some(Ok(a))) if a.state == LabelState::Unknown => {
+        (_, Some(Ok(a))) if a.state == State::None => {
             Some("status: the status map has no label at this index".into())
         }
         _ => None,
     }
 }
 
-fn state_json(state: LabelState) -> serde_json::Value {
-    match state {
-        LabelState::Active => json!({"state": "active"}),
-        LabelState::Suspended(r) => json!({"state": "suspended", "reason": r}),
-        LabelState::Revoked(r) => json!({"state": "revoked", "reason": r}),
-        LabelState::Superseded(r) => json!({"state": "superseded", "reason": r}),
-        LabelState::Unknown => json!({"state": "unknown"}),
+fn state_json(answer: &StatusAnswer) -> serde_json::Value {
+    let name = match answer.state {
+        State::Active => "active",
+        State::Suspended => "suspended",
+        State::Revoked => "revoked",
+        State::Superseded => "superseded",
+        State::None => "unknown",
+    };
+    match answer.state {
+        State::Active | State::None => json!({"state": name, "size": answer.size}),
+        _ => json!({"state": name, "reason": answer.reason, "size": answer.size}),
     }
 }
 
@@ -459,18 +390,21 @@ fn print_human(
     list: &TrustList,
     now: u64,
 ) {
-    let mark = if outcome.code == EXIT_GENUINE {
+    let mark = if outcome.code() == EXIT_GENUINE {
         "✔"
     } else {
         "✘"
     };
-    line!(out, "{mark} {}", outcome.headline);
-    line!(out, "{}", outcome.explanation);
+    line!(out, "{mark} {}", outcome.verdict.headline());
+    line!(out, "{}", outcome.verdict.explain());
+    if let Some(reason) = &outcome.not_checked {
+        line!(out, "  not checked: {reason}");
+    }
     if let Some(problem) = &report.problem {
         line!(out, "  reason: {problem}");
     }
     let Some(claim) = &report.claim else { return };
-    let trusted = outcome.trusted;
+    let trusted = outcome.trusted();
     let label = |s: &str| {
         if trusted {
             s.to_owned()
@@ -556,17 +490,9 @@ fn print_human(
             hex::encode(kid)
         );
     }
-    if outcome.equivalents {
-        for e in list.equivalents(&claim.scheme, claim.level, claim.category, now) {
-            line!(
-                out,
-                "  {:<24}{} level {} ({}): {}",
-                "also:",
-                e.to_scheme,
-                e.to_level,
-                e.effect.text(),
-                e.basis
-            );
+    if outcome.equivalents() {
+        for e in view::equivalents(claim, list, catalog, now) {
+            line!(out, "  {:<24}{} ({})", "also:", e.text, e.basis);
         }
     }
 }
@@ -589,7 +515,7 @@ fn print_online(out: &mut String, report: &OnlineReport, log_url: &str) {
             out,
             "  {:<24}{} (as of tree size {})",
             "status:",
-            state_json(a.state)["state"].as_str().unwrap_or("unknown"),
+            state_json(a)["state"].as_str().unwrap_or("unknown"),
             a.size
         ),
         Some(Err(e)) => line!(out, "  {:<24}{e}", "status:"),
@@ -722,7 +648,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             // Not decodable as a payload: a malformed label, reported like any other verdict.
             if args.json {
                 let j = json!({
-                    "verdict": Verdict::Malformed.as_str(),
+                    "verdict": Verdict::Malformed.name(),
                     "headline": Verdict::Malformed.headline(),
                     "explanation": Verdict::Malformed.explain(),
                     "problem": reason,
@@ -749,15 +675,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         })
         .or_else(|| trust.fetched_from.clone());
     let mut online_report = None;
-    let outcome = match (&report.claim, Offline::of(&report).online_possible()) {
+    let outcome = match (&report.claim, report.verdict.offline_passed()) {
         (Some(claim), true) => {
             if args.offline {
-                not_checked("--offline", "not_checked")
+                Outcome::not_checked("--offline")
             } else if trust.issuer_keys_only {
-                not_checked(
-                    "only issuer keys were given, no trust list naming a log",
-                    "not_checked",
-                )
+                Outcome::not_checked("only issuer keys were given, no trust list naming a log")
             } else if let Some(url) = &log_url {
                 let fetcher = Fetcher::new(url)?;
                 match awaiting_witnesses(|| {
@@ -782,17 +705,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
                         online_report = Some(r);
                         o
                     }
-                    Err(e) => not_checked(&format!("the log is unreachable: {e}"), "cannot_check"),
+                    Err(e) => Outcome::not_checked(&format!("the log is unreachable: {e}")),
                 }
             } else {
-                not_checked("no log URL: give --log-url", "not_checked")
+                Outcome::not_checked("no log URL: give --log-url")
             }
         }
-        _ => offline_outcome(&report),
+        _ => Outcome::of(report.verdict),
     };
     // Expired is a definite answer without the log: say it rather than "not checked".
-    let outcome = if outcome.code == EXIT_NOT_CHECKED && report.verdict == Verdict::Expired {
-        offline_outcome(&report)
+    let outcome = if outcome.verdict == Verdict::CannotCheck && report.verdict == Verdict::Expired {
+        Outcome::of(Verdict::Expired)
     } else {
         outcome
     };
@@ -801,12 +724,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let url = log_url.as_deref().unwrap_or("");
     if args.json {
-        let equivalents: Vec<serde_json::Value> = match &report.claim {
-            Some(c) if outcome.equivalents => list
-                .equivalents(&c.scheme, c.level, c.category, now)
-                .into_iter()
-                .map(|e| json!({"scheme": e.to_scheme, "level": e.to_level, "effect": e.effect, "basis": e.basis}))
-                .collect(),
+        let equivalents = match &report.claim {
+            Some(c) if outcome.equivalents() => view::equivalents(c, list, &catalog, now),
             _ => vec![],
         };
         let online = online_report.as_ref().map(|r| {
@@ -818,18 +737,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     None => serde_json::Value::Null,
                 },
                 "status": match &r.status {
-                    Some(Ok(a)) => { let mut s = state_json(a.state); s["size"] = json!(a.size); s }
+                    Some(Ok(a)) => state_json(a),
                     Some(Err(e)) => json!({"error": e.to_string()}),
                     None => serde_json::Value::Null,
                 },
             })
         });
         let j = json!({
-            "verdict": outcome.name,
-            "headline": outcome.headline,
-            "explanation": outcome.explanation,
-            "log_checked": online_report.as_ref().is_some_and(|r| r.verdict != online::Verdict::CannotCheck),
-            "offline": Offline::of(&report).name(),
+            "verdict": outcome.verdict.name(),
+            "headline": outcome.verdict.headline(),
+            "explanation": outcome.verdict.explain(),
+            "not_checked": outcome.not_checked,
+            "log_checked": online_report.as_ref().is_some_and(|r| r.verdict != Verdict::CannotCheck),
+            "offline": report.verdict.name(),
             "problem": report.problem.as_ref().map(|p| p.to_string()),
             "kid": report.kid.map(hex::encode),
             "issuer": report.issuer.as_ref().map(|i| json!({"name": i.name, "kid": hex::encode(i.kid), "schemes": i.schemes})),
@@ -846,5 +766,5 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     emit(&out)?;
-    Ok(ExitCode::from(outcome.code))
+    Ok(ExitCode::from(outcome.code()))
 }

@@ -14,8 +14,9 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use cyberlabel_core::cose::{self, Entry, ReasonCode, StatusAction, StatusRecord};
+use cyberlabel_core::cose::{self, Entry};
 use cyberlabel_core::merkle;
+use cyberlabel_core::status::{ReasonCode, StatusAction, StatusRecord};
 use cyberlabel_issuer::keys;
 use cyberlabel_log::{EntryPolicy, Log, LogConfig, SledStore, Submission};
 use ed25519_dalek::SigningKey;

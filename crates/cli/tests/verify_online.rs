@@ -196,14 +196,16 @@ fn demo_log_verdicts_offline_off_log_and_closed_pipe() {
     assert_eq!(out.status.code(), Some(9), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!stdout.contains("Genuine"), "{stdout}");
-    assert!(first_line(&out).contains("NOT checked"), "{stdout}");
+    assert_eq!(first_line(&out), "✘ Cannot check now", "{stdout}");
     let j = json_of(&verify(&log, active, &state, &["--offline", "--json"]));
-    assert_eq!(j["verdict"], "not_checked");
+    assert_eq!(j["verdict"], "cannot_check");
+    assert_eq!(j["not_checked"], "--offline");
+    assert_eq!(j["offline"], "genuine");
 
     // The log unreachable: the same "not checked", exit 9.
     let out = verify(&log, active, &state, &["--log-url", "http://127.0.0.1:1"]);
     assert_eq!(out.status.code(), Some(9), "{out:?}");
-    assert!(first_line(&out).contains("NOT checked"), "{out:?}");
+    assert_eq!(first_line(&out), "✘ Cannot check now", "{out:?}");
     let j = json_of(&verify(
         &log,
         active,
@@ -259,7 +261,7 @@ fn demo_log_verdicts_offline_off_log_and_closed_pipe() {
     let label = off.join("label.cbor");
     let out = verify(&log, label.to_str().unwrap(), &state, &[]);
     assert_eq!(out.status.code(), Some(8), "{out:?}");
-    assert_eq!(first_line(&out), "✘ Not in the public log");
+    assert_eq!(first_line(&out), "✘ Not genuine");
     let j = json_of(&verify(&log, label.to_str().unwrap(), &state, &["--json"]));
     assert_eq!(j["verdict"], "not_in_log");
 
@@ -422,7 +424,7 @@ fn replayed_pre_revocation_log_is_not_genuine() {
     assert_eq!(out.status.code(), Some(8), "{out:?}");
     assert_eq!(json_of(&out)["verdict"], "log_inconsistent");
     let out = verify(&proxy.url(), &label, &state, &[]);
-    assert_eq!(first_line(&out), "✘ Log inconsistent");
+    assert_eq!(first_line(&out), "✘ Warning: log inconsistent");
 
     // A verifier that never saw the newer checkpoint, once the replayed cosignatures are older
     // than the demo policy's max_age (600 s): the log cannot vouch, so not Genuine either.

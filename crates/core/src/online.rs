@@ -20,10 +20,10 @@ use crate::catalog::Catalog;
 use crate::checkpoint::{self, CheckpointError, Policy, VerifiedCheckpoint};
 use crate::merkle::{self, Hash, ProofError};
 use crate::note::{NoteError, VerifierKey};
-use crate::status::{self, State, StatusError};
+use crate::status::{self, State, StatusProofError};
 use crate::tiles::{self, TileError, TileKind, TilePath, TileSet};
 use crate::trust::TrustList;
-use crate::verdict::{self, Report};
+use crate::verdict::{self, Report, Verdict};
 
 /// Labels per status bucket (= entries per level-0 tile), FORMATS.md §4.
 pub const BUCKET_SIZE: u64 = status::BUCKET_LABELS;
@@ -56,7 +56,7 @@ pub enum OnlineError {
     Inclusion(#[from] ProofError),
     /// The status proof did not verify.
     #[error("status proof: {0}")]
-    Status(#[from] StatusError),
+    Status(#[from] StatusProofError),
     /// The status proof is for another bucket or does not cover the label.
     #[error("status proof is for the wrong bucket")]
     WrongBucket,
@@ -303,26 +303,13 @@ fn check_inclusion(
     }
 }
 
-/// The label's state according to a verified status proof.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LabelState {
-    /// issued and in force
-    Active,
-    /// suspended (reversible), with the reason code
-    Suspended(u8),
-    /// revoked (terminal), with the reason code
-    Revoked(u8),
-    /// renewed by a newer label
-    Superseded(u8),
-    /// the status map has no label at this index
-    Unknown,
-}
-
 /// A verified status answer: the state and the checkpoint (tree size, time) it is as of.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusAnswer {
-    /// the label's state
-    pub state: LabelState,
+    /// the label's stored state ([`State::None`]: the status map has no label at this index)
+    pub state: State,
+    /// the reason code of the last change (FORMATS §2; 0 while active)
+    pub reason: u8,
     /// tree size of the checkpoint the status root comes from
     pub size: u64,
 }
@@ -343,15 +330,9 @@ pub fn check_status(
     let (state, reason) = verified
         .state_of(index)
         .map_err(|_| OnlineError::WrongBucket)?;
-    let state = match state {
-        State::Active => LabelState::Active,
-        State::Suspended => LabelState::Suspended(reason),
-        State::Revoked => LabelState::Revoked(reason),
-        State::Superseded => LabelState::Superseded(reason),
-        State::None => LabelState::Unknown,
-    };
     Ok(StatusAnswer {
         state,
+        reason,
         size: verified.checkpoint.checkpoint.size,
     })
 }
@@ -386,71 +367,6 @@ pub fn policy_for(trust: &TrustList, signed_checkpoint: &[u8]) -> Result<Policy,
     })
 }
 
-/// The offline part of the verdict, as far as the online combination needs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Offline {
-    /// signature valid, issuer trusted for the scheme, dates fine
-    Valid,
-    /// signature valid and issuer trusted, but past `expires-at`
-    Expired,
-    /// validly formed but signed by a key not in the trust list (for this scheme / time)
-    UnknownIssuer,
-    /// signature invalid or claim inconsistent: tampered or forged
-    NotGenuine,
-    /// not a label at all
-    Malformed,
-}
-
-/// The final verdict a person sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Verdict {
-    /// valid, logged and active
-    Genuine,
-    /// revoked by its issuer (reason code)
-    Revoked(u8),
-    /// suspended by its issuer (reason code)
-    Suspended(u8),
-    /// replaced by a newer label
-    Superseded,
-    /// past its validity
-    Expired,
-    /// not signed by a trusted issuer
-    UnknownIssuer,
-    /// tampered or forged, or the log holds other bytes at its index
-    NotGenuine,
-    /// validly signed, but a fresh, witnessed log proves it was never logged (minted off the
-    /// record, e.g. with a stolen key)
-    NotInLog,
-    /// the log showed an older state than before (rollback) or one that cannot extend it
-    /// (split view): a warning, never genuine
-    LogInconsistent,
-    /// not a label
-    Malformed,
-    /// offline part valid, but the log or status could not be checked now
-    CannotCheck,
-}
-
-impl Verdict {
-    /// Stable snake_case name (used in JSON reports and by the page).
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Genuine => "genuine",
-            Self::Revoked(_) => "revoked",
-            Self::Suspended(_) => "suspended",
-            Self::Superseded => "superseded",
-            Self::Expired => "expired",
-            Self::UnknownIssuer => "unknown_issuer",
-            Self::NotGenuine => "not_genuine",
-            Self::NotInLog => "not_in_log",
-            Self::LogInconsistent => "log_inconsistent",
-            Self::Malformed => "malformed",
-            Self::CannotCheck => "cannot_check",
-        }
-    }
-}
-
 /// Combine the offline outcome with the log and status checks (`None` = not fetched / network
 /// unavailable). `log` carries the tree size of the checkpoint the inclusion was verified against.
 ///
@@ -466,70 +382,34 @@ impl Verdict {
 /// checkpoint older than the inclusion checkpoint ([`OnlineError::StaleStatus`]).
 #[must_use]
 pub fn final_verdict(
-    offline: Offline,
+    offline: Verdict,
     log: Option<&Result<u64, OnlineError>>,
     status: Option<&Result<StatusAnswer, OnlineError>>,
 ) -> Verdict {
-    match offline {
-        Offline::Malformed => return Verdict::Malformed,
-        Offline::NotGenuine => return Verdict::NotGenuine,
-        Offline::UnknownIssuer => return Verdict::UnknownIssuer,
-        Offline::Valid | Offline::Expired => {}
+    if !offline.offline_passed() {
+        return offline;
     }
     let inclusion_size = match log {
-        Some(Err(OnlineError::LabelNotInLog)) => return Verdict::NotGenuine,
-        Some(Err(OnlineError::NeverLogged { .. })) => return Verdict::NotInLog,
+        Some(Err(OnlineError::LabelNotInLog | OnlineError::NeverLogged { .. })) => {
+            return Verdict::NotInLog;
+        }
         Some(Err(OnlineError::Rollback { .. } | OnlineError::Fork { .. })) => {
             return Verdict::LogInconsistent;
         }
         Some(Ok(size)) => *size,
         _ => return Verdict::CannotCheck,
     };
-    let state = match status {
-        Some(Ok(answer)) if answer.size >= inclusion_size => answer.state,
+    let (state, reason) = match status {
+        Some(Ok(answer)) if answer.size >= inclusion_size => (answer.state, answer.reason),
         _ => return Verdict::CannotCheck,
     };
-    match (state, offline) {
-        (LabelState::Revoked(r), _) => Verdict::Revoked(r),
-        (LabelState::Suspended(r), _) => Verdict::Suspended(r),
-        (LabelState::Unknown, _) => Verdict::CannotCheck,
-        (LabelState::Superseded(_), _) => Verdict::Superseded,
-        (LabelState::Active, Offline::Expired) => Verdict::Expired,
-        (LabelState::Active, _) => Verdict::Genuine,
-    }
-}
-
-impl Offline {
-    /// The online-relevant outcome of an offline report.
-    #[must_use]
-    pub fn of(report: &Report) -> Self {
-        match report.verdict {
-            verdict::Verdict::Genuine => Self::Valid,
-            verdict::Verdict::Expired => Self::Expired,
-            verdict::Verdict::UnknownIssuer => Self::UnknownIssuer,
-            verdict::Verdict::Tampered
-            | verdict::Verdict::NotYetValid
-            | verdict::Verdict::KeyCompromised => Self::NotGenuine,
-            _ => Self::Malformed,
-        }
-    }
-
-    /// Whether the log and status are worth fetching: only for a validly signed, trusted label.
-    #[must_use]
-    pub fn online_possible(self) -> bool {
-        matches!(self, Self::Valid | Self::Expired)
-    }
-
-    /// Stable snake_case name.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Valid => "valid",
-            Self::Expired => "expired",
-            Self::UnknownIssuer => "unknown_issuer",
-            Self::NotGenuine => "not_genuine",
-            Self::Malformed => "malformed",
-        }
+    match state {
+        State::Revoked => Verdict::Revoked(reason),
+        State::Suspended => Verdict::Suspended(reason),
+        State::None => Verdict::CannotCheck,
+        State::Superseded => Verdict::Superseded,
+        // active: genuine, or expired by its dates
+        State::Active => offline,
     }
 }
 
@@ -604,10 +484,9 @@ pub fn verify(
     seen: Option<&Seen>,
 ) -> OnlineReport {
     let offline = verdict::verify_offline(label, trust, catalog, now);
-    let outcome = Offline::of(&offline);
     let claim = offline.claim.as_ref().map(|c| (c.serial, c.issued_at));
     let mut newest = None;
-    let (log, status) = match (outcome.online_possible(), claim, fetched.checkpoint) {
+    let (log, status) = match (offline.verdict.offline_passed(), claim, fetched.checkpoint) {
         (true, Some((serial, issued_at)), Some(cp)) => {
             let log = check_log_bytes(
                 label,
@@ -647,7 +526,7 @@ pub fn verify(
     let log_size = log
         .as_ref()
         .map(|r| r.as_ref().map(|i| i.size).map_err(|e| *e));
-    let verdict = final_verdict(outcome, log_size.as_ref(), status.as_ref());
+    let verdict = final_verdict(offline.verdict, log_size.as_ref(), status.as_ref());
     OnlineReport {
         offline,
         verdict,
@@ -731,33 +610,29 @@ mod tests {
     fn offline_failures_are_never_upgraded() {
         let ok_log = Ok(10);
         let active = Ok(StatusAnswer {
-            state: LabelState::Active,
+            state: State::Active,
+            reason: 0,
             size: 10,
         });
-        for (o, v) in [
-            (Offline::Malformed, Verdict::Malformed),
-            (Offline::NotGenuine, Verdict::NotGenuine),
-            (Offline::UnknownIssuer, Verdict::UnknownIssuer),
-            (Offline::Valid, Verdict::Genuine),
-            (Offline::Expired, Verdict::Expired),
-        ] {
-            assert_eq!(final_verdict(o, Some(&ok_log), Some(&active)), v);
+        // every offline failure stands; genuine and expired pass through an active status
+        for v in Verdict::ALL {
+            assert_eq!(final_verdict(v, Some(&ok_log), Some(&active)), v);
         }
     }
 
     #[test]
     fn network_failures_give_cannot_check() {
         assert_eq!(
-            final_verdict(Offline::Valid, None, None),
+            final_verdict(Verdict::Genuine, None, None),
             Verdict::CannotCheck
         );
         let bad_cp = Err(OnlineError::Checkpoint(CheckpointError::NotSignedByLog));
         assert_eq!(
-            final_verdict(Offline::Valid, Some(&bad_cp), None),
+            final_verdict(Verdict::Genuine, Some(&bad_cp), None),
             Verdict::CannotCheck
         );
         assert_eq!(
-            final_verdict(Offline::Valid, Some(&Ok(10)), None),
+            final_verdict(Verdict::Genuine, Some(&Ok(10)), None),
             Verdict::CannotCheck
         );
     }
@@ -765,57 +640,64 @@ mod tests {
     #[test]
     fn status_outranks_expiry_and_missing_leaf_is_not_genuine() {
         let ok_log = Ok(10);
-        let answer = |state| Ok(StatusAnswer { state, size: 10 });
+        let answer = |state, reason| {
+            Ok(StatusAnswer {
+                state,
+                reason,
+                size: 10,
+            })
+        };
         assert_eq!(
             final_verdict(
-                Offline::Expired,
+                Verdict::Expired,
                 Some(&ok_log),
-                Some(&answer(LabelState::Revoked(6)))
+                Some(&answer(State::Revoked, 6))
             ),
             Verdict::Revoked(6)
         );
         assert_eq!(
             final_verdict(
-                Offline::Valid,
+                Verdict::Genuine,
                 Some(&ok_log),
-                Some(&answer(LabelState::Suspended(12)))
+                Some(&answer(State::Suspended, 12))
             ),
             Verdict::Suspended(12)
         );
         assert_eq!(
             final_verdict(
-                Offline::Valid,
+                Verdict::Genuine,
                 Some(&ok_log),
-                Some(&answer(LabelState::Unknown))
+                Some(&answer(State::None, 0))
             ),
             Verdict::CannotCheck
         );
         // a status proof from an older checkpoint than the inclusion's cannot say "genuine"
         let old = Ok(StatusAnswer {
-            state: LabelState::Active,
+            state: State::Active,
+            reason: 0,
             size: 9,
         });
         assert_eq!(
-            final_verdict(Offline::Valid, Some(&ok_log), Some(&old)),
+            final_verdict(Verdict::Genuine, Some(&ok_log), Some(&old)),
             Verdict::CannotCheck
         );
         let corrupt = Err(OnlineError::Inclusion(ProofError::RootMismatch));
         assert_eq!(
             final_verdict(
-                Offline::Valid,
+                Verdict::Genuine,
                 Some(&corrupt),
-                Some(&answer(LabelState::Active))
+                Some(&answer(State::Active, 0))
             ),
             Verdict::CannotCheck
         );
         let mismatch = Err(OnlineError::LabelNotInLog);
         assert_eq!(
             final_verdict(
-                Offline::Valid,
+                Verdict::Genuine,
                 Some(&mismatch),
-                Some(&answer(LabelState::Active))
+                Some(&answer(State::Active, 0))
             ),
-            Verdict::NotGenuine
+            Verdict::NotInLog
         );
     }
 }

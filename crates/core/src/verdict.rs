@@ -25,14 +25,25 @@ use crate::claim::Claim;
 use crate::cose::{self, CoseError, Entry, KeyId, Sign1};
 use crate::trust::{KeyState, TrustList};
 
-/// The outcome shown to a consumer.
+/// The outcome shown to a consumer: the one verdict vocabulary, offline and online.
+///
+/// [`verify_offline`] gives the offline subset (genuine, expired, unknown issuer, tampered,
+/// malformed, not yet valid, key compromised); [`crate::online::final_verdict`] refines a genuine
+/// or expired label with the log and the status map into the rest.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Verdict {
-    /// Signed by a trusted issuer, unchanged, within its validity period.
+    /// Signed by a trusted issuer, unchanged, within its validity period (and, online, logged and
+    /// active).
     Genuine,
     /// Genuine, but its validity period has ended.
     Expired,
+    /// Revoked by its issuer (reason code, FORMATS §2).
+    Revoked(u8),
+    /// Suspended by its issuer (reason code).
+    Suspended(u8),
+    /// Replaced by a newer label.
+    Superseded,
     /// Not signed by an issuer this verifier trusts (for this scheme, at that time).
     UnknownIssuer,
     /// The signature does not match the contents: altered or forged.
@@ -45,67 +56,169 @@ pub enum Verdict {
     /// Signed with a key its issuing body reported compromised, at a log position after the
     /// compromise. Never genuine.
     KeyCompromised,
+    /// Validly signed, but the log proves it was never logged: tiles under a verified root hold
+    /// other bytes at its index, or a fresh witnessed tree should hold it by now and does not
+    /// (minted off the record, e.g. with a stolen key).
+    NotInLog,
+    /// The log showed an older state than before (rollback) or one that cannot extend it
+    /// (split view): a warning, never genuine.
+    LogInconsistent,
+    /// The offline part is valid, but the log or status could not be checked now.
+    CannotCheck,
 }
 
 impl Verdict {
-    /// One short line for the result screen.
+    /// Every verdict, with reason code 0 where one is carried (for tables and tests).
+    pub const ALL: [Verdict; 13] = [
+        Verdict::Genuine,
+        Verdict::Expired,
+        Verdict::Revoked(0),
+        Verdict::Suspended(0),
+        Verdict::Superseded,
+        Verdict::UnknownIssuer,
+        Verdict::Tampered,
+        Verdict::Malformed,
+        Verdict::NotYetValid,
+        Verdict::KeyCompromised,
+        Verdict::NotInLog,
+        Verdict::LogInconsistent,
+        Verdict::CannotCheck,
+    ];
+
+    /// The title of the result screen (the page's English words are these; `www/i18n/en.json`
+    /// is checked against them).
+    #[must_use]
     pub fn headline(self) -> &'static str {
         match self {
-            Verdict::Genuine => "Genuine label",
-            Verdict::Expired => "Label expired",
+            Verdict::Genuine => "Genuine",
+            Verdict::Expired => "Expired",
+            Verdict::Revoked(_) => "Revoked",
+            Verdict::Suspended(_) => "Suspended",
+            Verdict::Superseded => "Replaced by a newer label",
             Verdict::UnknownIssuer => "Unknown issuer",
-            Verdict::Tampered => "Label has been tampered with",
-            Verdict::Malformed => "Not a valid label",
-            Verdict::NotYetValid => "Label not valid yet",
-            Verdict::KeyCompromised => "Not genuine: issuer key compromised",
+            Verdict::Tampered | Verdict::KeyCompromised | Verdict::NotInLog => "Not genuine",
+            Verdict::Malformed => "Not a label",
+            Verdict::NotYetValid => "Not valid yet",
+            Verdict::LogInconsistent => "Warning: log inconsistent",
+            Verdict::CannotCheck => "Cannot check now",
         }
     }
 
-    /// What it means and what to do, in plain words.
-    pub fn explain(self) -> &'static str {
+    /// What it means, in one plain sentence with no contradiction.
+    #[must_use]
+    pub fn sentence(self) -> &'static str {
         match self {
             Verdict::Genuine => {
-                "This label was issued by a recognised issuing body and has not been changed. \
-                 Check that the product and model below match the one in front of you."
+                "This label is genuine: a recognised body issued it, it is in the public log of \
+                 issued labels and it has not been withdrawn."
             }
-            Verdict::Expired => {
-                "This label was genuine, but its validity period has ended. The product's \
-                 security may no longer be assessed or supported: check for a newer label."
-            }
+            Verdict::Expired => "This label's validity period has ended.",
+            Verdict::Revoked(_) => "The issuing body has withdrawn this label.",
+            Verdict::Suspended(_) => "The issuing body has suspended this label for now.",
+            Verdict::Superseded => "A newer label replaces this one.",
             Verdict::UnknownIssuer => {
-                "This label was not issued by a body this verifier recognises for this scheme. \
-                 Do not rely on it."
+                "This label is signed by someone who is not a recognised issuing body."
             }
-            Verdict::Tampered => {
-                "The contents of this label do not match its signature: it was altered or \
-                 forged. Do not rely on it."
-            }
-            Verdict::Malformed => {
-                "This code is not a readable cybersecurity label. It may be damaged or not a \
-                 label at all."
-            }
-            Verdict::NotYetValid => {
-                "This label says it was issued on a date that has not come yet. Check that this \
-                 device's date is right; if it is, the label is not genuine. Do not rely on it."
-            }
+            Verdict::Tampered => "This label is not genuine: it was altered or forged.",
             Verdict::KeyCompromised => {
-                "This label was signed with a key that its issuing body reported stolen or \
-                 misused, after that happened. Do not rely on it."
+                "This label is not genuine: it was signed with a key that its issuing body \
+                 reported stolen or misused, after that happened."
+            }
+            Verdict::NotInLog => {
+                "This label is not genuine: it is not in the public log of issued labels, where \
+                 every real label is recorded."
+            }
+            Verdict::Malformed => "This code is not a valid cybersecurity label.",
+            Verdict::NotYetValid => {
+                "This label says it was issued on a date that has not come yet, so unless this \
+                 device's date is wrong it is not genuine."
+            }
+            Verdict::LogInconsistent => {
+                "The label log showed an older or different state than before, so do not rely \
+                 on this label now."
+            }
+            Verdict::CannotCheck => {
+                "The signature and dates were checked on this device, but the log and revocation \
+                 checks could not be done now."
             }
         }
     }
 
-    /// A stable lowercase identifier (JSON, CLI exit messages).
-    pub fn as_str(self) -> &'static str {
+    /// What to do about it.
+    #[must_use]
+    pub fn advice(self) -> &'static str {
+        match self {
+            Verdict::Genuine => "",
+            Verdict::Expired => {
+                "The product may no longer meet the scheme: look for a renewed label or a \
+                 firmware update."
+            }
+            Verdict::Revoked(_) => {
+                "Do not rely on it: contact the seller or manufacturer, and check the issuer's \
+                 website for the product's status."
+            }
+            Verdict::Suspended(_) => "Check again later, or ask the manufacturer.",
+            Verdict::Superseded => {
+                "Update the device (for example to new firmware) and look for its current label."
+            }
+            Verdict::UnknownIssuer => {
+                "Treat it as not genuine; you can report it to the scheme owner."
+            }
+            Verdict::Tampered | Verdict::KeyCompromised | Verdict::NotInLog => {
+                "Do not trust the claims on it, and report the product to the seller or the \
+                 scheme owner."
+            }
+            Verdict::Malformed => {
+                "If it is printed on a product as a label, report it to the seller or the scheme \
+                 owner."
+            }
+            Verdict::NotYetValid => {
+                "Check that this device's date and time are right; if they are, do not rely on \
+                 this label."
+            }
+            Verdict::LogInconsistent => {
+                "Someone may be replaying old data or showing you a false view: try again later \
+                 or on another network."
+            }
+            Verdict::CannotCheck => "Try again when you are online.",
+        }
+    }
+
+    /// The sentence and the advice together.
+    #[must_use]
+    pub fn explain(self) -> String {
+        match self.advice() {
+            "" => self.sentence().to_owned(),
+            advice => format!("{} {advice}", self.sentence()),
+        }
+    }
+
+    /// A stable snake_case identifier (JSON, the page's texts, CLI messages).
+    #[must_use]
+    pub fn name(self) -> &'static str {
         match self {
             Verdict::Genuine => "genuine",
             Verdict::Expired => "expired",
+            Verdict::Revoked(_) => "revoked",
+            Verdict::Suspended(_) => "suspended",
+            Verdict::Superseded => "superseded",
             Verdict::UnknownIssuer => "unknown_issuer",
             Verdict::Tampered => "tampered",
             Verdict::Malformed => "malformed",
             Verdict::NotYetValid => "not_yet_valid",
             Verdict::KeyCompromised => "key_compromised",
+            Verdict::NotInLog => "not_in_log",
+            Verdict::LogInconsistent => "log_inconsistent",
+            Verdict::CannotCheck => "cannot_check",
         }
+    }
+
+    /// Whether the offline part passed (validly signed by a trusted issuer, dates fine or only
+    /// expired): only then are the log and status worth fetching, and only then is what the
+    /// label says shown as the issuer's word.
+    #[must_use]
+    pub fn offline_passed(self) -> bool {
+        matches!(self, Verdict::Genuine | Verdict::Expired)
     }
 }
 

@@ -146,11 +146,7 @@ impl LabelView {
             catalog_version: claim.catalog_version,
             level: claim.level,
             levels_in_scheme: scheme.map(|s| u8::try_from(s.levels.len()).unwrap_or(u8::MAX)),
-            scheme_kind: scheme.map(|s| match s.kind {
-                SchemeKind::MultiLevel => "multi_level",
-                SchemeKind::Binary => "binary",
-                SchemeKind::Descriptive => "descriptive",
-            }),
+            scheme_kind: scheme.map(|s| kind_name(s.kind)),
             level_name: level.map(|l| l.name.clone()),
             level_meaning: level.map(|l| l.meaning.clone()),
             manufacturer: claim.manufacturer.clone(),
@@ -174,6 +170,14 @@ impl LabelView {
     }
 }
 
+fn kind_name(kind: SchemeKind) -> &'static str {
+    match kind {
+        SchemeKind::MultiLevel => "multi_level",
+        SchemeKind::Binary => "binary",
+        SchemeKind::Descriptive => "descriptive",
+    }
+}
+
 /// A partner scheme that recognises the label, in plain words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EquivalentView {
@@ -181,6 +185,16 @@ pub struct EquivalentView {
     pub to_scheme: String,
     /// Level the label counts as there.
     pub to_level: u8,
+    /// Partner scheme name from the catalog.
+    pub to_scheme_name: Option<String>,
+    /// The body that owns the partner scheme.
+    pub to_scheme_owner: Option<String>,
+    /// The partner scheme's country (ISO 3166 code).
+    pub to_country: Option<String>,
+    /// `multi_level`, `binary` or `descriptive`.
+    pub to_scheme_kind: Option<&'static str>,
+    /// The level's name there, from the catalog.
+    pub to_level_name: Option<String>,
     /// `recognised`, `simplified_application` or `requirement_waiver`.
     pub effect: Effect,
     /// One plain sentence: "Recognised in Germany as: IT security label (BSI), Level 1".
@@ -221,6 +235,11 @@ pub fn equivalents(
             EquivalentView {
                 to_scheme: e.to_scheme.clone(),
                 to_level: e.to_level,
+                to_scheme_name: to.map(|s| s.name.clone()),
+                to_scheme_owner: to.map(|s| s.owner.clone()),
+                to_country: to.map(|s| s.country.clone()),
+                to_scheme_kind: to.map(|s| kind_name(s.kind)),
+                to_level_name: to.and_then(|s| s.level(e.to_level)).map(|l| l.name.clone()),
                 effect: e.effect,
                 text,
                 basis: e.basis.clone(),

@@ -9,6 +9,7 @@ mod label_common;
 use cyberlabel_core::admission::{Admitted, Replay, check_entry};
 use cyberlabel_core::cose;
 use cyberlabel_core::merkle;
+use cyberlabel_core::status;
 use cyberlabel_core::status::{EffectError, State, StatusContext};
 use cyberlabel_core::trust::{self, TrustList, TrustedIssuer};
 use label_common::{DAY, T0, key, typical_claim};
@@ -40,10 +41,10 @@ fn label(signer: u8, scheme: &str, serial: u64, supersedes: Option<u64>) -> Vec<
 
 /// A status record that claims the victim's kid but is signed by another key.
 fn forged_revoke(target: &[u8], index: u64, attacker: u8) -> Vec<u8> {
-    let record = cose::StatusRecord {
-        action: cose::StatusAction::Revoke,
+    let record = status::StatusRecord {
+        action: status::StatusAction::Revoke,
         target: index,
-        reason: cose::ReasonCode::IssuedInError,
+        reason: status::ReasonCode::IssuedInError,
         time: T0 + DAY,
         target_leaf_hash: merkle::leaf_hash(target),
     };
@@ -112,10 +113,10 @@ fn forged_and_unauthorised_entries_are_refused_and_have_no_effect() {
     assert_eq!(map.state(2), Ok(State::Active));
     assert_eq!(r.status().commitment(), before);
     // the real issuer's revocation goes through
-    let record = cose::StatusRecord {
-        action: cose::StatusAction::Revoke,
+    let record = status::StatusRecord {
+        action: status::StatusAction::Revoke,
         target: 2,
-        reason: cose::ReasonCode::IssuedInError,
+        reason: status::ReasonCode::IssuedInError,
         time: T0 + DAY,
         target_leaf_hash: merkle::leaf_hash(&genuine),
     };
@@ -200,10 +201,10 @@ fn retired_and_compromised_keys_by_log_index() {
     );
     // the retired key still maintains its own label; the stolen key cannot touch its own
     let suspend = |target: &[u8], index: u64, signer: u8| {
-        let record = cose::StatusRecord {
-            action: cose::StatusAction::Suspend,
+        let record = status::StatusRecord {
+            action: status::StatusAction::Suspend,
             target: index,
-            reason: cose::ReasonCode::InvestigationPending,
+            reason: status::ReasonCode::InvestigationPending,
             time: T0 + DAY,
             target_leaf_hash: merkle::leaf_hash(target),
         };

@@ -7,6 +7,7 @@ use cyberlabel_core::catalog::{Catalog, CatalogError, Inconsistency, SchemeKind}
 use cyberlabel_core::claim::{Assessment, ClaimError, Field, ProvisionSet};
 use cyberlabel_core::cose::{self, CoseError, key_id, sign_label};
 use cyberlabel_core::payload;
+use cyberlabel_core::status;
 use cyberlabel_core::trust::{self, Effect, Equivalence, TrustError, TrustList, TrustedIssuer};
 use cyberlabel_core::verdict::{Problem, Verdict, verify_offline};
 use label_common::*;
@@ -434,10 +435,10 @@ fn verdict_for_each_case() {
     assert_eq!(r.verdict, Verdict::Malformed);
     assert!(matches!(r.problem, Some(Problem::Decode(_))));
     let status = cose::sign_status(
-        &cose::StatusRecord {
-            action: cose::StatusAction::Suspend,
+        &status::StatusRecord {
+            action: status::StatusAction::Suspend,
             target: 1,
-            reason: cose::ReasonCode::InvestigationPending,
+            reason: status::ReasonCode::InvestigationPending,
             time: T0,
             target_leaf_hash: [0; 32],
         },
@@ -465,7 +466,7 @@ fn verdict_for_each_case() {
         Verdict::Tampered,
         Verdict::Malformed,
     ] {
-        assert!(!v.headline().is_empty() && !v.explain().is_empty() && !v.as_str().is_empty());
+        assert!(!v.headline().is_empty() && !v.explain().is_empty() && !v.name().is_empty());
     }
 }
 

@@ -7,9 +7,10 @@ use ciborium::Value;
 use cyberlabel_core::cbor::{self, CborError};
 use cyberlabel_core::claim::{Assessment, Claim, ClaimError, Field, ProvisionSet};
 use cyberlabel_core::cose::{
-    self, CoseError, Entry, ReasonCode, StatusAction, StatusError, StatusRecord, decode_entry,
-    key_id, parse_sign1, sign_label, sign_status, sign_with_content_type,
+    self, CoseError, Entry, decode_entry, key_id, parse_sign1, sign_label, sign_status,
+    sign_with_content_type,
 };
+use cyberlabel_core::status::{ReasonCode, RecordError, StatusAction, StatusRecord};
 use label_common::*;
 use proptest::prelude::*;
 
@@ -284,31 +285,31 @@ fn status_record_round_trip_and_entry_kind() {
     assert!(StatusRecord::from_cbor(&m(good(0))).is_ok());
     assert_eq!(
         StatusRecord::from_cbor(&m(good(4))),
-        Err(StatusError::Missing(4))
+        Err(RecordError::Missing(4))
     );
     let mut extra = good(0);
     extra.push((6, cbor::uint(0)));
     assert_eq!(
         StatusRecord::from_cbor(&m(extra)),
-        Err(StatusError::UnknownKey)
+        Err(RecordError::UnknownKey)
     );
     let mut bad = good(1);
     bad.push((1, cbor::uint(4)));
     assert_eq!(
         StatusRecord::from_cbor(&m(bad)),
-        Err(StatusError::UnknownAction)
+        Err(RecordError::UnknownAction)
     );
     let mut bad = good(3);
     bad.push((3, cbor::uint(15)));
     assert_eq!(
         StatusRecord::from_cbor(&m(bad)),
-        Err(StatusError::UnknownReason)
+        Err(RecordError::UnknownReason)
     );
     let mut bad = good(5);
     bad.push((5, Value::Bytes(vec![7; 31])));
     assert_eq!(
         StatusRecord::from_cbor(&m(bad)),
-        Err(StatusError::WrongType(5))
+        Err(RecordError::WrongType(5))
     );
 }
 

@@ -13,12 +13,13 @@ use cyberlabel_core::cose;
 use cyberlabel_core::merkle::{self, Hash, NodeId};
 use cyberlabel_core::note::{KeyKind, NoteSigner};
 use cyberlabel_core::online::Seen;
-use cyberlabel_core::online::{self, Fetched, LabelState, OnlineError, Verdict};
+use cyberlabel_core::online::{self, Fetched, OnlineError};
 use cyberlabel_core::status::{self, Bucket, State, StatusProof};
 use cyberlabel_core::tiles::{TileKind, TilePath};
 use cyberlabel_core::trust::{
     Quorum, TrustList, TrustedIssuer, TrustedLog, TrustedWitness, WitnessPolicy,
 };
+use cyberlabel_core::verdict::Verdict;
 use label_common::{DAY, T0, key, typical_claim};
 
 const ORIGIN: &str = "example.test/log";
@@ -222,7 +223,7 @@ fn genuine_label_in_both_buckets() {
         assert_eq!(r.verdict, Verdict::Genuine, "{name}: {r:?}");
         let inc = r.log.unwrap().unwrap();
         assert_eq!((inc.size, inc.witnesses), (SIZE, 1));
-        assert_eq!(r.status.unwrap().unwrap().state, LabelState::Active);
+        assert_eq!(r.status.unwrap().unwrap().state, State::Active);
     }
 }
 
@@ -248,10 +249,10 @@ fn replayed_status_proof_from_before_a_revocation_cannot_say_genuine() {
     // a status proof captured while the label was active (tree size 300)
     let old_status = log.status_proof(0, &log.checkpoint(true));
     // the issuer revokes it: a status record is appended (size 301) and the map updated
-    let record = cose::StatusRecord {
-        action: cose::StatusAction::Revoke,
+    let record = status::StatusRecord {
+        action: status::StatusAction::Revoke,
         target: 5,
-        reason: cose::ReasonCode::IssuerKeyCompromise,
+        reason: status::ReasonCode::IssuerKeyCompromise,
         time: NOW - DAY,
         target_leaf_hash: merkle::leaf_hash(&label),
     };
@@ -288,7 +289,7 @@ fn validly_signed_label_that_was_never_logged_is_not_genuine() {
     let forged = label_at(5, "Cam Never Logged");
     let r = log.verify(&forged, true);
     assert_eq!(r.log, Some(Err(OnlineError::LabelNotInLog)));
-    assert_eq!(r.verdict, Verdict::NotGenuine);
+    assert_eq!(r.verdict, Verdict::NotInLog);
 }
 
 #[test]
@@ -336,10 +337,7 @@ fn offline_gives_cannot_check_with_the_offline_part() {
         None,
     );
     assert_eq!(r.verdict, Verdict::CannotCheck);
-    assert_eq!(
-        r.offline.verdict,
-        cyberlabel_core::verdict::Verdict::Genuine
-    );
+    assert_eq!(r.offline.verdict, Verdict::Genuine);
     assert_eq!(r.offline.claim.unwrap().product, "Cam Two-Sixty");
 }
 
@@ -350,7 +348,7 @@ fn tampered_label_is_not_genuine_whatever_the_log_says() {
     let at = bytes.windows(3).position(|w| w == b"Cam").unwrap();
     bytes[at] = b'D';
     let r = log.verify(&bytes, true);
-    assert_eq!(r.verdict, Verdict::NotGenuine);
+    assert_eq!(r.verdict, Verdict::Tampered);
     assert_eq!(r.log, None); // not even fetched
 }
 
@@ -372,10 +370,10 @@ fn replayed_pre_revocation_state_is_never_genuine() {
         size: SIZE,
         root: log.root(),
     };
-    let record = cose::StatusRecord {
-        action: cose::StatusAction::Revoke,
+    let record = status::StatusRecord {
+        action: status::StatusAction::Revoke,
         target: 5,
-        reason: cose::ReasonCode::IssuerKeyCompromise,
+        reason: status::ReasonCode::IssuerKeyCompromise,
         time: NOW - 3_600,
         target_leaf_hash: merkle::leaf_hash(&label),
     };
@@ -490,11 +488,8 @@ fn post_dated_label_is_not_genuine() {
     c.expires_at = c.issued_at + 365 * DAY;
     let label = cose::sign_label(&c, &key(1));
     let r = log.verify(&label, true);
-    assert_eq!(r.verdict, Verdict::NotGenuine, "{r:?}");
-    assert_eq!(
-        r.offline.verdict,
-        cyberlabel_core::verdict::Verdict::NotYetValid
-    );
+    assert_eq!(r.verdict, Verdict::NotYetValid, "{r:?}");
+    assert_eq!(r.offline.verdict, Verdict::NotYetValid);
     // issued "tomorrow" in UTC but already today at UTC+14: still fine
     let mut c = typical_claim();
     c.issued_at = (NOW / DAY + 1) * DAY;
@@ -505,5 +500,5 @@ fn post_dated_label_is_not_genuine() {
         &Catalog::builtin(),
         c.issued_at - 10 * 3_600,
     );
-    assert_eq!(report.verdict, cyberlabel_core::verdict::Verdict::Genuine);
+    assert_eq!(report.verdict, Verdict::Genuine);
 }

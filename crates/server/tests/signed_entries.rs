@@ -12,8 +12,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use common::{Server, config, product, tempdir};
 use cyberlabel_core::claim::Claim;
-use cyberlabel_core::cose::{self, ReasonCode, StatusAction, StatusRecord};
+use cyberlabel_core::cose;
 use cyberlabel_core::merkle;
+use cyberlabel_core::status::{ReasonCode, StatusAction, StatusRecord};
 use cyberlabel_server::Role;
 use ed25519_dalek::SigningKey;
 

@@ -37,7 +37,7 @@ use crate::ledger::Ledger;
 use crate::metrics::Metrics;
 use crate::now_unix;
 
-pub use cyberlabel_core::cose::{ReasonCode, StatusAction};
+pub use cyberlabel_core::status::{ReasonCode, StatusAction};
 
 mod bootstrap;
 mod error;

@@ -5,8 +5,9 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use cyberlabel_core::cose::{self, StatusRecord};
+use cyberlabel_core::cose;
 use cyberlabel_core::merkle;
+use cyberlabel_core::status::StatusRecord;
 use serde_json::Value;
 
 use crate::auth::{Action, TokenRecord};
@@ -50,13 +51,9 @@ impl Service {
         }
         let _guard = self.status_lock.lock().await;
         let (state, _) = self.ledger.status(index).map_err(ServiceError::internal)?;
-        let core_action = cyberlabel_core::status::StatusAction::from_code(action as u64)
-            .ok_or_else(|| ServiceError::internal("action"))?;
-        if idem.is_none()
-            && let Err(e) = cyberlabel_core::status::apply_action(state, core_action)
-        {
+        if idem.is_none() && cyberlabel_core::status::apply_action(state, action).is_none() {
             return Err(ServiceError::conflict(format!(
-                "cannot {} label {index}: it is {} ({e})",
+                "cannot {} label {index}: it is {}",
                 action.as_str(),
                 state_name(state)
             )));
