@@ -261,22 +261,37 @@ pub fn root_from_inclusion_proof(
     if index >= size {
         return Err(ProofError::IndexOutOfRange { index, size });
     }
-    let (mut fnode, mut snode) = (index, size - 1);
     let mut r = *leaf;
-    for p in proof {
+    walk_path(index, size - 1, proof, |p, from_left| {
+        r = if from_left {
+            node_hash(p, &r)
+        } else {
+            node_hash(&r, p)
+        };
+    })?;
+    Ok(r)
+}
+
+/// The path walk shared by inclusion and consistency verification (RFC 9162 §2.1.3.2 and
+/// §2.1.4.2): `fnode`/`snode` start at the node's and the tree's last index; `step` is told,
+/// for each path hash, whether it joins from the left. The path must end exactly at the root.
+fn walk_path(
+    mut fnode: u64,
+    mut snode: u64,
+    path: &[Hash],
+    mut step: impl FnMut(&Hash, bool),
+) -> Result<(), ProofError> {
+    for p in path {
         if snode == 0 {
             return Err(ProofError::WrongProofLength);
         }
-        if fnode & 1 == 1 || fnode == snode {
-            r = node_hash(p, &r);
-            if fnode & 1 == 0 {
-                while fnode & 1 == 0 && fnode != 0 {
-                    fnode >>= 1;
-                    snode >>= 1;
-                }
+        let from_left = fnode & 1 == 1 || fnode == snode;
+        step(p, from_left);
+        if from_left && fnode & 1 == 0 {
+            while fnode & 1 == 0 && fnode != 0 {
+                fnode >>= 1;
+                snode >>= 1;
             }
-        } else {
-            r = node_hash(&r, p);
         }
         fnode >>= 1;
         snode >>= 1;
@@ -284,7 +299,7 @@ pub fn root_from_inclusion_proof(
     if snode != 0 {
         return Err(ProofError::WrongProofLength);
     }
-    Ok(r)
+    Ok(())
 }
 
 /// Verify that `leaf` (a leaf *hash*) is at `index` in the tree of `size` leaves with `root`.
@@ -362,28 +377,14 @@ pub fn verify_consistency(
         snode >>= 1;
     }
     let (mut fr, mut sr) = (*start, *start);
-    for c in path {
-        if snode == 0 {
-            return Err(ProofError::WrongProofLength);
-        }
-        if fnode & 1 == 1 || fnode == snode {
+    walk_path(fnode, snode, path, |c, from_left| {
+        if from_left {
             fr = node_hash(c, &fr);
             sr = node_hash(c, &sr);
-            if fnode & 1 == 0 {
-                while fnode & 1 == 0 && fnode != 0 {
-                    fnode >>= 1;
-                    snode >>= 1;
-                }
-            }
         } else {
             sr = node_hash(&sr, c);
         }
-        fnode >>= 1;
-        snode >>= 1;
-    }
-    if snode != 0 {
-        return Err(ProofError::WrongProofLength);
-    }
+    })?;
     // Evaluate both comparisons before branching (no early exit on the first).
     let ok_old = hashes_equal(&fr, old_root);
     let ok_new = hashes_equal(&sr, new_root);

@@ -63,41 +63,63 @@ pub struct Commit {
 
 /// Storage for one log.
 pub trait LogStore: Send + Sync + 'static {
+    /// The value stored under `key` in the log's key layout (the typed getters below read
+    /// through it; a store implements only this and [`LogStore::commit`]).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Hash tile at (level, index): its current contents (≤ 256 hashes).
     ///
     /// # Errors
     /// [`StoreError`].
-    fn tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
+    fn tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.raw(&key_lvl(K_TILE, level, index))
+    }
     /// Entry bundle `index` (entries `256·index …`): its current contents.
     ///
     /// # Errors
     /// [`StoreError`].
-    fn bundle(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
+    fn bundle(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.raw(&key_idx(K_ENTRY, index))
+    }
     /// Status bucket bytes.
     ///
     /// # Errors
     /// [`StoreError`].
-    fn bucket(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
+    fn bucket(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.raw(&key_idx(K_BUCKET, index))
+    }
     /// Status-tree perfect node.
     ///
     /// # Errors
     /// [`StoreError`].
-    fn status_node(&self, level: u8, index: u64) -> Result<Option<Hash>, StoreError>;
+    fn status_node(&self, level: u8, index: u64) -> Result<Option<Hash>, StoreError> {
+        self.raw(&key_lvl(K_SNODE, level, index))?
+            .map(|v| to_hash(&v))
+            .transpose()
+    }
     /// Idempotency record for `key`.
     ///
     /// # Errors
     /// [`StoreError`].
-    fn idempotency(&self, key: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError>;
+    fn idempotency(&self, key: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.raw(&key_idem(key))
+    }
     /// The published state.
     ///
     /// # Errors
     /// [`StoreError`].
-    fn state(&self) -> Result<Option<StoredState>, StoreError>;
+    fn state(&self) -> Result<Option<StoredState>, StoreError> {
+        self.raw(&[K_STATE])?.map(|v| decode_state(&v)).transpose()
+    }
     /// Index of the trust-list entry in force (the last one appended).
     ///
     /// # Errors
     /// [`StoreError`].
-    fn trust_index(&self) -> Result<Option<u64>, StoreError>;
+    fn trust_index(&self) -> Result<Option<u64>, StoreError> {
+        self.raw(&[K_TRUST])?.map(|v| decode_index(&v)).transpose()
+    }
     /// Apply `commit` atomically and durably.
     ///
     /// # Errors
@@ -235,28 +257,8 @@ impl MemoryStore {
 
 #[cfg(any(test, feature = "test-utils"))]
 impl LogStore for MemoryStore {
-    fn tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(&key_lvl(K_TILE, level, index))
-    }
-    fn bundle(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(&key_idx(K_ENTRY, index))
-    }
-    fn bucket(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(&key_idx(K_BUCKET, index))
-    }
-    fn status_node(&self, level: u8, index: u64) -> Result<Option<Hash>, StoreError> {
-        self.get(&key_lvl(K_SNODE, level, index))?
-            .map(|v| to_hash(&v))
-            .transpose()
-    }
-    fn idempotency(&self, key: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(&key_idem(key))
-    }
-    fn state(&self) -> Result<Option<StoredState>, StoreError> {
-        self.get(&[K_STATE])?.map(|v| decode_state(&v)).transpose()
-    }
-    fn trust_index(&self) -> Result<Option<u64>, StoreError> {
-        self.get(&[K_TRUST])?.map(|v| decode_index(&v)).transpose()
+    fn raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(key)
     }
     fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         let ops = commit_ops(commit);
@@ -300,28 +302,8 @@ impl SledStore {
 }
 
 impl LogStore for SledStore {
-    fn tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(&key_lvl(K_TILE, level, index))
-    }
-    fn bundle(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(&key_idx(K_ENTRY, index))
-    }
-    fn bucket(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(&key_idx(K_BUCKET, index))
-    }
-    fn status_node(&self, level: u8, index: u64) -> Result<Option<Hash>, StoreError> {
-        self.get(&key_lvl(K_SNODE, level, index))?
-            .map(|v| to_hash(&v))
-            .transpose()
-    }
-    fn idempotency(&self, key: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(&key_idem(key))
-    }
-    fn state(&self) -> Result<Option<StoredState>, StoreError> {
-        self.get(&[K_STATE])?.map(|v| decode_state(&v)).transpose()
-    }
-    fn trust_index(&self) -> Result<Option<u64>, StoreError> {
-        self.get(&[K_TRUST])?.map(|v| decode_index(&v)).transpose()
+    fn raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(key)
     }
     fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();

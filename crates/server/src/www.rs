@@ -74,17 +74,12 @@ pub async fn page(www: &Path) -> Response {
         )
         .into_response();
     };
-    let mut resp = (StatusCode::OK, body).into_response();
+    let mut resp = file_response(body, "text/html; charset=utf-8", "no-cache");
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
@@ -98,13 +93,15 @@ pub async fn service_worker(www: &Path) -> Response {
     let Some(body) = read_file(&www.join("sw.js")).await else {
         return ApiError::not_found("no service worker").into_response();
     };
+    file_response(body, "text/javascript; charset=utf-8", "no-cache")
+}
+
+/// A 200 with the body, its content type and cache policy.
+fn file_response(body: Vec<u8>, content_type: &'static str, cache: &'static str) -> Response {
     let mut resp = (StatusCode::OK, body).into_response();
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/javascript; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     resp
 }
 
@@ -115,18 +112,9 @@ pub async fn asset(www: &Path, rel: &str) -> Response {
     };
     for candidate in [www.join("assets").join(&rel), www.join(&rel)] {
         if let Some(body) = read_file(&candidate).await {
-            let mut resp = (StatusCode::OK, body).into_response();
-            let h = resp.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(content_type(&candidate)),
-            );
             // Assets are not content-addressed, so only a short cache.
-            h.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=300"),
-            );
-            h.insert(
+            let mut resp = file_response(body, content_type(&candidate), "public, max-age=300");
+            resp.headers_mut().insert(
                 header::CONTENT_SECURITY_POLICY,
                 HeaderValue::from_static(CSP),
             );
