@@ -377,7 +377,7 @@ pub fn verify_online(
         Some(Ok(a)) => {
             let reason = (a.state != State::Active && a.state != State::None).then_some(a.reason);
             serde_json::json!({
-                "ok": true, "state": state_name(a.state), "reason": reason,
+                "ok": true, "state": a.state.name(), "reason": reason,
                 "reason_text": reason.and_then(ReasonCode::from_u8).map(ReasonCode::text),
                 "as_of_tree_size": a.size,
             })
@@ -388,16 +388,6 @@ pub fn verify_online(
     let checked = matches!(r.log, Some(Ok(_))) && matches!(r.status, Some(Ok(_)));
     json["online"] = serde_json::json!({ "checked": checked, "log": log, "status": status });
     Ok(json.to_string())
-}
-
-fn state_name(state: State) -> &'static str {
-    match state {
-        State::Active => "active",
-        State::Suspended => "suspended",
-        State::Revoked => "revoked",
-        State::Superseded => "superseded",
-        State::None => "unknown",
-    }
 }
 
 fn malformed(problem: &str) -> String {

@@ -369,13 +369,7 @@ fn online_problem(report: &OnlineReport) -> Option<String> {
 }
 
 fn state_json(answer: &StatusAnswer) -> serde_json::Value {
-    let name = match answer.state {
-        State::Active => "active",
-        State::Suspended => "suspended",
-        State::Revoked => "revoked",
-        State::Superseded => "superseded",
-        State::None => "unknown",
-    };
+    let name = answer.state.name();
     match answer.state {
         State::Active | State::None => json!({"state": name, "size": answer.size}),
         _ => json!({"state": name, "reason": answer.reason, "size": answer.size}),

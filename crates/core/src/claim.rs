@@ -341,6 +341,13 @@ fn day_start(days: u64, field: Field) -> Result<u64, ClaimError> {
 }
 
 impl Claim {
+    /// Whether the label's validity has ended at `now`: `expires_at` is the first second it is
+    /// no longer valid (FORMATS §1), the one rule the verdict, the API and the CLI use.
+    #[must_use]
+    pub fn expired_at(&self, now: u64) -> bool {
+        now >= self.expires_at
+    }
+
     /// The deterministic CBOR encoding (FORMATS §1). Infallible: call [`Claim::check`] first
     /// to be sure the result will decode (the issuer does).
     pub fn to_cbor(&self) -> Vec<u8> {

@@ -371,7 +371,7 @@ fn judge(
         (Verdict::Malformed, Some(Problem::Catalog(e)))
     } else if claim.issued_at > now.saturating_add(POST_DATE_SLACK) {
         (Verdict::NotYetValid, Some(Problem::IssuedInFuture))
-    } else if now >= claim.expires_at {
+    } else if claim.expired_at(now) {
         (Verdict::Expired, Some(Problem::Expired))
     } else {
         (Verdict::Genuine, None)

@@ -26,6 +26,18 @@ pub enum State {
 }
 
 impl State {
+    /// A stable lowercase name (API, CLI and page JSON); `unknown` for an index with no label.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "unknown",
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Revoked => "revoked",
+            Self::Superseded => "superseded",
+        }
+    }
+
     /// Decode the state byte.
     #[must_use]
     pub fn from_u8(b: u8) -> Option<Self> {

@@ -373,15 +373,12 @@ impl Service {
 fn state_name(s: State) -> &'static str {
     match s {
         State::None => "not a label",
-        State::Active => "active",
-        State::Suspended => "suspended",
-        State::Revoked => "revoked",
-        State::Superseded => "superseded",
+        s => s.name(),
     }
 }
 
 fn status_json(state: State, reason: u8, claim: &Claim, now: u64) -> Value {
-    let name = if state == State::Active && now > claim.expires_at {
+    let name = if state == State::Active && claim.expired_at(now) {
         "expired"
     } else {
         state_name(state)
