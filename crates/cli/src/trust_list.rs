@@ -622,6 +622,7 @@ pub fn example_trust_list() -> Result<TrustList> {
             vkey: log_vkey.to_string(),
             url: "http://127.0.0.1:8080".into(),
             max_merge_delay: 0,
+            witness_policy: None,
         }],
         witnesses: vec![],
         witness_policy: Default::default(),

@@ -259,6 +259,18 @@ impl Rule {
     /// # Errors
     /// [`TrustError::BadWitnessPolicy`].
     pub fn from_trust_list(trust: &TrustList) -> Result<Option<Rule>, TrustError> {
+        Self::from_policy(trust, &trust.witness_policy)
+    }
+
+    /// The rule of `policy` over `trust`'s witnesses (a log's own policy, see
+    /// [`TrustList::witness_policy_of`]).
+    ///
+    /// # Errors
+    /// [`TrustError::BadWitnessPolicy`], as for [`Rule::from_trust_list`].
+    pub fn from_policy(
+        trust: &TrustList,
+        policy: &crate::trust::WitnessPolicy,
+    ) -> Result<Option<Rule>, TrustError> {
         use crate::trust::{Quorum, Threshold};
         let bad = TrustError::BadWitnessPolicy;
         let mut names: Vec<(&str, Rule)> = Vec::new();
@@ -268,7 +280,6 @@ impl Rule {
             }
             names.push((&w.name, Rule::Witness(i)));
         }
-        let policy = &trust.witness_policy;
         for g in &policy.groups {
             if g.name == "none" || names.iter().any(|(n, _)| *n == g.name) {
                 return Err(bad("a group name is used twice or is \"none\""));

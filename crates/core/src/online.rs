@@ -63,6 +63,10 @@ pub enum OnlineError {
     /// The checkpoint's origin is not a log in the trust list.
     #[error("checkpoint origin is not a trusted log")]
     UnknownLog,
+    /// The checkpoint is from another trusted log than the one the trust list names for the
+    /// label's issuer: asked at the wrong log, which proves nothing about this label.
+    #[error("the checkpoint is from another log than the one this issuer's labels are in")]
+    WrongLog,
     /// A log or witness key in the trust list does not parse.
     #[error("trust list key: {0}")]
     TrustListKey(#[from] NoteError),
@@ -362,8 +366,9 @@ pub fn policy_for(trust: &TrustList, signed_checkpoint: &[u8]) -> Result<Policy,
     Ok(Policy {
         log: VerifierKey::parse(&log.vkey)?,
         witnesses,
-        quorum: checkpoint::Rule::from_trust_list(trust).map_err(|_| OnlineError::UnknownLog)?,
-        max_age: trust.witness_policy.max_age,
+        quorum: checkpoint::Rule::from_policy(trust, trust.witness_policy_of(&log.origin))
+            .map_err(|_| OnlineError::UnknownLog)?,
+        max_age: trust.witness_policy_of(&log.origin).max_age,
     })
 }
 
@@ -488,10 +493,15 @@ pub fn verify(
     let mut newest = None;
     let (log, status) = match (offline.verdict.offline_passed(), claim, fetched.checkpoint) {
         (true, Some((serial, issued_at)), Some(cp)) => {
+            let issuer_log = offline
+                .kid
+                .and_then(|kid| trust.log_of_issuer(&kid))
+                .map(|l| l.origin.as_str());
             let log = check_log_bytes(
                 label,
                 (serial, issued_at),
                 trust,
+                issuer_log,
                 cp,
                 fetched.tiles,
                 now,
@@ -536,15 +546,23 @@ pub fn verify(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn check_log_bytes(
     label: &[u8],
     (serial, issued_at): (u64, u64),
     trust: &TrustList,
+    issuer_log: Option<&str>,
     signed_checkpoint: &[u8],
     tiles: &[&[u8]],
     now: u64,
     seen: Option<&Seen>,
 ) -> Result<(Inclusion, Seen), OnlineError> {
+    // Only the issuer's own log can prove anything about its label: another log's tree holds
+    // other entries at the label's index, which must not read as "never logged".
+    let origin = signed_checkpoint.split(|&b| b == b'\n').next();
+    if issuer_log.is_some_and(|want| origin != Some(want.as_bytes())) {
+        return Err(OnlineError::WrongLog);
+    }
     let policy = policy_for(trust, signed_checkpoint)?;
     let (vc, plan) = plan(serial, signed_checkpoint, &policy, now, seen)?;
     let set = tile_set(&plan, tiles)?;

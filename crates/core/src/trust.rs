@@ -60,6 +60,9 @@ pub enum TrustError {
     /// impossible threshold (C2SP tlog-policy rules).
     #[error("trust list witness policy: {0}")]
     BadWitnessPolicy(&'static str),
+    /// A log entry is inconsistent (duplicate origin, or an issuer names an unlisted log).
+    #[error("bad log: {0}")]
+    BadLog(&'static str),
     /// Older than a trust list this verifier has already accepted.
     #[error("trust list version {version} is older than version {seen} seen before (rollback)")]
     Rollback {
@@ -118,6 +121,10 @@ pub struct TrustedIssuer {
     /// records at that index or later are refused by the log and not genuine to verifiers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compromised_at_index: Option<u64>,
+    /// Origin of the log this issuer's labels are recorded in (a partner deployment's log for a
+    /// partner's issuer); absent: the list's first log, the deployment's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
     #[serde(skip)]
     key: Option<VerifyingKey>,
     #[serde(skip)]
@@ -143,6 +150,7 @@ impl TrustedIssuer {
             not_after,
             retired_at_index: None,
             compromised_at_index: None,
+            log: None,
             key: Some(*key),
             kid_bytes: kid,
         }
@@ -233,6 +241,10 @@ pub struct TrustedLog {
     /// sequences before it answers (null merge delay), so 0 is honest for it.
     #[serde(default)]
     pub max_merge_delay: u64,
+    /// The witness policy for this log's checkpoints (a partner log is cosigned by its own
+    /// witnesses); absent: the list's `witness_policy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness_policy: Option<WitnessPolicy>,
 }
 
 /// A witness whose cosignatures count towards the quorum.
@@ -420,6 +432,14 @@ impl TrustList {
             return Err(TrustError::BadValidity);
         }
         crate::checkpoint::Rule::from_trust_list(&t)?;
+        for (i, log) in t.logs.iter().enumerate() {
+            if let Some(policy) = &log.witness_policy {
+                crate::checkpoint::Rule::from_policy(&t, policy)?;
+            }
+            if t.logs[..i].iter().any(|o| o.origin == log.origin) {
+                return Err(TrustError::BadLog("two logs have the same origin"));
+            }
+        }
         for i in 0..t.issuers.len() {
             t.issuers[i].load(i)?;
             if t.issuers[..i]
@@ -428,6 +448,15 @@ impl TrustList {
             {
                 return Err(TrustError::DuplicateKid { index: i });
             }
+        }
+        if t.issuers.iter().any(|i| {
+            i.log
+                .as_ref()
+                .is_some_and(|o| !t.logs.iter().any(|l| &l.origin == o))
+        }) {
+            return Err(TrustError::BadLog(
+                "an issuer names a log the list does not",
+            ));
         }
         Ok(t)
     }
@@ -498,6 +527,26 @@ impl TrustList {
     /// The issuer whose key id is `kid`, regardless of time.
     pub fn issuer(&self, kid: &KeyId) -> Option<&TrustedIssuer> {
         self.issuers.iter().find(|i| &i.kid_bytes == kid)
+    }
+
+    /// The log the labels of issuer `kid` are recorded in: the issuer's `log`, or the list's
+    /// first log.
+    #[must_use]
+    pub fn log_of_issuer(&self, kid: &KeyId) -> Option<&TrustedLog> {
+        match self.issuer(kid)?.log.as_deref() {
+            Some(origin) => self.logs.iter().find(|l| l.origin == origin),
+            None => self.logs.first(),
+        }
+    }
+
+    /// The witness policy for checkpoints of the log `origin`: its own, or the list's.
+    #[must_use]
+    pub fn witness_policy_of(&self, origin: &str) -> &WitnessPolicy {
+        self.logs
+            .iter()
+            .find(|l| l.origin == origin)
+            .and_then(|l| l.witness_policy.as_ref())
+            .unwrap_or(&self.witness_policy)
     }
 
     /// The issuer whose key id is `kid` and whose key was valid at `at`.

@@ -27,6 +27,7 @@ const SIZE: u64 = 300;
 const NOW: u64 = T0 + 10 * DAY;
 
 struct Log {
+    origin: &'static str,
     entries: Vec<Vec<u8>>,
     leaves: Vec<Hash>,
     buckets: Vec<Bucket>,
@@ -36,45 +37,59 @@ struct Log {
 }
 
 fn label_at(serial: u64, product: &str) -> Vec<u8> {
+    label_by(1, serial, product)
+}
+
+fn label_by(issuer_seed: u8, serial: u64, product: &str) -> Vec<u8> {
     let mut c = typical_claim();
     c.serial = serial;
     c.product = product.into();
-    cose::sign_label(&c, &key(1))
+    cose::sign_label(&c, &key(issuer_seed))
 }
 
 impl Log {
     /// 300 entries; labels at 5 and 260 (second bucket), filler entries elsewhere.
     fn new(quorum: u32) -> Self {
+        Self::build(quorum, ORIGIN, [1, 7, 8])
+    }
+
+    /// A log named `origin` whose labels are signed by issuer key `seeds[0]`, with log key
+    /// `seeds[1]` and witness key `seeds[2]`.
+    fn build(quorum: u32, origin: &'static str, seeds: [u8; 3]) -> Self {
+        let [issuer, log_seed, witness_seed] = seeds;
         let mut entries: Vec<Vec<u8>> = (0..SIZE)
             .map(|i| format!("entry {i}").into_bytes())
             .collect();
-        entries[5] = label_at(5, "Cam Five");
-        entries[260] = label_at(260, "Cam Two-Sixty");
+        entries[5] = label_by(issuer, 5, "Cam Five");
+        entries[260] = label_by(issuer, 260, "Cam Two-Sixty");
         let leaves = entries.iter().map(|e| merkle::leaf_hash(e)).collect();
         let mut buckets = vec![Bucket([0; 512]), Bucket([0; 512])];
         buckets[0].set(5, State::Active, 0);
         buckets[1].set(260 % 256, State::Active, 0);
-        let log_key = NoteSigner::new(ORIGIN, KeyKind::Ed25519, key(7)).unwrap();
-        let witness = NoteSigner::new("witness.test/w1", KeyKind::CosignatureV1, key(8)).unwrap();
+        let log_key = NoteSigner::new(origin, KeyKind::Ed25519, key(log_seed)).unwrap();
+        let witness_name = format!("witness.test/w{witness_seed}");
+        let witness =
+            NoteSigner::new(&witness_name, KeyKind::CosignatureV1, key(witness_seed)).unwrap();
         let trust = TrustList {
             version: 1,
             issued_at: T0,
             expires_at: T0 + 3650 * DAY,
             issuers: vec![TrustedIssuer::new(
                 "Test issuing body",
-                &key(1).verifying_key(),
+                &key(issuer).verifying_key(),
                 &["SG-CLS"],
                 T0 - DAY,
                 T0 + 3650 * DAY,
             )],
             logs: vec![TrustedLog {
-                origin: ORIGIN.into(),
+                origin: origin.into(),
                 vkey: log_key.verifier().to_string(),
                 url: "https://example.test/".into(),
                 max_merge_delay: 0,
+                witness_policy: None,
             }],
             witnesses: vec![TrustedWitness {
-                name: "witness.test/w1".into(),
+                name: witness_name,
                 vkey: witness.verifier().to_string(),
             }],
             witness_policy: WitnessPolicy {
@@ -85,6 +100,7 @@ impl Log {
             equivalences: vec![],
         };
         Log {
+            origin,
             entries,
             leaves,
             buckets,
@@ -115,7 +131,7 @@ impl Log {
     /// A checkpoint of the current tree, cosigned by the witness at `time`.
     fn checkpoint_at(&self, cosigned: bool, time: u64) -> String {
         let size = self.leaves.len() as u64;
-        let mut cp = Checkpoint::new(ORIGIN, size, merkle::reference_root(&self.leaves));
+        let mut cp = Checkpoint::new(self.origin, size, merkle::reference_root(&self.leaves));
         cp.set_status(StatusCommitment {
             bucket_count: status::bucket_count(size),
             root: self.status_root(),
@@ -172,6 +188,18 @@ impl Log {
         now: u64,
         seen: Option<&Seen>,
     ) -> online::OnlineReport {
+        self.verify_under(&self.trust, label, cp, now, seen)
+    }
+
+    /// As [`Log::verify_cp`], under a verifier's own trust list `trust`.
+    fn verify_under(
+        &self,
+        trust: &TrustList,
+        label: &[u8],
+        cp: &str,
+        now: u64,
+        seen: Option<&Seen>,
+    ) -> online::OnlineReport {
         let cp = cp.to_string();
         let serial = cose::decode_entry(label)
             .ok()
@@ -180,7 +208,7 @@ impl Log {
                 cose::Entry::Status { .. } => None,
             })
             .unwrap();
-        let plan = online::plan_for_label(serial, &self.trust, cp.as_bytes(), now, seen);
+        let plan = online::plan_for_label(serial, trust, cp.as_bytes(), now, seen);
         let (tiles, status) = match plan {
             Ok(plan) => (
                 plan.tiles.iter().map(|t| self.tile(t)).collect::<Vec<_>>(),
@@ -194,7 +222,7 @@ impl Log {
             tiles: &tile_refs,
             status_proof: (!status.is_empty()).then_some(status.as_bytes()),
         };
-        online::verify(label, &self.trust, &Catalog::builtin(), now, &fetched, seen)
+        online::verify(label, trust, &Catalog::builtin(), now, &fetched, seen)
     }
 
     fn root(&self) -> Hash {
@@ -501,4 +529,66 @@ fn post_dated_label_is_not_genuine() {
         c.issued_at - 10 * 3_600,
     );
     assert_eq!(report.verdict, Verdict::Genuine);
+}
+
+/// Federation: a verifier whose trust list names a partner deployment (its issuer, its log and
+/// that log's own witness policy) checks the partner's label on the partner's log; the same
+/// label checked against the verifier's own log is "cannot check", never "not in the log".
+#[test]
+fn a_partners_label_is_checked_on_the_partners_log_under_its_witness_policy() {
+    let own = Log::new(1);
+    let partner = Log::build(1, "partner.test/log", [2, 9, 10]);
+    let mut trust = own.trust.clone();
+    let mut partner_issuer = partner.trust.issuers[0].clone();
+    partner_issuer.log = Some(partner.origin.into());
+    trust.issuers.push(partner_issuer);
+    let mut partner_log = partner.trust.logs[0].clone();
+    partner_log.witness_policy = Some(WitnessPolicy {
+        quorum: Quorum::Name("witness.test/w10".into()),
+        max_age: 3_600,
+        ..WitnessPolicy::default()
+    });
+    trust.logs.push(partner_log);
+    trust.witnesses.extend(partner.trust.witnesses.clone());
+    trust.witness_policy.quorum = Quorum::Name("witness.test/w8".into());
+    // round trip through JSON: the list as a verifier loads it
+    let trust = TrustList::from_json(&serde_json::to_string(&trust).unwrap()).unwrap();
+
+    let label = partner.entries[260].clone();
+    let r = partner.verify_under(&trust, &label, &partner.checkpoint(true), NOW, None);
+    assert_eq!(r.verdict, Verdict::Genuine, "{r:?}");
+    assert_eq!(
+        r.log.as_ref().unwrap().as_ref().unwrap().origin,
+        partner.origin
+    );
+    // the verifier's own labels still need its own witness
+    let own_label = own.entries[5].clone();
+    let r = own.verify_under(&trust, &own_label, &own.checkpoint(true), NOW, None);
+    assert_eq!(r.verdict, Verdict::Genuine, "{r:?}");
+
+    // the partner's label asked at the verifier's own log: that log holds other bytes at 260,
+    // which proves nothing about a label the trust list places in the partner's log
+    let r = own.verify_under(&trust, &label, &own.checkpoint(true), NOW, None);
+    assert_eq!(r.log, Some(Err(OnlineError::WrongLog)), "{r:?}");
+    assert_eq!(r.verdict, Verdict::CannotCheck);
+
+    // the partner log's own policy applies to it: the partner's checkpoint without its
+    // witness's cosignature does not verify (the list-wide witness is not the partner's)
+    let r = partner.verify_under(&trust, &label, &partner.checkpoint(false), NOW, None);
+    assert_eq!(r.verdict, Verdict::CannotCheck, "{r:?}");
+    let mut strict = trust.clone();
+    strict.logs[1].witness_policy = Some(WitnessPolicy {
+        quorum: Quorum::Name("witness.test/w8".into()),
+        ..WitnessPolicy::default()
+    });
+    let r = partner.verify_under(&strict, &label, &partner.checkpoint(true), NOW, None);
+    assert!(
+        matches!(r.log, Some(Err(OnlineError::Checkpoint(_)))),
+        "a partner checkpoint judged by the partner log's policy: {r:?}"
+    );
+
+    // an issuer naming a log the list does not carry is refused when the list is loaded
+    let mut bad = trust.clone();
+    bad.issuers[1].log = Some("nowhere.test/log".into());
+    assert!(TrustList::from_json(&serde_json::to_string(&bad).unwrap()).is_err());
 }

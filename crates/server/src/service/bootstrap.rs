@@ -257,6 +257,7 @@ impl Service {
                         vkey: log_vkey.clone(),
                         url: String::new(),
                         max_merge_delay: 0,
+                        witness_policy: None,
                     }],
                     equivalences,
                     ..demo_witnesses(config)
