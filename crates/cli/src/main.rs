@@ -27,6 +27,7 @@ mod schemes;
 mod seen;
 mod serve;
 mod trust_list;
+mod trust_list_build;
 mod util;
 mod verify;
 mod witness;

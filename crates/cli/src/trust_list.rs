@@ -39,6 +39,21 @@ pub struct KeyEvent {
 /// `trust-list` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
+    /// Start a new, empty trust-list JSON document (version 1): then add issuers, logs,
+    /// witnesses, the witness policy and equivalence rows, and sign it.
+    Create(crate::trust_list_build::Create),
+    /// Add an issuer key: a body of this scheme, or a partner's issuer whose labels are in the
+    /// partner's log (`--log <origin>`). Edits the JSON in place and raises its version.
+    AddIssuer(crate::trust_list_build::AddIssuer),
+    /// Add a log (its note verifier key and read-side URL): the scheme's own, or a partner
+    /// deployment's. Edits the JSON in place and raises its version.
+    AddLog(crate::trust_list_build::AddLog),
+    /// Add an equivalence row: labels of one scheme recognised in another (mutual recognition).
+    /// Edits the JSON in place and raises its version.
+    AddEquivalence(crate::trust_list_build::AddEquivalence),
+    /// End the open equivalence rows between two schemes on a day. Edits the JSON in place and
+    /// raises its version.
+    EndEquivalence(crate::trust_list_build::EndEquivalence),
     /// Sign a trust-list JSON document: writes a COSE_Sign1 whose payload is the exact JSON bytes.
     Sign {
         /// The trust-list JSON file (checked before signing).
@@ -94,6 +109,10 @@ pub enum Command {
         /// Oldest acceptable cosignature, seconds.
         #[arg(long, default_value_t = trust::DEFAULT_MAX_CHECKPOINT_AGE)]
         max_age: u64,
+        /// Set the policy of this log (origin) only — a partner's log cosigned by its own
+        /// witnesses — instead of the list-wide one.
+        #[arg(long)]
+        log: Option<String>,
     },
     /// Show what changed between two trust-list JSON documents, in plain words.
     Diff {
@@ -115,6 +134,11 @@ pub enum Command {
 /// Runs a `trust-list` subcommand.
 pub fn run(cmd: Command) -> Result<ExitCode> {
     match cmd {
+        Command::Create(a) => crate::trust_list_build::create(&a),
+        Command::AddIssuer(a) => crate::trust_list_build::add_issuer(&a),
+        Command::AddLog(a) => crate::trust_list_build::add_log(&a),
+        Command::AddEquivalence(a) => crate::trust_list_build::add_equivalence(&a),
+        Command::EndEquivalence(a) => crate::trust_list_build::end_equivalence(&a),
         Command::Sign { json, key, out } => {
             let bytes = read_bounded(&json, trust::MAX_TRUST_LIST_LEN as u64, "trust-list JSON")?;
             let text = std::str::from_utf8(&bytes).context("the trust-list JSON is not UTF-8")?;
@@ -168,6 +192,7 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
             groups,
             quorum,
             max_age,
+            log,
         } => edit(&json, |list| {
             let mut parsed = Vec::with_capacity(groups.len());
             for g in &groups {
@@ -187,7 +212,7 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
                     members: members.split(',').map(str::to_owned).collect(),
                 });
             }
-            list.witness_policy = WitnessPolicy {
+            let policy = WitnessPolicy {
                 groups: parsed,
                 quorum: match quorum.parse::<u32>() {
                     Ok(k) => Quorum::Count(k),
@@ -195,8 +220,23 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
                 },
                 max_age,
             };
+            let scope = match &log {
+                Some(origin) => {
+                    let entry = list
+                        .logs
+                        .iter_mut()
+                        .find(|l| &l.origin == origin)
+                        .with_context(|| format!("no log {origin:?} in the list"))?;
+                    entry.witness_policy = Some(policy);
+                    format!("witness policy of log {origin}")
+                }
+                None => {
+                    list.witness_policy = policy;
+                    "witness policy".to_owned()
+                }
+            };
             Ok(format!(
-                "witness policy: quorum {quorum}, cosignatures at most {max_age} s old"
+                "{scope}: quorum {quorum}, cosignatures at most {max_age} s old"
             ))
         }),
         Command::Diff { old, new } => {
@@ -234,7 +274,10 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
 
 /// Edit a trust-list JSON file in place: the change, a higher version, a fresh `issued_at`,
 /// then the same checks `sign` makes.
-fn edit(path: &Path, change: impl FnOnce(&mut TrustList) -> Result<String>) -> Result<ExitCode> {
+pub(crate) fn edit(
+    path: &Path,
+    change: impl FnOnce(&mut TrustList) -> Result<String>,
+) -> Result<ExitCode> {
     let bytes = read_bounded(path, trust::MAX_TRUST_LIST_LEN as u64, "trust-list JSON")?;
     let text = std::str::from_utf8(&bytes).context("the trust-list JSON is not UTF-8")?;
     let mut list = TrustList::from_json(text)
@@ -343,8 +386,15 @@ fn diff(old: &TrustList, new: &TrustList) -> Vec<String> {
         }
     }
     for l in &new.logs {
-        if !old.logs.iter().any(|o| o.origin == l.origin) {
-            out.push(format!("log {} added ({})", l.origin, l.url));
+        match old.logs.iter().find(|o| o.origin == l.origin) {
+            None => out.push(format!("log {} added ({})", l.origin, l.url)),
+            Some(o) if o.witness_policy != l.witness_policy => {
+                out.push(format!("log {} has a new witness policy", l.origin));
+            }
+            Some(o) if o.url != l.url => {
+                out.push(format!("log {} moved: {} -> {}", l.origin, o.url, l.url));
+            }
+            Some(_) => {}
         }
     }
     for o in &old.logs {
@@ -399,7 +449,7 @@ fn quorum_text(q: &Quorum) -> String {
     }
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
@@ -449,8 +499,8 @@ fn print_summary(list: &TrustList) {
     }
 }
 
-fn day(s: &str) -> Result<u64> {
-    dates::parse_date(s).map_err(|e| anyhow::anyhow!("{e}"))
+pub(crate) fn day(s: &str) -> Result<u64> {
+    dates::parse_date(s).with_context(|| format!("{s:?}: expected a date YYYY-MM-DD"))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -192,3 +192,193 @@ fn maintainer_edits_sign_and_diff() {
     assert!(shown.contains("COMPROMISED as of log index 900"), "{shown}");
     assert!(shown.contains("witness policy: quorum partners"), "{shown}");
 }
+
+/// A scheme builds its list from nothing, including a partner deployment: the partner's issuer
+/// in the partner's log, that log with its own witness policy, an equivalence row that is later
+/// ended; bad input is refused with the accepted values named, and nothing is written.
+#[test]
+fn a_list_built_from_nothing_names_a_partner_and_its_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("list.json");
+    let keys = dir.path().join("keys");
+    ok(&cyberlabel(&["keygen", "--out", p(&keys)]));
+    let pubkey = keys.join("issuer.pub.pem");
+    ok(&cyberlabel(&["trust-list", "create", "--json", p(&list)]));
+    // creating over an existing list is refused
+    assert!(
+        !cyberlabel(&["trust-list", "create", "--json", p(&list)])
+            .status
+            .success()
+    );
+
+    ok(&cyberlabel(&[
+        "keygen",
+        "--out",
+        p(&keys),
+        "--name",
+        "log",
+        "--note-name",
+        "partner.example/log",
+    ]));
+    let log_vkey = std::fs::read_to_string(keys.join("log.vkey")).unwrap();
+    let log_vkey = log_vkey.trim();
+    let witness = ok(&cyberlabel(&[
+        "witness",
+        "keygen",
+        "--name",
+        "w.partner.example",
+        "--out",
+        p(&dir.path().join("w")),
+    ]));
+    let witness_vkey = witness
+        .split_whitespace()
+        .find(|w| w.starts_with("w.partner.example+"))
+        .unwrap()
+        .to_owned();
+    // an issuer naming a log the list does not carry yet is refused
+    let early = cyberlabel(&[
+        "trust-list",
+        "add-issuer",
+        "--json",
+        p(&list),
+        "--name",
+        "Partner body",
+        "--public-key",
+        p(&pubkey),
+        "--scheme",
+        "DE-BSI",
+        "--log",
+        "partner.example/log",
+    ]);
+    assert!(!early.status.success());
+    assert!(String::from_utf8_lossy(&early.stderr).contains("add-log"));
+    let bad_scheme = cyberlabel(&[
+        "trust-list",
+        "add-issuer",
+        "--json",
+        p(&list),
+        "--name",
+        "X",
+        "--public-key",
+        p(&pubkey),
+        "--scheme",
+        "XX-NOPE",
+    ]);
+    assert!(String::from_utf8_lossy(&bad_scheme.stderr).contains("SG-CLS"));
+
+    ok(&cyberlabel(&[
+        "trust-list",
+        "add-log",
+        "--json",
+        p(&list),
+        "--vkey",
+        log_vkey,
+        "--url",
+        "https://partner.example/",
+    ]));
+    ok(&cyberlabel(&[
+        "trust-list",
+        "add-issuer",
+        "--json",
+        p(&list),
+        "--name",
+        "Partner body",
+        "--public-key",
+        p(&pubkey),
+        "--scheme",
+        "DE-BSI",
+        "--log",
+        "partner.example/log",
+    ]));
+    ok(&cyberlabel(&[
+        "trust-list",
+        "add-witness",
+        "--json",
+        p(&list),
+        "--vkey",
+        &witness_vkey,
+    ]));
+    ok(&cyberlabel(&[
+        "trust-list",
+        "witness-policy",
+        "--json",
+        p(&list),
+        "--quorum",
+        "w.partner.example",
+        "--log",
+        "partner.example/log",
+    ]));
+    let bad_effect = cyberlabel(&[
+        "trust-list",
+        "add-equivalence",
+        "--json",
+        p(&list),
+        "--from",
+        "DE-BSI",
+        "--to",
+        "SG-CLS",
+        "--to-level",
+        "2",
+        "--effect",
+        "maybe",
+        "--basis",
+        "x",
+    ]);
+    assert!(String::from_utf8_lossy(&bad_effect.stderr).contains("simplified_application"));
+    ok(&cyberlabel(&[
+        "trust-list",
+        "add-equivalence",
+        "--json",
+        p(&list),
+        "--from",
+        "DE-BSI",
+        "--to",
+        "SG-CLS",
+        "--to-level",
+        "2",
+        "--exclude-category",
+        "11",
+        "--effective-from",
+        "2026-01-01",
+        "--basis",
+        "SG-DE MRA",
+    ]));
+    let before_end = dir.path().join("before-end.json");
+    std::fs::copy(&list, &before_end).unwrap();
+    ok(&cyberlabel(&[
+        "trust-list",
+        "end-equivalence",
+        "--json",
+        p(&list),
+        "--from",
+        "DE-BSI",
+        "--to",
+        "SG-CLS",
+        "--on",
+        "2030-01-01",
+    ]));
+
+    let t = TrustList::from_json(&std::fs::read_to_string(&list).unwrap()).unwrap();
+    assert_eq!(t.version, 7);
+    assert_eq!(t.issuers[0].log.as_deref(), Some("partner.example/log"));
+    assert_eq!(t.logs[0].url, "https://partner.example");
+    let kid = cyberlabel_core::cose::key_id(t.issuers[0].verifying_key().unwrap());
+    assert_eq!(t.log_of_issuer(&kid).unwrap().origin, "partner.example/log");
+    let policy = t.witness_policy_of("partner.example/log");
+    assert_eq!(
+        policy.quorum,
+        cyberlabel_core::trust::Quorum::Name("w.partner.example".into())
+    );
+    let day = |d: &str| cyberlabel_core::dates::parse_date(d).unwrap();
+    // the row applies in scope and in time, not to the excluded category, not after its end
+    assert_eq!(t.equivalents("DE-BSI", 1, 1, day("2027-06-01")).len(), 1);
+    assert!(t.equivalents("DE-BSI", 1, 11, day("2027-06-01")).is_empty());
+    assert!(t.equivalents("DE-BSI", 1, 1, day("2030-01-02")).is_empty());
+    let diff = ok(&cyberlabel(&[
+        "trust-list",
+        "diff",
+        p(&before_end),
+        p(&list),
+    ]));
+    assert!(diff.contains("version 6 -> 7"), "{diff}");
+}
