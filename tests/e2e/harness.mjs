@@ -27,7 +27,7 @@ export function tmp(prefix) {
   return mkdtempSync(join(tmpdir(), `cyberlabel-e2e-${prefix}-`));
 }
 
-async function freePort() {
+export async function freePort() {
   return new Promise((res, rej) => {
     const s = net.createServer();
     s.once('error', rej);
@@ -41,10 +41,10 @@ async function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Starts `cyberlabel serve --demo [extraArgs]` on a fresh data dir; resolves when it answers. */
-export async function startServer(extraArgs = []) {
+export async function startServer(extraArgs = [], { port: givenPort } = {}) {
   if (!existsSync(BIN)) throw new Error(`server binary missing: ${BIN} (cargo build -p cyberlabel)`);
   const data = tmp('data');
-  const port = await freePort();
+  const port = givenPort || await freePort();
   const base = `http://127.0.0.1:${port}`;
   const child = spawn(BIN, ['serve', '--demo', '--data', data, '--listen', `127.0.0.1:${port}`, ...extraArgs], {
     cwd: ROOT,

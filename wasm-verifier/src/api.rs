@@ -420,6 +420,15 @@ fn report_json(
             "name": i.name, "kid": hex::encode(i.kid),
         })),
     });
+    // Where this issuer's labels are logged: the deployment's own log (the list's first, on
+    // the page's own origin) or a partner's, reached only at the URL the signed list names.
+    if let Some(log) = r.kid.and_then(|kid| trust.log_of_issuer(&kid)) {
+        let own = trust
+            .logs
+            .first()
+            .is_some_and(|first| first.origin == log.origin);
+        json["log"] = serde_json::json!({ "origin": log.origin, "url": log.url, "own": own });
+    }
     if let (Some(c), true) = (&r.claim, r.verdict.offline_passed()) {
         json["label"] = claim_json(c);
         json["equivalents"] =

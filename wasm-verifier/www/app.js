@@ -129,6 +129,19 @@ async function fetchBytes(path, opts = {}) {
   return new Uint8Array(await r.arrayBuffer());
 }
 
+/**
+ * Where to fetch the label's log from: the page's own origin for the deployment's own log, or
+ * a partner's log only at the https/http URL the signed trust list names for it (the page's CSP
+ * allows exactly those). Same privacy as for the own log: no credentials, no referrer, and only
+ * tiles and a 256-label status bucket, never anything that names the label.
+ */
+function logBase(log) {
+  if (!log || log.own) return '';
+  const url = String(log.url || '').replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/]+/.test(url)) throw new Error(`the trust list gives no URL for log ${log.origin}`);
+  return url;
+}
+
 async function fetchText(path) {
   const r = await fetch(path, { cache: 'no-store', credentials: 'omit' });
   if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
@@ -207,9 +220,10 @@ async function verify(payload) {
     let checkpoint = '', tiles = [], statusProof = '', problem = '';
     let seen = { size: 0, root: '' };
     try {
+      const base = logBase(offline.log);
       let plan;
       for (let attempt = 1; ; attempt++) {
-        checkpoint = await fetchText('/checkpoint');
+        checkpoint = await fetchText(base + '/checkpoint');
         seen = seenFor(originOf(checkpoint));
         try {
           plan = JSON.parse(wasm.fetchPlan(payload, state.trustList, state.anchor, now, checkpoint,
@@ -223,8 +237,8 @@ async function verify(payload) {
         }
       }
       const [tileRes, statusRes] = await Promise.allSettled([
-        Promise.all(plan.tiles.map((p) => fetchBytes('/' + p))),
-        fetchText('/' + plan.status),
+        Promise.all(plan.tiles.map((p) => fetchBytes(base + '/' + p))),
+        fetchText(base + '/' + plan.status),
       ]);
       if (tileRes.status !== 'fulfilled') throw tileRes.reason;
       tiles = tileRes.value;

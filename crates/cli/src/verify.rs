@@ -108,8 +108,9 @@ pub struct Args {
     /// EXAMPLE trust list: demos only.
     #[arg(long)]
     demo: bool,
-    /// The log's base URL (default: the trust list's `logs[].url`, or the base of
-    /// --trust-list-url).
+    /// The log's base URL (default: the URL the trust list names for the log of the label's
+    /// issuer — a partner's log for a partner's label — or, for the list's own log, the base
+    /// of --trust-list-url).
     #[arg(long, value_name = "URL")]
     log_url: Option<String>,
     /// Do not contact the log: check the signature only (the verdict then says that the log
@@ -658,16 +659,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     };
     let report = verify_offline(&bytes, list, &catalog, now);
+    // The log this issuer's labels are in (a partner's, for a partner's issuer), at the URL the
+    // signed trust list names; the deployment's own log (the list's first) may also be reached
+    // where the list was fetched from.
+    let issuer_log = report.kid.and_then(|kid| list.log_of_issuer(&kid));
+    let own_log =
+        issuer_log.is_none_or(|l| list.logs.first().is_some_and(|f| f.origin == l.origin));
     let log_url = args
         .log_url
         .clone()
-        .or_else(|| {
-            list.logs
-                .iter()
-                .find(|l| !l.url.is_empty())
-                .map(|l| l.url.clone())
-        })
-        .or_else(|| trust.fetched_from.clone());
+        .or_else(|| issuer_log.map(|l| l.url.clone()).filter(|u| !u.is_empty()))
+        .or_else(|| trust.fetched_from.clone().filter(|_| own_log));
     let mut online_report = None;
     let outcome = match (&report.claim, report.verdict.offline_passed()) {
         (Some(claim), true) => {

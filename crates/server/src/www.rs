@@ -13,10 +13,40 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 
-/// The page's Content-Security-Policy (contract with the verifier page).
+/// The page's Content-Security-Policy (contract with the verifier page) when the trust list
+/// names no partner log.
 pub const CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
 img-src 'self' blob: data:; connect-src 'self'; media-src 'self' blob: mediastream:; worker-src 'self'; \
 manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// The page's CSP when the trust list names partner logs: the page may also connect to their
+/// read sides, and to nothing else (`log_urls` are the partner logs' base URLs from the signed
+/// trust list; anything that is not a plain http(s) origin is left out).
+#[must_use]
+pub fn csp(log_urls: &[&str]) -> String {
+    let mut sources = String::new();
+    for url in log_urls {
+        let Some((scheme, rest)) = url.split_once("://") else {
+            continue;
+        };
+        let host = rest.split('/').next().unwrap_or("");
+        let plain = !host.is_empty()
+            && host.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
+            });
+        if matches!(scheme, "http" | "https") && plain {
+            let origin = format!(" {scheme}://{host}");
+            if !sources.contains(&origin) {
+                sources.push_str(&origin);
+            }
+        }
+    }
+    CSP.replacen(
+        "connect-src 'self'",
+        &format!("connect-src 'self'{sources}"),
+        1,
+    )
+}
 
 /// Largest static file served (the wasm module is ~150–300 KB).
 const MAX_FILE: u64 = 8 * 1024 * 1024;
@@ -66,19 +96,41 @@ async fn read_file(path: &Path) -> Option<Vec<u8>> {
     tokio::fs::read(path).await.ok()
 }
 
+/// The page's own `<meta>` policy (kept for static hosting) widened the same way as the header:
+/// browsers enforce both, so a partner log allowed by only one would stay blocked.
+fn with_connect_src(body: Vec<u8>, csp: &str) -> Vec<u8> {
+    let Some(directive) = csp
+        .split(';')
+        .map(str::trim)
+        .find(|d| d.starts_with("connect-src"))
+    else {
+        return body;
+    };
+    if directive == "connect-src 'self'" {
+        return body;
+    }
+    match String::from_utf8(body) {
+        Ok(html) => html
+            .replacen("connect-src 'self';", &format!("{directive};"), 1)
+            .into_bytes(),
+        Err(e) => e.into_bytes(),
+    }
+}
+
 /// The page (`index.html`) with security headers. 503 if the page has not been built.
-pub async fn page(www: &Path) -> Response {
+pub async fn page(www: &Path, csp: &str) -> Response {
     let Some(body) = read_file(&www.join("index.html")).await else {
         return ApiError::unavailable(
             "the verifier page is not built (run `cargo xtask demo` or build wasm-verifier/www)",
         )
         .into_response();
     };
+    let body = with_connect_src(body, csp);
     let mut resp = file_response(body, "text/html; charset=utf-8", "no-cache");
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
+        HeaderValue::from_str(csp).unwrap_or(HeaderValue::from_static(CSP)),
     );
     h.insert(
         header::REFERRER_POLICY,
@@ -106,7 +158,7 @@ fn file_response(body: Vec<u8>, content_type: &'static str, cache: &'static str)
 }
 
 /// A file under `/assets/`.
-pub async fn asset(www: &Path, rel: &str) -> Response {
+pub async fn asset(www: &Path, rel: &str, csp: &str) -> Response {
     let Some(rel) = safe_rel(rel) else {
         return ApiError::not_found("no such asset").into_response();
     };
@@ -116,7 +168,7 @@ pub async fn asset(www: &Path, rel: &str) -> Response {
             let mut resp = file_response(body, content_type(&candidate), "public, max-age=300");
             resp.headers_mut().insert(
                 header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(CSP),
+                HeaderValue::from_str(csp).unwrap_or(HeaderValue::from_static(CSP)),
             );
             return resp;
         }
@@ -127,6 +179,24 @@ pub async fn asset(www: &Path, rel: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn partner_logs_widen_connect_src_and_nothing_else() {
+        assert_eq!(csp(&[]), CSP);
+        let c = csp(&[
+            "https://labels.partner.example/log",
+            "http://127.0.0.1:8081",
+            "https://labels.partner.example",
+            "javascript:alert(1)",
+            "https://evil.example; script-src *",
+        ]);
+        assert!(
+            c.contains("connect-src 'self' https://labels.partner.example http://127.0.0.1:8081;"),
+            "{c}"
+        );
+        assert!(!c.contains("evil") && !c.contains("javascript"), "{c}");
+        assert!(c.contains("script-src 'self' 'wasm-unsafe-eval';"), "{c}");
+    }
 
     #[test]
     fn sanitises() {

@@ -16,7 +16,7 @@ use crate::{AppState, www};
 pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
 
 pub(super) async fn page(State(s): State<AppState>) -> Response {
-    www::page(&s.config().www_dir).await
+    www::page(&s.config().www_dir, s.service().page_csp()).await
 }
 
 pub(super) async fn service_worker(State(s): State<AppState>) -> Response {
@@ -24,7 +24,7 @@ pub(super) async fn service_worker(State(s): State<AppState>) -> Response {
 }
 
 pub(super) async fn asset(State(s): State<AppState>, Path(path): Path<String>) -> Response {
-    www::asset(&s.config().www_dir, &path).await
+    www::asset(&s.config().www_dir, &path, s.service().page_csp()).await
 }
 
 pub(super) async fn site_config(State(s): State<AppState>) -> Response {

@@ -299,6 +299,20 @@ impl Service {
             "log_url": "",
         }))
         .map_err(|e| other("config.json")(e.to_string()))?;
+        // The page may fetch a partner's log only from the URL the signed trust list names.
+        let partner_urls: Vec<String> = std::str::from_utf8(&trust_json)
+            .ok()
+            .and_then(|j| TrustList::from_json(j).ok())
+            .map(|t| {
+                t.logs
+                    .into_iter()
+                    .filter(|l| l.origin != config.origin)
+                    .map(|l| l.url)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let partner_urls: Vec<&str> = partner_urls.iter().map(String::as_str).collect();
+        let page_csp = crate::www::csp(&partner_urls);
         let issuer_kid = cose::key_id(&issuer_key.verifying_key());
         Ok(Self {
             ledger,
@@ -309,6 +323,7 @@ impl Service {
             verifier_url: config.verifier_url(),
             metrics,
             site_config,
+            page_csp,
             trust_cose,
             trust_json,
             status_lock: tokio::sync::Mutex::new(()),

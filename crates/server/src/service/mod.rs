@@ -138,6 +138,7 @@ pub struct Service {
     verifier_url: String,
     metrics: Arc<Metrics>,
     site_config: Vec<u8>,
+    page_csp: String,
     trust_cose: Vec<u8>,
     trust_json: Vec<u8>,
     schemes_json: Vec<u8>,
@@ -160,6 +161,11 @@ impl Service {
     /// The issuer's public key.
     pub fn issuer_public_key(&self) -> ed25519_dalek::VerifyingKey {
         self.issuer_key.verifying_key()
+    }
+
+    /// The verifier page's Content-Security-Policy (connects to partner logs' read sides).
+    pub fn page_csp(&self) -> &str {
+        &self.page_csp
     }
 
     /// `/assets/config.json` bytes.
