@@ -597,7 +597,7 @@ mod tests {
         let label = |key: &SigningKey| {
             let (c, k) = (claim.clone(), key.clone());
             Submission::build(move |i| {
-                let mut c = c;
+                let mut c = c.clone();
                 c.serial = i;
                 Ok::<_, BuildError>(cose::sign_label(&c, &k))
             })

@@ -155,7 +155,7 @@ fn run_in(args: &BenchArgs, tmp: &Path) -> Result<()> {
             .map(|_| {
                 let (c, k) = (claim.clone(), key.clone());
                 log.submit(Submission::build(move |i| {
-                    let mut c = c;
+                    let mut c = c.clone();
                     c.serial = i;
                     Ok::<_, BuildError>(cose::sign_label(&c, &k))
                 }))

@@ -99,7 +99,9 @@ impl LogConfig {
 pub struct BuildError(pub String);
 
 /// Builds an entry once its log index is known (a label's claim contains its own index).
-pub type Builder = Box<dyn FnOnce(u64) -> Result<Vec<u8>, BuildError> + Send>;
+/// Called with the index the entry gets; it may be called again with another index (when an
+/// earlier entry of its batch is refused), so it must not consume anything.
+pub type Builder = Box<dyn Fn(u64) -> Result<Vec<u8>, BuildError> + Send>;
 
 /// What to append.
 pub enum Payload {
@@ -128,7 +130,7 @@ impl Submission {
     }
     /// A builder called with the assigned index.
     #[must_use]
-    pub fn build(f: impl FnOnce(u64) -> Result<Vec<u8>, BuildError> + Send + 'static) -> Self {
+    pub fn build(f: impl Fn(u64) -> Result<Vec<u8>, BuildError> + Send + 'static) -> Self {
         Self {
             payload: Payload::Build(Box::new(f)),
             idempotency_key: None,

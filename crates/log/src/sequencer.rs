@@ -236,13 +236,12 @@ impl Sequencer {
             replies: Vec::new(),
             trust: None,
         };
+        // Replays of earlier batches are answered at once; the rest are prepared (built and
+        // signature-checked, the expensive part) on every core, each at the index it gets if
+        // every job before it is accepted.
+        let mut fresh = Vec::with_capacity(jobs.len());
         for job in jobs {
-            let key = job.submission.idempotency_key;
-            if let Some(k) = key {
-                if let Some(&pos) = b.idem.get(&k) {
-                    b.replies.push((job.reply, Pending::Alias(pos)));
-                    continue;
-                }
+            if let Some(k) = job.submission.idempotency_key {
                 match self.store.idempotency(&k) {
                     Ok(Some(rec)) => {
                         let r =
@@ -257,36 +256,40 @@ impl Sequencer {
                     }
                 }
             }
-            let index = b.base + b.accepted.len() as u64;
-            let bytes = match job.submission.payload {
-                Payload::Entry(bytes) => bytes,
-                // A panicking builder must not take the sequencer (and every other caller)
-                // down with it.
-                Payload::Build(f) => {
-                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(index))) {
-                        Ok(Ok(bytes)) => bytes,
-                        Ok(Err(e)) => {
-                            let _ = job.reply.send(Err(AppendError::Build(e)));
-                            continue;
-                        }
-                        Err(_) => {
-                            let _ = job.reply.send(Err(AppendError::Build(crate::BuildError(
-                                "the entry builder panicked".into(),
-                            ))));
-                            continue;
-                        }
-                    }
-                }
-            };
-            if bytes.len() > MAX_ENTRY_BYTES {
-                let _ = job
-                    .reply
-                    .send(Err(AppendError::EntryTooLarge { len: bytes.len() }));
+            fresh.push(job);
+        }
+        let prepared = prepare_all(&mut fresh, b.base, self.policy, self.trust.as_ref());
+        for (job, prep) in fresh.into_iter().zip(prepared) {
+            let key = job.submission.idempotency_key;
+            if let Some(k) = key
+                && let Some(&pos) = b.idem.get(&k)
+            {
+                b.replies.push((job.reply, Pending::Alias(pos)));
                 continue;
             }
-            if let EntryPolicy::Cyberlabel(anchor) = self.policy {
+            let index = b.base + b.accepted.len() as u64;
+            // An earlier refusal or alias moved this job's index, or an entry of this batch put
+            // a newer trust list in force: prepare it again, here, at its real index. (Entries
+            // that could not be built or are too large are refused whatever their index.)
+            let prep = if prep.bytes.is_err() || (prep.index == index && b.trust.is_none()) {
+                prep
+            } else {
                 let in_force = b.trust.as_ref().map(|(_, t)| t).or(self.trust.as_ref());
-                let decoded = match admission::check_entry(&bytes, index, in_force, &anchor) {
+                let given = match (prep.bytes, &job.submission.payload) {
+                    (Ok(bytes), Payload::Entry(_)) => Some(bytes),
+                    _ => None,
+                };
+                prepare(&job.submission.payload, given, index, self.policy, in_force)
+            };
+            let bytes = match prep.bytes {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    let _ = job.reply.send(Err(e));
+                    continue;
+                }
+            };
+            if let Some(admitted) = prep.admitted {
+                let decoded = match admitted {
                     Ok(Admitted::Record(decoded)) => Some(decoded),
                     Ok(Admitted::TrustList(list)) => {
                         b.trust = Some((index, *list));
@@ -592,6 +595,123 @@ impl StatusContext for Ctx<'_> {
     }
     fn target(&mut self, index: u64) -> Result<Option<TargetInfo>, AppendError> {
         self.seq.target_info(self.b, index)
+    }
+}
+
+/// A job built and checked at a tentative index, ahead of the sequential pass.
+struct Prepared {
+    index: u64,
+    /// the entry bytes (built, or as submitted), size-checked
+    bytes: Result<Vec<u8>, AppendError>,
+    /// the admission check (cyberlabel entries only)
+    admitted: Option<Result<Admitted, cyberlabel_core::status::EffectError>>,
+}
+
+/// Fewer fresh jobs than this are prepared on the sequencer thread itself: spawning helpers
+/// costs more than signing a handful of labels.
+const PARALLEL_MIN_JOBS: usize = 16;
+
+/// Prepares every job at `base + position`, on all cores for a large batch. Entry bytes are
+/// moved out of `Payload::Entry` into the result.
+fn prepare_all(
+    jobs: &mut [Job],
+    base: u64,
+    policy: EntryPolicy,
+    in_force: Option<&TrustList>,
+) -> Vec<Prepared> {
+    let one = |(i, job): (usize, &mut Job)| {
+        let given = match &mut job.submission.payload {
+            Payload::Entry(bytes) => Some(std::mem::take(bytes)),
+            Payload::Build(_) => None,
+        };
+        prepare(
+            &job.submission.payload,
+            given,
+            base + i as u64,
+            policy,
+            in_force,
+        )
+    };
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    if jobs.len() < PARALLEL_MIN_JOBS || workers < 2 {
+        return jobs.iter_mut().enumerate().map(one).collect();
+    }
+    let total = jobs.len();
+    let chunk = total.div_ceil(workers);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .chunks_mut(chunk)
+            .enumerate()
+            .map(|(c, part)| {
+                let len = part.len();
+                let handle = scope.spawn(move || {
+                    part.iter_mut()
+                        .enumerate()
+                        .map(|(i, job)| one((c * chunk + i, job)))
+                        .collect::<Vec<_>>()
+                });
+                (len, handle)
+            })
+            .collect();
+        let mut out = Vec::with_capacity(total);
+        for (len, h) in handles {
+            match h.join() {
+                Ok(part) => out.extend(part),
+                // `prepare` catches a panicking builder; anything else is a bug in core's
+                // checks: every job of that part is refused (and answered), none accepted.
+                Err(_) => out.extend((0..len).map(|_| Prepared {
+                    index: u64::MAX,
+                    bytes: Err(AppendError::Build(crate::BuildError(
+                        "entry preparation panicked".into(),
+                    ))),
+                    admitted: None,
+                })),
+            }
+        }
+        out
+    })
+}
+
+/// Builds (or takes `given`) the entry for `index`, checks its size and, for cyberlabel logs,
+/// its admission under the trust list in force.
+fn prepare(
+    payload: &Payload,
+    given: Option<Vec<u8>>,
+    index: u64,
+    policy: EntryPolicy,
+    in_force: Option<&TrustList>,
+) -> Prepared {
+    let built = match (given, payload) {
+        (Some(bytes), _) => Ok(bytes),
+        (None, Payload::Build(f)) => {
+            // A panicking builder must not take the sequencer (and every caller) down with it.
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(index))) {
+                Ok(Ok(bytes)) => Ok(bytes),
+                Ok(Err(e)) => Err(AppendError::Build(e)),
+                Err(_) => Err(AppendError::Build(crate::BuildError(
+                    "the entry builder panicked".into(),
+                ))),
+            }
+        }
+        (None, Payload::Entry(bytes)) => Ok(bytes.clone()),
+    };
+    let bytes = built.and_then(|bytes| {
+        if bytes.len() > MAX_ENTRY_BYTES {
+            Err(AppendError::EntryTooLarge { len: bytes.len() })
+        } else {
+            Ok(bytes)
+        }
+    });
+    let admitted = match (&bytes, policy) {
+        (Ok(bytes), EntryPolicy::Cyberlabel(anchor)) => {
+            Some(admission::check_entry(bytes, index, in_force, &anchor))
+        }
+        _ => None,
+    };
+    Prepared {
+        index,
+        bytes,
+        admitted,
     }
 }
 

@@ -816,3 +816,64 @@ fn full_audit_flags_entries_planted_past_the_rules() {
         other => panic!("status root mismatch not flagged: {other:?}"),
     }
 }
+
+/// Labels are built and checked on every core ahead of the sequential pass, each at the index
+/// it gets if every job before it is accepted. A refused job (a builder error, an issuer key
+/// the list does not name, an in-batch idempotency duplicate) moves every later job's index:
+/// those are built again at their real index, so each label's serial is still its index.
+#[test]
+fn a_refusal_inside_a_parallel_batch_moves_later_labels_to_their_real_index() {
+    for backend in BACKENDS {
+        let log = labels_log(open_log(backend, cyberlabel()));
+        let issuer = SigningKey::from_bytes(&[21; 32]);
+        let stranger = SigningKey::from_bytes(&[66; 32]);
+        // submitted together: one batch (64) prepared in parallel
+        let tickets: Vec<_> = (0..48u64)
+            .map(|n| {
+                let key = if n == 20 {
+                    stranger.clone()
+                } else {
+                    issuer.clone()
+                };
+                let mut s = Submission::build(move |index| {
+                    if n == 7 {
+                        return Err(BuildError("no product data".into()));
+                    }
+                    Ok(cose::sign_label(&claim(index, None), &key))
+                });
+                if n == 30 || n == 31 {
+                    s = s.with_idempotency_key([30; 32]);
+                }
+                log.submit(s)
+            })
+            .collect();
+        let results: Vec<_> = tickets
+            .into_iter()
+            .map(|t| t.blocking_recv().unwrap())
+            .collect();
+        assert!(matches!(results[7], Err(AppendError::Build(_))));
+        assert!(results[20].is_err(), "{:?}", results[20]);
+        let accepted: Vec<&Appended> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        // 48 jobs, 2 refused, one a duplicate of another: 45 new entries after the trust list
+        let mut indices: Vec<u64> = accepted
+            .iter()
+            .filter(|a| !a.replayed)
+            .map(|a| a.index)
+            .collect();
+        indices.sort_unstable();
+        assert_eq!(indices, (1..=45).collect::<Vec<_>>());
+        assert_eq!(
+            results[31].as_ref().unwrap().index,
+            results[30].as_ref().unwrap().index
+        );
+        for i in 1..=45u64 {
+            let Ok(cose::Entry::Label { claim, .. }) = cose::decode_entry(&log.entry(i).unwrap())
+            else {
+                panic!("entry {i} is not a label")
+            };
+            assert_eq!(claim.serial, i, "label at {i} says serial {}", claim.serial);
+        }
+        // the log's own audit replays every admission decision and agrees
+        log.audit().unwrap();
+    }
+}

@@ -13,7 +13,7 @@ use cyberlabel_log::{AppendError, BuildError, EntryPolicy, Log, LogConfig, LogEr
 use ed25519_dalek::{SigningKey, VerifyingKey};
 
 /// Builds an entry once its index is known (the label's serial is its index).
-pub type Builder = Box<dyn FnOnce(u64) -> Result<Vec<u8>, String> + Send>;
+pub type Builder = Box<dyn Fn(u64) -> Result<Vec<u8>, String> + Send>;
 
 /// Log failures seen by the server.
 #[derive(Debug, thiserror::Error)]

@@ -99,7 +99,7 @@ impl Service {
         let leaf_hash = merkle::leaf_hash(&bytes);
         let a = self
             .ledger
-            .append(Box::new(move |_| Ok(bytes)), idem)
+            .append(Box::new(move |_| Ok(bytes.clone())), idem)
             .await
             .map_err(ledger_error)?;
         Ok(SubmittedEntry {
@@ -160,7 +160,7 @@ impl Service {
     fn recording_builder(&self, claim: Claim, out: Option<SignedSlot>) -> Builder {
         let key = self.issuer_key.clone();
         Box::new(move |index| {
-            let mut claim = claim;
+            let mut claim = claim.clone();
             claim.serial = index;
             let bytes = cose::sign_label(&claim, &key);
             if let Some(Ok(mut slot)) = out.as_ref().map(|o| o.lock()) {
