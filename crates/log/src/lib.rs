@@ -117,6 +117,8 @@ pub struct Submission {
     pub payload: Payload,
     /// retry key: a second submission with the same key returns the first result
     pub idempotency_key: Option<[u8; 32]>,
+    /// for a builder: the key it signs with, in this process (see [`Submission::signed_by`])
+    pub signed_by: Option<ed25519_dalek::VerifyingKey>,
 }
 
 impl Submission {
@@ -126,6 +128,7 @@ impl Submission {
         Self {
             payload: Payload::Entry(bytes),
             idempotency_key: None,
+            signed_by: None,
         }
     }
     /// A builder called with the assigned index.
@@ -134,8 +137,19 @@ impl Submission {
         Self {
             payload: Payload::Build(Box::new(f)),
             idempotency_key: None,
+            signed_by: None,
         }
     }
+    /// The builder signs with `key`, in this process: admission then checks that `key` is the
+    /// key the trust list names for the entry's kid (and every other rule) without verifying
+    /// the fresh signature again (`cyberlabel_core::admission::check_entry_signed_by`).
+    /// Ignored for fixed entry bytes, which are always verified.
+    #[must_use]
+    pub fn signed_by(mut self, key: ed25519_dalek::VerifyingKey) -> Self {
+        self.signed_by = Some(key);
+        self
+    }
+
     /// Attach an idempotency key.
     #[must_use]
     pub fn with_idempotency_key(mut self, key: [u8; 32]) -> Self {

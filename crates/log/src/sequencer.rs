@@ -279,7 +279,7 @@ impl Sequencer {
                     (Ok(bytes), Payload::Entry(_)) => Some(bytes),
                     _ => None,
                 };
-                prepare(&job.submission.payload, given, index, self.policy, in_force)
+                prepare(&job.submission, given, index, self.policy, in_force)
             };
             let bytes = match prep.bytes {
                 Ok(bytes) => bytes,
@@ -624,13 +624,7 @@ fn prepare_all(
             Payload::Entry(bytes) => Some(std::mem::take(bytes)),
             Payload::Build(_) => None,
         };
-        prepare(
-            &job.submission.payload,
-            given,
-            base + i as u64,
-            policy,
-            in_force,
-        )
+        prepare(&job.submission, given, base + i as u64, policy, in_force)
     };
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
     if jobs.len() < PARALLEL_MIN_JOBS || workers < 2 {
@@ -675,12 +669,18 @@ fn prepare_all(
 /// Builds (or takes `given`) the entry for `index`, checks its size and, for cyberlabel logs,
 /// its admission under the trust list in force.
 fn prepare(
-    payload: &Payload,
+    submission: &crate::Submission,
     given: Option<Vec<u8>>,
     index: u64,
     policy: EntryPolicy,
     in_force: Option<&TrustList>,
 ) -> Prepared {
+    let payload = &submission.payload;
+    // Only a builder's own fresh signature may skip re-verification; given bytes never do.
+    let signed_by = match payload {
+        Payload::Build(_) => submission.signed_by.as_ref(),
+        Payload::Entry(_) => None,
+    };
     let built = match (given, payload) {
         (Some(bytes), _) => Ok(bytes),
         (None, Payload::Build(f)) => {
@@ -703,9 +703,9 @@ fn prepare(
         }
     });
     let admitted = match (&bytes, policy) {
-        (Ok(bytes), EntryPolicy::Cyberlabel(anchor)) => {
-            Some(admission::check_entry(bytes, index, in_force, &anchor))
-        }
+        (Ok(bytes), EntryPolicy::Cyberlabel(anchor)) => Some(admission::check_entry_signed_by(
+            bytes, index, in_force, &anchor, signed_by,
+        )),
         _ => None,
     };
     Prepared {

@@ -877,3 +877,37 @@ fn a_refusal_inside_a_parallel_batch_moves_later_labels_to_their_real_index() {
         log.audit().unwrap();
     }
 }
+
+/// A builder that signs in this process names its key; admission checks that key against the
+/// trust list (the kid's listed key) instead of re-verifying the fresh signature. A builder that
+/// names another key than the listed one is refused; fixed bytes are always verified, whatever
+/// key the submission names.
+#[test]
+fn a_builder_signing_here_must_name_the_listed_key_and_given_bytes_are_always_verified() {
+    let log = labels_log(open_log("sled", cyberlabel()));
+    let issuer = SigningKey::from_bytes(&[21; 32]);
+    let other = SigningKey::from_bytes(&[22; 32]).verifying_key();
+    let build = |named: ed25519_dalek::VerifyingKey| {
+        let key = issuer.clone();
+        Submission::build(move |index| Ok(cose::sign_label(&claim(index, None), &key)))
+            .signed_by(named)
+    };
+    assert!(append(&log, build(issuer.verifying_key())).is_ok());
+    assert_eq!(
+        append(&log, build(other)).unwrap_err(),
+        AppendError::Rejected(cyberlabel_core::status::EffectError::BadSignature)
+    );
+    // a forged signature in given bytes is caught even if the submission names the right key
+    let mut forged = cose::sign_label(&claim(log.size(), None), &issuer);
+    let n = forged.len();
+    forged[n - 1] ^= 1;
+    assert_eq!(
+        append(
+            &log,
+            Submission::entry(forged).signed_by(issuer.verifying_key())
+        )
+        .unwrap_err(),
+        AppendError::Rejected(cyberlabel_core::status::EffectError::BadSignature)
+    );
+    log.audit().unwrap();
+}

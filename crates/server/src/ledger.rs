@@ -69,6 +69,8 @@ pub struct Ledger {
     pending: AtomicU64,
     /// The largest published tree size seen, for subscribers (the witnessing tasks).
     published: tokio::sync::watch::Sender<u64>,
+    /// The issuer key this process's builders sign with (see [`Ledger::signing_with`]).
+    signer: Option<VerifyingKey>,
 }
 
 /// Counts one submitted append as pending until dropped (answered, or its caller went away).
@@ -108,7 +110,18 @@ impl Ledger {
             seen,
             pending: AtomicU64::new(0),
             published,
+            signer: None,
         })
+    }
+
+    /// Entries built by [`Ledger::append`] are signed in this process with `key` (the
+    /// server's issuer key): the log checks the key against its trust list instead of
+    /// verifying each fresh signature again. Bytes from outside ([`Ledger::append_entry`]) are
+    /// always verified.
+    #[must_use]
+    pub fn signing_with(mut self, key: VerifyingKey) -> Self {
+        self.signer = Some(key);
+        self
     }
 
     /// The trust-list entry the log enforces: its index and signed bytes.
@@ -155,6 +168,9 @@ impl Ledger {
         key: Option<[u8; 32]>,
     ) -> Result<(cyberlabel_log::Ticket, PendingGuard<'_>), LedgerError> {
         let mut s = Submission::build(move |i| build(i).map_err(BuildError));
+        if let Some(signer) = self.signer {
+            s = s.signed_by(signer);
+        }
         if let Some(k) = key {
             s = s.with_idempotency_key(k);
         }
@@ -206,6 +222,25 @@ impl Ledger {
     ) -> Result<Appended, LedgerError> {
         let ticket = self.submit(build, key)?;
         self.wait(ticket).await
+    }
+
+    /// Appends signed bytes submitted from outside (verified in full by the log's admission
+    /// rules); resolves once durable (or refused).
+    ///
+    /// # Errors
+    /// Rejection, storage, closed.
+    pub async fn append_entry(
+        &self,
+        bytes: Vec<u8>,
+        key: Option<[u8; 32]>,
+    ) -> Result<Appended, LedgerError> {
+        let mut s = Submission::entry(bytes);
+        if let Some(k) = key {
+            s = s.with_idempotency_key(k);
+        }
+        let ticket = self.with(|log| Ok(log.submit(s)))?;
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        self.wait((ticket, PendingGuard(&self.pending))).await
     }
 
     /// Submits all entries at once (so the sequencer can batch them), then waits for each.

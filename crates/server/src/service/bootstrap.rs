@@ -197,7 +197,8 @@ impl Service {
             config.batch_size,
             Duration::from_millis(config.max_delay_ms),
         )
-        .map_err(|e| other("log")(e.to_string()))?;
+        .map_err(|e| other("log")(e.to_string()))?
+        .signing_with(issuer_key.verifying_key());
         let in_force = ledger
             .trust_list_in_force()
             .map_err(|e| other("log")(e.to_string()))?;

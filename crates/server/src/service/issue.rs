@@ -99,7 +99,7 @@ impl Service {
         let leaf_hash = merkle::leaf_hash(&bytes);
         let a = self
             .ledger
-            .append(Box::new(move |_| Ok(bytes.clone())), idem)
+            .append_entry(bytes, idem)
             .await
             .map_err(ledger_error)?;
         Ok(SubmittedEntry {
