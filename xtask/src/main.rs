@@ -4,7 +4,8 @@
 //! - `cargo xtask demo [-- serve args]`: build the verifier page's wasm, then run
 //!   `cyberlabel serve --demo` on a sled store in `./data`.
 //! - `cargo xtask test`: everything CI checks (this is what `.ci/run` runs): installs missing
-//!   system tools (Chromium, zbar, nginx), the npm and Python test tools, then fmt, clippy, the
+//!   system tools (Chromium, zbar, nginx), the npm and Python test tools, then fmt, the
+//!   supply-chain check (cargo deny, installing cargo-deny when missing), clippy, the
 //!   workspace tests, the core for wasm32, the wasm test vectors under node and the headless
 //!   browser end-to-end tests, with a timing per step.
 //! - `cargo xtask deny`: only the supply-chain step of `test` (cargo-deny with `deny.toml`, the
