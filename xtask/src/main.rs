@@ -580,8 +580,9 @@ const CANARY_FINDINGS: &[(&str, &str, &str)] = &[
 fn supply_chain(root: &Path) -> Result<()> {
     ensure_cargo_deny()?;
     // cargo-deny asks `cargo metadata` for every platform's dependencies: fetch them first so
-    // the check itself runs with --offline.
-    run(cargo().args(["fetch", "--locked", "-q"]))?;
+    // the check itself runs with --offline. (Not --locked for the workspace: a dependency just
+    // added to a manifest resolves here as in the build steps; the canary's lock is pinned.)
+    run(cargo().args(["fetch", "-q"]))?;
     run(cargo()
         .args(["fetch", "--locked", "-q", "--manifest-path"])
         .arg(root.join(DENY_CANARY)))?;
@@ -606,11 +607,12 @@ fn supply_chain(root: &Path) -> Result<()> {
     } else {
         &["bans", "licenses", "sources"]
     };
-    let deny = |manifest: &Path, json: bool| {
+    // `canary`: JSON output to check, and its committed lock file must not move.
+    let deny = |manifest: &Path, canary: bool| {
         let mut cmd = cargo();
-        cmd.args(["deny", "--offline", "--locked", "--color", "never"]);
-        if json {
-            cmd.args(["--format", "json"]);
+        cmd.args(["deny", "--offline", "--color", "never"]);
+        if canary {
+            cmd.args(["--locked", "--format", "json"]);
         }
         cmd.arg("--manifest-path")
             .arg(manifest)
