@@ -659,6 +659,51 @@ fn supply_chain(root: &Path) -> Result<()> {
             missing.join("; ")
         );
     }
+
+    // Sources: a dependency from a git repository (made here, a local file:// repository, so no
+    // network is needed) must be refused as a source outside crates.io.
+    let dir = target_dir(root).join("deny-canary-sources");
+    if dir.exists() {
+        fs::remove_dir_all(&dir).with_context(|| format!("clean {}", dir.display()))?;
+    }
+    let (dep, app) = (dir.join("gitdep"), dir.join("app"));
+    for (d, manifest) in [
+        (
+            &dep,
+            "[package]\nname = \"canary-gitdep\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\
+             license = \"MIT\"\n"
+                .to_owned(),
+        ),
+        (
+            &app,
+            format!(
+                "[package]\nname = \"canary-sources\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\
+                 license = \"MIT\"\npublish = false\n\n[dependencies]\n\
+                 canary-gitdep = {{ git = \"file://{}\" }}\n\n[workspace]\n",
+                dep.display()
+            ),
+        ),
+    ] {
+        fs::create_dir_all(d.join("src"))?;
+        fs::write(d.join("Cargo.toml"), manifest)?;
+        fs::write(d.join("src/lib.rs"), "")?;
+    }
+    // a fixed date: the same commit every run, so cargo's git cache does not grow
+    commit_all(&dep, "canary git dependency", Some("2026-01-01T00:00:00Z"))?;
+    run(cargo()
+        .args(["fetch", "-q", "--manifest-path"])
+        .arg(app.join("Cargo.toml")))?;
+    let mut sources = deny(&app.join("Cargo.toml"), true);
+    println!("xtask: $ {sources:?}");
+    let out = sources.output().context("cannot run cargo deny")?;
+    let report = String::from_utf8_lossy(&out.stderr);
+    let refused = report
+        .lines()
+        .any(|l| l.contains("\"code\":\"source-not-allowed\"") && l.contains("gitdep"));
+    if out.status.success() || !refused {
+        bail!("cargo deny did not refuse a git dependency (sources):\n{report}");
+    }
+    println!("xtask: deny canary: refused a dependency from a git repository [source-not-allowed]");
     Ok(())
 }
 
@@ -749,43 +794,48 @@ fn extract_advisory_db(tarball: &Path, dbs: &Path) -> Result<()> {
     // advisory's date, not the time of extraction.
     let newest = newest_advisory_date(&repo.join("crates"));
     let date = newest.as_deref().map(|d| format!("{d}T00:00:00Z"));
-    let git = |args: &[&str]| {
-        let mut cmd = Command::new("git");
-        cmd.arg("-C")
-            .arg(&repo)
-            .args([
-                "-c",
-                "core.hooksPath=/dev/null",
-                "-c",
-                "commit.gpgsign=false",
-                "-c",
-                "user.name=cyberlabel xtask",
-                "-c",
-                "user.email=xtask@cyberlabel.invalid",
-            ])
-            .args(args);
-        if let Some(d) = &date {
-            cmd.env("GIT_AUTHOR_DATE", d).env("GIT_COMMITTER_DATE", d);
-        }
-        let out = cmd.output().context("cannot run git")?;
-        if !out.status.success() {
-            bail!(
-                "git {args:?} in {}: {}",
-                repo.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(())
-    };
-    git(&["init", "-q"])?;
-    git(&["add", "-A"])?;
-    git(&["commit", "-q", "-m", "RustSec advisory-db snapshot"])?;
+    commit_all(&repo, "RustSec advisory-db snapshot", date.as_deref())?;
     fs::write(&stamp, stamp_text)?;
     println!(
         "xtask: advisory database extracted to {} (newest advisory: {}; later ones are not covered)",
         repo.display(),
         newest.as_deref().unwrap_or("unknown")
     );
+    Ok(())
+}
+
+/// `git init` + commit everything in `dir` (no hooks, no signing, a fixed identity; `date` as
+/// the commit date when given).
+fn commit_all(dir: &Path, message: &str, date: Option<&str>) -> Result<()> {
+    for args in [
+        &["init", "-q"][..],
+        &["add", "-A"],
+        &["commit", "-q", "-m", message],
+    ] {
+        let mut cmd = Command::new("git");
+        cmd.arg("-C").arg(dir).args([
+            "-c",
+            "core.hooksPath=/dev/null",
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "user.name=cyberlabel xtask",
+            "-c",
+            "user.email=xtask@cyberlabel.invalid",
+        ]);
+        cmd.args(args);
+        if let Some(d) = date {
+            cmd.env("GIT_AUTHOR_DATE", d).env("GIT_COMMITTER_DATE", d);
+        }
+        let out = cmd.output().context("cannot run git")?;
+        if !out.status.success() {
+            bail!(
+                "git {args:?} in {}: {}",
+                dir.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
     Ok(())
 }
 
