@@ -143,12 +143,13 @@ test('a scan through a fake camera showing the label QR decodes and verifies', a
 test('a label with a mutual-recognition row shows the equivalent level under the partner scheme', async () => {
   const list = await (await fetch(`${server.base}/trust-list.json`)).json();
   // The rows that apply to an SG-CLS level-2 smart camera (category 1) today: the scope rules are
-  // restated here independently of core's `equivalents`, which the page uses.
+  // restated here independently of core's `equivalents`, which the page uses (effective_to is
+  // exclusive, as in core's trust.rs `Equivalence::applies`).
   const now = Date.now() / 1000;
   const rows = (list.equivalences || []).filter((e) => e.from_scheme === 'SG-CLS' && e.from_level_min <= 2
     && ((e.categories_included || []).length === 0 || e.categories_included.includes(1))
     && !(e.categories_excluded || []).includes(1)
-    && e.effective_from <= now && (e.effective_to == null || now <= e.effective_to));
+    && e.effective_from <= now && (e.effective_to == null || now < e.effective_to));
   // The demo trust list carries the example mutual-recognition rows (keys-example/).
   assert.ok(rows.length > 0, `no SG-CLS equivalence row in the served trust list: ${JSON.stringify(list.equivalences)}`);
   const view = await mint(server, { product: 'SmartCam Partner' });
@@ -176,14 +177,16 @@ test('with the server stopped after page load, the page gives the offline verdic
   // the service worker has cached the page, wasm, config and trust list
   await page.waitForFunction(() => navigator.serviceWorker && navigator.serviceWorker.controller !== null,
     null, { timeout: 20_000 });
-  await page.evaluate(async () => {
-    const keys = await caches.keys();
-    const c = await caches.open(keys[0]);
-    for (;;) { // wait until the precache holds the wasm (install may still be writing)
-      if (await c.match('/assets/pkg/cyberlabel_wasm_bg.wasm')) return;
+  // Wait (bounded: 200 × 100 ms) until the precache holds the wasm; install may still be writing.
+  const precached = await page.evaluate(async () => {
+    for (let i = 0; i < 200; i++) {
+      const keys = await caches.keys();
+      if (keys.length > 0 && await (await caches.open(keys[0])).match('/assets/pkg/cyberlabel_wasm_bg.wasm')) return true;
       await new Promise((r) => setTimeout(r, 100));
     }
+    return false;
   });
+  assert.ok(precached, 'the service worker never precached the wasm (waited 20 s)');
   await server.stop();
   // a new label scanned while offline: the wasm and trust list are already loaded
   await page.evaluate(() => { window.__cyberlabel.state = 'verifying'; });

@@ -4,9 +4,12 @@
 //! - `cargo xtask demo [-- serve args]`: build the verifier page's wasm, then run
 //!   `cyberlabel serve --demo` on a sled store in `./data`.
 //! - `cargo xtask test`: everything CI checks (this is what `.ci/run` runs): installs missing
-//!   system tools (Chromium, zbar, nginx), the npm and Python test tools, then fmt, clippy, the
+//!   system tools (Chromium, zbar, nginx), the npm and Python test tools, then fmt, the
+//!   supply-chain check (cargo deny, installing cargo-deny when missing), clippy, the
 //!   workspace tests, the core for wasm32, the wasm test vectors under node and the headless
 //!   browser end-to-end tests, with a timing per step.
+//! - `cargo xtask deny`: only the supply-chain step of `test` (cargo-deny with `deny.toml`, the
+//!   RustSec database read offline from `../shared/advisory-db.tar.gz`).
 //! - `cargo xtask wasm`: only build the wasm + JS glue (`wasm-verifier/www/pkg/` for the page,
 //!   `target/wasm-node/` for the node tests).
 //!
@@ -64,6 +67,15 @@ fn real_main() -> Result<()> {
             t.print();
             Ok(())
         }
+        "deny" => {
+            let mut t = Timings::default();
+            let r = t.step(
+                "supply chain: cargo deny (advisories, licences, bans, sources)",
+                || supply_chain(&root),
+            );
+            t.print();
+            r
+        }
         "ensure-wasm-target" => ensure_wasm_target(),
         "fresh-check" => fresh_rustup_check(&root),
         _ => {
@@ -75,6 +87,7 @@ fn real_main() -> Result<()> {
                  everything CI checks (fmt, clippy, tests, wasm, browser e2e)\n  \
                  wasm               build the wasm verifier + JS glue only\n  \
                  setup              install the test tools only (apt, npm, python venv)\n  \
+                 deny               supply-chain check only (cargo deny, offline RustSec database)\n  \
                  ensure-wasm-target add the wasm32 target to the pinned toolchain if it is missing\n  \
                  fresh-check        prove the above from a rustup home that lacks the target"
             );
@@ -526,6 +539,332 @@ fn report_wasm_size(wasm: &Path) -> Result<()> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// supply chain: cargo-deny with the RustSec database read offline
+
+/// The cargo-deny release the step installs and runs (`cargo install --locked`: its own lock
+/// file, so the tool's dependencies are pinned too).
+const DENY_VERSION: &str = "0.20.2";
+/// cargo-deny reads an advisory database only as a git repository at
+/// `<db-path>/advisory-db-<hash of the URL>`; this is the name cargo-deny `DENY_VERSION` uses
+/// for the `db-urls` entry in deny.toml (`https://github.com/rustsec/advisory-db`).
+const ADVISORY_DB_DIR: &str = "advisory-db-3157b0e258782691";
+/// The offline snapshot of the RustSec database (see ../shared/advisory-db.md), relative to the
+/// workspace root; `CYBERLABEL_ADVISORY_DB_TARBALL` overrides it.
+const ADVISORY_TARBALL: &str = "../shared/advisory-db.tar.gz";
+/// A deliberately bad crate graph that deny.toml must refuse.
+const DENY_CANARY: &str = "xtask/deny-canary/Cargo.toml";
+/// What `cargo deny` must report for the canary: (diagnostic code, text that names the culprit,
+/// what it proves).
+const CANARY_FINDINGS: &[(&str, &str, &str)] = &[
+    (
+        "vulnerability",
+        "RUSTSEC-2021-0003",
+        "a crate with a known vulnerability (smallvec 1.6.0)",
+    ),
+    (
+        "unmaintained",
+        "RUSTSEC-2021-0127",
+        "an unmaintained crate not on the ignore list (serde_cbor)",
+    ),
+    ("banned", "serde_cbor", "a banned crate (serde_cbor)"),
+    (
+        "rejected",
+        "GPL-3.0-only",
+        "a licence outside the allow-list (GPL-3.0-only)",
+    ),
+];
+
+/// `cargo deny` over the workspace with `deny.toml` (advisories, licences, bans, sources), the
+/// advisory database from the offline snapshot; then the same policy over `xtask/deny-canary`,
+/// which it must refuse for each of [`CANARY_FINDINGS`].
+fn supply_chain(root: &Path) -> Result<()> {
+    ensure_cargo_deny()?;
+    // cargo-deny asks `cargo metadata` for every platform's dependencies: fetch them first so
+    // the check itself runs with --offline. (Not --locked for the workspace: a dependency just
+    // added to a manifest resolves here as in the build steps; the canary's lock is pinned.)
+    run(cargo().args(["fetch", "-q"]))?;
+    run(cargo()
+        .args(["fetch", "--locked", "-q", "--manifest-path"])
+        .arg(root.join(DENY_CANARY)))?;
+    let dbs = target_dir(root).join("advisory-dbs");
+    let tarball = env::var_os("CYBERLABEL_ADVISORY_DB_TARBALL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(ADVISORY_TARBALL));
+    let have_db = if tarball.is_file() {
+        extract_advisory_db(&tarball, &dbs)?;
+        true
+    } else {
+        println!(
+            "xtask: SUPPLY CHAIN: NO ADVISORY DATABASE at {}: RustSec advisories are NOT checked \
+             (licences, bans and sources still are). Put the snapshot there (see \
+             ../shared/advisory-db.md) or set CYBERLABEL_ADVISORY_DB_TARBALL.",
+            tarball.display()
+        );
+        false
+    };
+    let checks: &[&str] = if have_db {
+        &["advisories", "bans", "licenses", "sources"]
+    } else {
+        &["bans", "licenses", "sources"]
+    };
+    // `canary`: JSON output to check, and its committed lock file must not move.
+    let deny = |manifest: &Path, canary: bool| {
+        let mut cmd = cargo();
+        cmd.args(["deny", "--offline", "--color", "never"]);
+        if canary {
+            cmd.args(["--locked", "--format", "json"]);
+        }
+        cmd.arg("--manifest-path")
+            .arg(manifest)
+            .arg("--config")
+            .arg(root.join("deny.toml"))
+            .args(["check", "--show-stats", "--hide-inclusion-graph"])
+            .args(checks)
+            .env("CYBERLABEL_ADVISORY_DBS", &dbs);
+        cmd
+    };
+    let started = Instant::now();
+    run(&mut deny(&root.join("Cargo.toml"), false))?;
+    println!(
+        "xtask: METRIC cargo deny check ({}): {:.1} s",
+        checks.join(", "),
+        started.elapsed().as_secs_f64()
+    );
+
+    // The canary: the same policy must refuse a graph with each kind of problem.
+    let mut canary = deny(&root.join(DENY_CANARY), true);
+    println!("xtask: $ {canary:?}");
+    let out = canary.output().context("cannot run cargo deny")?;
+    let report = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        bail!("cargo deny ACCEPTED the deny canary ({DENY_CANARY}): deny.toml would not catch it");
+    }
+    let mut missing = Vec::new();
+    for (code, needle, what) in CANARY_FINDINGS {
+        if *code != "banned" && *code != "rejected" && !have_db {
+            continue;
+        }
+        let found = report
+            .lines()
+            .any(|l| l.contains(&format!("\"code\":\"{code}\"")) && l.contains(needle));
+        if found {
+            println!("xtask: deny canary: refused {what} [{code}: {needle}]");
+        } else {
+            missing.push(format!("{what} [{code}: {needle}]"));
+        }
+    }
+    if !missing.is_empty() {
+        bail!(
+            "cargo deny did not report, for the deny canary: {}\n{report}",
+            missing.join("; ")
+        );
+    }
+
+    // Sources: a dependency from a git repository (made here, a local file:// repository, so no
+    // network is needed) must be refused as a source outside crates.io.
+    let dir = target_dir(root).join("deny-canary-sources");
+    if dir.exists() {
+        fs::remove_dir_all(&dir).with_context(|| format!("clean {}", dir.display()))?;
+    }
+    let (dep, app) = (dir.join("gitdep"), dir.join("app"));
+    for (d, manifest) in [
+        (
+            &dep,
+            "[package]\nname = \"canary-gitdep\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\
+             license = \"MIT\"\n"
+                .to_owned(),
+        ),
+        (
+            &app,
+            format!(
+                "[package]\nname = \"canary-sources\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\
+                 license = \"MIT\"\npublish = false\n\n[dependencies]\n\
+                 canary-gitdep = {{ git = \"file://{}\" }}\n\n[workspace]\n",
+                dep.display()
+            ),
+        ),
+    ] {
+        fs::create_dir_all(d.join("src"))?;
+        fs::write(d.join("Cargo.toml"), manifest)?;
+        fs::write(d.join("src/lib.rs"), "")?;
+    }
+    // a fixed date: the same commit every run, so cargo's git cache does not grow
+    commit_all(&dep, "canary git dependency", Some("2026-01-01T00:00:00Z"))?;
+    run(cargo()
+        .args(["fetch", "-q", "--manifest-path"])
+        .arg(app.join("Cargo.toml")))?;
+    let mut sources = deny(&app.join("Cargo.toml"), true);
+    println!("xtask: $ {sources:?}");
+    let out = sources.output().context("cannot run cargo deny")?;
+    let report = String::from_utf8_lossy(&out.stderr);
+    let refused = report
+        .lines()
+        .any(|l| l.contains("\"code\":\"source-not-allowed\"") && l.contains("gitdep"));
+    if out.status.success() || !refused {
+        bail!("cargo deny did not refuse a git dependency (sources):\n{report}");
+    }
+    println!("xtask: deny canary: refused a dependency from a git repository [source-not-allowed]");
+    Ok(())
+}
+
+/// Installs cargo-deny [`DENY_VERSION`] into cargo's bin dir unless that version is already
+/// there (then this costs one `cargo deny --version`).
+fn ensure_cargo_deny() -> Result<()> {
+    let installed = cargo()
+        .args(["deny", "--version"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let want = format!("cargo-deny {DENY_VERSION}");
+    if installed.as_deref() == Some(want.as_str()) {
+        println!("xtask: {want} present");
+        return Ok(());
+    }
+    println!(
+        "xtask: installing {want} (found: {}); about 2-3 minutes on 2 cores",
+        installed.as_deref().unwrap_or("none")
+    );
+    let started = Instant::now();
+    // Built in cargo's own temporary directory, not this workspace's target dir.
+    run(cargo()
+        .args([
+            "install",
+            "--locked",
+            "cargo-deny",
+            "--version",
+            DENY_VERSION,
+        ])
+        .env_remove("CARGO_TARGET_DIR"))?;
+    println!(
+        "xtask: METRIC cargo-deny {DENY_VERSION} install: {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Makes `<dbs>/ADVISORY_DB_DIR` the git repository cargo-deny reads, from the snapshot tarball
+/// (once per tarball: a stamp records its size and modification time).
+fn extract_advisory_db(tarball: &Path, dbs: &Path) -> Result<()> {
+    let meta = fs::metadata(tarball).with_context(|| format!("stat {}", tarball.display()))?;
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs());
+    let stamp_text = format!("{} {} {modified}\n", tarball.display(), meta.len());
+    let repo = dbs.join(ADVISORY_DB_DIR);
+    let stamp = dbs.join("snapshot.stamp");
+    if repo.join(".git").is_dir()
+        && fs::read_to_string(&stamp).ok().as_deref() == Some(stamp_text.as_str())
+    {
+        println!(
+            "xtask: advisory database {} up to date ({})",
+            repo.display(),
+            tarball.display()
+        );
+        return Ok(());
+    }
+    if !have("git") {
+        bail!("git is needed to turn the advisory snapshot into the repository cargo-deny reads");
+    }
+    let scratch = dbs.join("extract.tmp");
+    for d in [&scratch, &repo] {
+        if d.exists() {
+            fs::remove_dir_all(d).with_context(|| format!("clean {}", d.display()))?;
+        }
+    }
+    fs::create_dir_all(&scratch)?;
+    run(Command::new("tar")
+        .arg("-xzf")
+        .arg(tarball)
+        .arg("-C")
+        .arg(&scratch))?;
+    let extracted = scratch.join("advisory-db");
+    if !extracted.join("crates").is_dir() {
+        bail!(
+            "{} does not hold advisory-db/crates/ (see ../shared/advisory-db.md)",
+            tarball.display()
+        );
+    }
+    fs::rename(&extracted, &repo)
+        .with_context(|| format!("move the database to {}", repo.display()))?;
+    fs::remove_dir_all(&scratch)?;
+    // The commit date is what cargo-deny reports as the database's age: use the newest
+    // advisory's date, not the time of extraction.
+    let newest = newest_advisory_date(&repo.join("crates"));
+    let date = newest.as_deref().map(|d| format!("{d}T00:00:00Z"));
+    commit_all(&repo, "RustSec advisory-db snapshot", date.as_deref())?;
+    fs::write(&stamp, stamp_text)?;
+    println!(
+        "xtask: advisory database extracted to {} (newest advisory: {}; later ones are not covered)",
+        repo.display(),
+        newest.as_deref().unwrap_or("unknown")
+    );
+    Ok(())
+}
+
+/// `git init` + commit everything in `dir` (no hooks, no signing, a fixed identity; `date` as
+/// the commit date when given).
+fn commit_all(dir: &Path, message: &str, date: Option<&str>) -> Result<()> {
+    for args in [
+        &["init", "-q"][..],
+        &["add", "-A"],
+        &["commit", "-q", "-m", message],
+    ] {
+        let mut cmd = Command::new("git");
+        cmd.arg("-C").arg(dir).args([
+            "-c",
+            "core.hooksPath=/dev/null",
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "user.name=cyberlabel xtask",
+            "-c",
+            "user.email=xtask@cyberlabel.invalid",
+        ]);
+        cmd.args(args);
+        if let Some(d) = date {
+            cmd.env("GIT_AUTHOR_DATE", d).env("GIT_COMMITTER_DATE", d);
+        }
+        let out = cmd.output().context("cannot run git")?;
+        if !out.status.success() {
+            bail!(
+                "git {args:?} in {}: {}",
+                dir.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The latest `date = "YYYY-MM-DD"` of any advisory under `crates/`.
+fn newest_advisory_date(crates: &Path) -> Option<String> {
+    let mut newest: Option<String> = None;
+    for krate in fs::read_dir(crates).ok()?.filter_map(|e| e.ok()) {
+        let Ok(files) = fs::read_dir(krate.path()) else {
+            continue;
+        };
+        for f in files.filter_map(|e| e.ok()) {
+            let Ok(text) = fs::read_to_string(f.path()) else {
+                continue;
+            };
+            let date = text.lines().find_map(|l| {
+                let v = l.strip_prefix("date = \"")?.strip_suffix('"')?;
+                (v.len() == 10 && v.as_bytes()[4] == b'-').then(|| v.to_owned())
+            });
+            if let Some(d) = date
+                && newest.as_ref().is_none_or(|n| d > *n)
+            {
+                newest = Some(d);
+            }
+        }
+    }
+    newest
+}
+
+// ---------------------------------------------------------------------------------------------
 // demo
 
 fn demo(root: &Path, rest: &[String]) -> Result<()> {
@@ -583,6 +922,10 @@ fn test_steps(root: &Path, t: &mut Timings, skip_setup: bool, no_e2e: bool) -> R
     t.step("cargo fmt --all --check", || {
         run(cargo().args(["fmt", "--all", "--check"]))
     })?;
+    t.step(
+        "supply chain: cargo deny (advisories, licences, bans, sources)",
+        || supply_chain(root),
+    )?;
     t.step("cargo clippy --workspace --all-targets -D warnings", || {
         run(cargo().args([
             "clippy",

@@ -13,7 +13,10 @@
 //!
 //! The server runs in its own tokio runtime thread, the load generator in another, so both
 //! the server and nginx compete with the same generator for the two cores. Figures are printed,
-//! never asserted.
+//! never asserted, and with `--json FILE` also written as JSON. When the nginx comparison cannot
+//! run (no nginx binary, it does not start, or `--nginx ""`), the run says so in a line of its
+//! own and in the results (`nginx.ran = false` with the reason): a read figure without its
+//! baseline must never pass for a comparison.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -59,6 +62,9 @@ pub struct BenchArgs {
     /// Log batch size.
     #[arg(long, default_value_t = 256)]
     batch_size: usize,
+    /// Also write the figures as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
 }
 
 fn product() -> Result<ProductDescription> {
@@ -143,6 +149,12 @@ fn run_in(args: &BenchArgs, tmp: &Path) -> Result<()> {
     println!(
         "raw Ed25519 label signing:        {sign_rate:>10.0} labels/s ({cores} threads: the baseline below)"
     );
+    let mut results = serde_json::json!({
+        "cores": cores,
+        "debug_build": cfg!(debug_assertions),
+        "raw_signing_one_core_labels_per_s": sign_rate_one,
+        "raw_signing_all_cores_labels_per_s": sign_rate,
+    });
 
     // 2. durable issuance through the log
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -199,6 +211,7 @@ fn run_in(args: &BenchArgs, tmp: &Path) -> Result<()> {
         "durable issuance via the log:     {log_rate:>10.0} labels/s  = {:.2} × raw signing on all cores (target ≥ 0.7)",
         log_rate / sign_rate
     );
+    results["durable_issuance_labels_per_s"] = log_rate.into();
 
     // 3–5 over HTTP: the server in its own runtime thread.
     let data = tmp.join("server");
@@ -253,7 +266,7 @@ fn run_in(args: &BenchArgs, tmp: &Path) -> Result<()> {
     server
         .join()
         .map_err(|_| anyhow::anyhow!("server thread panicked"))??;
-    let (bulk_rate, single, reads) = outcome?;
+    let (bulk_rate, single, reads, nginx) = outcome?;
     println!(
         "bulk issuance over HTTP:          {bulk_rate:>10.0} labels/s  = {:.2} × raw signing on all cores (target ≥ 0.5)",
         bulk_rate / sign_rate
@@ -262,7 +275,7 @@ fn run_in(args: &BenchArgs, tmp: &Path) -> Result<()> {
         "single issuance at {} req/s:     achieved {:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, errors {} (target p99 ≤ 50 ms)",
         args.rate, single.achieved, single.p50_ms, single.p99_ms, single.max_ms, single.errors
     );
-    for r in reads {
+    for r in &reads {
         match r.nginx {
             Some(n) => println!(
                 "{:<33} {:>10.0} req/s vs nginx {:>8.0} req/s = {:.2} × nginx (target ≥ 0.8 for tiles)",
@@ -272,11 +285,44 @@ fn run_in(args: &BenchArgs, tmp: &Path) -> Result<()> {
                 r.server / n
             ),
             None => println!(
-                "{:<33} {:>10.0} req/s (nginx not run)",
+                "{:<33} {:>10.0} req/s (NO nginx baseline: see below)",
                 format!("{} reads:", r.what),
                 r.server
             ),
         }
+    }
+    if let Err(reason) = &nginx {
+        let line = format!(
+            "NGINX COMPARISON NOT RUN: {reason}. The read figures above have no baseline; \
+             install nginx (apt-get install nginx) or pass --nginx PATH."
+        );
+        println!("{line}");
+        eprintln!("warning: {line}");
+    }
+    results["bulk_issuance_labels_per_s"] = bulk_rate.into();
+    results["single_issuance"] = serde_json::json!({
+        "rate": args.rate, "achieved_per_s": single.achieved, "p50_ms": single.p50_ms,
+        "p99_ms": single.p99_ms, "max_ms": single.max_ms, "errors": single.errors,
+    });
+    results["reads"] = reads
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "what": r.what, "server_per_s": r.server, "nginx_per_s": r.nginx,
+                "ratio_to_nginx": r.nginx.map(|n| r.server / n),
+            })
+        })
+        .collect();
+    results["nginx"] = match &nginx {
+        Ok(()) => serde_json::json!({ "ran": true, "binary": args.nginx }),
+        Err(reason) => serde_json::json!({
+            "ran": false, "binary": args.nginx, "skipped_reason": reason,
+        }),
+    };
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&results)? + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("figures written to {}", path.display());
     }
     Ok(())
 }
@@ -295,12 +341,15 @@ struct Reads {
     nginx: Option<f64>,
 }
 
+/// Whether the nginx comparison ran (`Err` = the reason it did not).
+type NginxOutcome = std::result::Result<(), String>;
+
 async fn http_benches(
     args: &BenchArgs,
     addr: SocketAddr,
     auth: &str,
     tmp: &Path,
-) -> Result<(f64, Single, Vec<Reads>)> {
+) -> Result<(f64, Single, Vec<Reads>, NginxOutcome)> {
     let item = serde_json::to_string(&product()?)?;
     // 3. bulk: two requests in flight at a time
     let chunks = args.bulk.div_ceil(args.bulk_chunk.max(1));
@@ -374,8 +423,8 @@ async fn http_benches(
     let secs = Duration::from_secs(args.seconds);
     let server_tiles = read_load(addr, &tiles, args.connections, secs).await?;
     let server_cp = read_load(addr, &["/checkpoint".to_owned()], args.connections, secs).await?;
-    let (nginx_tiles, nginx_cp) = if args.nginx.is_empty() {
-        (None, None)
+    let (nginx_tiles, nginx_cp, nginx) = if args.nginx.is_empty() {
+        (None, None, Err("disabled with --nginx \"\"".to_owned()))
     } else {
         match Nginx::start(Path::new(&args.nginx), tmp, &static_dir).await {
             Ok(ng) => {
@@ -383,12 +432,9 @@ async fn http_benches(
                 let c =
                     read_load(ng.addr, &["/checkpoint".to_owned()], args.connections, secs).await;
                 drop(ng);
-                (Some(t?), Some(c?))
+                (Some(t?), Some(c?), Ok(()))
             }
-            Err(e) => {
-                eprintln!("nginx comparison skipped: {e:#}");
-                (None, None)
-            }
+            Err(e) => (None, None, Err(format!("{e:#}"))),
         }
     };
     Ok((
@@ -406,6 +452,7 @@ async fn http_benches(
                 nginx: nginx_cp,
             },
         ],
+        nginx,
     ))
 }
 

@@ -2,6 +2,11 @@
 //! any change to the wire format shows up here, and other implementations (pycose, the browser)
 //! can check themselves against `tests/vectors/labels/typical-label.json`.
 //!
+//! The stored bytes are not only what this code produced: `check_independent.py` (cbor2 +
+//! cryptography, no cyberlabel code) rebuilds every one of them from the vector's readable claim
+//! and test key by docs/FORMATS.md, and [`an_independent_implementation_reproduces_every_byte`]
+//! runs it, so a bug shared by the encoder and this file's expectations cannot hide.
+//!
 //! Regenerate (only after a deliberate format change, and say so in FORMATS.md):
 //! `CYBERLABEL_REGENERATE_VECTORS=1 cargo test -p cyberlabel-core --test golden_label` writes the
 //! file and then fails on purpose; review the diff and rerun without the variable.
@@ -13,6 +18,8 @@ use cyberlabel_core::claim::Claim;
 use cyberlabel_core::cose::{Entry, decode_entry, key_id, sign_label};
 use cyberlabel_core::payload;
 use label_common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 const PATH: &str = "tests/vectors/labels/typical-label.json";
 const URL_BASE: &str = "https://verify.example/v";
@@ -77,4 +84,66 @@ fn typical_label_matches_the_golden_vector() {
         Claim::from_cbor(&hex::decode(got["claim_cbor_hex"].as_str().unwrap()).unwrap()).unwrap()
     );
     assert_eq!(claim, typical_claim());
+}
+
+/// Runs the independent checker (Python, cbor2 + cryptography) on `vector`: (exit code, stdout,
+/// stderr). Panics with the install command if Python or the modules are missing: this check
+/// must not skip.
+fn independent_check(vector: &Path) -> (i32, String, String) {
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/labels/check_independent.py");
+    // `cargo xtask test` provides a venv python with the tools (scripts/requirements-test.txt).
+    let python = std::env::var("CYBERLABEL_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(&python)
+        .arg(&script)
+        .arg(vector)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {python} ({e}): install Python 3, then `cargo xtask setup`")
+        });
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    let code = out.status.code().unwrap_or(-1);
+    assert_ne!(
+        code, 3,
+        "check_independent.py: a Python module is missing (`cargo xtask setup`):\n{stderr}"
+    );
+    (code, stdout, stderr)
+}
+
+#[test]
+fn an_independent_implementation_reproduces_every_byte() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(PATH);
+    let (code, stdout, stderr) = independent_check(&path);
+    assert_eq!(code, 0, "independent check failed:\n{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("OK: independently reproduced"),
+        "{stdout}"
+    );
+
+    // And the checker can fail: one changed claim field, or one changed label byte, is a
+    // mismatch (exit 10 with the field), not a pass and not a crash.
+    let dir = std::env::temp_dir().join(format!("cyberlabel-golden-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut label_byte = stored.clone();
+    let hex_label = stored["label_hex"].as_str().unwrap();
+    let flipped = if hex_label.ends_with('0') { "1" } else { "0" };
+    label_byte["label_hex"] = format!("{}{flipped}", &hex_label[..hex_label.len() - 1]).into();
+    let mut product = stored.clone();
+    product["claim"]["product"] = "AcmeCam Pro 3".into();
+    for (name, bad, field) in [
+        ("label-byte", label_byte, "MISMATCH label_hex"),
+        ("product", product, "MISMATCH claim_cbor_hex"),
+    ] {
+        let p = dir.join(format!("{name}.json"));
+        std::fs::write(&p, serde_json::to_string(&bad).unwrap()).unwrap();
+        let (code, _, stderr) = independent_check(&p);
+        assert_eq!(code, 10, "{name}: {stderr}");
+        assert!(stderr.starts_with(field), "{name}: {stderr}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

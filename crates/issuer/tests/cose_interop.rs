@@ -1,6 +1,7 @@
 //! A label minted here verifies in Python's `pycose` (an independent COSE implementation) given
 //! only the issuer's SPKI PEM public key, and pycose sees the same claim; a label with one
-//! payload byte changed does not verify there either.
+//! payload byte changed does not verify there either, and that failure is pycose's rejection of
+//! the signature (exit 10 with a marker), never a Python crash (exit 1).
 
 mod common;
 
@@ -51,9 +52,44 @@ fn pycose_verifies_our_label_and_rejects_a_tampered_one() {
     let mut bad = minted.label.clone();
     bad[pos] = b'X';
     std::fs::write(&label, &bad).unwrap();
-    let (code, _, _) = common::python(
+    let (code, _, stderr) = common::python(
         "pycose_verify.py",
         &[label.to_str().unwrap(), pub_pem.to_str().unwrap()],
     );
-    assert_eq!(code, 1, "pycose accepted a tampered label");
+    // 10 + the marker = pycose ran and rejected the signature; a Python crash exits 1 with a
+    // traceback and must not pass for a rejection.
+    assert_eq!(
+        (code, stderr.trim()),
+        (
+            10,
+            "PYCOSE_SIGNATURE_INVALID: pycose rejected the signature"
+        ),
+        "pycose did not reject the tampered label as a bad signature"
+    );
+
+    // The same label under another issuer's key: also a signature failure, not a crash.
+    let other_pem = dir.path().join("other.pub.pem");
+    keys::save_public_key(&keys::generate().unwrap().verifying_key(), &other_pem).unwrap();
+    std::fs::write(&label, &minted.label).unwrap();
+    let (code, _, stderr) = common::python(
+        "pycose_verify.py",
+        &[label.to_str().unwrap(), other_pem.to_str().unwrap()],
+    );
+    assert_eq!(code, 10, "wrong key: {stderr}");
+}
+
+/// The harness tells a crash from a rejection: a script that dies with an exception exits 1,
+/// which the tamper check above would not accept.
+#[test]
+fn a_python_crash_is_not_a_rejection() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-label.cbor");
+    let pem = dir.path().join("no-such-key.pem");
+    let (code, _, stderr) = common::python(
+        "pycose_verify.py",
+        &[missing.to_str().unwrap(), pem.to_str().unwrap()],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("Traceback"), "{stderr}");
+    assert!(!stderr.contains("PYCOSE_SIGNATURE_INVALID"), "{stderr}");
 }

@@ -116,6 +116,50 @@ mod tests {
         assert!(RateLimiter::new(0, 0).check("x", t0));
     }
 
+    /// The write limiter as the server builds it (`Config::default()`'s write rate and burst),
+    /// driven by an injected clock: the burst, then exactly the configured rate, never more than
+    /// the burst after idling, nothing for a clock that goes backwards, and a per-client bucket.
+    #[test]
+    fn write_limiter_enforces_its_rate_and_burst() {
+        let cfg = crate::Config::default();
+        let (rate, burst) = (cfg.write_rps, cfg.write_burst);
+        assert!(rate > 0 && burst > 1, "the write limiter is on by default");
+        let rl = RateLimiter::new(rate, burst);
+        let t0 = Instant::now();
+        // the burst, all at one instant, then refusal
+        let granted = (0..burst * 2).filter(|_| rl.check("10.0.0.1", t0)).count();
+        assert_eq!(granted, burst as usize);
+        assert!(!rl.check("10.0.0.1", t0));
+        // another client is not affected
+        assert!(rl.check("10.0.0.2", t0));
+        // one token per 1/rate seconds: none just before, one at
+        let tick = Duration::from_secs(1) / rate;
+        assert!(!rl.check("10.0.0.1", t0 + tick / 2));
+        assert!(rl.check("10.0.0.1", t0 + tick));
+        assert!(!rl.check("10.0.0.1", t0 + tick));
+        // a clock that goes backwards grants nothing
+        assert!(!rl.check("10.0.0.1", t0));
+        // sustained: trying every millisecond for 10 s gets rate × 10 (± the rounding of one
+        // token), not more
+        let start = t0 + tick;
+        let mut granted = 0u32;
+        for ms in 1..=10_000u64 {
+            if rl.check("10.0.0.1", start + Duration::from_millis(ms)) {
+                granted += 1;
+            }
+        }
+        assert!(
+            (rate * 10 - 1..=rate * 10).contains(&granted),
+            "{granted} writes granted in 10 s at {rate}/s"
+        );
+        // after an hour idle: the burst again, not an hour's worth of tokens
+        let later = start + Duration::from_secs(3_600);
+        let granted = (0..burst * 2)
+            .filter(|_| rl.check("10.0.0.1", later))
+            .count();
+        assert_eq!(granted, burst as usize);
+    }
+
     #[test]
     fn map_is_bounded() {
         let rl = RateLimiter::with_max_keys(1, 5, 100);

@@ -136,6 +136,54 @@ async fn rate_limit_429() {
     server.stop().await;
 }
 
+/// Writes have their own limiter, keyed by client IP and applied before authentication: a
+/// client over its write budget gets 429 whether or not its token is valid (a fake token buys no
+/// fresh bucket), while its reads are not affected. The limiter's rate arithmetic is unit-tested
+/// with an injected clock (src/ratelimit.rs); this test shows the server applies it to writes.
+#[tokio::test]
+async fn write_rate_limit_429_before_auth() {
+    let (_d, dir) = tempdir();
+    let mut cfg = config(&dir);
+    cfg.write_rps = 1;
+    cfg.write_burst = 1;
+    let server = Server::start(cfg).await;
+    let tok = server.token(&["*"], Role::Admin, None);
+    let started = std::time::Instant::now();
+    // The one token of the burst goes to an unauthenticated request (401: the limiter ran first
+    // and let it through to authentication).
+    assert_eq!(
+        server.post("/labels/0/revoke", None, b"{}").await.status,
+        401
+    );
+    // Then writes are refused, with a valid token or a made-up one, until the bucket refills
+    // (one token a second; 20 loopback requests cannot all be a second apart).
+    let mut statuses = Vec::new();
+    for i in 0..20 {
+        let token = if i % 2 == 0 {
+            Some(tok.as_str())
+        } else {
+            Some("clt_0_fake")
+        };
+        let r = server.post("/labels/0/revoke", token, b"{}").await;
+        statuses.push(r.status);
+        if r.status == 429 {
+            assert_eq!(r.json()["error"], "rate_limited", "{}", r.text());
+            break;
+        }
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    // Never more writes through than the burst plus one a second.
+    let through = 1 + statuses.iter().filter(|s| **s != 429).count() as u64;
+    assert!(
+        through <= 1 + started.elapsed().as_secs() + 1,
+        "{through} writes passed the limiter in {:?}: {statuses:?}",
+        started.elapsed()
+    );
+    // Reads are a separate class (unlimited in this config).
+    assert_eq!(server.get("/healthz").await.status, 200);
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn data_dir_is_locked_while_serving() {
     let (_d, dir) = tempdir();

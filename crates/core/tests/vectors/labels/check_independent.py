@@ -1,29 +1,116 @@
 #!/usr/bin/env python3
-"""Independent check of the golden label with cbor2 + cryptography (no cyberlabel code).
+"""Independent reproduction of the golden label with cbor2 + cryptography (no cyberlabel code).
 
-Rebuilds the COSE Sig_structure ["Signature1", protected, h'', payload] with cbor2, verifies the
-Ed25519 signature with `cryptography`, and checks the claim is canonical CBOR. Exit 0 = OK.
+From the vector's human-readable fields only (the claim as JSON, the RFC 8032 test secret key and
+the URL base), rebuild every byte the Rust code produced, following docs/FORMATS.md:
+  - the claim map (§1: integer keys, dates as day numbers, the provisions bitset), canonical CBOR;
+  - the public key and kid (first 8 bytes of SHA-256 of the public key);
+  - the protected header {1: -8, 4: kid}, the Sig_structure ["Signature1", protected, h'', payload],
+    the Ed25519 signature (deterministic), and the tagged COSE_Sign1 (tag 18, empty unprotected);
+  - the QR digits (§3: 7-byte chunks as 17 decimal digits, the last chunk by the table) and the
+    URL and CL1 forms;
+and require each to equal the stored hex/text. Also verifies the stored signature.
+
+Exit 0 = every byte reproduced (stdout: "OK: ..."); 10 = a mismatch (stderr: "MISMATCH <field>");
+3 = cbor2/cryptography missing; a crash is Python's 1. Run by crates/core/tests/golden_label.rs
+(`cargo xtask test` provides a venv with the tools in $CYBERLABEL_PYTHON).
 (pycose 1.1.0 cannot decode any COSE message with cbor2 >= 6 installed, which decodes arrays as
-tuples and maps as frozendicts; hence the direct check.)
+tuples and maps as frozendicts; hence the direct construction.)
 Usage: python3 check_independent.py [typical-label.json]
 """
+import hashlib
 import json
 import pathlib
 import sys
 
-import cbor2
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+try:
+    import cbor2
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+except ImportError as e:
+    print(f"missing python module {e.name}: `pip install cbor2 cryptography` "
+          "(or `cargo xtask setup`)", file=sys.stderr)
+    sys.exit(3)
 
-path = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else pathlib.Path(__file__).with_name("typical-label.json"))
-v = json.loads(path.read_text())
-tag = cbor2.loads(bytes.fromhex(v["label_hex"]))
-assert tag.tag == 18, "not tagged COSE_Sign1"
-protected, unprotected, payload, signature = tag.value
-assert cbor2.loads(protected) == {1: -8, 4: bytes.fromhex(v["kid_hex"])}, "protected header"
-assert dict(unprotected) == {}, "unprotected header must be empty"
-tbs = cbor2.dumps(["Signature1", protected, b"", payload])
-Ed25519PublicKey.from_public_bytes(bytes.fromhex(v["public_key_hex"])).verify(signature, tbs)
-claim = cbor2.loads(payload)
-assert cbor2.dumps(dict(claim), canonical=True) == payload, "claim is not canonical CBOR"
-assert payload.hex() == v["claim_cbor_hex"]
-print("OK: signature verifies and the claim is canonical")
+MISMATCH = 10
+DAY = 86400
+# digits for a final chunk of k bytes (FORMATS §3); a full 7-byte chunk takes 17
+LAST_CHUNK_DIGITS = [0, 3, 5, 8, 10, 13, 15, 17]
+
+
+def expect(field, got, want):
+    if got != want:
+        print(f"MISMATCH {field}:\n  independent: {got!r}\n  stored:      {want!r}", file=sys.stderr)
+        sys.exit(MISMATCH)
+
+
+def claim_map(c):
+    """The claim payload map of FORMATS §1, from the vector's JSON claim (dates in Unix seconds)."""
+    bits = bytearray()
+    for i in c["provisions"]:
+        while len(bits) <= i // 8:
+            bits.append(0)
+        bits[i // 8] |= 1 << (i % 8)
+    while bits and bits[-1] == 0:
+        bits.pop()
+    m = {
+        1: c["scheme"], 2: c["catalog_version"], 3: c["level"], 4: c["manufacturer"],
+        5: c["product"], 6: c["hardware_versions"], 7: c["firmware_versions"], 8: c["category"],
+        9: c["issued_at"] // DAY, 10: c["expires_at"] // DAY, 11: c["support_end"] // DAY,
+        12: bytes(bits), 13: 1 if c.get("lab") is not None else 0, 15: c["serial"],
+    }
+    if c.get("lab") is not None:
+        m[14] = c["lab"]
+    if c.get("supersedes") is not None:
+        m[16] = c["supersedes"]
+    return m
+
+
+def digits(label):
+    out = []
+    for i in range(0, len(label), 7):
+        chunk = label[i:i + 7]
+        out.append(str(int.from_bytes(chunk, "big")).zfill(LAST_CHUNK_DIGITS[len(chunk)]))
+    return "".join(out)
+
+
+def main():
+    path = pathlib.Path(sys.argv[1] if len(sys.argv) > 1
+                        else pathlib.Path(__file__).with_name("typical-label.json"))
+    v = json.loads(path.read_text())
+
+    payload = cbor2.dumps(claim_map(v["claim"]), canonical=True)
+    expect("claim_cbor_hex", payload.hex(), v["claim_cbor_hex"])
+    # canonical = sorted keys, shortest heads: decoding and re-encoding changes nothing
+    expect("claim canonical", cbor2.dumps(dict(cbor2.loads(payload)), canonical=True), payload)
+
+    sk = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(v["secret_key_hex"]))
+    pk = sk.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    expect("public_key_hex", pk.hex(), v["public_key_hex"])
+    kid = hashlib.sha256(pk).digest()[:8]
+    expect("kid_hex", kid.hex(), v["kid_hex"])
+
+    protected = cbor2.dumps({1: -8, 4: kid}, canonical=True)
+    tbs = cbor2.dumps(["Signature1", protected, b"", payload])
+    signature = sk.sign(tbs)
+    label = cbor2.dumps(cbor2.CBORTag(18, [protected, {}, payload, signature]))
+    expect("label_hex", label.hex(), v["label_hex"])
+
+    # the stored label verifies on its own, too
+    tag = cbor2.loads(bytes.fromhex(v["label_hex"]))
+    expect("COSE tag", tag.tag, 18)
+    s_protected, s_unprotected, s_payload, s_signature = tag.value
+    expect("unprotected header", dict(s_unprotected), {})
+    Ed25519PublicKey.from_public_bytes(pk).verify(
+        s_signature, cbor2.dumps(["Signature1", s_protected, b"", s_payload]))
+
+    d = digits(label)
+    base = v["url"].split("#", 1)[0]
+    expect("url", f"{base}#{d}", v["url"])
+    expect("cl1", f"CL1:{d}", v["cl1"])
+    print(f"OK: independently reproduced the claim ({len(payload)} B), label ({len(label)} B), "
+          f"signature, kid and QR digits ({len(d)})")
+
+
+if __name__ == "__main__":
+    main()

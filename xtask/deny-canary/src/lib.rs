@@ -1,0 +1,1 @@
+//! Empty: only this crate's manifest matters (see Cargo.toml).
