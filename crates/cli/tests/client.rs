@@ -91,7 +91,7 @@ fn bulk_client_killed_half_way_and_rerun_mints_each_row_once() {
     );
     for i in 0..ROWS {
         text.push_str(&format!(
-            "SG-CLS,2,Acme Devices,\"Cam {i}, outdoor\",rev B,2.4.0,camera,5.1-1;5.2-1;5.3-13,third_party,SG-LAB-7,2029-12-31\n"
+            "SG-CLS,2,Acme Devices,\"Cam {i}, outdoor\",rev B,2.4.0,Smart camera,5.1-1;5.2-1;5.3-13,third_party,SG-LAB-7,2029-12-31\n"
         ));
     }
     std::fs::write(&csv, text).unwrap();
@@ -119,7 +119,9 @@ fn bulk_client_killed_half_way_and_rerun_mints_each_row_once() {
         .unwrap();
     // kill once at least two chunks (of 500) are recorded
     loop {
-        if results(&out).len() >= 1000 {
+        let rows = results(&out);
+        assert!(rows.iter().all(|r| r[2] == "ok"), "{:?}", rows.first());
+        if rows.len() >= 1000 {
             break;
         }
         assert!(
@@ -220,7 +222,7 @@ fn operators_and_one_spelling_against_a_running_server() {
     // one spelling: the same product file, with the hyphenated alias, through the offline
     // `issue`, `client issue` and a raw `POST /labels`
     let product = r#"{"scheme": "SG-CLS", "level": 2, "manufacturer": "Acme", "product": "Cam 2",
-        "hardware_versions": "rev B", "firmware_versions": "2.4.0", "category": "camera",
+        "hardware_versions": "rev B", "firmware_versions": "2.4.0", "category": 1,
         "provisions": ["5.1-1", "5.2-1", "5.3-13"], "assessment": "third-party",
         "lab": "SG-LAB-007", "support_until": "2028-12-31"}"#;
     let canonical = product.replace("third-party", "third_party");
