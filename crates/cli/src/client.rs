@@ -28,7 +28,12 @@ pub struct ServerArgs {
     pub server: Option<String>,
     /// Bearer token (`clt_…`). Prefer the environment or --token-file: a flag is visible to
     /// other users in the process list.
-    #[arg(long, env = "CYBERLABEL_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        env = "CYBERLABEL_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub token: Option<String>,
     /// File holding the bearer token (e.g. <data>/demo-admin.token).
     #[arg(long, value_name = "FILE", conflicts_with = "token")]
@@ -84,13 +89,18 @@ impl Reply {
             .map(|f| format!(" (field {f})"))
             .unwrap_or_default();
         let hint = match self.status {
-            401 => "\nthe token was refused (expired, revoked or mistyped): ask an admin for a new one (`cyberlabel token create --server URL`)",
+            401 => {
+                "\nthe token was refused (expired, revoked or mistyped): ask an admin for a new one (`cyberlabel token create --server URL`)"
+            }
             403 => "\nthis token's role or schemes do not allow it: use a token that does",
             429 => "\nthe server is rate-limiting: wait and retry",
             503 => "\nthe server is shutting down: retry later (the same command is safe to rerun)",
             _ => "",
         };
-        bail!("{what}: the server answered {}: {msg}{field}{hint}", self.status)
+        bail!(
+            "{what}: the server answered {}: {msg}{field}{hint}",
+            self.status
+        )
     }
 }
 
@@ -295,7 +305,11 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
                 }
             }
             let view = api
-                .post(&format!("/labels/{index}/renew"), body.to_string().as_bytes(), None)?
+                .post(
+                    &format!("/labels/{index}/renew"),
+                    body.to_string().as_bytes(),
+                    None,
+                )?
                 .ok(&format!("renewing label {index}"))?;
             println!(
                 "label {index} renewed by label {}: {}",

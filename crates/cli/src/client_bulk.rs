@@ -559,7 +559,10 @@ fn mint_chunk(
             o.error = format!(
                 "{} {}: {}",
                 r["status"],
-                r["field"].as_str().map(|f| format!("field {f}")).unwrap_or_default(),
+                r["field"]
+                    .as_str()
+                    .map(|f| format!("field {f}"))
+                    .unwrap_or_default(),
                 r["message"].as_str().unwrap_or("refused")
             );
         }

@@ -178,8 +178,8 @@ pub fn now() -> Result<u64> {
 /// client issue` and `POST /labels` share.
 pub fn read_product_file(path: &Path) -> Result<ProductDescription> {
     let bytes = read_bounded(path, MAX_PRODUCT_FILE, "product file")?;
-    let text =
-        String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8 text", path.display()))?;
+    let text = String::from_utf8(bytes)
+        .with_context(|| format!("{} is not UTF-8 text", path.display()))?;
     let ext = path
         .extension()
         .and_then(|e| e.to_str())

@@ -165,7 +165,10 @@ fn bulk_client_killed_half_way_and_rerun_mints_each_row_once() {
     assert!(indices.iter().all(|i| (before..after).contains(i)));
     assert!(rows.iter().all(|r| r[4].len() == 16), "kid recorded");
     for i in &indices {
-        assert!(out.join(format!("labels/{i}-qr.png")).is_file(), "QR of {i}");
+        assert!(
+            out.join(format!("labels/{i}-qr.png")).is_file(),
+            "QR of {i}"
+        );
     }
     // the server attributes exactly these labels to the token
     let by_token: BTreeSet<u64> = minted(&server, &issuer).into_iter().collect();
@@ -227,7 +230,10 @@ fn operators_and_one_spelling_against_a_running_server() {
         "lab": "SG-LAB-007", "support_until": "2028-12-31"}"#;
     let canonical = product.replace("third-party", "third_party");
     let mut mine = Vec::new();
-    for (name, text) in [("alias.json", product), ("canonical.json", canonical.as_str())] {
+    for (name, text) in [
+        ("alias.json", product),
+        ("canonical.json", canonical.as_str()),
+    ] {
         let file = dir.path().join(name);
         std::fs::write(&file, text).unwrap();
         let o = bin()
@@ -263,12 +269,21 @@ fn operators_and_one_spelling_against_a_running_server() {
         schemes.contains("third_party") && !schemes.contains("thirdparty"),
         "{schemes}"
     );
-    assert!(schemes.contains("8 unremediated_vulnerability"), "{schemes}");
+    assert!(
+        schemes.contains("8 unremediated_vulnerability"),
+        "{schemes}"
+    );
 
     // status changes by name; a suspended label is not renewed by the issuer
     let label = mine[0].to_string();
     ok(&run(
-        &["client", "suspend", &label, "--reason", "unremediated-vulnerability"],
+        &[
+            "client",
+            "suspend",
+            &label,
+            "--reason",
+            "unremediated-vulnerability",
+        ],
         &server,
         Some(&revoker),
     ));
@@ -293,7 +308,11 @@ fn operators_and_one_spelling_against_a_running_server() {
         !o.status.success() && msg.contains("8 unremediated_vulnerability"),
         "{msg}"
     );
-    ok(&run(&["client", "reinstate", &label], &server, Some(&revoker)));
+    ok(&run(
+        &["client", "reinstate", &label],
+        &server,
+        Some(&revoker),
+    ));
     let renewed = ok(&run(
         &["client", "renew", &label, "--firmware-versions", "2.5.0"],
         &server,
@@ -338,7 +357,10 @@ fn operators_and_one_spelling_against_a_running_server() {
         for (file, route) in [("qr", "qr.png"), ("artwork", "artwork.png")] {
             let local = std::fs::read(out.join(format!("labels/{i}-{file}.png"))).unwrap();
             let served = get_raw(&format!("{}/labels/{i}/{route}", server.url()));
-            assert!(local == served, "{file} of label {i} differs from the server's");
+            assert!(
+                local == served,
+                "{file} of label {i} differs from the server's"
+            );
         }
     }
 
@@ -371,7 +393,12 @@ fn operators_and_one_spelling_against_a_running_server() {
     let (st, body) = http(&server.addr, "POST", "/labels", Some(&issuer), product);
     assert_eq!(st, 401, "{body}");
     let o = run(
-        &["client", "issue", "--product-file", dir.path().join("alias.json").to_str().unwrap()],
+        &[
+            "client",
+            "issue",
+            "--product-file",
+            dir.path().join("alias.json").to_str().unwrap(),
+        ],
         &server,
         Some(&issuer),
     );

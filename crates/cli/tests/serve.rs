@@ -127,7 +127,11 @@ fn token_create_serve_demo_and_lock_message() {
         "{}",
         String::from_utf8_lossy(&over_api.stderr)
     );
-    assert!(String::from_utf8(over_api.stdout).unwrap().starts_with("clt_"));
+    assert!(
+        String::from_utf8(over_api.stdout)
+            .unwrap()
+            .starts_with("clt_")
+    );
 
     // the issuer token created before start works; the demo admin token too (entry 0 is the
     // trust list the log enforces, the first label is 1 on this log with no samples)

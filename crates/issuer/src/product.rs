@@ -235,14 +235,24 @@ support_until = "2030-12-31"
             );
         }
         assert_eq!(
-            with("assessment", "self-declared".into()).unwrap().assessment,
+            with("assessment", "self-declared".into())
+                .unwrap()
+                .assessment,
             AssessmentRef::SelfDeclared
         );
         assert_eq!(AssessmentRef::ThirdParty.as_str(), "third_party");
-        let e = with("assessment", "thirdparty".into()).unwrap_err().to_string();
-        assert!(e.contains("self_declared") && e.contains("third_party"), "{e}");
+        let e = with("assessment", "thirdparty".into())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("self_declared") && e.contains("third_party"),
+            "{e}"
+        );
         let e = with("level", true.into()).unwrap_err().to_string();
-        assert!(e.contains("level number") && e.contains("cyberlabel schemes"), "{e}");
+        assert!(
+            e.contains("level number") && e.contains("cyberlabel schemes"),
+            "{e}"
+        );
         let e = with("level", 300.into()).unwrap_err().to_string();
         assert!(e.contains("level number"), "{e}");
         let e = with("category", (-1).into()).unwrap_err().to_string();

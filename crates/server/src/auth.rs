@@ -368,8 +368,11 @@ impl TokenStore {
 /// A token id's 8 bytes (`None` unless it is 16 lowercase hex digits).
 fn id_bytes(id: &str) -> Option<[u8; 8]> {
     let mut out = [0u8; 8];
-    (id.len() == 16 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-        .then_some(())?;
+    (id.len() == 16
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+    .then_some(())?;
     hex::decode_to_slice(id, &mut out).ok()?;
     Some(out)
 }
@@ -509,8 +512,14 @@ mod tests {
         store.record_minted("ffffffffffffffff", &[4]).unwrap();
         assert_eq!(store.minted(&rec.id, None, 10).unwrap(), [3, 5, 9]);
         assert_eq!(store.minted(&rec.id, Some(3), 1).unwrap(), [5]);
-        assert_eq!(store.minted(&rec.id, Some(9), 10).unwrap(), Vec::<u64>::new());
-        assert_eq!(store.minted("not-an-id", None, 10).unwrap(), Vec::<u64>::new());
+        assert_eq!(
+            store.minted(&rec.id, Some(9), 10).unwrap(),
+            Vec::<u64>::new()
+        );
+        assert_eq!(
+            store.minted("not-an-id", None, 10).unwrap(),
+            Vec::<u64>::new()
+        );
         // revoking the token keeps what it minted attributed
         assert!(store.revoke(&rec.id).unwrap());
         assert_eq!(store.minted(&rec.id, None, 10).unwrap(), [3, 5, 9]);

@@ -259,14 +259,25 @@ async fn bulk_with_wrong_scope_or_role_is_refused_whole() {
     let msg = j["message"].as_str().unwrap();
     assert!(msg.contains("item 1") && msg.contains("US-CTM"), "{msg}");
     // NDJSON too
-    let nd = format!("{}\n{}\n", product("d"), with(product("e"), "scheme", json!("US-CTM")));
-    let r = server.post("/labels/bulk", Some(&issuer), nd.as_bytes()).await;
+    let nd = format!(
+        "{}\n{}\n",
+        product("d"),
+        with(product("e"), "scheme", json!("US-CTM"))
+    );
+    let r = server
+        .post("/labels/bulk", Some(&issuer), nd.as_bytes())
+        .await;
     assert_eq!(r.status, 403, "{}", r.text());
     // wrong role
     let ok = serde_json::to_vec(&[product("f")]).unwrap();
     let r = server.post("/labels/bulk", Some(&revoker), &ok).await;
     assert_eq!(r.status, 403, "{}", r.text());
-    assert!(r.json()["message"].as_str().unwrap().contains("role revoker"));
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("role revoker")
+    );
     assert_eq!(server.tree_size().await, size, "nothing minted");
     server.stop().await;
 }

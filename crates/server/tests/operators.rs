@@ -47,15 +47,26 @@ async fn token_admin_api_while_running() {
     assert!(r.json()["expires_at"].is_null());
     for (body, field) in [
         (json!({"role": "issuer", "schemes": []}), "schemes"),
-        (json!({"role": "issuer", "schemes": ["*"], "expires": "soon"}), "expires"),
+        (
+            json!({"role": "issuer", "schemes": ["*"], "expires": "soon"}),
+            "expires",
+        ),
     ] {
         let r = server
             .post("/tokens", Some(&admin), body.to_string().as_bytes())
             .await;
-        assert_eq!((r.status, r.json()["field"].as_str()), (422, Some(field)), "{body}");
+        assert_eq!(
+            (r.status, r.json()["field"].as_str()),
+            (422, Some(field)),
+            "{body}"
+        );
     }
     let r = server
-        .post("/tokens", Some(&admin), br#"{"role": "boss", "schemes": ["*"]}"#)
+        .post(
+            "/tokens",
+            Some(&admin),
+            br#"{"role": "boss", "schemes": ["*"]}"#,
+        )
         .await;
     assert_eq!(r.status, 400, "{}", r.text());
 
@@ -106,7 +117,11 @@ async fn token_admin_api_while_running() {
     let mut minted = Vec::new();
     for name in ["a", "b"] {
         let r = server
-            .post("/labels", Some(&issuer), product(name).to_string().as_bytes())
+            .post(
+                "/labels",
+                Some(&issuer),
+                product(name).to_string().as_bytes(),
+            )
             .await;
         assert_eq!(r.status, 201, "{}", r.text());
         minted.push(r.json()["index"].as_u64().unwrap());
@@ -134,7 +149,10 @@ async fn token_admin_api_while_running() {
     let r = list(issuer.clone(), "?bogus=1").await;
     assert_eq!(r.status, 400);
     assert_eq!(list(revoker.clone(), "").await.status, 403);
-    assert_eq!(list(admin.clone(), "").await.json()["indices"], json!(minted));
+    assert_eq!(
+        list(admin.clone(), "").await.json()["indices"],
+        json!(minted)
+    );
 
     // revoke while running: the very next request with it is 401
     let r = common::request(
@@ -147,7 +165,11 @@ async fn token_admin_api_while_running() {
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let r = server
-        .post("/labels", Some(&issuer), product("c").to_string().as_bytes())
+        .post(
+            "/labels",
+            Some(&issuer),
+            product("c").to_string().as_bytes(),
+        )
         .await;
     assert_eq!(r.status, 401, "{}", r.text());
     // unknown id → 404; what it minted stays attributed
@@ -160,7 +182,10 @@ async fn token_admin_api_while_running() {
     )
     .await;
     assert_eq!(r.status, 404);
-    assert_eq!(list(admin.clone(), "").await.json()["indices"], json!(minted));
+    assert_eq!(
+        list(admin.clone(), "").await.json()["indices"],
+        json!(minted)
+    );
     server.stop().await;
 }
 
@@ -174,7 +199,11 @@ async fn renewing_a_suspended_label_is_refused() {
     let revoker = server.token(&["SG-CLS"], Role::Revoker, None);
     let admin = server.token(&["*"], Role::Admin, None);
     let r = server
-        .post("/labels", Some(&issuer), product("a").to_string().as_bytes())
+        .post(
+            "/labels",
+            Some(&issuer),
+            product("a").to_string().as_bytes(),
+        )
         .await;
     let index = r.json()["index"].as_u64().unwrap();
     // a reason by name, spelled the way people write it
@@ -186,7 +215,10 @@ async fn renewing_a_suspended_label_is_refused() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["status"]["reason_name"], "unremediated_vulnerability");
+    assert_eq!(
+        r.json()["status"]["reason_name"],
+        "unremediated_vulnerability"
+    );
     let size = server.tree_size().await;
     let renew = br#"{"firmware_versions": "2.5.0"}"#;
     for tok in [&issuer, &admin] {
@@ -216,7 +248,10 @@ async fn renewing_a_suspended_label_is_refused() {
         .await;
     assert_eq!(r.status, 422);
     let msg = r.json()["message"].as_str().unwrap().to_owned();
-    assert!(msg.contains("13 reinstated") && msg.contains("0 unspecified"), "{msg}");
+    assert!(
+        msg.contains("13 reinstated") && msg.contains("0 unspecified"),
+        "{msg}"
+    );
     let r = server
         .post(&format!("/labels/{index}/reinstate"), Some(&revoker), b"")
         .await;
@@ -238,7 +273,11 @@ async fn bulk_items_with_their_own_keys_replay_across_chunkings() {
     let item = |k: &str, name: &str| json!({"idempotency_key": k, "product": product(name)});
     let all = vec![item("r1", "a"), item("r2", "b"), item("r3", "c")];
     let r = server
-        .post("/labels/bulk", Some(&issuer), &serde_json::to_vec(&all).unwrap())
+        .post(
+            "/labels/bulk",
+            Some(&issuer),
+            &serde_json::to_vec(&all).unwrap(),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let first: Vec<u64> = r.json()["results"]

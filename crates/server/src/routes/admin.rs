@@ -133,12 +133,19 @@ pub(super) async fn token_labels(
 ) -> Result<Response, ApiError> {
     if op.id != id {
         require_admin(&op).map_err(|_| {
-            ApiError::forbidden("a token may list only what it minted itself (or use an admin token)")
+            ApiError::forbidden(
+                "a token may list only what it minted itself (or use an admin token)",
+            )
         })?;
     }
     let mut after = None;
     let mut limit = MAX_PAGE;
-    for pair in query.as_deref().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+    for pair in query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let n = || {
             v.parse::<u64>().map_err(|_| {
@@ -148,9 +155,7 @@ pub(super) async fn token_labels(
         match k {
             "after" => after = Some(n()?),
             "limit" => {
-                limit = usize::try_from(n()?)
-                    .unwrap_or(MAX_PAGE)
-                    .clamp(1, MAX_PAGE);
+                limit = usize::try_from(n()?).unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
             }
             other => {
                 return Err(ApiError::bad_request(
@@ -164,6 +169,11 @@ pub(super) async fn token_labels(
         .tokens()
         .minted(&id, after, limit)
         .map_err(ApiError::internal)?;
-    let next_after = (indices.len() == limit).then(|| indices.last().copied()).flatten();
-    Ok(Json(json!({ "token_id": id, "indices": indices, "next_after": next_after })).into_response())
+    let next_after = (indices.len() == limit)
+        .then(|| indices.last().copied())
+        .flatten();
+    Ok(
+        Json(json!({ "token_id": id, "indices": indices, "next_after": next_after }))
+            .into_response(),
+    )
 }
