@@ -35,8 +35,9 @@ pub struct ServerArgs {
         value_name = "TOKEN"
     )]
     pub token: Option<String>,
-    /// File holding the bearer token (e.g. <data>/demo-admin.token).
-    #[arg(long, value_name = "FILE", conflicts_with = "token")]
+    /// File holding the bearer token (e.g. <data>/demo-admin.token); wins over --token and
+    /// CYBERLABEL_TOKEN.
+    #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
 }
 

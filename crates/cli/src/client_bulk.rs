@@ -219,7 +219,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     bar.finish_and_clear();
     eprintln!(
-        "{} rows: {} already done before this run, {minted} minted now, {failed} failed ({:.1} s); results in {}",
+        "{} rows: {} already done before this run, {minted} labelled now (new, or answered with the label the server minted for the row earlier), {failed} failed ({:.1} s); results in {}",
         total,
         total - todo.len() as u64,
         started.elapsed().as_secs_f64(),
@@ -250,13 +250,16 @@ fn read_rows(path: &Path, batch: &str) -> Result<Vec<Row>> {
     let bytes = crate::util::read_bounded(path, MAX_INPUT, "products file")?;
     let text = String::from_utf8(bytes)
         .with_context(|| format!("{} is not UTF-8 text", path.display()))?;
+    // Spreadsheets export UTF-8 CSV with a byte-order mark, which would glue onto the first
+    // column's name.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
     let products: Vec<(u64, Result<Value, String>)> = match ext.as_str() {
-        "csv" => csv_products(&text).with_context(|| format!("{}", path.display()))?,
+        "csv" => csv_products(text).with_context(|| format!("{}", path.display()))?,
         "ndjson" | "jsonl" => text
             .lines()
             .enumerate()
