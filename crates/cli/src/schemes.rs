@@ -121,7 +121,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // The names `cyberlabel client suspend|revoke --reason` and the API accept.
     println!();
     println!("status reasons (code or name):");
-    for c in (0..=u8::MAX).map_while(cyberlabel_core::cose::ReasonCode::from_u8) {
+    for c in (0..=u8::MAX).map_while(cyberlabel_core::status::ReasonCode::from_u8) {
         println!("  {:>3} {}", c.as_u8(), c.as_str());
     }
     Ok(ExitCode::SUCCESS)
