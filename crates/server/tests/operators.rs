@@ -332,3 +332,62 @@ async fn bulk_items_with_their_own_keys_replay_across_chunkings() {
     assert_eq!(j["results"][1]["field"], "idempotency_key", "{j}");
     server.stop().await;
 }
+
+/// The same rule for a renewal the issuing body signed itself (`POST /entries`): a genuine
+/// label superseding a suspended one is refused (409) until the label is reinstated.
+#[tokio::test]
+async fn self_signed_renewal_of_a_suspended_label_is_refused() {
+    use base64::Engine as _;
+    use cyberlabel_core::{claim::Claim, cose};
+    let (_d, dir) = tempdir();
+    let server = Server::start(config(&dir)).await;
+    let admin = server.token(&["*"], Role::Admin, None);
+    let r = server
+        .post("/labels", Some(&admin), product("a").to_string().as_bytes())
+        .await;
+    let view = r.json();
+    let index = view["index"].as_u64().unwrap();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(view["label"].as_str().unwrap())
+        .unwrap();
+    let old = Claim::from_cbor(&cose::parse_sign1(&bytes).unwrap().payload).unwrap();
+    let r = server
+        .post(&format!("/labels/{index}/suspend"), Some(&admin), b"")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let key = cyberlabel_issuer::keys::load_example_issuer_key().unwrap();
+    let renewal = |serial: u64| {
+        let mut c = old.clone();
+        c.serial = serial;
+        c.supersedes = Some(index);
+        c.firmware_versions = "2.5.0".into();
+        cose::sign_label(&c, &key)
+    };
+    let size = server.tree_size().await;
+    let r = server
+        .post_with(
+            "/entries",
+            Some(&admin),
+            &[("content-type", "application/cose")],
+            &renewal(size),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("reinstate it first"), "{}", r.text());
+    assert_eq!(server.tree_size().await, size, "nothing appended");
+    let r = server
+        .post(&format!("/labels/{index}/reinstate"), Some(&admin), b"")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let size = server.tree_size().await;
+    let r = server
+        .post_with(
+            "/entries",
+            Some(&admin),
+            &[("content-type", "application/cose")],
+            &renewal(size),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    server.stop().await;
+}
