@@ -422,47 +422,48 @@ fn parse_csv(text: &str) -> Result<Vec<Vec<String>>> {
     Ok(records)
 }
 
+/// One CSV record. Line breaks inside a field become spaces, so every record of results.csv is
+/// one line and a torn last line can be told from the rest.
 fn csv_line(fields: &[String]) -> String {
     let mut out = String::new();
     for (i, f) in fields.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        if f.contains([',', '"', '\n', '\r']) {
+        let f = f.replace(['\n', '\r'], " ");
+        if f.contains([',', '"']) {
             out.push('"');
             out.push_str(&f.replace('"', "\"\""));
             out.push('"');
         } else {
-            out.push_str(f);
+            out.push_str(&f);
         }
     }
     out.push('\n');
     out
 }
 
-/// Earlier results (a missing file is none; a record that does not parse — a line torn by an
-/// interruption — is dropped).
+/// Earlier results (a missing file is none). Only complete lines count, and a line that does
+/// not parse as a record — one torn by an interruption — is dropped: its row is resent, and
+/// the server answers it with the label it minted, if it did.
 fn load_results(path: &Path) -> Result<Vec<Outcome>> {
     let text = match fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    // Only complete lines: a torn last line may still parse (e.g. cut inside the error text).
-    let complete = match text.rfind('\n') {
-        Some(i) => &text[..=i],
-        None => "",
-    };
-    let Ok(records) = parse_csv(complete) else {
+    let complete = text.rfind('\n').map_or("", |i| &text[..=i]);
+    let mut lines = complete.lines();
+    let header = lines.next().unwrap_or("");
+    if !header.is_empty() && header != RESULTS_HEADER.join(",") {
         bail!(
             "{} is not a results file this command wrote: move it away or choose another --out",
             path.display()
         );
-    };
-    Ok(records
-        .iter()
-        .skip(1)
-        .filter_map(|r| Outcome::from_fields(r))
+    }
+    Ok(lines
+        .filter_map(|l| parse_csv(l).ok()?.into_iter().next())
+        .filter_map(|r| Outcome::from_fields(&r))
         .collect())
 }
 
@@ -697,6 +698,8 @@ mod tests {
         );
         let line = csv_line(&rows[1]);
         assert_eq!(parse_csv(&line).unwrap(), [rows[1].clone()]);
+        // results records stay on one line
+        assert_eq!(csv_line(&rows[2]), "multi line,\n");
         assert!(parse_csv("\"open").is_err());
         assert!(parse_csv("\"a\"b,c").is_err());
     }
@@ -746,7 +749,7 @@ mod tests {
         let mut f = ResultsFile::rewrite(&p, std::iter::empty()).unwrap();
         f.append(std::slice::from_ref(&o)).unwrap();
         let mut raw = fs::read_to_string(&p).unwrap();
-        raw.push_str("8,k2,ok,4");
+        raw.push_str("9,k3,ok,5,\"torn\n8,k2,ok,4");
         fs::write(&p, raw).unwrap();
         let back = load_results(&p).unwrap();
         assert_eq!(back.len(), 1);

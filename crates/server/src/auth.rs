@@ -341,14 +341,18 @@ impl TokenStore {
         let Some(prefix) = id_bytes(id) else {
             return Ok(Vec::new());
         };
+        let first = match after {
+            None => 0,
+            Some(a) => match a.checked_add(1) {
+                Some(f) => f,
+                None => return Ok(Vec::new()),
+            },
+        };
         let mut start = [0u8; 16];
         start[..8].copy_from_slice(&prefix);
         let mut end = start;
-        start[8..].copy_from_slice(&after.map_or(0, |a| a.saturating_add(1)).to_be_bytes());
+        start[8..].copy_from_slice(&first.to_be_bytes());
         end[8..].copy_from_slice(&u64::MAX.to_be_bytes());
-        if after == Some(u64::MAX) {
-            return Ok(Vec::new());
-        }
         let mut out = Vec::new();
         for kv in self.minted.range(start..=end).keys() {
             if out.len() >= limit {
