@@ -437,14 +437,18 @@ pub fn parse_expiry(s: &str, now: u64) -> Result<Option<u64>, String> {
         };
         return n
             .checked_mul(mult)
+            .filter(|d| *d > 0)
             .and_then(|d| now.checked_add(d))
             .map(Some)
             .ok_or_else(bad);
     }
-    // A calendar date: the issuer's strict parser (rejects e.g. 2027-02-30).
-    cyberlabel_issuer::dates::parse_date(s)
-        .map(Some)
-        .map_err(|_| bad())
+    // A calendar date: the issuer's strict parser (rejects e.g. 2027-02-30). A date already
+    // past would make a token that never works: refused, naming the mistake.
+    let at = cyberlabel_issuer::dates::parse_date(s).map_err(|_| bad())?;
+    if at <= now {
+        return Err(format!("expiry {s} is not in the future"));
+    }
+    Ok(Some(at))
 }
 
 #[cfg(test)]
@@ -555,6 +559,11 @@ mod tests {
         assert!(parse_expiry("soon", 0).is_err());
         assert!(parse_expiry("5y", 0).is_err());
         assert!(parse_expiry("2027-02-30", 0).is_err(), "impossible date");
+        assert!(
+            parse_expiry("1970-01-02", 86_400).is_err(),
+            "not in the future"
+        );
+        assert!(parse_expiry("0d", 5).is_err(), "expired at once");
         assert!(parse_expiry("2027-13-01", 0).is_err());
     }
 }
