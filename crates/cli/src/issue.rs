@@ -83,7 +83,7 @@ Offline issuance has no transparency log, so the serial (log index) is --serial 
 labels for the public are issued through the server, whose log assigns it.\n\
 Example: cyberlabel issue --demo --out out --scheme SG-CLS --level 2 --manufacturer 'Acme' \
 --product 'SmartCam 2' --hardware-versions B --firmware-versions 2.4 --category camera \
---provision 5.1-1 --provision 5.3-13 --assessment third-party --lab SG-LAB-1 --support-until 2030-12-31"
+--provision 5.1-1 --provision 5.3-13 --assessment third_party --lab SG-LAB-1 --support-until 2030-12-31"
 )]
 pub struct IssueArgs {
     #[command(flatten)]
@@ -120,7 +120,7 @@ pub struct IssueArgs {
     /// Assessment kind.
     #[arg(long, value_enum, required_unless_present = "product_file")]
     assessment: Option<Assessment>,
-    /// Lab id (with --assessment third-party).
+    /// Lab id (with --assessment third_party).
     #[arg(long)]
     lab: Option<String>,
     /// Issue date YYYY-MM-DD (default: today).
@@ -143,9 +143,13 @@ pub struct IssueArgs {
     now: Option<u64>,
 }
 
+/// `--assessment`: spelled as in product files and the API (`third_party`); the hyphenated
+/// form is an alias.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum Assessment {
+    #[value(name = "self_declared", alias = "self-declared")]
     SelfDeclared,
+    #[value(name = "third_party", alias = "third-party")]
     ThirdParty,
 }
 
@@ -170,30 +174,36 @@ pub fn now() -> Result<u64> {
         .as_secs())
 }
 
+/// Reads a product description file (.json or .toml): the one schema the CLI, `cyberlabel
+/// client issue` and `POST /labels` share.
+pub fn read_product_file(path: &Path) -> Result<ProductDescription> {
+    let bytes = read_bounded(path, MAX_PRODUCT_FILE, "product file")?;
+    let text = String::from_utf8(bytes)
+        .with_context(|| format!("{} is not UTF-8 text", path.display()))?;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let parsed = match ext.as_str() {
+        "json" => ProductDescription::from_json(&text).map_err(anyhow::Error::from),
+        "toml" => ProductDescription::from_toml(&text).map_err(anyhow::Error::from),
+        _ => bail!(
+            "{}: unknown product file type; name it .json or .toml",
+            path.display()
+        ),
+    };
+    parsed.with_context(|| {
+        format!(
+            "{}: fix the product description (fields: see `cyberlabel issue --help` and docs/FORMATS.md)",
+            path.display()
+        )
+    })
+}
+
 fn description(args: &IssueArgs) -> Result<ProductDescription> {
     if let Some(path) = &args.product_file {
-        let bytes = read_bounded(path, MAX_PRODUCT_FILE, "product file")?;
-        let text = String::from_utf8(bytes)
-            .with_context(|| format!("{} is not UTF-8 text", path.display()))?;
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let parsed = match ext.as_str() {
-            "json" => ProductDescription::from_json(&text).map_err(anyhow::Error::from),
-            "toml" => ProductDescription::from_toml(&text).map_err(anyhow::Error::from),
-            _ => bail!(
-                "{}: unknown product file type; name it .json or .toml",
-                path.display()
-            ),
-        };
-        return parsed.with_context(|| {
-            format!(
-                "{}: fix the product description (fields: see `cyberlabel issue --help` and docs)",
-                path.display()
-            )
-        });
+        return read_product_file(path);
     }
     // clap guarantees the required flags are present when there is no --product-file.
     let need = |v: &Option<String>, flag: &str| -> Result<String> {

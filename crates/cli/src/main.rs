@@ -2,8 +2,8 @@
 //! its own module (`keygen`, `issue` + `render`, `verify`, `schemes`, `trust_list`; the server
 //! commands `serve`/`token` in `serve.rs`, with demo mode's witness processes in
 //! `demo_witnesses.rs`; the transparency-log witness in `witness.rs`; the auditor in `audit.rs`,
-//! `audit_replay.rs`, `audit_state.rs`, `bench_audit.rs`), and each module's `run` returns the
-//! process exit code. Shared pieces: `fetch` (HTTP reads of a log), `seen` (what `verify`
+//! `audit_replay.rs`, `audit_state.rs`, `bench_audit.rs`; the client of a running server in
+//! `client.rs` and `client_bulk.rs`), and each module's `run` returns the process exit code. Shared pieces: `fetch` (HTTP reads of a log), `seen` (what `verify`
 //! remembers between runs), `util`.
 //!
 //! Errors are `anyhow` chains whose outermost context says what failed and what to do next.
@@ -18,6 +18,8 @@ mod audit;
 mod audit_replay;
 mod audit_state;
 mod bench_audit;
+mod client;
+mod client_bulk;
 mod demo_witnesses;
 mod fetch;
 mod issue;
@@ -69,6 +71,10 @@ enum Command {
     TrustList(trust_list::Command),
     #[command(flatten)]
     Server(serve::Command),
+    /// Work with a running server: mint (one, or a CSV/NDJSON file in bulk, resumable),
+    /// suspend, reinstate, revoke, renew, list what a token minted.
+    #[command(subcommand)]
+    Client(client::Command),
     /// Audit a log from its public read side: replay every entry, check the tree, the status
     /// map and the admission rules against the signed checkpoint; incremental across runs.
     #[command(after_help = audit::EXIT_CODES_HELP)]
@@ -91,6 +97,7 @@ fn main() -> ExitCode {
         Command::Schemes(args) => schemes::run(args),
         Command::TrustList(cmd) => trust_list::run(cmd),
         Command::Server(cmd) => serve::run(cmd),
+        Command::Client(cmd) => client::run(cmd),
         Command::Witness(cmd) => witness::run(cmd),
         Command::Audit(args) => audit::run(args),
         Command::BenchAudit(args) => bench_audit::run(args),

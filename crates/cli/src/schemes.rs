@@ -72,10 +72,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
         );
         println!("  owner: {} ({}); {kind}", scheme.owner, scheme.country);
         for level in &scheme.levels {
+            // The product-file / API spelling (`third_party`), from the catalog's own serde names.
             let assessment: Vec<String> = level
                 .assessment
                 .iter()
-                .map(|a| format!("{a:?}").to_lowercase())
+                .map(|a| {
+                    serde_json::to_value(a)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_else(|| format!("{a:?}"))
+                })
                 .collect();
             println!(
                 "  level {} = {}: {} [assessment: {}]",
@@ -111,6 +117,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     println!("product categories:");
     for c in &catalog.categories {
         println!("  {:>3} {}", c.code, c.name);
+    }
+    // The names `cyberlabel client suspend|revoke --reason` and the API accept.
+    println!();
+    println!("status reasons (code or name):");
+    for c in (0..=u8::MAX).map_while(cyberlabel_core::status::ReasonCode::from_u8) {
+        println!("  {:>3} {}", c.as_u8(), c.as_str());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,8 +4,11 @@
 //! variables, then these flags (later wins); see `cyberlabel_server::config` for every key.
 //! `--demo` uses the example keys from `keys-example/` (with a loud banner), creates an admin
 //! token (printed, and written to `<data>/demo-admin.token`), and mints a few sample labels on
-//! first start. `token` commands open the data directory's database directly, so they must run
-//! while the server is stopped (sled locks the directory; the error says so).
+//! first start. `token` commands manage tokens two ways: with `--server URL` (and an admin
+//! token) through the running server's admin API — revocation is effective on the next
+//! request — or with `--data DIR` by opening the database directly, which only works while the
+//! server is stopped (sled locks the directory; the error says to use `--server`). Tokens expire
+//! after 90 days unless `--expires` says otherwise (`never` must be asked for).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,7 +17,10 @@ use std::process::ExitCode;
 pub(crate) mod bench;
 
 use anyhow::{Context, Result, bail};
-use cyberlabel_server::auth::{ANY_SCHEME, parse_expiry};
+use cyberlabel_server::auth::{ANY_SCHEME, DEFAULT_EXPIRY, parse_expiry};
+use serde_json::json;
+
+use crate::client::ServerArgs;
 use cyberlabel_server::{AppState, Config, Role, TokenStore, now_unix, open_db};
 
 /// Server command group, flattened into the top-level command list.
@@ -24,7 +30,8 @@ use cyberlabel_server::{AppState, Config, Role, TokenStore, now_unix, open_db};
 pub enum Command {
     /// Run the issuing service (HTTP API, log read side, verifier page).
     Serve(ServeArgs),
-    /// Manage operator bearer tokens (run while the server is stopped).
+    /// Manage operator bearer tokens: through a running server's admin API (--server, admin
+    /// token), or offline in a stopped server's data directory (--data).
     #[command(subcommand)]
     Token(TokenCommand),
     /// Measure signing, durable issuance, HTTP issuance and read throughput (vs nginx).
@@ -99,22 +106,33 @@ fn parse_witness(arg: &str) -> Result<cyberlabel_server::config::WitnessConfig> 
     })
 }
 
+/// Where `token` commands act: a running server's admin API, or a stopped server's data dir.
+#[derive(Debug, clap::Args)]
+pub struct TokenTarget {
+    /// Data directory of a *stopped* server (opens its database directly). Without it, the
+    /// command uses the admin API of the server given by --server / CYBERLABEL_SERVER.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
 /// `cyberlabel token …`.
 #[derive(Debug, clap::Subcommand)]
 pub enum TokenCommand {
     /// Create a token and print it once (only its hash is stored).
     Create {
-        /// Data directory of the server.
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
+        #[command(flatten)]
+        target: TokenTarget,
         /// Scheme the token may act on (repeat for several; `*` = all).
         #[arg(long = "scheme", required = true)]
         schemes: Vec<String>,
-        /// Role: issuer (mint, renew), revoker (suspend, reinstate, revoke) or admin (all).
+        /// Role: issuer (mint, renew), revoker (suspend, reinstate, revoke) or admin (all,
+        /// including tokens).
         #[arg(long)]
         role: Role,
         /// Expiry: 90d, 12h, 30m, 3600s, a date 2027-12-31, or never.
-        #[arg(long, default_value = "never")]
+        #[arg(long, default_value = DEFAULT_EXPIRY)]
         expires: String,
         /// Who holds the token (shown by `token list`).
         #[arg(long, default_value = "")]
@@ -122,15 +140,13 @@ pub enum TokenCommand {
     },
     /// List tokens (ids, roles, scopes, expiry; never secrets).
     List {
-        /// Data directory of the server.
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
+        #[command(flatten)]
+        target: TokenTarget,
     },
-    /// Delete a token by id.
+    /// Revoke (delete) a token by id; refused from the next request on.
     Revoke {
-        /// Data directory of the server.
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
+        #[command(flatten)]
+        target: TokenTarget,
         /// Token id (the 16 hex digits after `clt_`).
         id: String,
     },
@@ -146,25 +162,43 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
 }
 
 fn open_tokens(data: &Path) -> Result<(sled::Db, TokenStore)> {
-    let db = open_db(data).map_err(anyhow::Error::msg)?;
+    let db = open_db(data).map_err(|e| match e {
+        cyberlabel_server::StartError::Locked(_) => anyhow::anyhow!(
+            "{e}\nwhile the server runs, manage tokens through it: \
+             `cyberlabel token … --server URL` with an admin token (CYBERLABEL_TOKEN or --token-file)"
+        ),
+        e => anyhow::Error::msg(e),
+    })?;
     let store = TokenStore::open(&db).context("cannot open the token store")?;
     Ok((db, store))
 }
 
+fn show_expiry(t: Option<u64>) -> String {
+    t.map_or_else(|| "never".to_owned(), crate::serve::issuer_date)
+}
+
 fn token(cmd: TokenCommand) -> Result<ExitCode> {
+    let target = match &cmd {
+        TokenCommand::Create { target, .. }
+        | TokenCommand::List { target }
+        | TokenCommand::Revoke { target, .. } => target,
+    };
+    if target.data.is_none() {
+        return token_over_api(&cmd, &target.server);
+    }
     match cmd {
         TokenCommand::Create {
-            data,
+            target,
             schemes,
             role,
             expires,
             note,
         } => {
+            let data = target.data.unwrap_or_default();
             let now = now_unix();
             let expires_at = parse_expiry(&expires, now).map_err(anyhow::Error::msg)?;
-            if schemes.iter().any(|s| s.is_empty()) {
-                bail!("--scheme must not be empty (use `*` for all schemes)");
-            }
+            TokenStore::check_request(&schemes, &note)
+                .map_err(|e| anyhow::anyhow!("{e} (--scheme, --note)"))?;
             let (db, store) = open_tokens(&data)?;
             let (tok, rec) = store
                 .create(schemes, role, expires_at, note, now)
@@ -175,26 +209,24 @@ fn token(cmd: TokenCommand) -> Result<ExitCode> {
                 rec.id,
                 rec.role,
                 rec.schemes.join(","),
-                rec.expires_at
-                    .map_or_else(|| "never".to_owned(), |t| t.to_string())
+                show_expiry(rec.expires_at)
             );
             println!("{tok}");
         }
-        TokenCommand::List { data } => {
-            let (_db, store) = open_tokens(&data)?;
+        TokenCommand::List { target } => {
+            let (_db, store) = open_tokens(&target.data.unwrap_or_default())?;
             for r in store.list().context("cannot read tokens")? {
-                println!(
-                    "{}  {:<7}  {:<20}  expires {:<12}  {}",
-                    r.id,
-                    r.role.to_string(),
-                    r.schemes.join(","),
-                    r.expires_at
-                        .map_or_else(|| "never".to_owned(), |t| t.to_string()),
-                    r.note
+                print_token_line(
+                    &r.id,
+                    &r.role.to_string(),
+                    &r.schemes.join(","),
+                    r.expires_at,
+                    &r.note,
                 );
             }
         }
-        TokenCommand::Revoke { data, id } => {
+        TokenCommand::Revoke { target, id } => {
+            let data = target.data.unwrap_or_default();
             let (_db, store) = open_tokens(&data)?;
             if !store.revoke(&id).context("cannot delete the token")? {
                 bail!(
@@ -203,6 +235,75 @@ fn token(cmd: TokenCommand) -> Result<ExitCode> {
                 );
             }
             eprintln!("token {id} deleted");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_token_line(id: &str, role: &str, schemes: &str, expires_at: Option<u64>, note: &str) {
+    println!(
+        "{id}  {role:<7}  {schemes:<20}  expires {:<10}  {note}",
+        show_expiry(expires_at)
+    );
+}
+
+/// The `token` commands through a running server's admin API.
+fn token_over_api(cmd: &TokenCommand, server: &ServerArgs) -> Result<ExitCode> {
+    if server.server.is_none() {
+        bail!(
+            "give --server URL (a running server, with an admin token) or --data DIR (a stopped \
+             server's data directory)"
+        );
+    }
+    let api = server.api()?;
+    match cmd {
+        TokenCommand::Create {
+            schemes,
+            role,
+            expires,
+            note,
+            ..
+        } => {
+            let body = json!({
+                "role": role.to_string(), "schemes": schemes, "expires": expires, "note": note,
+            });
+            let v = api
+                .post("/tokens", body.to_string().as_bytes(), None)?
+                .ok("creating a token")?;
+            let token = v["token"]
+                .as_str()
+                .context("the server's answer has no token")?;
+            eprintln!(
+                "created token {} (role {}, schemes {}, expires {}); it is shown only once:",
+                v["id"].as_str().unwrap_or("?"),
+                v["role"].as_str().unwrap_or("?"),
+                schemes.join(","),
+                show_expiry(v["expires_at"].as_u64())
+            );
+            println!("{token}");
+        }
+        TokenCommand::List { .. } => {
+            let v = api.get("/tokens")?.ok("listing tokens")?;
+            for t in v["tokens"].as_array().into_iter().flatten() {
+                let schemes: Vec<&str> = t["schemes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s.as_str())
+                    .collect();
+                print_token_line(
+                    t["id"].as_str().unwrap_or("?"),
+                    t["role"].as_str().unwrap_or("?"),
+                    &schemes.join(","),
+                    t["expires_at"].as_u64(),
+                    t["note"].as_str().unwrap_or(""),
+                );
+            }
+        }
+        TokenCommand::Revoke { id, .. } => {
+            api.delete(&format!("/tokens/{id}"))?
+                .ok(&format!("revoking token {id}"))?;
+            eprintln!("token {id} revoked: the server refuses it from the next request on");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -385,7 +486,9 @@ async fn demo_setup(state: &AppState, data: &Path) -> Result<()> {
             .create(
                 vec![ANY_SCHEME.to_owned()],
                 Role::Admin,
-                None,
+                // The default expiry applies to the demo's token too; a later demo run makes
+                // a new one once it has expired.
+                parse_expiry(DEFAULT_EXPIRY, now_unix()).map_err(anyhow::Error::msg)?,
                 "demo admin".into(),
                 now_unix(),
             )
@@ -442,7 +545,7 @@ async fn demo_setup(state: &AppState, data: &Path) -> Result<()> {
     Ok(())
 }
 
-fn issuer_date(unix: u64) -> String {
+pub(crate) fn issuer_date(unix: u64) -> String {
     cyberlabel_issuer::dates::format_date(unix)
 }
 

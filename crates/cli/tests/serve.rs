@@ -1,6 +1,6 @@
 //! The real `cyberlabel` binary: `token create`, `serve --demo` (admin token file, sample
-//! labels, SIGTERM shutdown), and `token create` refused with a clear message while the server
-//! holds the data directory.
+//! labels, SIGTERM shutdown), and `token create --data` refused while the server holds the data
+//! directory, with a message pointing to `--server` — which then works while it runs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
 
@@ -100,7 +100,8 @@ fn token_create_serve_demo_and_lock_message() {
         .trim()
         .to_owned();
 
-    // the data directory is locked: a clear message, not a sled error
+    // the data directory is locked: a clear message, not a sled error, naming the way that
+    // works while the server runs (its admin API)…
     let locked = bin()
         .args([
             "token", "create", "--data", d, "--scheme", "*", "--role", "admin",
@@ -110,8 +111,26 @@ fn token_create_serve_demo_and_lock_message() {
     assert!(!locked.status.success());
     let msg = String::from_utf8_lossy(&locked.stderr);
     assert!(
-        msg.contains("locked") && msg.contains("cyberlabel serve"),
+        msg.contains("locked") && msg.contains("cyberlabel serve") && msg.contains("--server"),
         "{msg}"
+    );
+    // …which does
+    let over_api = bin()
+        .args(["token", "create", "--scheme", "*", "--role", "revoker"])
+        .args(["--server", &format!("http://{addr}")])
+        .arg("--token-file")
+        .arg(data.join("demo-admin.token"))
+        .output()
+        .unwrap();
+    assert!(
+        over_api.status.success(),
+        "{}",
+        String::from_utf8_lossy(&over_api.stderr)
+    );
+    assert!(
+        String::from_utf8(over_api.stdout)
+            .unwrap()
+            .starts_with("clt_")
     );
 
     // the issuer token created before start works; the demo admin token too (entry 0 is the

@@ -6,7 +6,17 @@
 //! SHA-256(secret) with the token's role, scheme scope and expiry, so a copy of the database does
 //! not yield usable tokens. Verification looks the record up by `id` and compares the secret's
 //! hash with [`subtle::ConstantTimeEq`], so response timing does not reveal how much of a guessed
-//! secret was right. Tokens are printed once at creation and never logged.
+//! secret was right. Tokens are printed once at creation and never logged; the id is what the
+//! server's log names (the `token_id` field of every authenticated request's span).
+//!
+//! The store lives in the server's own database, so a running server manages it through the
+//! admin API (`/tokens`); each request reads the record afresh, so a revocation (deletion) is
+//! effective on the very next request. Tokens expire after [`DEFAULT_EXPIRY`] unless the
+//! creator asks otherwise (`never` must be spelled out).
+//!
+//! A second tree, `auth/minted`, records which labels each token minted (key: the 8 id bytes
+//! then the 8-byte big-endian log index; empty value), so `GET /tokens/{id}/labels` is one
+//! ordered prefix scan and costs 16 bytes per label.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,6 +26,13 @@ use subtle::ConstantTimeEq;
 
 /// sled tree holding token records.
 const TREE: &str = "auth/tokens";
+/// sled tree attributing minted labels to tokens.
+const MINTED_TREE: &str = "auth/minted";
+/// The expiry of a token created without one: 90 days, so a forgotten token stops working on
+/// its own. `never` remains available, explicitly.
+pub const DEFAULT_EXPIRY: &str = "90d";
+/// Longest operator note stored with a token.
+pub const MAX_NOTE: usize = 200;
 /// Prefix every token carries, so secret scanners and humans recognise it.
 const PREFIX: &str = "clt_";
 /// Scope value meaning "every scheme".
@@ -40,6 +57,8 @@ pub enum Action {
     Issue,
     /// POST /labels/{i}/suspend, /reinstate, /revoke.
     ChangeStatus,
+    /// Create, list and revoke tokens (`/tokens`).
+    ManageTokens,
 }
 
 impl Role {
@@ -103,6 +122,46 @@ impl TokenRecord {
     pub fn covers_scheme(&self, scheme: &str) -> bool {
         self.schemes.iter().any(|s| s == ANY_SCHEME || s == scheme)
     }
+
+    /// What the admin API shows of a token: everything but the secret's hash.
+    pub fn info(&self) -> TokenInfo<'_> {
+        TokenInfo {
+            id: &self.id,
+            role: self.role,
+            schemes: &self.schemes,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            note: &self.note,
+        }
+    }
+}
+
+/// A token as the admin API lists it (no secret, no hash).
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenInfo<'a> {
+    /// Public id (16 hex digits).
+    pub id: &'a str,
+    /// Role.
+    pub role: Role,
+    /// Scheme scope (`*` = all).
+    pub schemes: &'a [String],
+    /// Unix seconds of creation.
+    pub created_at: u64,
+    /// Unix seconds after which it is refused; `null` = never.
+    pub expires_at: Option<u64>,
+    /// Who holds it.
+    pub note: &'a str,
+}
+
+/// Why a token could not be created as asked (the caller's mistake, not storage).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRequestError {
+    /// No scheme, or an empty scheme id.
+    #[error("schemes must name at least one scheme id (or \"*\" for all), none empty")]
+    Schemes,
+    /// The note is too long.
+    #[error("note must be at most {MAX_NOTE} characters")]
+    Note,
 }
 
 /// Why a presented token was refused (all map to HTTP 401).
@@ -137,6 +196,7 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct TokenStore {
     tree: sled::Tree,
+    minted: sled::Tree,
 }
 
 impl TokenStore {
@@ -147,7 +207,22 @@ impl TokenStore {
     pub fn open(db: &sled::Db) -> Result<Self, StoreError> {
         Ok(Self {
             tree: db.open_tree(TREE)?,
+            minted: db.open_tree(MINTED_TREE)?,
         })
+    }
+
+    /// Checks a creation request: at least one scheme, none empty; a bounded note.
+    ///
+    /// # Errors
+    /// [`TokenRequestError`] naming what is wrong.
+    pub fn check_request(schemes: &[String], note: &str) -> Result<(), TokenRequestError> {
+        if schemes.is_empty() || schemes.iter().any(|s| s.trim().is_empty()) {
+            return Err(TokenRequestError::Schemes);
+        }
+        if note.chars().count() > MAX_NOTE {
+            return Err(TokenRequestError::Note);
+        }
+        Ok(())
     }
 
     /// Creates a token, stores its hash durably, and returns the token text (shown once) and
@@ -218,7 +293,9 @@ impl TokenStore {
             .collect()
     }
 
-    /// Deletes a token by id; returns whether it existed.
+    /// Deletes a token by id; returns whether it existed. Durable before it returns, and
+    /// [`TokenStore::verify`] reads the store on every request: the next request with the
+    /// token is refused. What it minted stays attributed to its id.
     ///
     /// # Errors
     /// Storage failures.
@@ -227,6 +304,87 @@ impl TokenStore {
         self.tree.flush()?;
         Ok(existed)
     }
+
+    /// Records that token `id` minted the labels at `indices` (idempotent: a replayed request
+    /// records the same keys again). Not flushed here: sled writes it out within its flush
+    /// interval, and an idempotent retry of the request records it again; the labels
+    /// themselves are durable in the log before this runs.
+    ///
+    /// # Errors
+    /// Storage failures; an id that is not 16 hex digits records nothing.
+    pub fn record_minted(&self, id: &str, indices: &[u64]) -> Result<(), StoreError> {
+        let Some(prefix) = id_bytes(id) else {
+            return Ok(());
+        };
+        let mut batch = sled::Batch::default();
+        for i in indices {
+            let mut key = [0u8; 16];
+            key[..8].copy_from_slice(&prefix);
+            key[8..].copy_from_slice(&i.to_be_bytes());
+            batch.insert(&key[..], &[][..]);
+        }
+        self.minted.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Up to `limit` indices of labels token `id` minted, ascending, after `after` (exclusive;
+    /// `None` = from the start).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub fn minted(
+        &self,
+        id: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<u64>, StoreError> {
+        let Some(prefix) = id_bytes(id) else {
+            return Ok(Vec::new());
+        };
+        let first = match after {
+            None => 0,
+            Some(a) => match a.checked_add(1) {
+                Some(f) => f,
+                None => return Ok(Vec::new()),
+            },
+        };
+        let mut start = [0u8; 16];
+        start[..8].copy_from_slice(&prefix);
+        let mut end = start;
+        start[8..].copy_from_slice(&first.to_be_bytes());
+        end[8..].copy_from_slice(&u64::MAX.to_be_bytes());
+        let mut out = Vec::new();
+        for kv in self.minted.range(start..=end).keys() {
+            if out.len() >= limit {
+                break;
+            }
+            let k = kv?;
+            let mut index = [0u8; 8];
+            if k.len() == 16 {
+                index.copy_from_slice(&k[8..]);
+                out.push(u64::from_be_bytes(index));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A token id's 8 bytes (`None` unless it is 16 lowercase hex digits).
+fn id_bytes(id: &str) -> Option<[u8; 8]> {
+    let mut out = [0u8; 8];
+    (id.len() == 16
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+    .then_some(())?;
+    hex::decode_to_slice(id, &mut out).ok()?;
+    Some(out)
+}
+
+/// The id part of a token text (`clt_<id>_<secret>`), e.g. for a client listing what its own
+/// token minted; `None` if the text is not a token.
+pub fn token_id(token: &str) -> Option<&str> {
+    split_token(token.trim()).map(|(id, _)| id)
 }
 
 /// A verification failure: refusal or storage error.
@@ -279,14 +437,18 @@ pub fn parse_expiry(s: &str, now: u64) -> Result<Option<u64>, String> {
         };
         return n
             .checked_mul(mult)
+            .filter(|d| *d > 0)
             .and_then(|d| now.checked_add(d))
             .map(Some)
             .ok_or_else(bad);
     }
-    // A calendar date: the issuer's strict parser (rejects e.g. 2027-02-30).
-    cyberlabel_issuer::dates::parse_date(s)
-        .map(Some)
-        .map_err(|_| bad())
+    // A calendar date: the issuer's strict parser (rejects e.g. 2027-02-30). A date already
+    // past would make a token that never works: refused, naming the mistake.
+    let at = cyberlabel_issuer::dates::parse_date(s).map_err(|_| bad())?;
+    if at <= now {
+        return Err(format!("expiry {s} is not in the future"));
+    }
+    Ok(Some(at))
 }
 
 #[cfg(test)]
@@ -346,6 +508,49 @@ mod tests {
     }
 
     #[test]
+    fn minted_attribution() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let store = TokenStore::open(&db).unwrap();
+        let (tok, rec) = store
+            .create(vec!["*".into()], Role::Issuer, None, String::new(), 0)
+            .unwrap();
+        assert_eq!(token_id(&tok), Some(rec.id.as_str()));
+        store.record_minted(&rec.id, &[5, 3, 9]).unwrap();
+        store.record_minted(&rec.id, &[5]).unwrap(); // a replay records nothing new
+        store.record_minted("ffffffffffffffff", &[4]).unwrap();
+        assert_eq!(store.minted(&rec.id, None, 10).unwrap(), [3, 5, 9]);
+        assert_eq!(store.minted(&rec.id, Some(3), 1).unwrap(), [5]);
+        assert_eq!(
+            store.minted(&rec.id, Some(9), 10).unwrap(),
+            Vec::<u64>::new()
+        );
+        assert_eq!(
+            store.minted("not-an-id", None, 10).unwrap(),
+            Vec::<u64>::new()
+        );
+        // revoking the token keeps what it minted attributed
+        assert!(store.revoke(&rec.id).unwrap());
+        assert_eq!(store.minted(&rec.id, None, 10).unwrap(), [3, 5, 9]);
+    }
+
+    #[test]
+    fn creation_requests() {
+        assert!(TokenStore::check_request(&["SG-CLS".into()], "ops").is_ok());
+        assert_eq!(
+            TokenStore::check_request(&[], ""),
+            Err(TokenRequestError::Schemes)
+        );
+        assert_eq!(
+            TokenStore::check_request(&[" ".into()], ""),
+            Err(TokenRequestError::Schemes)
+        );
+        assert_eq!(
+            TokenStore::check_request(&["*".into()], &"x".repeat(MAX_NOTE + 1)),
+            Err(TokenRequestError::Note)
+        );
+    }
+
+    #[test]
     fn expiry_forms() {
         assert_eq!(parse_expiry("2d", 100).unwrap(), Some(100 + 2 * 86_400));
         assert_eq!(parse_expiry("never", 5).unwrap(), None);
@@ -354,6 +559,11 @@ mod tests {
         assert!(parse_expiry("soon", 0).is_err());
         assert!(parse_expiry("5y", 0).is_err());
         assert!(parse_expiry("2027-02-30", 0).is_err(), "impossible date");
+        assert!(
+            parse_expiry("1970-01-02", 86_400).is_err(),
+            "not in the future"
+        );
+        assert!(parse_expiry("0d", 5).is_err(), "expired at once");
         assert!(parse_expiry("2027-13-01", 0).is_err());
     }
 }

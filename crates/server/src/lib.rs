@@ -17,7 +17,8 @@
 //! Mutations need `Authorization: Bearer <token>` (`cyberlabel token create`; in demo mode the
 //! admin token is in `<data>/demo-admin.token`) and accept `Idempotency-Key: <1–255 chars>`
 //! (a retry must resend the byte-identical body; the key with another body → `422
-//! idempotency_key_reused`).
+//! idempotency_key_reused`). Each authenticated request is logged in a span naming the token
+//! by id and role (never the secret).
 //!
 //! - `POST /labels` — body: a product description, exactly as `cyberlabel issue --product-file`
 //!   reads it (`cyberlabel_issuer::product::ProductDescription`):
@@ -35,13 +36,22 @@
 //!   (`qr_png`, `qr_svg`, `artwork_png`, `artwork_svg`, `status_proof`, …).
 //! - `POST /labels/bulk` — a JSON array or NDJSON of product descriptions (≤ 16 MiB,
 //!   ≤ `bulk_max_items`) → `200 {"accepted", "rejected", "results": [{"item", "ok": true,
-//!   "label": <view>} | {"item", "ok": false, "status", "error", "message", "field"?}]}`.
+//!   "label": <view>} | {"item", "ok": false, "status", "error", "message", "field"?}]}`. An
+//!   item may be `{"idempotency_key": "…", "product": {…}}`: its own key, replayed in any
+//!   chunking. A token whose role cannot issue, or any item naming a scheme outside its scope
+//!   → `403` for the whole request, nothing minted.
 //! - `POST /labels/{index}/renew` — `{"firmware_versions": "2.5.0"}` (optional
 //!   `hardware_versions`, and `expires_at` / `support_until` as `YYYY-MM-DD`) → `201` view of the new
-//!   label (claim `supersedes` = index; the old label becomes `superseded`).
+//!   label (claim `supersedes` = index; the old label becomes `superseded`). A suspended label
+//!   → `409` (reinstate it first: a renewal must not lift a suspension).
 //! - `POST /labels/{index}/suspend|reinstate|revoke` — optional body `{"reason": 8}` or
 //!   `{"reason": "unremediated_vulnerability"}` (FORMATS §2 codes) → `200` view with the new
-//!   status and `record_index` (the status record's log index).
+//!   status and `record_index` (the status record's log index). Reason names: any case, `-`
+//!   or spaces for `_`; an unknown reason → `422` listing every code and name.
+//! - Tokens (admin role): `POST /tokens` `{"role", "schemes", "expires"? (default 90d),
+//!   "note"?}` → `201` with the token (shown once); `GET /tokens`; `DELETE /tokens/{id}` (the
+//!   next request with it → 401). `GET /tokens/{id}/labels?after=&limit=` → the indices the
+//!   token minted (admin, or the token itself).
 //!
 //! Errors are JSON `{"error", "message", "field"?}`: 401 (no/unknown/expired token), 403 (role
 //! or scheme scope), 400 (malformed JSON, unknown or missing field), 422 (a value the catalog

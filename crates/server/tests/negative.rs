@@ -1,6 +1,8 @@
 //! Refusals over real HTTP: wrong scope or role (403), validation errors (400/422 naming the
 //! field), unknown labels (404), illegal transitions (409) — and nothing appended for any of
-//! them. Bulk requests reject bad items individually while the others go through.
+//! them. Bulk requests reject bad items individually while the others go through — unless the
+//! token may not make the request at all (role, or an item outside its scope): then the whole
+//! request is refused with 403 and nothing is minted.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers outside #[test] fns
 
@@ -186,7 +188,6 @@ async fn bulk_rejects_bad_items_individually() {
         product("a"),
         with(product("b"), "level", json!(7)),
         product("c"),
-        with(product("d"), "scheme", json!("US-CTM")), // outside the token's scope
         json!("not an object"),
         product("e"),
     ];
@@ -201,17 +202,16 @@ async fn bulk_rejects_bad_items_individually() {
     let j = r.json();
     assert_eq!(
         (j["accepted"].as_u64(), j["rejected"].as_u64()),
-        (Some(3), Some(3))
+        (Some(3), Some(2))
     );
     let res = j["results"].as_array().unwrap();
     let ok: Vec<bool> = res.iter().map(|x| x["ok"].as_bool().unwrap()).collect();
-    assert_eq!(ok, [true, false, true, false, false, true]);
+    assert_eq!(ok, [true, false, true, false, true]);
     assert_eq!(
         (res[1]["status"].as_u64(), res[1]["field"].as_str()),
         (Some(422), Some("level"))
     );
-    assert_eq!(res[3]["status"].as_u64(), Some(403));
-    assert_eq!(res[4]["status"].as_u64(), Some(400));
+    assert_eq!(res[3]["status"].as_u64(), Some(400));
     let mut idx: Vec<u64> = res
         .iter()
         .filter_map(|x| x["label"]["index"].as_u64())
@@ -234,6 +234,51 @@ async fn bulk_rejects_bad_items_individually() {
     let r = server.post("/labels/bulk", Some(&tok), b"[{},").await;
     assert_eq!(r.status, 400);
     assert_eq!(server.tree_size().await, 6);
+    server.stop().await;
+}
+
+/// A bulk request the token may not make is refused as a whole (403) before anything is
+/// minted: one item outside the token's scheme scope, or a token whose role cannot issue.
+#[tokio::test]
+async fn bulk_with_wrong_scope_or_role_is_refused_whole() {
+    let (_d, dir) = tempdir();
+    let server = Server::start(config(&dir)).await;
+    let issuer = server.token(&["SG-CLS"], Role::Issuer, None);
+    let revoker = server.token(&["*"], Role::Revoker, None);
+    let size = server.tree_size().await;
+    let items = vec![
+        product("a"),
+        with(product("b"), "scheme", json!("US-CTM")), // outside the token's scope
+        product("c"),
+    ];
+    let body = serde_json::to_vec(&items).unwrap();
+    let r = server.post("/labels/bulk", Some(&issuer), &body).await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    let j = r.json();
+    assert_eq!(j["error"], "forbidden");
+    let msg = j["message"].as_str().unwrap();
+    assert!(msg.contains("item 1") && msg.contains("US-CTM"), "{msg}");
+    // NDJSON too
+    let nd = format!(
+        "{}\n{}\n",
+        product("d"),
+        with(product("e"), "scheme", json!("US-CTM"))
+    );
+    let r = server
+        .post("/labels/bulk", Some(&issuer), nd.as_bytes())
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    // wrong role
+    let ok = serde_json::to_vec(&[product("f")]).unwrap();
+    let r = server.post("/labels/bulk", Some(&revoker), &ok).await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("role revoker")
+    );
+    assert_eq!(server.tree_size().await, size, "nothing minted");
     server.stop().await;
 }
 

@@ -89,3 +89,109 @@ pub fn witness_serve(key: &Path, data: &Path, log_vkey: &str) -> Witness {
         url,
     }
 }
+
+/// A running `cyberlabel serve --demo` on a free loopback port, stopped (SIGTERM) when dropped.
+/// Its stderr is drained on a thread and kept, so tests can read the server's log.
+pub struct DemoServer {
+    pub child: Child,
+    /// `127.0.0.1:port`
+    pub addr: String,
+    /// the data directory
+    pub data: PathBuf,
+    /// every stderr line so far
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl DemoServer {
+    /// Starts `serve --demo` on `data` (with `extra` flags) and waits until it serves.
+    pub fn start(data: &Path, extra: &[&str]) -> Self {
+        let www = data.with_extension("www");
+        std::fs::create_dir_all(&www).unwrap();
+        let mut child = bin()
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .arg("--www")
+            .arg(&www)
+            .args(extra)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let addr = loop {
+            let line = lines.next().expect("server exited early").unwrap();
+            log.lock().unwrap().push(line.clone());
+            if let Some(rest) = line.strip_prefix("cyberlabel: serving on http://") {
+                break rest.split('/').next().unwrap().to_owned();
+            }
+        };
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for l in lines.map_while(Result::ok) {
+                sink.lock().unwrap().push(l);
+            }
+        });
+        Self {
+            child,
+            addr,
+            data: data.to_owned(),
+            log,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The demo admin token's file.
+    pub fn admin_token_file(&self) -> PathBuf {
+        self.data.join("demo-admin.token")
+    }
+
+    /// The log's size (`/healthz`).
+    pub fn tree_size(&self) -> u64 {
+        let (st, body) = http(&self.addr, "GET", "/healthz", None, "");
+        assert_eq!(st, 200, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["tree_size"]
+            .as_u64()
+            .unwrap()
+    }
+}
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection: (status, body).
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let auth = token
+        .map(|t| format!("authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n{auth}\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let out = String::from_utf8_lossy(&out).into_owned();
+    let status = out.split(' ').nth(1).unwrap().parse().unwrap();
+    // the server's JSON answers carry a content-length (no chunked bodies here)
+    let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+    (status, body)
+}

@@ -42,8 +42,17 @@ impl FromRequestParts<AppState> for Operator {
                 "missing bearer token (Authorization: Bearer <token>)",
             )));
         };
+        // Attribution: the request's span (routes::app) names the token by its public id, also
+        // when it is then refused (a revoked or expired token still trying is worth seeing).
+        let span = tracing::Span::current();
+        if let Some(id) = crate::auth::token_id(token) {
+            span.record("token_id", id);
+        }
         match state.tokens().verify(token, now_unix()) {
-            Ok(rec) => Ok(Operator(rec)),
+            Ok(rec) => {
+                span.record("role", tracing::field::display(rec.role));
+                Ok(Operator(rec))
+            }
             Err(VerifyError::Auth(
                 e @ (AuthError::Malformed | AuthError::Invalid | AuthError::Expired),
             )) => {
@@ -65,16 +74,23 @@ pub(super) fn idempotency_key(
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
     };
-    let k = v
-        .to_str()
-        .ok()
-        .filter(|k| !k.is_empty() && k.len() <= 255)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                Some("Idempotency-Key"),
-                "Idempotency-Key must be 1–255 visible ASCII characters",
-            )
-        })?;
+    let k = v.to_str().ok().and_then(valid_key).ok_or_else(|| {
+        ApiError::bad_request(
+            Some("Idempotency-Key"),
+            "Idempotency-Key must be 1–255 visible ASCII characters",
+        )
+    })?;
+    Ok(Some(derive_key(op, route, k)))
+}
+
+/// A client idempotency key as accepted: 1–255 visible ASCII characters.
+pub(super) fn valid_key(k: &str) -> Option<&str> {
+    (!k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
+        .then_some(k)
+}
+
+/// SHA-256(domain tag, token id, route, client key): the key the log stores.
+pub(super) fn derive_key(op: &TokenRecord, route: &str, k: &str) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(b"cyberlabel/idempotency/v1\n");
     h.update(op.id.as_bytes());
@@ -82,7 +98,7 @@ pub(super) fn idempotency_key(
     h.update(route.as_bytes());
     h.update(b"\n");
     h.update(k.as_bytes());
-    Ok(Some(h.finalize().into()))
+    h.finalize().into()
 }
 
 /// Binds an idempotency key to the (byte-exact) body first sent with it, in the `idem-body`

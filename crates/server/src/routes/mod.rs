@@ -2,9 +2,13 @@
 //!
 //! Public reads (CORS open, rate-limited per client IP): the verifier page and assets, the
 //! checkpoint, tiles, status proofs, labels and their images, trust list, schemes, OpenAPI,
-//! metrics, health. Authenticated mutations (bearer token, rate-limited per client IP and token,
-//! no CORS): mint, bulk mint, renew, suspend, reinstate, revoke. Every route has a body limit
-//! (413 JSON); every error is JSON ([`ApiError`]).
+//! metrics, health. Authenticated routes (bearer token, rate-limited per client IP, no CORS):
+//! mint, bulk mint, renew, suspend, reinstate, revoke, signed entries, and the token admin API
+//! (`/tokens`). Every route has a body limit (413 JSON); every error is JSON ([`ApiError`]).
+//!
+//! Every request runs in a `request` span (method, path); an authenticated one records the
+//! token's id and role in it (`token_id`, `role`; never the secret), so each write — and each
+//! refusal — in the structured log names the token that asked for it.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -20,10 +24,12 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::AppState;
 use crate::error::ApiError;
 
+mod admin;
 mod extract;
 mod read;
 mod write;
 
+use admin::*;
 pub use extract::Operator;
 pub use read::OPENAPI_JSON;
 use read::*;
@@ -45,6 +51,21 @@ impl Table {
     fn post<H: Handler<T, AppState>, T: 'static>(mut self, path: &'static str, h: H) -> Self {
         self.list.push((Method::POST, path));
         self.private = self.private.route(path, axum::routing::post(h));
+        self
+    }
+    /// An authenticated read (no CORS: a browser page has no business with it).
+    fn get_private<H: Handler<T, AppState>, T: 'static>(
+        mut self,
+        path: &'static str,
+        h: H,
+    ) -> Self {
+        self.list.push((Method::GET, path));
+        self.private = self.private.route(path, axum::routing::get(h));
+        self
+    }
+    fn delete<H: Handler<T, AppState>, T: 'static>(mut self, path: &'static str, h: H) -> Self {
+        self.list.push((Method::DELETE, path));
+        self.private = self.private.route(path, axum::routing::delete(h));
         self
     }
 }
@@ -86,6 +107,11 @@ fn table() -> Table {
     .post("/labels/{index}/reinstate", reinstate)
     .post("/labels/{index}/revoke", revoke)
     .post("/entries", submit_entry)
+    // operator tokens while the server runs (admin; a token may list what it minted itself)
+    .post("/tokens", create_token)
+    .get_private("/tokens", list_tokens)
+    .delete("/tokens/{id}", revoke_token)
+    .get_private("/tokens/{id}/labels", token_labels)
 }
 
 /// Every (method, axum path) the router serves, in registration order.
@@ -106,7 +132,18 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), limits))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                // `token_id` and `role` are filled in by the `Operator` extractor.
+                tracing::info_span!(
+                    "request",
+                    method = %req.method(),
+                    path = %req.uri().path(),
+                    token_id = tracing::field::Empty,
+                    role = tracing::field::Empty,
+                )
+            }),
+        )
         .with_state(state)
 }
 

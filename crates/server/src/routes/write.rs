@@ -7,22 +7,35 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::extract::{Operator, keyed_body, parse_index, with_headers};
+use super::extract::{
+    Operator, bind_idempotency_body, derive_key, keyed_body, parse_index, valid_key, with_headers,
+};
 use crate::AppState;
 use crate::auth::TokenRecord;
 use crate::error::ApiError;
-use crate::service::{BulkItem, ServiceError, StatusAction, json_error};
+use crate::service::{BulkEntry, BulkItem, ServiceError, StatusAction, json_error};
 
 // ---------------------------------------------------------------------------------------------
 // authenticated mutations
 
+/// Counts a refused authenticated request, and logs it in the request's span (which names the
+/// token).
 pub(super) fn count_rejection<T>(s: &AppState, r: Result<T, ApiError>) -> Result<T, ApiError> {
-    if r.is_err() {
+    if let Err(e) = &r {
         s.metrics()
             .rejected
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(status = e.status.as_u16(), error = e.code, "write refused");
     }
     r
+}
+
+/// Attributes freshly minted (or replayed) labels to the token that asked for them. A failure
+/// here is logged, not returned: the labels are already in the log.
+fn attribute(s: &AppState, op: &TokenRecord, indices: &[u64]) {
+    if let Err(e) = s.tokens().record_minted(&op.id, indices) {
+        tracing::error!(error = %e, "cannot record which token minted these labels");
+    }
 }
 
 pub(super) async fn mint(
@@ -47,6 +60,8 @@ pub(super) async fn mint(
     }
     .await;
     let view = count_rejection(&s, r)?;
+    attribute(&s, &op, &[view.index]);
+    tracing::info!(action = "mint", index = view.index, "label minted");
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
@@ -67,7 +82,8 @@ pub(super) async fn bulk(
         )
         .await?;
         let items = parse_bulk(&bytes, s.config().bulk_max_items)?;
-        Ok(s.service().mint_bulk(&op, items, idem).await)
+        let items = keyed_items(&s, &op, items)?;
+        Ok(s.service().mint_bulk(&op, items, idem).await?)
     }
     .await;
     let results: Vec<Result<_, ApiError>> = count_rejection(&s, r)?
@@ -76,6 +92,12 @@ pub(super) async fn bulk(
         .collect();
     let accepted = results.iter().filter(|r| r.is_ok()).count();
     let rejected = results.len() - accepted;
+    let minted: Vec<u64> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().map(|v| v.index))
+        .collect();
+    attribute(&s, &op, &minted);
+    tracing::info!(action = "bulk", accepted, rejected, "bulk mint");
     if rejected > 0 {
         s.metrics()
             .rejected
@@ -169,6 +191,62 @@ pub(super) fn parse_bulk(bytes: &[u8], max_items: usize) -> Result<Vec<BulkItem>
     Ok(items)
 }
 
+/// Unwraps the bulk items that carry their own idempotency key, `{"idempotency_key": "…",
+/// "product": {…}}`, so a client can resume a large file in chunks of any size: each row's key
+/// is its own, not its position in one request. Such a key is derived like a request's (token,
+/// route) and bound to the product's JSON, as `Idempotency-Key` is to a body; a key reused
+/// with another product rejects that item. Items without a key get one derived from the
+/// request's `Idempotency-Key`, if any, and their position ([`crate::service::item_key`]).
+fn keyed_items(
+    s: &AppState,
+    op: &TokenRecord,
+    items: Vec<BulkItem>,
+) -> Result<Vec<BulkEntry>, ApiError> {
+    const ROUTE: &str = "POST /labels/bulk (item)";
+    items
+        .into_iter()
+        .map(|item| {
+            let v = match item {
+                Ok(serde_json::Value::Object(o)) if o.contains_key("idempotency_key") => o,
+                other => return Ok(BulkEntry { item: other, key: None }),
+            };
+            let bad = |m: &str| BulkEntry {
+                item: Err(ServiceError::bad_request(Some("idempotency_key"), m)),
+                key: None,
+            };
+            if v.len() != 2 || !v.contains_key("product") {
+                return Ok(bad(
+                    "an item with idempotency_key has exactly two fields: idempotency_key and product",
+                ));
+            }
+            let Some(k) = v
+                .get("idempotency_key")
+                .and_then(serde_json::Value::as_str)
+                .and_then(valid_key)
+            else {
+                return Ok(bad("idempotency_key must be 1–255 visible ASCII characters"));
+            };
+            let key = derive_key(op, ROUTE, k);
+            let product = v.get("product").cloned().unwrap_or_default();
+            let bytes = serde_json::to_vec(&product).map_err(ApiError::internal)?;
+            match bind_idempotency_body(s, Some(key), &bytes) {
+                Ok(()) => Ok(BulkEntry {
+                    item: Ok(product),
+                    key: Some(key),
+                }),
+                Err(e) if e.code == "idempotency_key_reused" => Ok(BulkEntry {
+                    item: Err(ServiceError::invalid_field(
+                        "idempotency_key",
+                        "this idempotency_key was first used with a different product: use a new key",
+                    )),
+                    key: None,
+                }),
+                Err(e) => Err(e),
+            }
+        })
+        .collect()
+}
+
 pub(super) async fn renew(
     State(s): State<AppState>,
     Operator(op): Operator,
@@ -192,6 +270,8 @@ pub(super) async fn renew(
     }
     .await;
     let view = count_rejection(&s, r)?;
+    attribute(&s, &op, &[view.index]);
+    tracing::info!(action = "renew", index = view.index, "label renewed");
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
@@ -225,6 +305,12 @@ pub(super) async fn change_status(
     }
     .await;
     let view = count_rejection(&s, r)?;
+    tracing::info!(
+        action = action.as_str(),
+        index = view.index,
+        record_index = view.record_index,
+        "label status changed"
+    );
     Ok(Json(view).into_response())
 }
 
@@ -268,6 +354,15 @@ pub(super) async fn submit_entry(
     }
     .await;
     let entry = count_rejection(&s, r)?;
+    if entry.kind == "label" {
+        attribute(&s, &op, &[entry.index]);
+    }
+    tracing::info!(
+        action = "submit_entry",
+        kind = entry.kind,
+        index = entry.index,
+        "signed entry appended"
+    );
     Ok((StatusCode::CREATED, Json(entry)).into_response())
 }
 

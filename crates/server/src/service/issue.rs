@@ -32,6 +32,16 @@ type SignedSlot = Arc<Mutex<Option<Vec<u8>>>>;
 /// One bulk item: parsed JSON, or the reason its line did not parse.
 pub type BulkItem = Result<Value, ServiceError>;
 
+/// A bulk item with the idempotency key it carried, if any.
+#[derive(Debug)]
+pub struct BulkEntry {
+    /// The product description (or why it could not be read).
+    pub item: BulkItem,
+    /// Its own idempotency key (the log's, already derived); `None`: derived from the
+    /// request's key and the item's position, if the request has one.
+    pub key: Option<[u8; 32]>,
+}
+
 /// Derives a per-item idempotency key from a bulk request's key.
 #[must_use]
 pub fn item_key(base: &[u8; 32], item: usize) -> [u8; 32] {
@@ -83,6 +93,13 @@ impl Service {
         let (kind, scheme) = match &entry {
             Entry::Label { claim, .. } => {
                 require(op, Action::Issue)?;
+                // The same policy as renew: a signed renewal must not lift a suspension.
+                if let Some(old) = claim.supersedes {
+                    let (state, _) = self.ledger.status(old).map_err(ServiceError::internal)?;
+                    if state == State::Suspended {
+                        return Err(suspended_renewal(old));
+                    }
+                }
                 ("label", claim.scheme.clone())
             }
             Entry::Status { record, .. } => {
@@ -231,14 +248,34 @@ impl Service {
 
     /// Mints many: items that fail validation are rejected with their reason, the others are
     /// appended in one go. One result per item, in order.
+    ///
+    /// A request the token may not make at all is refused as a whole, before anything is
+    /// minted: the wrong role, or any item naming a scheme outside the token's scope (403
+    /// naming the first such item). Answering 200 with every item failed would hide an
+    /// operator's mistake (a wrong token) among validation errors.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] for the whole request.
     pub async fn mint_bulk(
         &self,
         op: &TokenRecord,
-        items: Vec<BulkItem>,
+        items: Vec<BulkEntry>,
         idem: Option<[u8; 32]>,
-    ) -> Vec<Result<LabelView, ServiceError>> {
-        if let Err(e) = require(op, Action::Issue) {
-            return items.into_iter().map(|_| Err(e.clone())).collect();
+    ) -> Result<Vec<Result<LabelView, ServiceError>>, ServiceError> {
+        require(op, Action::Issue)?;
+        for (i, e) in items.iter().enumerate() {
+            let scheme = e
+                .item
+                .as_ref()
+                .ok()
+                .and_then(|v| v.get("scheme"))
+                .and_then(Value::as_str)
+                .map(str::trim);
+            if let Some(scheme) = scheme.filter(|s| !op.covers_scheme(s)) {
+                return Err(ServiceError::forbidden(format!(
+                    "item {i}: this token may not act on scheme {scheme}; nothing was minted"
+                )));
+            }
         }
         let now = now_unix();
         // `None` = accepted, to be filled in after the append (no placeholder error: an
@@ -248,12 +285,12 @@ impl Service {
         let mut pending = Vec::new();
         // (result slot, the claim, where the builder leaves the signed bytes)
         let mut slots: Vec<(usize, Claim, SignedSlot)> = Vec::new();
-        for (i, item) in items.into_iter().enumerate() {
+        for (i, BulkEntry { item, key }) in items.into_iter().enumerate() {
             match item.and_then(|v| self.prepare(op, v, now)) {
                 Ok(claim) => {
                     let out: SignedSlot = Arc::new(Mutex::new(None));
                     let build = self.recording_builder(claim.clone(), Some(out.clone()));
-                    pending.push((build, idem.map(|k| item_key(&k, i))));
+                    pending.push((build, key.or_else(|| idem.map(|k| item_key(&k, i)))));
                     slots.push((i, claim, out));
                     results.push(None);
                 }
@@ -261,7 +298,7 @@ impl Service {
             }
         }
         if pending.is_empty() {
-            return results.into_iter().flatten().collect();
+            return Ok(results.into_iter().flatten().collect());
         }
         let started = Instant::now();
         let appended = self.ledger.append_batch(pending).await;
@@ -271,7 +308,7 @@ impl Service {
                 for (slot, ..) in slots {
                     results[slot] = Some(Err(e.clone()));
                 }
-                return results.into_iter().flatten().collect();
+                return Ok(results.into_iter().flatten().collect());
             }
         };
         let size = checkpoint_size(&checkpoint).unwrap_or(0);
@@ -318,10 +355,10 @@ impl Service {
         }
         // Every slot is filled: the log answers once per pending item. Should it ever answer
         // fewer, the missing items are reported as errors rather than silently dropped.
-        results
+        Ok(results
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(ServiceError::internal("bulk item without a result"))))
-            .collect()
+            .collect())
     }
 
     /// Renews a label: a new label for new firmware with `supersedes` = `index`.
@@ -395,6 +432,13 @@ impl Service {
         // An idempotent replay is checked by the log before the state: a retried renew whose
         // first attempt superseded the label must still return that first result.
         let (state, _) = self.ledger.status(index).map_err(ServiceError::internal)?;
+        // Server policy on top of the log's rules (which let a renewal supersede a suspended
+        // label): renewing would replace a suspended label by an active one, undoing the
+        // suspension with the issuer role alone. Checked also on a keyed retry: a label this
+        // request already renewed is superseded, not suspended, so a retry still replays.
+        if state == State::Suspended {
+            return Err(suspended_renewal(index));
+        }
         if idem.is_none() && !cyberlabel_core::status::can_supersede(state) {
             return Err(ServiceError::conflict(format!(
                 "label {index} is {} and cannot be renewed",
@@ -418,6 +462,14 @@ impl Service {
     }
 }
 
+/// Why a suspended label is not renewed (the rule, and what to do instead).
+fn suspended_renewal(index: u64) -> ServiceError {
+    ServiceError::conflict(format!(
+        "label {index} is suspended; reinstate it first (revoker role), then renew: a renewal \
+         must not lift a suspension"
+    ))
+}
+
 pub(super) fn require(op: &TokenRecord, action: Action) -> Result<(), ServiceError> {
     if op.role.allows(action) {
         Ok(())
@@ -428,6 +480,7 @@ pub(super) fn require(op: &TokenRecord, action: Action) -> Result<(), ServiceErr
             match action {
                 Action::Issue => "issue labels",
                 Action::ChangeStatus => "change label status",
+                Action::ManageTokens => "manage tokens",
             }
         )))
     }

@@ -46,7 +46,7 @@ mod status_change;
 
 pub use bootstrap::StartError;
 pub use error::ServiceError;
-pub use issue::{BulkItem, item_key, json_error};
+pub use issue::{BulkEntry, BulkItem, item_key, json_error};
 
 /// Which image of a label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

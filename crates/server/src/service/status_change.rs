@@ -93,11 +93,22 @@ impl Service {
     }
 }
 
+/// A reason by code (`8`, also as a string `"8"`) or by name. Names are spelled as in
+/// FORMATS §2 (`unremediated_vulnerability`); case, hyphens and spaces are forgiven
+/// (`Unremediated-Vulnerability`), so what `cyberlabel schemes` prints and what people type
+/// both work. An unknown reason is refused with the full list.
 fn parse_reason(v: Option<&Value>, action: StatusAction) -> Result<ReasonCode, ServiceError> {
-    let bad = || {
+    let bad = |given: &str| {
+        let list: Vec<String> = (0..=u8::MAX)
+            .map_while(ReasonCode::from_u8)
+            .map(|c| format!("{} {}", c.as_u8(), c.as_str()))
+            .collect();
         ServiceError::invalid_field(
             "reason",
-            "reason must be a reason code 0–14 or its name (docs/FORMATS.md §2)",
+            format!(
+                "unknown reason {given}: give a code or a name: {} (docs/FORMATS.md §2)",
+                list.join(", ")
+            ),
         )
     };
     match v {
@@ -106,13 +117,60 @@ fn parse_reason(v: Option<&Value>, action: StatusAction) -> Result<ReasonCode, S
             StatusAction::Reinstate => ReasonCode::from_u8(13),
             _ => ReasonCode::from_u8(0),
         }
-        .ok_or_else(bad)?),
+        .ok_or_else(|| bad("(default)"))?),
         Some(Value::Number(n)) => n
             .as_u64()
             .and_then(|n| u8::try_from(n).ok())
             .and_then(ReasonCode::from_u8)
-            .ok_or_else(bad),
-        Some(Value::String(s)) => ReasonCode::from_name(s).ok_or_else(bad),
-        Some(_) => Err(bad()),
+            .ok_or_else(|| bad(&n.to_string())),
+        Some(Value::String(s)) => reason_by_name(s).ok_or_else(|| bad(&format!("{s:?}"))),
+        Some(other) => Err(bad(&other.to_string())),
+    }
+}
+
+/// A reason from its name or its code as text (see [`parse_reason`]).
+pub fn reason_by_name(s: &str) -> Option<ReasonCode> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<u8>() {
+        return ReasonCode::from_u8(n);
+    }
+    let canonical: String = s
+        .chars()
+        .map(|c| match c {
+            '-' | ' ' => '_',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
+    ReasonCode::from_name(&canonical)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_by_code_and_name() {
+        let r = |v: Value| parse_reason(Some(&v), StatusAction::Revoke).map(ReasonCode::as_u8);
+        assert_eq!(r(Value::from(8)), Ok(8));
+        assert_eq!(r(Value::from("8")), Ok(8));
+        assert_eq!(r(Value::from("unremediated_vulnerability")), Ok(8));
+        assert_eq!(r(Value::from("Unremediated-Vulnerability")), Ok(8));
+        assert_eq!(r(Value::from("unremediated vulnerability")), Ok(8));
+        for bad in [Value::from(15), Value::from("vuln"), Value::from(true)] {
+            let Err(ServiceError::Invalid { field, message }) = r(bad.clone()) else {
+                panic!("{bad} accepted");
+            };
+            assert_eq!(field, "reason");
+            assert!(
+                message.contains("8 unremediated_vulnerability")
+                    && message.contains("0 unspecified")
+                    && message.contains("14 mutual_recognition_scope_ended"),
+                "{message}"
+            );
+        }
+        assert_eq!(
+            parse_reason(None, StatusAction::Suspend).map(ReasonCode::as_u8),
+            Ok(12)
+        );
     }
 }
