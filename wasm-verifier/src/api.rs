@@ -308,6 +308,7 @@ pub fn fetch_plan(
         "size": plan.size,
         "tiles": plan.tile_paths(),
         "status": plan.status_path(),
+        "statuses": plan.status_paths(),
     })
     .to_string())
 }

@@ -236,9 +236,13 @@ async function verify(payload) {
           await new Promise((resolve) => setTimeout(resolve, 500));
         }
       }
+      // Every status path of the plan is fetched (a cover bucket hides a label of the newest
+      // tiles among ≥ 256); the label's own is the one used.
+      const statuses = plan.statuses && plan.statuses.length ? plan.statuses : [plan.status];
       const [tileRes, statusRes] = await Promise.allSettled([
         Promise.all(plan.tiles.map((p) => fetchBytes(base + '/' + p))),
-        fetchText(base + '/' + plan.status),
+        Promise.all(statuses.map((p) => fetchText(base + '/' + p)))
+          .then((texts) => texts[statuses.indexOf(plan.status)]),
       ]);
       if (tileRes.status !== 'fulfilled') throw tileRes.reason;
       tiles = tileRes.value;

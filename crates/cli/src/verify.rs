@@ -593,7 +593,13 @@ fn check_online(
                 }
             }
         }
-        status = fetcher.get(&plan.status_path()).ok().flatten();
+        // every planned bucket, so the requests do not single the label out (online::cover)
+        for path in plan.status_paths() {
+            let body = fetcher.get(&path).ok().flatten();
+            if path == plan.status_path() {
+                status = body;
+            }
+        }
     }
     let tile_refs: Vec<&[u8]> = tiles.iter().map(Vec::as_slice).collect();
     let fetched = online::Fetched {

@@ -135,7 +135,10 @@ pub struct Seen {
 }
 
 /// What to fetch after the checkpoint: hash tiles for the inclusion proof (and for the
-/// consistency proof from the checkpoint verified before, if any) and one status bucket.
+/// consistency proof from the checkpoint verified before, if any) and the label's status
+/// bucket — plus, for a label in one of the two newest level-0 tiles while the newest is
+/// partial, the tiles and bucket of the other one, so that every label there makes the same
+/// requests and hides among at least 256 (see [`cover`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchPlan {
     /// tree size of the verified checkpoint the tile widths are for
@@ -144,9 +147,60 @@ pub struct FetchPlan {
     pub tiles: Vec<TilePath>,
     /// status bucket number (label index / 256)
     pub bucket: u64,
+    /// every status bucket to fetch, ascending: the label's, and a cover bucket if any
+    pub buckets: Vec<u64>,
+}
+
+/// The level-0 tile whose requests a label in tile `k` also makes, at tree size `size`: while
+/// the newest tile is partial (it may hold a single label), labels in it and in the tile before
+/// it fetch the union of both tiles' requests, so an observer of the requests learns only that
+/// the label is one of those ≥ 256 + w entries. `None` when the label's tile already hides it
+/// among 256 (every other full tile) or the log has fewer than 256 entries.
+#[must_use]
+pub fn cover(k: u64, size: u64) -> Option<u64> {
+    if size.is_multiple_of(BUCKET_SIZE) || size < BUCKET_SIZE {
+        return None;
+    }
+    let newest = size / BUCKET_SIZE;
+    if k == newest {
+        Some(newest - 1)
+    } else if k + 1 == newest {
+        Some(newest)
+    } else {
+        None
+    }
+}
+
+/// The tiles and status buckets a verifier fetches for the label at `index` under a tree of
+/// `size` (the inclusion proof, with [`cover`]'s tile), in a fixed order that does not depend
+/// on which of the covered labels it is.
+///
+/// # Errors
+/// [`OnlineError::Tiles`] if `index` is not below `size`.
+pub fn fetch_set(index: u64, size: u64) -> Result<(Vec<TilePath>, Vec<u64>), OnlineError> {
+    let k = index / BUCKET_SIZE;
+    let mut tiles = tiles::tiles_for_inclusion(index, size)?;
+    let mut buckets = vec![k];
+    if let Some(other) = cover(k, size) {
+        for t in tiles::tiles_for_inclusion(other * BUCKET_SIZE, size)? {
+            if !tiles.contains(&t) {
+                tiles.push(t);
+            }
+        }
+        buckets.push(other);
+        tiles.sort_by_key(|t| (t.to_path().len(), t.to_path()));
+        buckets.sort_unstable();
+    }
+    Ok((tiles, buckets))
 }
 
 impl FetchPlan {
+    /// Every status path to fetch, in order (the label's and any cover bucket).
+    #[must_use]
+    pub fn status_paths(&self) -> Vec<String> {
+        self.buckets.iter().map(|b| status_path(*b)).collect()
+    }
+
     /// Tile paths relative to the log prefix (`tile/0/x001/234.p/7`).
     #[must_use]
     pub fn tile_paths(&self) -> Vec<String> {
@@ -190,10 +244,10 @@ pub fn plan(
 ) -> Result<(VerifiedCheckpoint, FetchPlan), OnlineError> {
     let vc = checkpoint::open_fresh(signed_checkpoint, policy, now)?;
     let size = vc.checkpoint.size;
-    let mut tiles = if index < size {
-        tiles::tiles_for_inclusion(index, size)?
+    let (mut tiles, buckets) = if index < size {
+        fetch_set(index, size)?
     } else {
-        Vec::new()
+        (Vec::new(), vec![index / BUCKET_SIZE])
     };
     if let Some(seen) = seen
         && seen.size > 0
@@ -211,6 +265,7 @@ pub fn plan(
             size,
             tiles,
             bucket: index / BUCKET_SIZE,
+            buckets,
         },
     ))
 }
