@@ -40,13 +40,15 @@ use crate::now_unix;
 pub use cyberlabel_core::status::{ReasonCode, StatusAction};
 
 mod bootstrap;
+mod bulk;
 mod error;
 mod issue;
 mod status_change;
 
 pub use bootstrap::StartError;
+pub use bulk::{BulkEntry, BulkItem, item_key};
 pub use error::ServiceError;
-pub use issue::{BulkEntry, BulkItem, item_key, json_error};
+pub use issue::json_error;
 
 /// Which image of a label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,159 @@
+//! Bulk minting: many product descriptions in one request, checked first (a token that may not
+//! make the request at all is refused as a whole), then submitted together so the log signs and
+//! appends them in as few batches as it can, each with its own idempotency key.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use cyberlabel_core::claim::Claim;
+use cyberlabel_core::status::State;
+use serde_json::Value;
+
+use crate::auth::{Action, TokenRecord};
+use crate::cache::TileCache;
+use crate::now_unix;
+
+use super::issue::{SignedSlot, ledger_error, require};
+use super::{LabelView, Service, ServiceError, checkpoint_size};
+
+/// One bulk item: parsed JSON, or the reason its line did not parse.
+pub type BulkItem = Result<Value, ServiceError>;
+
+/// A bulk item with the idempotency key it carried, if any.
+#[derive(Debug)]
+pub struct BulkEntry {
+    /// The product description (or why it could not be read).
+    pub item: BulkItem,
+    /// Its own idempotency key (the log's, already derived); `None`: derived from the
+    /// request's key and the item's position, if the request has one.
+    pub key: Option<[u8; 32]>,
+}
+
+/// Derives a per-item idempotency key from a bulk request's key.
+#[must_use]
+pub fn item_key(base: &[u8; 32], item: usize) -> [u8; 32] {
+    use sha2::{Digest as _, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"cyberlabel/idempotency/v1/item\n");
+    h.update(base);
+    h.update((item as u64).to_be_bytes());
+    h.finalize().into()
+}
+
+impl Service {
+    /// Mints many: items that fail validation are rejected with their reason, the others are
+    /// appended in one go. One result per item, in order.
+    ///
+    /// A request the token may not make at all is refused as a whole, before anything is
+    /// minted: the wrong role, or any item naming a scheme outside the token's scope (403
+    /// naming the first such item). Answering 200 with every item failed would hide an
+    /// operator's mistake (a wrong token) among validation errors.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] for the whole request.
+    pub async fn mint_bulk(
+        &self,
+        op: &TokenRecord,
+        items: Vec<BulkEntry>,
+        idem: Option<[u8; 32]>,
+    ) -> Result<Vec<Result<LabelView, ServiceError>>, ServiceError> {
+        require(op, Action::Issue)?;
+        for (i, e) in items.iter().enumerate() {
+            let scheme = e
+                .item
+                .as_ref()
+                .ok()
+                .and_then(|v| v.get("scheme"))
+                .and_then(Value::as_str)
+                .map(str::trim);
+            if let Some(scheme) = scheme.filter(|s| !op.covers_scheme(s)) {
+                return Err(ServiceError::forbidden(format!(
+                    "item {i}: this token may not act on scheme {scheme}; nothing was minted"
+                )));
+            }
+        }
+        let now = now_unix();
+        // `None` = accepted, to be filled in after the append (no placeholder error: an
+        // `ServiceError::internal` would log an error per accepted item).
+        let mut results: Vec<Option<Result<LabelView, ServiceError>>> =
+            Vec::with_capacity(items.len());
+        let mut pending = Vec::new();
+        // (result slot, the claim, where the builder leaves the signed bytes)
+        let mut slots: Vec<(usize, Claim, SignedSlot)> = Vec::new();
+        for (i, BulkEntry { item, key }) in items.into_iter().enumerate() {
+            match item.and_then(|v| self.prepare(op, v, now)) {
+                Ok(claim) => {
+                    let out: SignedSlot = Arc::new(Mutex::new(None));
+                    let build = self.recording_builder(claim.clone(), Some(out.clone()));
+                    pending.push((build, key.or_else(|| idem.map(|k| item_key(&k, i)))));
+                    slots.push((i, claim, out));
+                    results.push(None);
+                }
+                Err(e) => results.push(Some(Err(e))),
+            }
+        }
+        if pending.is_empty() {
+            return Ok(results.into_iter().flatten().collect());
+        }
+        let started = Instant::now();
+        let appended = self.ledger.append_batch(pending).await;
+        let checkpoint = match self.checkpoint() {
+            Ok(c) => c,
+            Err(e) => {
+                for (slot, ..) in slots {
+                    results[slot] = Some(Err(e.clone()));
+                }
+                return Ok(results.into_iter().flatten().collect());
+            }
+        };
+        let size = checkpoint_size(&checkpoint).unwrap_or(0);
+        // Consecutive labels share most of their proof tiles: fetch each tile once.
+        let mut tiles = TileCache::default();
+        let mut fresh = 0u64;
+        for ((slot, mut claim, out), r) in slots.into_iter().zip(appended) {
+            results[slot] = Some(match r {
+                Ok(a) => {
+                    self.observe(started, &a);
+                    fresh += u64::from(!a.replay);
+                    if a.batch > 0 {
+                        self.metrics.batch_size.observe(a.batch as f64);
+                    }
+                    let signed = out.lock().ok().and_then(|mut o| o.take());
+                    let path = tiles.inclusion_proof(&self.ledger, a.index, size);
+                    match (signed, a.replay) {
+                        // A label just appended is active: no status read, no entry read.
+                        (Some(bytes), false) => {
+                            claim.serial = a.index;
+                            path.and_then(|p| {
+                                self.view(
+                                    a.index,
+                                    &bytes,
+                                    &claim,
+                                    &checkpoint,
+                                    Some((State::Active, 0)),
+                                    Some(p),
+                                )
+                            })
+                        }
+                        _ => self.label_at(a.index).and_then(|(b, c)| {
+                            self.view(a.index, &b, &c, &checkpoint, None, path.ok())
+                        }),
+                    }
+                }
+                Err(e) => Err(ledger_error(e)),
+            });
+        }
+        if fresh > 0 {
+            self.metrics
+                .labels_issued
+                .fetch_add(fresh, Ordering::Relaxed);
+        }
+        // Every slot is filled: the log answers once per pending item. Should it ever answer
+        // fewer, the missing items are reported as errors rather than silently dropped.
+        Ok(results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(ServiceError::internal("bulk item without a result"))))
+            .collect())
+    }
+}
