@@ -125,7 +125,8 @@ impl CatalogError {
                 ClaimError::Missing(f)
                 | ClaimError::WrongType(f)
                 | ClaimError::TooLong(f)
-                | ClaimError::Empty(f),
+                | ClaimError::Empty(f)
+                | ClaimError::Unprintable(f),
             ) => *f,
             CatalogError::Claim(ClaimError::LabMismatch) => Field::Lab,
             CatalogError::Claim(ClaimError::DatesOutOfOrder) => Field::ExpiresAt,

@@ -148,6 +148,12 @@ pub enum ClaimError {
     /// A text field that must not be empty is empty.
     #[error("claim field {0} is empty")]
     Empty(Field),
+    /// A text field holds a control, invisible or bidirectional-formatting character, or
+    /// starts or ends with white space: text that could show something else than it says.
+    #[error(
+        "claim field {0} contains a control, invisible or bidirectional formatting character, or leading/trailing space"
+    )]
+    Unprintable(Field),
     /// The provision bitset has trailing zero bytes or is longer than 32 bytes.
     #[error("claim provisions bitset is not canonical")]
     BadProvisions,
@@ -329,7 +335,52 @@ fn check_text(field: Field, s: &str, max: usize, non_empty: bool) -> Result<(), 
     if s.chars().count() > max {
         return Err(ClaimError::TooLong(field));
     }
+    if s.chars().any(hidden) || s.trim() != s {
+        return Err(ClaimError::Unprintable(field));
+    }
     Ok(())
+}
+
+/// Characters that signed text shown to people must not contain: controls (Cc, including tab
+/// and newline), the format characters that hide or reorder text (Cf: bidirectional
+/// overrides and isolates, zero-width characters, the soft hyphen, the BOM, tags, …), line and
+/// paragraph separators, private-use characters and noncharacters. `"Acme\u{202e}gnp.exe"` would
+/// otherwise read differently on every screen that shows it.
+#[must_use]
+pub fn hidden(c: char) -> bool {
+    let u = u32::from(c);
+    c.is_control()
+        || matches!(
+            u,
+            0x00AD
+                | 0x0600..=0x0605
+                | 0x061C
+                | 0x06DD
+                | 0x070F
+                | 0x0890..=0x0891
+                | 0x08E2
+                | 0x115F..=0x1160
+                | 0x17B4..=0x17B5
+                | 0x180B..=0x180F
+                | 0x200B..=0x200F
+                | 0x2028..=0x202E
+                | 0x2060..=0x206F
+                | 0x3164
+                | 0xE000..=0xF8FF
+                | 0xFDD0..=0xFDEF
+                | 0xFE00..=0xFE0F
+                | 0xFEFF
+                | 0xFFA0
+                | 0xFFF0..=0xFFFB
+                | 0x110BD
+                | 0x110CD
+                | 0x13430..=0x1343F
+                | 0x1BCA0..=0x1BCA3
+                | 0x1D173..=0x1D17A
+                | 0xE0000..=0xE0FFF
+                | 0xF0000..
+        )
+        || (u & 0xFFFE) == 0xFFFE
 }
 
 /// Seconds in a day: claim dates are day-granular on the wire.

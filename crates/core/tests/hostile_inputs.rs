@@ -116,3 +116,66 @@ fn sign_refuses_texts_that_would_not_parse_back() {
         assert!(note::sign(bad, &[&s], 0).is_err(), "{bad:?}");
     }
 }
+
+/// Signed text is refused when it holds what would show differently on a screen: controls,
+/// bidirectional overrides and isolates, zero-width and other invisible characters, private-use
+/// characters, or leading/trailing space; every script and ordinary punctuation passes. The same
+/// rule runs at issuance and when a verifier decodes a claim.
+#[test]
+fn signed_text_refuses_what_would_read_differently() {
+    use cyberlabel_core::claim::{ClaimError, Field, hidden};
+    let mut claim = label_common_claim();
+    for bad in [
+        "Acme\nEvil",
+        "Acme\u{202e}gnp.exe",
+        "Acme\u{2066}x\u{2069}",
+        "Ac\u{200b}me",
+        "Ac\u{200d}me",
+        "Acme\u{feff}",
+        "Acme\u{ad}",
+        "Acme\u{e000}",
+        "Acme\u{e0041}",
+        "Acme\u{2028}",
+        " Acme",
+        "Acme\t",
+    ] {
+        claim.manufacturer = bad.into();
+        assert_eq!(
+            claim.check(),
+            Err(ClaimError::Unprintable(Field::Manufacturer)),
+            "{bad:?}"
+        );
+    }
+    for good in [
+        "Beispiel Geräte GmbH",
+        "株式会社サンプル",
+        "Ακμή Α.Ε.",
+        "شركة أكمي",
+        "Acme (Pte.) Ltd – 2nd-gen ★",
+    ] {
+        claim.manufacturer = good.into();
+        assert_eq!(claim.check(), Ok(()), "{good:?}");
+    }
+    assert!(!hidden('a') && !hidden('ä') && !hidden(' ') && hidden('\u{202d}'));
+}
+
+fn label_common_claim() -> cyberlabel_core::claim::Claim {
+    use cyberlabel_core::claim::{Assessment, Claim, ProvisionSet};
+    Claim {
+        scheme: "SG-CLS".into(),
+        catalog_version: 1,
+        level: 2,
+        manufacturer: "Acme".into(),
+        product: "Cam 1".into(),
+        hardware_versions: "1".into(),
+        firmware_versions: "2.0".into(),
+        category: 1,
+        issued_at: 19_675 * 86_400,
+        expires_at: 20_833 * 86_400,
+        support_end: 20_833 * 86_400 - 1,
+        provisions: ProvisionSet::from_indices([0u8, 1, 2]),
+        assessment: Assessment::SelfDeclared,
+        serial: 5,
+        supersedes: None,
+    }
+}

@@ -161,7 +161,9 @@ pub fn claim_from_description(
     }
     let assessment = match (desc.assessment, &desc.lab) {
         (AssessmentRef::SelfDeclared, None) => Assessment::SelfDeclared,
-        (AssessmentRef::ThirdParty, Some(lab)) => Assessment::ThirdParty { lab: lab.clone() },
+        (AssessmentRef::ThirdParty, Some(lab)) => Assessment::ThirdParty {
+            lab: signed_text(lab),
+        },
         _ => return Err(MintError::LabMismatch),
     };
     let issued_at = match &desc.issued_at {
@@ -188,10 +190,10 @@ pub fn claim_from_description(
         scheme: scheme.id.clone(),
         catalog_version: scheme.version,
         level: level.level,
-        manufacturer: desc.manufacturer.trim().to_owned(),
-        product: desc.product.trim().to_owned(),
-        hardware_versions: desc.hardware_versions.trim().to_owned(),
-        firmware_versions: desc.firmware_versions.trim().to_owned(),
+        manufacturer: signed_text(&desc.manufacturer),
+        product: signed_text(&desc.product),
+        hardware_versions: signed_text(&desc.hardware_versions),
+        firmware_versions: signed_text(&desc.firmware_versions),
         category,
         issued_at,
         expires_at,
@@ -391,4 +393,12 @@ mod tests {
         assert_eq!(c.expires_at, c.support_end + 1);
         assert_eq!(dates::format_date(c.support_end), "2030-12-31");
     }
+}
+
+/// Text as it is signed into a label: trimmed and in Unicode NFC, so the same name typed on two
+/// keyboards (a precomposed "ä" or "a" + combining diaeresis) signs the same bytes. Core's claim
+/// check then refuses control, invisible and bidirectional-formatting characters.
+fn signed_text(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    s.trim().nfc().collect()
 }

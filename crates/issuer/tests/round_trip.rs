@@ -140,3 +140,29 @@ fn catalog_violations_are_refused_with_the_field_named() {
     let err = mint::mint(&d, &catalog, &key, 0, common::NOW).unwrap_err();
     assert!(err.to_string().contains("support_until"), "{err}");
 }
+
+/// Signed text is stored in Unicode NFC: the same name typed decomposed (a + combining
+/// diaeresis) or precomposed signs the same bytes; a bidi override is refused with the field
+/// named, before anything is signed.
+#[test]
+fn signed_text_is_nfc_and_hidden_characters_are_refused() {
+    let catalog = Catalog::builtin();
+    let desc = |manufacturer: &str| -> cyberlabel_issuer::product::ProductDescription {
+        serde_json::from_value(serde_json::json!({
+            "scheme": "SG-CLS", "level": 1, "manufacturer": manufacturer,
+            "product": "Cam", "hardware_versions": "B", "firmware_versions": "2.4",
+            "category": 1, "provisions": ["5.1-1", "5.1-2", "5.2-1", "5.3-2", "5.3-13", "5.3-16"],
+            "assessment": "self_declared", "issued_at": "2026-11-25", "support_until": "2030-12-31",
+        }))
+        .unwrap()
+    };
+    let now = 1_795_737_600;
+    let nfd = mint::claim_from_description(&desc("Gera\u{308}te GmbH "), &catalog, 3, now).unwrap();
+    let nfc = mint::claim_from_description(&desc("Geräte GmbH"), &catalog, 3, now).unwrap();
+    assert_eq!(nfd.manufacturer, "Geräte GmbH");
+    assert_eq!(nfd.to_cbor(), nfc.to_cbor());
+    let bidi =
+        mint::claim_from_description(&desc("Acme\u{202e}gnp.exe"), &catalog, 3, now).unwrap();
+    let e = catalog.validate_claim(&bidi).unwrap_err();
+    assert_eq!(e.field().map(|f| f.name()), Some("manufacturer"), "{e}");
+}

@@ -68,6 +68,26 @@ async fn validation_and_scope_errors_append_nothing() {
             Some("colour"),
         ),
         (json!({"scheme": "SG-CLS"}), 400, Some("level")),
+        // signed text that would read differently than it says (issue 10: minted 201 before)
+        (
+            with(
+                product("x"),
+                "manufacturer",
+                json!("Acme\nEvil\u{202e}gnp.exe"),
+            ),
+            422,
+            Some("manufacturer"),
+        ),
+        (
+            with(product("x"), "product", json!("Cam\u{200b}era")),
+            422,
+            Some("product"),
+        ),
+        (
+            with(product("x"), "firmware_versions", json!("2.4\u{2066}")),
+            422,
+            Some("firmware_versions"),
+        ),
     ];
     for (body, status, field) in &cases {
         let r = server
