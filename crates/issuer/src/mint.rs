@@ -344,6 +344,14 @@ pub fn render(
     })
 }
 
+/// Text as it is signed into a label: trimmed and in Unicode NFC, so the same name typed on two
+/// keyboards (a precomposed "ä" or "a" + combining diaeresis) signs the same bytes. Core's claim
+/// check then refuses control, invisible and bidirectional-formatting characters.
+fn signed_text(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    s.trim().nfc().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,12 +401,4 @@ mod tests {
         assert_eq!(c.expires_at, c.support_end + 1);
         assert_eq!(dates::format_date(c.support_end), "2030-12-31");
     }
-}
-
-/// Text as it is signed into a label: trimmed and in Unicode NFC, so the same name typed on two
-/// keyboards (a precomposed "ä" or "a" + combining diaeresis) signs the same bytes. Core's claim
-/// check then refuses control, invisible and bidirectional-formatting characters.
-fn signed_text(s: &str) -> String {
-    use unicode_normalization::UnicodeNormalization as _;
-    s.trim().nfc().collect()
 }
