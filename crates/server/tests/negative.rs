@@ -68,6 +68,22 @@ async fn validation_and_scope_errors_append_nothing() {
             Some("colour"),
         ),
         (json!({"scheme": "SG-CLS"}), 400, Some("level")),
+        // a JSON array would fill the description by position
+        (
+            json!([
+                "SG-CLS",
+                2,
+                "Acme",
+                "Cam",
+                "B",
+                "2.4",
+                1,
+                ["5.1-1"],
+                "self_declared"
+            ]),
+            400,
+            None,
+        ),
         // signed text that would read differently than it says (issue 10: minted 201 before)
         (
             with(
@@ -104,6 +120,13 @@ async fn validation_and_scope_errors_append_nothing() {
         assert_eq!(r.status, 400, "{raw:?}: {}", r.text());
         assert_eq!(r.json()["error"], "bad_request");
     }
+    // a JSON array is not a status request: `[8]` revoked a label by position before
+    for raw in [&b"[8]"[..], b"[\"issued_in_error\"]", b"8"] {
+        let r = server.post("/labels/1/revoke", Some(&admin), raw).await;
+        assert_eq!(r.status, 400, "{raw:?}: {}", r.text());
+    }
+    let r = server.get("/labels/1").await;
+    assert_eq!(r.json()["status"]["state"], "active", "{}", r.text());
     // wrong scheme scope → 403; scope covers the scheme but role does not → 403
     let r = server
         .post(

@@ -60,8 +60,7 @@ pub(super) async fn create_token(
     let r = async {
         require_admin(&op)?;
         let bytes = read_body(body, s.config().body_limit).await?;
-        let req: CreateRequest = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::from(crate::service::json_error(&e)))?;
+        let req: CreateRequest = crate::service::json_object(&bytes)?;
         TokenStore::check_request(&req.schemes, &req.note)
             .map_err(|e| ApiError::invalid_field("schemes", e.to_string()))?;
         let now = now_unix();

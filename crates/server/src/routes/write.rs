@@ -13,7 +13,7 @@ use super::extract::{
 use crate::AppState;
 use crate::auth::TokenRecord;
 use crate::error::ApiError;
-use crate::service::{BulkEntry, BulkItem, ServiceError, StatusAction, json_error};
+use crate::service::{BulkEntry, BulkItem, ServiceError, StatusAction, json_object};
 
 // ---------------------------------------------------------------------------------------------
 // authenticated mutations
@@ -54,8 +54,7 @@ pub(super) async fn mint(
             s.config().body_limit,
         )
         .await?;
-        let item: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::bad_request(None, format!("malformed JSON: {e}")))?;
+        let item: serde_json::Value = json_object(&bytes)?;
         Ok(s.service().mint(&op, item, idem).await?)
     }
     .await;
@@ -265,7 +264,7 @@ pub(super) async fn renew(
             s.config().body_limit,
         )
         .await?;
-        let req = serde_json::from_slice(&bytes).map_err(|e| ApiError::from(json_error(&e)))?;
+        let req = json_object(&bytes)?;
         Ok(s.service().renew(&op, index, req, idem).await?)
     }
     .await;
@@ -297,7 +296,7 @@ pub(super) async fn change_status(
         let req = if bytes.iter().all(u8::is_ascii_whitespace) {
             crate::service::StatusRequest::default()
         } else {
-            serde_json::from_slice(&bytes).map_err(|e| ApiError::from(json_error(&e)))?
+            json_object(&bytes)?
         };
         Ok(s.service()
             .change_status(&op, index, action, req, idem)

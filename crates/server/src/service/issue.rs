@@ -26,6 +26,22 @@ use super::{LabelView, RenewRequest, Service, ServiceError, SubmittedEntry, stat
 /// Where an entry builder leaves the bytes it signed (so bulk views need no entry read).
 pub(super) type SignedSlot = Arc<Mutex<Option<Vec<u8>>>>;
 
+/// A request body that must be one JSON object, parsed into `T`. serde would also fill a
+/// struct from a JSON array by position (`[8]` as a reason): a body must name its fields.
+///
+/// # Errors
+/// 400 when the body is not a JSON object or does not parse (naming the field serde names).
+pub fn json_object<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ServiceError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(ServiceError::bad_request(
+            None,
+            "malformed request: the body must be a JSON object with named fields",
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| json_error(&e))
+}
+
 /// A serde_json error as a malformed request, naming the field when serde names it.
 #[must_use]
 pub fn json_error(e: &serde_json::Error) -> ServiceError {
@@ -107,6 +123,12 @@ impl Service {
         item: Value,
         now: u64,
     ) -> Result<Claim, ServiceError> {
+        if !item.is_object() {
+            return Err(ServiceError::bad_request(
+                None,
+                "malformed request: a product description must be a JSON object with named fields",
+            ));
+        }
         let desc: ProductDescription = serde_json::from_value(item).map_err(|e| json_error(&e))?;
         // Scope first: a token learns nothing about schemes it may not act on.
         if !op.covers_scheme(desc.scheme.trim()) {

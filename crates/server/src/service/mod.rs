@@ -48,7 +48,7 @@ mod status_change;
 pub use bootstrap::StartError;
 pub use bulk::{BulkEntry, BulkItem, item_key};
 pub use error::ServiceError;
-pub use issue::json_error;
+pub use issue::{json_error, json_object};
 
 /// Which image of a label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
