@@ -126,7 +126,8 @@ impl CatalogError {
                 | ClaimError::WrongType(f)
                 | ClaimError::TooLong(f)
                 | ClaimError::Empty(f)
-                | ClaimError::Unprintable(f),
+                | ClaimError::Unprintable(f)
+                | ClaimError::TooLarge(f),
             ) => *f,
             CatalogError::Claim(ClaimError::LabMismatch) => Field::Lab,
             CatalogError::Claim(ClaimError::DatesOutOfOrder) => Field::ExpiresAt,

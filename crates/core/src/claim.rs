@@ -12,6 +12,10 @@ use crate::cbor::{self, CborError, Value};
 
 /// Largest encoded claim accepted (a label is at most 1024 bytes in total).
 pub const MAX_CLAIM_LEN: usize = 1024;
+/// Largest encoded claim that still fits a label of at most `cose::MAX_LABEL_LEN` bytes: the
+/// COSE_Sign1 around it takes at most 91 bytes (tag, array, protected header with the kid,
+/// empty unprotected map, the payload's byte-string header and the 64-byte signature).
+pub const MAX_CLAIM_IN_LABEL: usize = 1024 - 91;
 /// Maximum length, in characters, of the scheme id (key 1).
 pub const MAX_SCHEME_CHARS: usize = 32;
 /// Maximum length, in characters, of the manufacturer (key 4).
@@ -145,6 +149,9 @@ pub enum ClaimError {
     /// A text field exceeds its length limit.
     #[error("claim field {0} is too long")]
     TooLong(Field),
+    /// The encoded claim is too large for a label; the field named is the longest text.
+    #[error("the claim is too large for a label: shorten field {0}")]
+    TooLarge(Field),
     /// A text field that must not be empty is empty.
     #[error("claim field {0} is empty")]
     Empty(Field),
@@ -456,11 +463,12 @@ impl Claim {
             MAX_HARDWARE_CHARS,
             false,
         )?;
+        // A label must say which firmware it covers: security is a property of the software.
         check_text(
             Field::FirmwareVersions,
             &self.firmware_versions,
             MAX_FIRMWARE_CHARS,
-            false,
+            true,
         )?;
         if let Assessment::ThirdParty { lab } = &self.assessment {
             check_text(Field::Lab, lab, MAX_LAB_CHARS, true)?;
@@ -482,6 +490,28 @@ impl Claim {
         }
         if self.supersedes.is_some_and(|s| s >= self.serial) {
             return Err(ClaimError::SupersedesNotEarlier);
+        }
+        // Every field may be within its limit in characters and the whole still too large for
+        // a label (4-byte characters): name the longest text field, the one to shorten.
+        if self.to_cbor().len() > MAX_CLAIM_IN_LABEL {
+            let texts = [
+                (Field::Manufacturer, self.manufacturer.len()),
+                (Field::Product, self.product.len()),
+                (Field::HardwareVersions, self.hardware_versions.len()),
+                (Field::FirmwareVersions, self.firmware_versions.len()),
+                (
+                    Field::Lab,
+                    match &self.assessment {
+                        Assessment::ThirdParty { lab } => lab.len(),
+                        Assessment::SelfDeclared => 0,
+                    },
+                ),
+            ];
+            let longest = texts
+                .iter()
+                .max_by_key(|(_, n)| *n)
+                .map_or(Field::Product, |(f, _)| *f);
+            return Err(ClaimError::TooLarge(longest));
         }
         Ok(())
     }

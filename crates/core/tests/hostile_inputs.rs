@@ -157,6 +157,25 @@ fn signed_text_refuses_what_would_read_differently() {
         assert_eq!(claim.check(), Ok(()), "{good:?}");
     }
     assert!(!hidden('a') && !hidden('ä') && !hidden(' ') && hidden('\u{202d}'));
+
+    // each field within its limit in characters, the whole too large for a label: the error
+    // names the longest field (it was a 409 from the log before)
+    let mut big = label_common_claim();
+    big.manufacturer = "𝔄".repeat(64);
+    big.product = "𝔅".repeat(60);
+    big.hardware_versions = "𝔇".repeat(32);
+    big.firmware_versions = "𝔈".repeat(32);
+    big.assessment = cyberlabel_core::claim::Assessment::ThirdParty {
+        lab: "𝔉".repeat(50),
+    };
+    assert_eq!(big.check(), Err(ClaimError::TooLarge(Field::Manufacturer)));
+    // a label must say which firmware it covers
+    let mut no_fw = label_common_claim();
+    no_fw.firmware_versions = String::new();
+    assert_eq!(
+        no_fw.check(),
+        Err(ClaimError::Empty(Field::FirmwareVersions))
+    );
 }
 
 fn label_common_claim() -> cyberlabel_core::claim::Claim {
