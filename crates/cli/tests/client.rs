@@ -77,8 +77,9 @@ fn results(out: &Path) -> Vec<Vec<String>> {
 /// 10 000 rows; the client is killed (SIGKILL) once some chunks are recorded, and the tail of
 /// its results file is cut off as if those writes never reached the disk — so the rerun must
 /// resend rows the server already minted. The server answers them with their labels (per-row
-/// keys): the log grows by exactly 10 000, each row has one label, and every QR image is
-/// written. Artwork (~11 ms each) is drawn for a subset in the other test.
+/// keys): the log grows by exactly 10 000, each row has one label, and every row's QR image and
+/// printable artwork are written (drawn by the client from the returned label bytes; the other
+/// test checks they are byte-identical to the server's own).
 #[test]
 fn bulk_client_killed_half_way_and_rerun_mints_each_row_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -110,7 +111,7 @@ fn bulk_client_killed_half_way_and_rerun_mints_each_row_once() {
     };
     let started = Instant::now();
     let mut child = bin()
-        .args(args("qr"))
+        .args(args("all"))
         .env("CYBERLABEL_SERVER", server.url())
         .env("CYBERLABEL_TOKEN", &issuer)
         .stdout(Stdio::null())
@@ -143,7 +144,7 @@ fn bulk_client_killed_half_way_and_rerun_mints_each_row_once() {
 
     // rerun: completes, resending the lost rows (replayed) and the rest
     let o = bin()
-        .args(args("qr"))
+        .args(args("all"))
         .env("CYBERLABEL_SERVER", server.url())
         .env("CYBERLABEL_TOKEN", &issuer)
         .output()
@@ -165,17 +166,21 @@ fn bulk_client_killed_half_way_and_rerun_mints_each_row_once() {
     assert!(indices.iter().all(|i| (before..after).contains(i)));
     assert!(rows.iter().all(|r| r[4].len() == 16), "kid recorded");
     for i in &indices {
-        assert!(
-            out.join(format!("labels/{i}-qr.png")).is_file(),
-            "QR of {i}"
-        );
+        for image in ["qr", "artwork"] {
+            let path = out.join(format!("labels/{i}-{image}.png"));
+            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{image} of {i}: {e}"));
+            assert!(
+                bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+                "{image} of {i} is a PNG"
+            );
+        }
     }
     // the server attributes exactly these labels to the token
     let by_token: BTreeSet<u64> = minted(&server, &issuer).into_iter().collect();
     assert_eq!(by_token, indices);
     // a third run has nothing left to do
     let o = bin()
-        .args(args("qr"))
+        .args(args("all"))
         .env("CYBERLABEL_SERVER", server.url())
         .env("CYBERLABEL_TOKEN", &issuer)
         .output()
@@ -184,7 +189,7 @@ fn bulk_client_killed_half_way_and_rerun_mints_each_row_once() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("10000 already done"));
     assert_eq!(server.tree_size(), after);
     eprintln!(
-        "bulk client: {ROWS} rows (QR images) with one kill and a rerun in {:.1} s",
+        "bulk client: {ROWS} rows (QR and artwork) with one kill and a rerun in {:.1} s",
         elapsed.as_secs_f64()
     );
 }
