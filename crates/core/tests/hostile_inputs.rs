@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
+mod label_common;
+
 use cyberlabel_core::checkpoint::{self, Checkpoint, Policy, StatusCommitment};
 use cyberlabel_core::merkle::{
     Hash, ProofError, inclusion_proof, leaf_hash, reference_node, reference_root,
@@ -124,7 +126,7 @@ fn sign_refuses_texts_that_would_not_parse_back() {
 #[test]
 fn signed_text_refuses_what_would_read_differently() {
     use cyberlabel_core::claim::{ClaimError, Field, hidden};
-    let mut claim = label_common_claim();
+    let mut claim = label_common::typical_claim();
     for bad in [
         "Acme\nEvil",
         "Acme\u{202e}gnp.exe",
@@ -160,7 +162,7 @@ fn signed_text_refuses_what_would_read_differently() {
 
     // each field within its limit in characters, the whole too large for a label: the error
     // names the longest field (it was a 409 from the log before)
-    let mut big = label_common_claim();
+    let mut big = label_common::typical_claim();
     big.manufacturer = "𝔄".repeat(64);
     big.product = "𝔅".repeat(60);
     big.hardware_versions = "𝔇".repeat(32);
@@ -170,31 +172,10 @@ fn signed_text_refuses_what_would_read_differently() {
     };
     assert_eq!(big.check(), Err(ClaimError::TooLarge(Field::Manufacturer)));
     // a label must say which firmware it covers
-    let mut no_fw = label_common_claim();
+    let mut no_fw = label_common::typical_claim();
     no_fw.firmware_versions = String::new();
     assert_eq!(
         no_fw.check(),
         Err(ClaimError::Empty(Field::FirmwareVersions))
     );
-}
-
-fn label_common_claim() -> cyberlabel_core::claim::Claim {
-    use cyberlabel_core::claim::{Assessment, Claim, ProvisionSet};
-    Claim {
-        scheme: "SG-CLS".into(),
-        catalog_version: 1,
-        level: 2,
-        manufacturer: "Acme".into(),
-        product: "Cam 1".into(),
-        hardware_versions: "1".into(),
-        firmware_versions: "2.0".into(),
-        category: 1,
-        issued_at: 19_675 * 86_400,
-        expires_at: 20_833 * 86_400,
-        support_end: 20_833 * 86_400 - 1,
-        provisions: ProvisionSet::from_indices([0u8, 1, 2]),
-        assessment: Assessment::SelfDeclared,
-        serial: 5,
-        supersedes: None,
-    }
 }
