@@ -2,7 +2,7 @@
 //! bound to their body, path indices.
 
 use axum::body::{Body, Bytes};
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -163,6 +163,46 @@ pub(super) fn with_headers(
 
 /// What every mutation does first: derive its idempotency key (token, route, header), read the
 /// body within `limit`, and bind the key to that exact body.
+/// What every write handler starts from: the authenticated operator, the request's
+/// idempotency key (bound to the operator, the route and the body) and the body, bounded by
+/// the route's limit (`bulk_body_limit` for `/labels/bulk`, else `body_limit`). A refusal
+/// counts as a rejected write. (The key binds to the path as sent: `/labels/5/renew`.)
+pub struct Keyed {
+    /// the verified token's record
+    pub op: TokenRecord,
+    /// the request's `Idempotency-Key`, derived per operator and route
+    pub idem: Option<[u8; 32]>,
+    /// the body
+    pub bytes: Bytes,
+}
+
+impl FromRequest<AppState> for Keyed {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = req.into_parts();
+        let Operator(op) = Operator::from_request_parts(&mut parts, state).await?;
+        let path = parts.uri.path();
+        let route = format!("{} {path}", parts.method);
+        let limit = if path == "/labels/bulk" {
+            state.config().bulk_body_limit
+        } else {
+            state.config().body_limit
+        };
+        match keyed_body(state, &op, &route, &parts.headers, body, limit).await {
+            Ok((idem, bytes)) => Ok(Keyed { op, idem, bytes }),
+            Err(e) => {
+                state
+                    .metrics()
+                    .rejected
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::info!(status = e.status.as_u16(), error = e.code, "write refused");
+                Err(e)
+            }
+        }
+    }
+}
+
 pub(super) async fn keyed_body(
     s: &AppState,
     op: &TokenRecord,

@@ -2,13 +2,12 @@
 //! each mapped from the service's typed errors to HTTP.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::extract::{
-    Operator, bind_idempotency_body, derive_key, keyed_body, parse_index, valid_key, with_headers,
+    Keyed, bind_idempotency_body, derive_key, parse_index, valid_key, with_headers,
 };
 use crate::AppState;
 use crate::auth::TokenRecord;
@@ -40,20 +39,9 @@ fn attribute(s: &AppState, op: &TokenRecord, indices: &[u64]) {
 
 pub(super) async fn mint(
     State(s): State<AppState>,
-    Operator(op): Operator,
-    headers: HeaderMap,
-    body: Body,
+    Keyed { op, idem, bytes }: Keyed,
 ) -> Result<Response, ApiError> {
     let r = async {
-        let (idem, bytes) = keyed_body(
-            &s,
-            &op,
-            "POST /labels",
-            &headers,
-            body,
-            s.config().body_limit,
-        )
-        .await?;
         let item: serde_json::Value = json_object(&bytes)?;
         Ok(s.service().mint(&op, item, idem).await?)
     }
@@ -66,20 +54,9 @@ pub(super) async fn mint(
 
 pub(super) async fn bulk(
     State(s): State<AppState>,
-    Operator(op): Operator,
-    headers: HeaderMap,
-    body: Body,
+    Keyed { op, idem, bytes }: Keyed,
 ) -> Result<Response, ApiError> {
     let r = async {
-        let (idem, bytes) = keyed_body(
-            &s,
-            &op,
-            "POST /labels/bulk",
-            &headers,
-            body,
-            s.config().bulk_body_limit,
-        )
-        .await?;
         let items = parse_bulk(&bytes, s.config().bulk_max_items)?;
         let items = keyed_items(&s, &op, items)?;
         Ok(s.service().mint_bulk(&op, items, idem).await?)
@@ -248,22 +225,11 @@ fn keyed_items(
 
 pub(super) async fn renew(
     State(s): State<AppState>,
-    Operator(op): Operator,
     Path(index): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    Keyed { op, idem, bytes }: Keyed,
 ) -> Result<Response, ApiError> {
     let r = async {
         let index = parse_index(&index)?;
-        let (idem, bytes) = keyed_body(
-            &s,
-            &op,
-            &format!("POST /labels/{index}/renew"),
-            &headers,
-            body,
-            s.config().body_limit,
-        )
-        .await?;
         let req = json_object(&bytes)?;
         Ok(s.service().renew(&op, index, req, idem).await?)
     }
@@ -276,23 +242,12 @@ pub(super) async fn renew(
 
 pub(super) async fn change_status(
     s: AppState,
-    op: TokenRecord,
     index: String,
     action: StatusAction,
-    headers: HeaderMap,
-    body: Body,
+    Keyed { op, idem, bytes }: Keyed,
 ) -> Result<Response, ApiError> {
     let r = async {
         let index = parse_index(&index)?;
-        let (idem, bytes) = keyed_body(
-            &s,
-            &op,
-            &format!("POST /labels/{index}/{}", action.as_str()),
-            &headers,
-            body,
-            s.config().body_limit,
-        )
-        .await?;
         let req = if bytes.iter().all(u8::is_ascii_whitespace) {
             crate::service::StatusRequest::default()
         } else {
@@ -319,12 +274,10 @@ macro_rules! status_route {
     ($name:ident, $action:ident) => {
         pub(super) async fn $name(
             State(s): State<AppState>,
-            Operator(op): Operator,
             Path(i): Path<String>,
-            h: HeaderMap,
-            b: Body,
+            keyed: Keyed,
         ) -> Result<Response, ApiError> {
-            change_status(s, op, i, StatusAction::$action, h, b).await
+            change_status(s, i, StatusAction::$action, keyed).await
         }
     };
 }
@@ -335,23 +288,9 @@ status_route!(revoke, Revoke);
 /// `POST /entries`: an entry (label or status record, COSE bytes) its issuer signed itself.
 pub(super) async fn submit_entry(
     State(s): State<AppState>,
-    Operator(op): Operator,
-    headers: HeaderMap,
-    body: Body,
+    Keyed { op, idem, bytes }: Keyed,
 ) -> Result<Response, ApiError> {
-    let r = async {
-        let (idem, bytes) = keyed_body(
-            &s,
-            &op,
-            "POST /entries",
-            &headers,
-            body,
-            s.config().body_limit,
-        )
-        .await?;
-        Ok(s.service().submit_signed(&op, bytes.to_vec(), idem).await?)
-    }
-    .await;
+    let r = async { Ok(s.service().submit_signed(&op, bytes.to_vec(), idem).await?) }.await;
     let entry = count_rejection(&s, r)?;
     if entry.kind == "label" {
         attribute(&s, &op, &[entry.index]);
