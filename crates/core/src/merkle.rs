@@ -146,19 +146,35 @@ pub fn inclusion_proof_nodes(index: u64, size: u64) -> Result<Vec<Vec<NodeId>>, 
     let mut groups = Vec::new();
     let (mut m, mut start, mut n) = (index, 0u64, size);
     while n > 1 {
-        let k = split_point(n);
-        if m < k {
-            groups.push(range_nodes(start + k, start + n));
-            n = k;
-        } else {
-            groups.push(range_nodes(start, start + k));
-            m -= k;
-            start += k;
-            n -= k;
-        }
+        let left = m < split_point(n);
+        descend(&mut groups, &mut m, &mut start, &mut n, left);
     }
     groups.reverse();
     Ok(groups)
+}
+
+/// One step down the tree `D[start..start+n]` split at k: into the left subtree (its right
+/// sibling joins the proof) when `left`, else into the right one (`m` follows, relative to it).
+/// Returns whether it went right.
+fn descend(
+    groups: &mut Vec<Vec<NodeId>>,
+    m: &mut u64,
+    start: &mut u64,
+    n: &mut u64,
+    left: bool,
+) -> bool {
+    let k = split_point(*n);
+    if left {
+        groups.push(range_nodes(*start + k, *start + *n));
+        *n = k;
+        false
+    } else {
+        groups.push(range_nodes(*start, *start + k));
+        *m -= k;
+        *start += k;
+        *n -= k;
+        true
+    }
 }
 
 /// The nodes needed for a consistency proof from `old` to `new` leaves (RFC 9162 §2.1.4.1),
@@ -177,15 +193,8 @@ pub fn consistency_proof_nodes(old: u64, new: u64) -> Result<Vec<Vec<NodeId>>, P
     // SUBPROOF(m, D[start..start+n], b)
     let (mut m, mut start, mut n, mut b) = (old, 0u64, new, true);
     while m != n {
-        let k = split_point(n);
-        if m <= k {
-            groups.push(range_nodes(start + k, start + n));
-            n = k;
-        } else {
-            groups.push(range_nodes(start, start + k));
-            m -= k;
-            start += k;
-            n -= k;
+        let left = m <= split_point(n);
+        if descend(&mut groups, &mut m, &mut start, &mut n, left) {
             b = false;
         }
     }

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use cyberlabel_core::claim::Claim;
-use cyberlabel_core::status::State;
 use serde_json::Value;
 
 use crate::auth::{Action, TokenRecord};
@@ -123,19 +122,9 @@ impl Service {
                     let path = tiles.inclusion_proof(&self.ledger, a.index, size);
                     match (signed, a.replay) {
                         // A label just appended is active: no status read, no entry read.
-                        (Some(bytes), false) => {
-                            claim.serial = a.index;
-                            path.and_then(|p| {
-                                self.view(
-                                    a.index,
-                                    &bytes,
-                                    &claim,
-                                    &checkpoint,
-                                    Some((State::Active, 0)),
-                                    Some(p),
-                                )
-                            })
-                        }
+                        (Some(bytes), false) => path.and_then(|p| {
+                            self.appended_view(a.index, &bytes, &mut claim, &checkpoint, Some(p))
+                        }),
                         _ => self.label_at(a.index).and_then(|(b, c)| {
                             self.view(a.index, &b, &c, &checkpoint, None, path.ok())
                         }),

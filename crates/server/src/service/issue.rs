@@ -230,17 +230,8 @@ impl Service {
         }
         match out.lock().ok().and_then(|mut o| o.take()) {
             Some(bytes) => {
-                // Just appended, so active: no entry or status read needed.
-                claim.serial = a.index;
                 let checkpoint = self.checkpoint()?;
-                self.view(
-                    a.index,
-                    &bytes,
-                    &claim,
-                    &checkpoint,
-                    Some((State::Active, 0)),
-                    None,
-                )
+                self.appended_view(a.index, &bytes, &mut claim, &checkpoint, None)
             }
             None => self.label_view(a.index),
         }

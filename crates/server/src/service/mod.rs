@@ -272,6 +272,20 @@ impl Service {
         self.view(index, &bytes, &claim, &checkpoint, None, None)
     }
 
+    /// The view of a label this request just appended: active, so no entry or status read.
+    fn appended_view(
+        &self,
+        index: u64,
+        bytes: &[u8],
+        claim: &mut Claim,
+        checkpoint: &str,
+        known_path: Option<Vec<merkle::Hash>>,
+    ) -> Result<LabelView, ServiceError> {
+        claim.serial = index;
+        let active = Some((State::Active, 0));
+        self.view(index, bytes, claim, checkpoint, active, known_path)
+    }
+
     fn view(
         &self,
         index: u64,
