@@ -35,21 +35,9 @@ fn load(path: &Path) -> Result<GrayImage> {
 }
 
 fn detect(img: &GrayImage) -> Vec<String> {
-    // rqrr runs on arbitrary photos; a panic inside the third-party decoder (it has had
-    // index panics on crafted images) must become "no QR found", not a crash of the CLI.
-    std::panic::catch_unwind(|| detect_unguarded(img)).unwrap_or_default()
-}
-
-fn detect_unguarded(img: &GrayImage) -> Vec<String> {
-    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(
-        img.width() as usize,
-        img.height() as usize,
-        |x, y| img.get_pixel(x as u32, y as u32).0[0],
-    );
-    prepared
-        .detect_grids()
-        .iter()
-        .filter_map(|g| g.decode().ok().map(|(_, text)| text))
+    cyberlabel_issuer::qr::read_qr_codes(img)
+        .into_iter()
+        .filter_map(Result::ok)
         .collect()
 }
 

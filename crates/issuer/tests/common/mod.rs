@@ -73,18 +73,12 @@ pub fn trust(catalog: &Catalog, key: &VerifyingKey) -> TrustList {
     }
 }
 
-/// Every QR text rqrr finds in a PNG.
+/// Every QR text rqrr finds in a PNG (each must decode).
 pub fn rqrr_decode(png: &[u8]) -> Vec<String> {
     let img = image::load_from_memory(png).unwrap().to_luma8();
-    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(
-        img.width() as usize,
-        img.height() as usize,
-        |x, y| img.get_pixel(x as u32, y as u32).0[0],
-    );
-    prepared
-        .detect_grids()
-        .iter()
-        .map(|g| g.decode().unwrap().1)
+    cyberlabel_issuer::qr::read_qr_codes(&img)
+        .into_iter()
+        .map(Result::unwrap)
         .collect()
 }
 
