@@ -491,6 +491,64 @@ impl<S: Source> Publisher<S> {
         Ok(report)
     }
 
+    /// Check the store's copy against the log: every tile and entry bundle the store's
+    /// checkpoint implies must be there with the log's bytes. Returns the number of objects
+    /// checked.
+    ///
+    /// # Errors
+    /// [`PublishError::Conflict`] for the first object that differs (a tile changed in the
+    /// bucket), [`PublishError::Store`] (`NotFound`) for a missing one.
+    pub async fn check_store(
+        &mut self,
+        progress: &(dyn Fn(Progress) + Send + Sync),
+    ) -> Result<u64, PublishError> {
+        self.published = None;
+        let size = self.published_size().await?;
+        let paths = tiles_between(0, size);
+        let total = paths.len() as u64;
+        let store = Arc::clone(&self.store);
+        let mut done = 0;
+        for chunk in paths.chunks(256) {
+            let mut jobs = Vec::with_capacity(chunk.len());
+            for p in chunk {
+                let ours = self
+                    .source
+                    .tile(p)?
+                    .ok_or_else(|| SourceError::new(format!("the log lacks {}", p.to_path())))?;
+                jobs.push((self.key(&p.to_path()), ours));
+            }
+            let mut results = futures::stream::iter(jobs)
+                .map(|(key, ours)| {
+                    let store = Arc::clone(&store);
+                    async move {
+                        let stored = store.get(&key).await?.bytes().await?;
+                        if stored == ours {
+                            Ok(())
+                        } else {
+                            let e = PublishError::Conflict {
+                                path: key.to_string(),
+                                stored_len: stored.len(),
+                                ours_len: ours.len(),
+                            };
+                            tracing::error!(path = %key, "{e}");
+                            Err(e)
+                        }
+                    }
+                })
+                .buffer_unordered(CONCURRENCY);
+            while let Some(r) = results.next().await {
+                r?;
+                done += 1;
+                progress(Progress {
+                    phase: "check",
+                    done,
+                    total,
+                });
+            }
+        }
+        Ok(total)
+    }
+
     /// Follow the log: a cycle every `interval` (or as soon as `wake` changes), until `stop`
     /// becomes true. Store and log failures are logged and retried on the next tick; a fatal
     /// error ([`PublishError::is_fatal`], above all the alarm) is logged loudly and returned:
@@ -563,7 +621,11 @@ enum Written {
 
 /// Write-once: `If-None-Match: *`; an existing object with identical bytes is success, with
 /// other bytes the alarm.
-async fn put_once(store: &dyn ObjectStore, key: Path, bytes: Bytes) -> Result<Written, PublishError> {
+async fn put_once(
+    store: &dyn ObjectStore,
+    key: Path,
+    bytes: Bytes,
+) -> Result<Written, PublishError> {
     let opts = PutOptions {
         mode: PutMode::Create,
         attributes: attributes("application/octet-stream", IMMUTABLE),
@@ -571,7 +633,9 @@ async fn put_once(store: &dyn ObjectStore, key: Path, bytes: Bytes) -> Result<Wr
     };
     match store.put_opts(&key, bytes.clone().into(), opts).await {
         Ok(_) => Ok(Written::New(bytes.len() as u64)),
-        Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
+        Err(
+            object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. },
+        ) => {
             let stored = store.get(&key).await?.bytes().await?;
             if stored == bytes {
                 Ok(Written::Same)

@@ -47,7 +47,8 @@ pub fn s3_store(
     }
     if let Some(e) = endpoint {
         b = b.with_endpoint(e).with_allow_http(e.starts_with("http://"));
-        if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+        if std::env::var_os("AWS_REGION").is_none()
+            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
         {
             b = b.with_region("us-east-1");
         }

@@ -74,7 +74,10 @@ mod tests {
             ]
         );
         // level 1 unchanged between 257 and 300: only level 0 moves
-        assert_eq!(paths(257, 300), ["tile/0/001.p/44", "tile/entries/001.p/44"]);
+        assert_eq!(
+            paths(257, 300),
+            ["tile/0/001.p/44", "tile/entries/001.p/44"]
+        );
         assert_eq!(paths(256, 512).len(), 2 + 1);
     }
 
