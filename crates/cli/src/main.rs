@@ -3,7 +3,9 @@
 //! commands `serve`/`token` in `serve.rs`, with demo mode's witness processes in
 //! `demo_witnesses.rs`; the transparency-log witness in `witness.rs`; the auditor in `audit.rs`,
 //! `audit_replay.rs`, `audit_state.rs`, `bench_audit.rs`; the client of a running server in
-//! `client.rs` and `client_bulk.rs`), and each module's `run` returns the process exit code. Shared pieces: `fetch` (HTTP reads of a log), `seen` (what `verify`
+//! `client.rs` and `client_bulk.rs`; copying the read side to an object store in
+//! `publish.rs`), and each module's `run` returns the process exit code. Shared pieces: `fetch`
+//! (HTTP reads of a log), `seen` (what `verify`
 //! remembers between runs), `util`.
 //!
 //! Errors are `anyhow` chains whose outermost context says what failed and what to do next.
@@ -25,6 +27,7 @@ mod fetch;
 mod issue;
 mod keygen;
 mod photo;
+mod publish;
 mod schemes;
 mod seen;
 mod serve;
@@ -85,6 +88,9 @@ enum Command {
     /// Run a C2SP tlog-witness that cosigns transparency-log checkpoints (keygen, serve).
     #[command(subcommand)]
     Witness(witness::Command),
+    /// Copy a log's read side (tiles, bundles, status, checkpoint, trust list, page) to an
+    /// S3-compatible object store, once or following the log; resumes where it stopped.
+    Publish(publish::Args),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +107,7 @@ fn main() -> ExitCode {
         Command::Witness(cmd) => witness::run(cmd),
         Command::Audit(args) => audit::run(args),
         Command::BenchAudit(args) => bench_audit::run(args),
+        Command::Publish(args) => publish::run(args),
     };
     match result {
         Ok(code) => code,

@@ -35,6 +35,7 @@
 
 #![forbid(unsafe_code)]
 
+mod site;
 mod source;
 mod target;
 mod tiles_plan;
@@ -55,6 +56,7 @@ use object_store::{
     UpdateVersion, path::Path,
 };
 
+pub use site::{content_type, www_files};
 pub use source::{Source, SourceError};
 pub use target::{TargetError, s3_store};
 pub use tiles_plan::tiles_between;
@@ -277,8 +279,19 @@ impl<S: Source> Publisher<S> {
                 cp.size, ours.size
             )));
         }
+        if !self.root_matches(cp.size, &cp.root)? {
+            return Err(foreign(format!(
+                "its root for size {} is not the log's",
+                cp.size
+            )));
+        }
+        Ok(cp.size)
+    }
+
+    /// Whether the log's tiles give `root` for a tree of `size` entries.
+    fn root_matches(&self, size: u64, root: &merkle::Hash) -> Result<bool, PublishError> {
         let mut set = TileSet::new();
-        for path in cyberlabel_core::tiles::tiles_for_root(cp.size)
+        for path in cyberlabel_core::tiles::tiles_for_root(size)
             .map_err(|e| SourceError::new(e.to_string()))?
         {
             let bytes = self
@@ -288,16 +301,8 @@ impl<S: Source> Publisher<S> {
             set.insert(path, bytes)
                 .map_err(|e| SourceError::new(e.to_string()))?;
         }
-        let root = set
-            .root(cp.size)
-            .map_err(|e| SourceError::new(e.to_string()))?;
-        if !merkle::hashes_equal(&root, &cp.root) {
-            return Err(foreign(format!(
-                "its root for size {} is not the log's",
-                cp.size
-            )));
-        }
-        Ok(cp.size)
+        let ours = set.root(size).map_err(|e| SourceError::new(e.to_string()))?;
+        Ok(merkle::hashes_equal(&ours, root))
     }
 
     /// One cycle: bring the store up to the log's latest checkpoint (see the module docs for
@@ -313,8 +318,24 @@ impl<S: Source> Publisher<S> {
         let published = self.load_published().await?;
         let from = published.as_ref().map_or(0, |p| p.size);
         let text = self.source.checkpoint()?;
-        let size = cyberlabel_core::checkpoint::size_of(&text)
-            .ok_or_else(|| SourceError::new("the log's checkpoint has no size"))?;
+        let cp = Note::parse(text.as_bytes())
+            .ok()
+            .and_then(|n| Checkpoint::parse(&n.text).ok())
+            .ok_or_else(|| SourceError::new("the log's checkpoint does not parse"))?;
+        let size = cp.size;
+        if size < from {
+            return Err(PublishError::ForeignCheckpoint(format!(
+                "tree size {from} is larger than the log's {size}"
+            )));
+        }
+        // Never publish a checkpoint the tiles do not support (a source serving another
+        // state than it signs would otherwise be copied as is).
+        if !self.root_matches(size, &cp.root)? {
+            return Err(SourceError::new(format!(
+                "the log's tiles do not hash to its checkpoint root at size {size}"
+            ))
+            .into());
+        }
         let site_changed = self
             .site
             .iter()

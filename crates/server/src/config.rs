@@ -24,6 +24,9 @@
 //! | `witness_interval_secs` | `CYBERLABEL_WITNESS_INTERVAL_SECS` | `30` (re-cosigning period) |
 //! | `witness_timeout_ms` | `CYBERLABEL_WITNESS_TIMEOUT_MS` | `5000` (per request) |
 //! | `[[witnesses]]` `name`, `vkey`, `url` | – | none (see [`WitnessConfig`]) |
+//! | `publish_url` | `CYBERLABEL_PUBLISH_URL` | empty = off; `s3://<bucket>[/<prefix>]`: publish the read side there ([`crate::publishing`]; credentials from `AWS_*`) |
+//! | `publish_endpoint` | `CYBERLABEL_PUBLISH_ENDPOINT` | empty = AWS; an S3-compatible server, e.g. `http://127.0.0.1:9000` |
+//! | `publish_interval_secs` | `CYBERLABEL_PUBLISH_INTERVAL_SECS` | `10` (besides after every append: refreshed cosignatures) |
 //!
 //! Witnesses are given as TOML tables, one per witness:
 //!
@@ -91,6 +94,12 @@ pub struct Config {
     pub witness_interval_secs: u64,
     /// Timeout of one request to a witness, in milliseconds.
     pub witness_timeout_ms: u64,
+    /// `s3://<bucket>[/<prefix>]` to publish the read side to; empty = do not publish.
+    pub publish_url: String,
+    /// Endpoint of an S3-compatible server (plain `http://` allowed); empty = AWS.
+    pub publish_endpoint: String,
+    /// Seconds between publishing cycles when nothing was appended (cosignature refreshes).
+    pub publish_interval_secs: u64,
 }
 
 /// One witness the log submits its checkpoints to (C2SP tlog-witness). Its `name` and `vkey`
@@ -134,6 +143,9 @@ impl Default for Config {
             witnesses: Vec::new(),
             witness_interval_secs: 30,
             witness_timeout_ms: 5000,
+            publish_url: String::new(),
+            publish_endpoint: String::new(),
+            publish_interval_secs: 10,
         }
     }
 }
@@ -250,6 +262,12 @@ impl Config {
             self.witness_interval_secs
         );
         env!("CYBERLABEL_WITNESS_TIMEOUT_MS", self.witness_timeout_ms);
+        env!("CYBERLABEL_PUBLISH_URL", self.publish_url, string);
+        env!("CYBERLABEL_PUBLISH_ENDPOINT", self.publish_endpoint, string);
+        env!(
+            "CYBERLABEL_PUBLISH_INTERVAL_SECS",
+            self.publish_interval_secs
+        );
         Ok(())
     }
 

@@ -8,6 +8,7 @@
 //!   example keys outside demo mode), and starts the log's sequencer.
 //! - [`witnessing`] submits every new checkpoint (and, periodically, the current one) to the
 //!   configured C2SP witnesses and attaches their cosignatures to the served checkpoint.
+//! - [`publishing`] copies the read side to an S3-compatible object store (`publish_url`).
 //! - Routes: public reads (CORS open) and authenticated mutations; see [`routes`] and the
 //!   OpenAPI document served at `/openapi.json` (`openapi.json` in this crate, checked
 //!   against [`route_table`] by a test).
@@ -66,6 +67,7 @@ pub mod config;
 pub mod error;
 pub mod ledger;
 pub mod metrics;
+pub mod publishing;
 pub mod ratelimit;
 pub mod routes;
 pub mod service;
@@ -203,6 +205,7 @@ pub async fn serve(
     // Witness cosigning tasks (none without configured witnesses), stopped before the log.
     let (stop_witnessing, witnessing_stopped) = tokio::sync::watch::channel(false);
     let witness_tasks = state.witnesses().spawn(&state, &witnessing_stopped);
+    let publish_task = publishing::spawn(&state, &witnessing_stopped);
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(
         listener,
@@ -233,6 +236,15 @@ pub async fn serve(
     for t in witness_tasks {
         if tokio::time::timeout(witness_wait, t).await.is_err() {
             tracing::warn!("a witness submission did not finish in time; closing the log anyway");
+        }
+    }
+    if let Some(t) = publish_task {
+        // a cycle in progress may finish; an aborted one leaves the bucket consistent (its
+        // checkpoint is written last) and the next start resumes from it
+        let abort = t.abort_handle();
+        if tokio::time::timeout(grace, t).await.is_err() {
+            abort.abort();
+            tracing::warn!("publishing did not finish its cycle in time; it resumes on restart");
         }
     }
     state.service().close().await;

@@ -98,7 +98,7 @@ async fn read_file(path: &Path) -> Option<Vec<u8>> {
 
 /// The page's own `<meta>` policy (kept for static hosting) widened the same way as the header:
 /// browsers enforce both, so a partner log allowed by only one would stay blocked.
-fn with_connect_src(body: Vec<u8>, csp: &str) -> Vec<u8> {
+pub(crate) fn with_connect_src(body: Vec<u8>, csp: &str) -> Vec<u8> {
     let Some(directive) = csp
         .split(';')
         .map(str::trim)
