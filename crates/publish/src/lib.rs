@@ -301,7 +301,9 @@ impl<S: Source> Publisher<S> {
             set.insert(path, bytes)
                 .map_err(|e| SourceError::new(e.to_string()))?;
         }
-        let ours = set.root(size).map_err(|e| SourceError::new(e.to_string()))?;
+        let ours = set
+            .root(size)
+            .map_err(|e| SourceError::new(e.to_string()))?;
         Ok(merkle::hashes_equal(&ours, root))
     }
 

@@ -311,8 +311,7 @@ fn mth(leaves: &[[u8; 32]]) -> [u8; 32] {
 fn expected_tiles(entries: &[Vec<u8>], size: u64) -> BTreeMap<String, Vec<u8>> {
     let size = usize::try_from(size).unwrap();
     let mut out = BTreeMap::new();
-    let mut bundle_index = 0u64;
-    for chunk in entries[..size].chunks(256) {
+    for (bundle_index, chunk) in entries[..size].chunks(256).enumerate() {
         let mut bundle = Vec::new();
         for e in chunk {
             bundle.extend_from_slice(&u16::try_from(e.len()).unwrap().to_be_bytes());
@@ -320,11 +319,10 @@ fn expected_tiles(entries: &[Vec<u8>], size: u64) -> BTreeMap<String, Vec<u8>> {
         }
         let path = TilePath {
             kind: TileKind::Entries,
-            index: bundle_index,
+            index: bundle_index as u64,
             width: u16::try_from(chunk.len()).unwrap(),
         };
         out.insert(path.to_path(), bundle);
-        bundle_index += 1;
     }
     let mut hashes: Vec<[u8; 32]> = entries[..size].iter().map(|e| leaf(e)).collect();
     let mut level = 0u8;

@@ -57,14 +57,24 @@ fn file(key: &str, body: &[u8], content_type: &str, cache: &str) -> SiteFile {
 fn site(state: &AppState) -> Vec<SiteFile> {
     let s = state.service();
     let mut out = vec![
-        file("trust-list", s.trust_list_cose(), "application/cose", "public, max-age=300"),
+        file(
+            "trust-list",
+            s.trust_list_cose(),
+            "application/cose",
+            "public, max-age=300",
+        ),
         file(
             "trust-list.json",
             s.trust_list_json(),
             "application/json",
             "public, max-age=300",
         ),
-        file("schemes", s.schemes_json(), "application/json", "public, max-age=300"),
+        file(
+            "schemes",
+            s.schemes_json(),
+            "application/json",
+            "public, max-age=300",
+        ),
     ];
     let www = &state.config().www_dir;
     let page = std::fs::read(www.join("index.html"))
@@ -106,8 +116,7 @@ pub fn spawn(
     };
     let interval = Duration::from_secs(cfg.publish_interval_secs.max(1));
     let wake = state.service().ledger().subscribe();
-    let publisher =
-        Publisher::new(store, &prefix, ServerLog(state.clone())).with_site(site(state));
+    let publisher = Publisher::new(store, &prefix, ServerLog(state.clone())).with_site(site(state));
     let stop = stop.clone();
     tracing::info!(url = %cfg.publish_url, "publishing the read side");
     Some(tokio::spawn(async move {
