@@ -58,7 +58,7 @@ use object_store::{
 
 pub use site::{content_type, www_files};
 pub use source::{Source, SourceError};
-pub use target::{TargetError, s3_store};
+pub use target::{TargetError, install_crypto_provider, s3_store};
 pub use tiles_plan::tiles_between;
 
 /// `Cache-Control` of tiles and entry bundles: they never change.

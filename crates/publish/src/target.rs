@@ -20,6 +20,15 @@ pub enum TargetError {
     Config(#[from] object_store::Error),
 }
 
+/// Installs ring as the process's TLS crypto provider, if none is installed yet. reqwest is
+/// built without a default provider (ring, already in the tree through ureq, instead of
+/// building aws-lc from C), so a `reqwest::Client` may only be built after this; [`s3_store`]
+/// calls it.
+pub fn install_crypto_provider() {
+    // Err = a provider is already installed: fine
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// An S3 client for `url` (`s3://<bucket>[/<prefix>]`) at `endpoint` (plain `http://` allowed,
 /// for local servers), with `keys` (access key id, secret) or else the `AWS_*` environment;
 /// returns the store and the key prefix inside the bucket.
@@ -31,9 +40,7 @@ pub fn s3_store(
     endpoint: Option<&str>,
     keys: Option<(&str, &str)>,
 ) -> Result<(Arc<dyn ObjectStore>, String), TargetError> {
-    // reqwest is built without a default TLS provider (ring, already in the tree, instead of
-    // aws-lc): install it once per process; a second call finds it installed.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_crypto_provider();
     let rest = url
         .strip_prefix("s3://")
         .ok_or_else(|| TargetError::Url(url.to_owned()))?;

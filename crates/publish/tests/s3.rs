@@ -150,6 +150,7 @@ async fn start_moto() -> S3 {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
     let endpoint = format!("http://127.0.0.1:{port}");
+    cyberlabel_publish::install_crypto_provider();
     let client = reqwest::Client::new();
     // moto answers once it is up; creating the bucket is the readiness probe
     for attempt in 0.. {
