@@ -49,7 +49,10 @@ async fn main() {
     for t in tickets {
         t.await.unwrap().unwrap();
     }
-    eprintln!("log of {n} entries built in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "log of {n} entries built in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 
     let (_guard, endpoint, keys, name) = match moto {
         Some(python) => {
@@ -59,7 +62,14 @@ async fn main() {
                 .unwrap()
                 .port();
             let child = std::process::Command::new(python)
-                .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+                .args([
+                    "-m",
+                    "moto.server",
+                    "-H",
+                    "127.0.0.1",
+                    "-p",
+                    &port.to_string(),
+                ])
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn()
@@ -98,11 +108,15 @@ async fn main() {
                     });
                 }
             });
-            (Guard::Dir(dir), format!("http://{addr}"), ("k", "s"), "s3s-fs")
+            (
+                Guard::Dir(dir),
+                format!("http://{addr}"),
+                ("k", "s"),
+                "s3s-fs",
+            )
         }
     };
-    let (store, prefix) =
-        s3_store(&format!("s3://{BUCKET}"), Some(&endpoint), Some(keys)).unwrap();
+    let (store, prefix) = s3_store(&format!("s3://{BUCKET}"), Some(&endpoint), Some(keys)).unwrap();
     let mut p = Publisher::new(store, &prefix, Arc::clone(&log));
     let t = Instant::now();
     let r = p.publish_once(&|_| {}).await.unwrap();
@@ -116,7 +130,10 @@ async fn main() {
         r.bytes as f64 / secs / 1e6
     );
     // a second cycle after one more entry: the incremental cost
-    log.submit(Submission::entry(vec![7; 300])).await.unwrap().unwrap();
+    log.submit(Submission::entry(vec![7; 300]))
+        .await
+        .unwrap()
+        .unwrap();
     let t = Instant::now();
     let r = p.publish_once(&|_| {}).await.unwrap();
     println!(

@@ -222,16 +222,23 @@ fn claim(serial: u64) -> Claim {
     }
 }
 
-/// A cyberlabel log on a temporary sled database: its trust list, then labels.
-async fn new_log() -> Log {
-    let db = sled::Config::new().temporary(true).open().unwrap();
+fn log_config() -> LogConfig {
     let mut c = LogConfig::new(
         ORIGIN,
         SigningKey::from_bytes(&[11; 32]),
         EntryPolicy::Cyberlabel(anchor().verifying_key()),
     );
     c.max_delay = Duration::from_millis(1);
-    let log = Log::open(db, c).unwrap();
+    c
+}
+
+/// A cyberlabel log on a temporary sled database: its trust list, then labels.
+async fn new_log() -> Log {
+    new_log_in(sled::Config::new().temporary(true).open().unwrap()).await
+}
+
+async fn new_log_in(db: sled::Db) -> Log {
+    let log = Log::open(db, log_config()).unwrap();
     log.submit(Submission::entry(trust_list_entry()))
         .await
         .unwrap()
@@ -398,9 +405,16 @@ async fn check_copy(store: &dyn ObjectStore, log: &Log, sizes: &[u64]) -> usize 
 
 /// Tile and bundle objects under `mirror/` with their ETags.
 async fn list_tiles(store: &dyn ObjectStore) -> BTreeMap<String, Option<String>> {
+    list_tiles_under(store, "mirror/tile").await
+}
+
+async fn list_tiles_under(
+    store: &dyn ObjectStore,
+    under: &str,
+) -> BTreeMap<String, Option<String>> {
     use futures::StreamExt as _;
     let mut out = BTreeMap::new();
-    let mut list = store.list(Some(&Path::from("mirror/tile")));
+    let mut list = store.list(Some(&Path::from(under)));
     while let Some(meta) = list.next().await {
         let meta = meta.unwrap();
         out.insert(meta.location.to_string(), meta.e_tag.clone());
@@ -596,4 +610,113 @@ async fn a_different_object_at_a_tile_path_is_the_alarm() {
             other => panic!("expected the changed tile to be reported, got {other:?}"),
         }
     }
+}
+
+const CHILD_DIR: &str = "CYBERLABEL_PUBLISH_CHILD_DIR";
+const CHILD_ENDPOINT: &str = "CYBERLABEL_PUBLISH_CHILD_ENDPOINT";
+
+/// The publisher process `a_killed_publisher_process_resumes_on_restart` kills: it publishes
+/// the log in `$CYBERLABEL_PUBLISH_CHILD_DIR` to `$CYBERLABEL_PUBLISH_CHILD_ENDPOINT`, says
+/// `PUBLISH-CHILD AT <n>` once it has written n tiles and waits there (mid-cycle, requests in flight) for the
+/// parent's SIGKILL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "child process of a_killed_publisher_process_resumes_on_restart"]
+async fn publish_child() {
+    use std::io::{BufRead as _, Write as _};
+    let dir =
+        std::env::var(CHILD_DIR).expect("run by a_killed_publisher_process_resumes_on_restart");
+    let endpoint = std::env::var(CHILD_ENDPOINT).unwrap();
+    let log = Arc::new(Log::open(sled::open(&dir).unwrap(), log_config()).unwrap());
+    let (store, prefix) = s3_store(
+        &format!("s3://{BUCKET}/killed"),
+        Some(&endpoint),
+        Some((KEY_ID, SECRET)),
+    )
+    .unwrap();
+    let mut p = Publisher::new(store, &prefix, log);
+    let progress = |pr: Progress| {
+        if pr.phase == "tiles" && pr.done == 6 {
+            let mut out = std::io::stdout().lock();
+            // own line: the test harness has printed "test publish_child ... " without one
+            writeln!(out, "\nPUBLISH-CHILD AT {}", pr.done).unwrap();
+            out.flush().unwrap();
+            // blocks the publishing task here until killed
+            let mut line = String::new();
+            let _ = std::io::stdin().lock().read_line(&mut line);
+        }
+    };
+    p.publish_once(&progress).await.unwrap();
+    println!("\nPUBLISH-CHILD DONE");
+}
+
+/// (b) with a real process kill: a `publish_child` process is SIGKILLed in the middle of a
+/// cycle (six tiles written, more requests in flight); a new publisher resumes from the
+/// store's checkpoint, leaves what the killed one wrote as it was, and completes the copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_publisher_process_resumes_on_restart() {
+    use std::io::BufRead as _;
+    let s3 = start_s3s_fs().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = s3.store("");
+    {
+        let log = Arc::new(new_log_in(sled::open(dir.path()).unwrap()).await);
+        issue(&log, 299).await;
+        let mut p = Publisher::new(Arc::clone(&store), "killed", Arc::clone(&log));
+        assert_eq!(p.publish_once(&quiet).await.unwrap().size, 300);
+        issue(&log, 1700).await;
+        revoke(&log, 1000).await;
+    } // the log is closed: the child opens the same database
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "publish_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_DIR, dir.path())
+        .env(CHILD_ENDPOINT, &s3.endpoint)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.starts_with("PUBLISH-CHILD "))
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        line.as_deref(),
+        Some("PUBLISH-CHILD AT 6"),
+        "the child did not stop mid-cycle"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let cp = get(&*store, "killed/checkpoint").await.unwrap();
+    assert_eq!(
+        checkpoint::size_of(std::str::from_utf8(&cp).unwrap()),
+        Some(300)
+    );
+    let before = list_tiles_under(&*store, "killed/tile").await;
+    let log = Arc::new(Log::open(sled::open(dir.path()).unwrap(), log_config()).unwrap());
+    let mut p = Publisher::new(Arc::clone(&store), "killed", Arc::clone(&log));
+    let r = p.publish_once(&quiet).await.unwrap();
+    assert_eq!((r.from, r.size), (300, 2001));
+    assert!(r.already_there >= 6, "{r:?}");
+    let after = list_tiles_under(&*store, "killed/tile").await;
+    for (k, etag) in &before {
+        assert_eq!(
+            after.get(k),
+            Some(etag),
+            "{k} was rewritten after the restart"
+        );
+    }
+    let prefixed = object_store::prefix::PrefixStore::new(Arc::clone(&store), "killed");
+    check_copy(&prefixed, &log, &[300]).await;
 }
