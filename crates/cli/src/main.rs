@@ -69,7 +69,7 @@ enum Command {
         after_help = "An issuing body adds its own schemes without a code change: set CYBERLABEL_CATALOG to a JSON file in the format of `cyberlabel schemes --json`; every command merges it into the built-in catalog."
     )]
     Schemes(schemes::Args),
-    /// Trust lists: edit (key rotation and compromise, witnesses, witness policy), diff, sign, show.
+    /// Trust lists: create and edit (issuers and their keys, logs and partner logs, witnesses and policies, equivalences), diff, sign, show.
     #[command(subcommand, name = "trust-list")]
     TrustList(trust_list::Command),
     #[command(flatten)]

@@ -465,6 +465,7 @@ fn help_lists_exactly_the_commands_that_exist() {
         "client",
         "audit",
         "witness",
+        "publish",
         "help",
     ];
     assert_eq!(listed, expected, "{stdout}");
