@@ -108,20 +108,14 @@ impl Reply {
 impl Api {
     /// A client for `base` (http:// or https://) presenting `token`.
     pub fn new(base: &str, token: &str) -> Result<Self> {
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            bail!("server URL {base:?} must start with http:// or https://");
-        }
+        let base = crate::fetch::http_base(base, "server URL")?;
         if !token.starts_with("clt_") {
             bail!("the bearer token must start with clt_ (as `cyberlabel token create` prints it)");
         }
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(300)))
-            .build();
         Ok(Self {
-            base: base.trim_end_matches('/').to_owned(),
+            base,
             token: token.to_owned(),
-            agent: ureq::Agent::new_with_config(config),
+            agent: crate::fetch::agent(Duration::from_secs(300)),
         })
     }
 

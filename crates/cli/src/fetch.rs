@@ -25,16 +25,9 @@ impl Fetcher {
     /// # Errors
     /// A base that is not an `http://` or `https://` URL.
     pub fn new(base: &str) -> Result<Self> {
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            bail!("log URL {base:?} must start with http:// or https://");
-        }
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build();
         Ok(Self {
-            base: base.trim_end_matches('/').to_owned(),
-            agent: ureq::Agent::new_with_config(config),
+            base: http_base(base, "log URL")?,
+            agent: agent(Duration::from_secs(30)),
             fetched: AtomicU64::new(0),
             requests: AtomicU64::new(0),
         })
@@ -95,4 +88,27 @@ impl Fetcher {
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }
+}
+
+/// `base` without its trailing `/`, refused unless it is an `http://` or `https://` URL (`what`
+/// names it in the error).
+///
+/// # Errors
+/// Any other scheme.
+pub fn http_base(base: &str, what: &str) -> Result<String> {
+    if !(base.starts_with("http://") || base.starts_with("https://")) {
+        bail!("{what} {base:?} must start with http:// or https://");
+    }
+    Ok(base.trim_end_matches('/').to_owned())
+}
+
+/// An HTTP agent that returns error statuses as responses (callers read them) and gives up on
+/// a request after `timeout`.
+#[must_use]
+pub fn agent(timeout: Duration) -> ureq::Agent {
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .build();
+    ureq::Agent::new_with_config(config)
 }

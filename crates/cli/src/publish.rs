@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use cyberlabel_core::tiles::TilePath;
 use cyberlabel_publish::{Progress, Publisher, SiteFile, Source, SourceError};
 
@@ -55,16 +55,9 @@ struct HttpLog {
 
 impl HttpLog {
     fn new(base: &str) -> Result<Self> {
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            bail!("--from {base:?} must start with http:// or https://");
-        }
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build();
         Ok(Self {
-            base: base.trim_end_matches('/').to_owned(),
-            agent: ureq::Agent::new_with_config(config),
+            base: crate::fetch::http_base(base, "--from")?,
+            agent: crate::fetch::agent(Duration::from_secs(30)),
         })
     }
 

@@ -20,11 +20,13 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+mod common;
+use common::claim_in;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use cyberlabel_core::admission::Replay;
 use cyberlabel_core::checkpoint;
-use cyberlabel_core::claim::{Assessment, Claim, ProvisionSet};
 use cyberlabel_core::cose;
 use cyberlabel_core::merkle::{leaf_hash, verify_consistency, verify_inclusion};
 use cyberlabel_core::status::{self, BUCKET_LABELS, State, verify_status_proof};
@@ -73,23 +75,8 @@ fn trust_list() -> Vec<u8> {
 }
 
 fn label(serial: u64) -> Vec<u8> {
-    let claim = Claim {
-        scheme: "SG-CLS".into(),
-        catalog_version: 1,
-        level: 2,
-        manufacturer: "Crash Devices".into(),
-        product: format!("Cam {serial}"),
-        hardware_versions: "1".into(),
-        firmware_versions: "2.0".into(),
-        category: 1,
-        issued_at: 19_675 * 86_400,
-        expires_at: 20_833 * 86_400,
-        support_end: 20_833 * 86_400 - 1,
-        provisions: ProvisionSet::from_indices([0u8, 1, 2]),
-        assessment: Assessment::SelfDeclared,
-        serial,
-        supersedes: None,
-    };
+    let mut claim = claim_in("SG-CLS", serial, None);
+    claim.product = format!("Cam {serial}");
     cose::sign_label(&claim, &issuer())
 }
 

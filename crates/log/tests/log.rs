@@ -6,9 +6,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+mod common;
+use common::claim_in;
+
 use cyberlabel_core::admission::Replay;
 use cyberlabel_core::checkpoint::{self, Checkpoint};
-use cyberlabel_core::claim::{Assessment, Claim, ProvisionSet};
+use cyberlabel_core::claim::Claim;
 use cyberlabel_core::cose;
 use cyberlabel_core::merkle::{leaf_hash, verify_consistency, verify_inclusion};
 use cyberlabel_core::status::{EffectError, State, verify_status_proof};
@@ -514,27 +517,6 @@ fn forged_and_unauthorised_entries_are_refused_at_append() {
 
 fn claim(serial: u64, supersedes: Option<u64>) -> Claim {
     claim_in("SG-CLS", serial, supersedes)
-}
-
-fn claim_in(scheme: &str, serial: u64, supersedes: Option<u64>) -> Claim {
-    Claim {
-        scheme: scheme.into(),
-        catalog_version: 1,
-        level: 2,
-        manufacturer: "Acme".into(),
-        product: "Cam 1".into(),
-        hardware_versions: "1".into(),
-        firmware_versions: "2.0".into(),
-        category: 1,
-        // Claim dates are whole days (FORMATS §1).
-        issued_at: 19_675 * 86_400,
-        expires_at: 20_833 * 86_400,
-        support_end: 20_833 * 86_400 - 1,
-        provisions: ProvisionSet::from_indices([0u8, 1, 2]),
-        assessment: Assessment::SelfDeclared,
-        serial,
-        supersedes,
-    }
 }
 
 fn issue(log: &Log, key: &SigningKey, supersedes: Option<u64>) -> Result<Appended, AppendError> {

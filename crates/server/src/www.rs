@@ -51,21 +51,11 @@ pub fn csp(log_urls: &[&str]) -> String {
 /// Largest static file served (the wasm module is ~150–300 KB).
 const MAX_FILE: u64 = 8 * 1024 * 1024;
 
+/// The file's `Content-Type`: the table the published copy uses too, so a page served from a
+/// bucket gets the same headers.
 fn content_type(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
-        "html" => "text/html; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "wasm" => "application/wasm",
-        "json" => "application/json",
-        "webmanifest" => "application/manifest+json",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "ico" => "image/x-icon",
-        "txt" => "text/plain; charset=utf-8",
-        "woff2" => "font/woff2",
-        _ => "application/octet-stream",
-    }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    cyberlabel_publish::content_type(name)
 }
 
 /// Sanitised relative path, or `None` if any segment is unsafe.

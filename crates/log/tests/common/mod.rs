@@ -1,0 +1,25 @@
+//! Test fixtures shared by the log's integration tests.
+
+use cyberlabel_core::claim::{Assessment, Claim, ProvisionSet};
+
+/// A valid self-declared claim of `scheme` at log index `serial` (whole-day dates).
+pub fn claim_in(scheme: &str, serial: u64, supersedes: Option<u64>) -> Claim {
+    Claim {
+        scheme: scheme.into(),
+        catalog_version: 1,
+        level: 2,
+        manufacturer: "Acme".into(),
+        product: "Cam 1".into(),
+        hardware_versions: "1".into(),
+        firmware_versions: "2.0".into(),
+        category: 1,
+        // Claim dates are whole days (FORMATS §1).
+        issued_at: 19_675 * 86_400,
+        expires_at: 20_833 * 86_400,
+        support_end: 20_833 * 86_400 - 1,
+        provisions: ProvisionSet::from_indices([0u8, 1, 2]),
+        assessment: Assessment::SelfDeclared,
+        serial,
+        supersedes,
+    }
+}
