@@ -398,12 +398,19 @@ fn day_start(days: u64, field: Field) -> Result<u64, ClaimError> {
     days.checked_mul(DAY).ok_or(ClaimError::WrongType(field))
 }
 
+/// Whether a validity ending at `expires_at` (the first second no longer valid) has ended at
+/// `now`: the one expiry rule, for claims and for what is derived from them.
+#[must_use]
+pub fn expired(expires_at: u64, now: u64) -> bool {
+    now >= expires_at
+}
+
 impl Claim {
     /// Whether the label's validity has ended at `now`: `expires_at` is the first second it is
     /// no longer valid (FORMATS §1), the one rule the verdict, the API and the CLI use.
     #[must_use]
     pub fn expired_at(&self, now: u64) -> bool {
-        now >= self.expires_at
+        expired(self.expires_at, now)
     }
 
     /// The deterministic CBOR encoding (FORMATS §1). Infallible: call [`Claim::check`] first

@@ -25,6 +25,7 @@ pub mod merkle;
 pub mod note;
 pub mod online;
 mod proof_text;
+pub mod register;
 pub mod status;
 pub mod tiles;
 pub mod tlog_proof;

@@ -69,6 +69,7 @@ pub mod ledger;
 pub mod metrics;
 pub mod publishing;
 pub mod ratelimit;
+pub mod register;
 pub mod routes;
 pub mod service;
 pub mod witnessing;
@@ -102,6 +103,7 @@ struct Inner {
     write_limit: RateLimiter,
     service: Service,
     witnesses: witnessing::Witnesses,
+    register: register::Register,
 }
 
 impl AppState {
@@ -117,7 +119,10 @@ impl AppState {
         let tokens = TokenStore::open(&db).map_err(|e| StartError::Other(e.to_string()))?;
         let metrics = Arc::new(Metrics::default());
         let service = Service::open(&config, db.clone(), metrics.clone())?;
+        let register =
+            register::Register::open(&db).map_err(|e| StartError::Other(e.to_string()))?;
         Ok(Self(Arc::new(Inner {
+            register,
             read_limit: RateLimiter::new(config.read_rps, config.read_burst),
             write_limit: RateLimiter::new(config.write_rps, config.write_burst),
             config,
@@ -148,6 +153,10 @@ impl AppState {
     /// The witnesses the log gathers cosignatures from.
     pub fn witnesses(&self) -> &witnessing::Witnesses {
         &self.0.witnesses
+    }
+    /// The public register (derived from the log).
+    pub fn register(&self) -> &register::Register {
+        &self.0.register
     }
     /// The database handle (for tests and the CLI's demo set-up).
     pub fn db(&self) -> &sled::Db {
@@ -206,6 +215,7 @@ pub async fn serve(
     let (stop_witnessing, witnessing_stopped) = tokio::sync::watch::channel(false);
     let witness_tasks = state.witnesses().spawn(&state, &witnessing_stopped);
     let publish_task = publishing::spawn(&state, &witnessing_stopped);
+    let register_task = register::spawn(&state, &witnessing_stopped);
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(
         listener,
@@ -237,6 +247,9 @@ pub async fn serve(
         if tokio::time::timeout(witness_wait, t).await.is_err() {
             tracing::warn!("a witness submission did not finish in time; closing the log anyway");
         }
+    }
+    if tokio::time::timeout(grace, register_task).await.is_err() {
+        tracing::warn!("the register did not finish its fold in time; it resumes on restart");
     }
     if let Some(t) = publish_task {
         // a cycle in progress may finish; an aborted one leaves the bucket consistent (its

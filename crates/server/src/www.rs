@@ -109,7 +109,12 @@ pub(crate) fn with_connect_src(body: Vec<u8>, csp: &str) -> Vec<u8> {
 
 /// The page (`index.html`) with security headers. 503 if the page has not been built.
 pub async fn page(www: &Path, csp: &str) -> Response {
-    let Some(body) = read_file(&www.join("index.html")).await else {
+    page_file(www, "index.html", csp).await
+}
+
+/// A page of the site (`index.html`, `register.html`) with the CSP, as [`page`].
+pub async fn page_file(www: &Path, name: &str, csp: &str) -> Response {
+    let Some(body) = read_file(&www.join(name)).await else {
         return ApiError::unavailable(
             "the verifier page is not built (run `cargo xtask demo` or build wasm-verifier/www)",
         )

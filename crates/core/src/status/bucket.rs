@@ -10,7 +10,8 @@ pub const BUCKET_LABELS: u64 = 256;
 pub const BUCKET_BYTES: usize = 512;
 
 /// Stored state of a log index (expiry is computed from dates, not stored).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 #[repr(u8)]
 pub enum State {
     /// not a label, or not yet issued

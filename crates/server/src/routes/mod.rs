@@ -27,12 +27,14 @@ use crate::error::ApiError;
 mod admin;
 mod extract;
 mod read;
+mod register;
 mod write;
 
 use admin::*;
 pub use extract::Operator;
 pub use read::OPENAPI_JSON;
 use read::*;
+use register::*;
 use write::*;
 
 /// Records every route as it is added, so the route table is the router's own.
@@ -92,6 +94,11 @@ fn table() -> Table {
     .get("/labels/{index}/qr.svg", qr_svg)
     .get("/labels/{index}/artwork.png", artwork_png)
     .get("/labels/{index}/artwork.svg", artwork_svg)
+    // the public register (derived from the log)
+    .get("/register", register_page)
+    .get("/register/search", register_search)
+    .get("/register/manufacturer/{file}", register_manufacturer)
+    .get("/register/manufacturers/{file}", register_manufacturers)
     // documents
     .get("/trust-list", trust_list)
     .get("/trust-list.json", trust_list_json)

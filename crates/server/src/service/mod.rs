@@ -262,6 +262,13 @@ impl Service {
         }
     }
 
+    /// The QR payload URL of the entry at `index` (what its label's QR code holds), if the log
+    /// has it.
+    pub fn payload_url(&self, index: u64) -> Option<String> {
+        let bytes = self.ledger.entry(index).ok().flatten()?;
+        Some(payload::to_url(&self.verifier_url, &bytes))
+    }
+
     /// The view of label `index` against the latest checkpoint.
     ///
     /// # Errors
