@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import {
-  startServer, mint, api, fragment, launch, newPage, open, assertPrivate, freePort, tmp, PYTHON,
+  startServer, mint, api, fragment, launch, newPage, open, verdictOf, assertPrivate, freePort, tmp, PYTHON,
 } from './harness.mjs';
 
 const BUCKET = 'static-read-side';
@@ -207,5 +207,35 @@ test('a label revoked before publication shows Revoked from the static copy', as
   assert.equal(v.report.verdict, 'revoked', JSON.stringify(v.report));
   assert.equal(v.headline, 'Revoked');
   assertPrivate(requests, secretsOf(revoked), nginx.base);
+  await context.close();
+});
+
+test('the register works from the static copy: manufacturer lookup and page, Verify into the copy', async () => {
+  const { context, page, consoleErrors } = await newPage(browser);
+  await page.goto(`${nginx.base}/register`);
+  await page.waitForFunction(() => document.body.dataset.loaded === 'yes');
+  assert.equal(await page.evaluate(() => document.body.dataset.ready), 'static');
+  await page.fill('#f-manufacturer', 'acme devices pte');
+  await page.click('#go');
+  await page.waitForFunction(() => /found/.test(document.getElementById('summary').textContent));
+  const link = await page.$eval('#results a', (a) => a.getAttribute('href'));
+  assert.equal(link, '/register?m=acme-devices-pte-ltd');
+  await page.goto(`${nginx.base}${link}`);
+  await page.waitForFunction(() => document.body.dataset.loaded === 'yes');
+  const items = await page.$$eval('#results > li', (lis) => lis.map((li) => ({
+    index: Number(li.dataset.index), text: li.innerText, verify: li.querySelector('a')?.getAttribute('href'),
+  })));
+  const g = items.find((l) => l.index === genuine.index);
+  const r = items.find((l) => l.index === revoked.index);
+  assert.ok(g && r, JSON.stringify(items.map((l) => l.index)));
+  assert.match(g.text, /active/);
+  assert.match(r.text, /revoked/);
+  assert.match(r.text, /Revoked \(entry \d+\) — reason 6/);
+  // the Verify link stays on the static copy and gives the log's verdict
+  await page.goto(`${nginx.base}${r.verify}`);
+  const v = await verdictOf(page);
+  assert.equal(v.dom, 'revoked', v.text);
+  // the only failed request: the search API, which a static copy does not have
+  assert.deepEqual(consoleErrors.filter((e) => !/favicon|\/register\/search\?limit=1|404/.test(e)), []);
   await context.close();
 });

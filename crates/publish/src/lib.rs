@@ -10,6 +10,7 @@
 //! | `tile/entries/<N>[.p/<W>]` | entry bundles | once (`If-None-Match: *`) | [`IMMUTABLE`] |
 //! | `status/<N>` | status proofs (embed a checkpoint) | every cycle | [`SHORT`] |
 //! | site files (`trust-list`, `v`, `assets/…`) | given by the caller ([`SiteFile`]) | when changed | the file's |
+//! | derived files (`register/…`) | from the source ([`Source::derived_files`]) | when changed since the last cycle (all after a start) | the file's |
 //! | `checkpoint` | the signed checkpoint with its cosignatures | **last**, compare-and-swap on its ETag | [`SHORT`] |
 //!
 //! **Order and crash safety.** One cycle ([`Publisher::publish_once`]) takes the log's latest
@@ -177,6 +178,8 @@ pub struct Publisher<S: Source> {
     site_written: HashMap<String, Vec<u8>>,
     /// `None` until the store's checkpoint has been read
     published: Option<Option<Published>>,
+    /// the source's mark for derived files written (0 after a start: all are rewritten once)
+    derived_since: u64,
 }
 
 impl<S: Source> Publisher<S> {
@@ -189,6 +192,7 @@ impl<S: Source> Publisher<S> {
             site: Vec::new(),
             site_written: HashMap::new(),
             published: None,
+            derived_since: 0,
         }
     }
 
@@ -347,7 +351,10 @@ impl<S: Source> Publisher<S> {
             from,
             ..Report::default()
         };
-        if published.as_ref().is_some_and(|p| p.text == text) && !site_changed {
+        let (derived, derived_mark) = self.source.derived_files(self.derived_since)?;
+        if published.as_ref().is_some_and(|p| p.text == text) && !site_changed && derived.is_empty()
+        {
+            self.derived_since = derived_mark;
             return Ok(report);
         }
         report.changed = true;
@@ -466,7 +473,44 @@ impl<S: Source> Publisher<S> {
             self.site_written.insert(f.key, f.body);
         }
 
-        // 4. the checkpoint, last, compare-and-swap
+        // 4. files derived from the log (the register's shards), when changed
+        let total = derived.len() as u64;
+        let mut jobs = Vec::with_capacity(derived.len());
+        for f in derived {
+            jobs.push((self.key(&f.key), f));
+        }
+        let mut results = futures::stream::iter(jobs)
+            .map(|(key, f)| {
+                let store = Arc::clone(&store);
+                async move {
+                    let n = f.body.len() as u64;
+                    put_overwrite(
+                        &*store,
+                        key,
+                        Bytes::from(f.body),
+                        &f.content_type,
+                        &f.cache_control,
+                    )
+                    .await
+                    .map(|()| n)
+                }
+            })
+            .buffer_unordered(CONCURRENCY);
+        let mut done = 0;
+        while let Some(r) = results.next().await {
+            report.bytes += r?;
+            report.written += 1;
+            done += 1;
+            progress(Progress {
+                phase: "derived",
+                done,
+                total,
+            });
+        }
+        drop(results);
+        self.derived_since = derived_mark;
+
+        // 5. the checkpoint, last, compare-and-swap
         if published.as_ref().is_none_or(|p| p.text != text) {
             let key = self.key("checkpoint");
             let mode = match &published {

@@ -86,6 +86,15 @@ pub fn www_files(www: &Path, page: Option<Vec<u8>>) -> std::io::Result<Vec<SiteF
                 stack.push(path);
             } else if ft.is_file() {
                 let body = std::fs::read(entry.path())?;
+                if path == "register.html" {
+                    // the register's search page, at the path the server serves it
+                    out.push(SiteFile {
+                        key: "register".into(),
+                        body: body.clone(),
+                        content_type: content_type(&name).into(),
+                        cache_control: PAGE_CACHE.into(),
+                    });
+                }
                 if path == "sw.js" {
                     out.push(SiteFile {
                         key: "sw.js".into(),

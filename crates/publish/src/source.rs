@@ -44,6 +44,15 @@ pub trait Source: Send + Sync {
     /// # Errors
     /// [`SourceError`].
     fn status_proof(&self, bucket: u64) -> Result<Option<String>, SourceError>;
+    /// Files derived from the log that changed after the mark `since` (0: all of them), and
+    /// the mark to ask from next time — e.g. the public register's static shards. Written
+    /// after the status proofs and before the checkpoint, overwriting. None by default.
+    ///
+    /// # Errors
+    /// [`SourceError`].
+    fn derived_files(&self, since: u64) -> Result<(Vec<crate::SiteFile>, u64), SourceError> {
+        Ok((Vec::new(), since))
+    }
 }
 
 impl Source for Log {
@@ -71,5 +80,8 @@ impl<T: Source + ?Sized> Source for Arc<T> {
     }
     fn status_proof(&self, bucket: u64) -> Result<Option<String>, SourceError> {
         (**self).status_proof(bucket)
+    }
+    fn derived_files(&self, since: u64) -> Result<(Vec<crate::SiteFile>, u64), SourceError> {
+        (**self).derived_files(since)
     }
 }

@@ -42,7 +42,50 @@ impl Source for ServerLog {
             .status_proof(bucket)
             .map_err(|e| SourceError::new(e.to_string()))
     }
+    /// The register's static shards: the manufacturer pages changed since `since` (each with
+    /// every label), and the first-character lists that name them.
+    fn derived_files(&self, since: u64) -> Result<(Vec<SiteFile>, u64), SourceError> {
+        let err = |e: crate::register::RegisterError| SourceError::new(e.to_string());
+        let reg = self.0.register();
+        let service = self.0.service();
+        reg.catch_up(service.ledger(), u64::MAX).map_err(err)?;
+        let (slugs, mark) = reg.changed_since(since).map_err(err)?;
+        let now = crate::now_unix();
+        let verifier = |i| service.payload_url(i);
+        let mut out = Vec::new();
+        let mut shards = std::collections::BTreeSet::new();
+        for slug in slugs {
+            let Some(page) = reg
+                .manufacturer_page(&slug, None, usize::MAX, now, &verifier)
+                .map_err(err)?
+            else {
+                continue;
+            };
+            let body = serde_json::to_vec(&page).map_err(|e| SourceError::new(e.to_string()))?;
+            out.push(file(
+                &format!("register/manufacturer/{slug}.json"),
+                &body,
+                "application/json",
+                REGISTER_CACHE,
+            ));
+            shards.insert(crate::register::shard_of(&slug));
+        }
+        for shard in shards {
+            let list = reg.manufacturer_list(&shard).map_err(err)?;
+            let body = serde_json::to_vec(&list).map_err(|e| SourceError::new(e.to_string()))?;
+            out.push(file(
+                &format!("register/manufacturers/{shard}.json"),
+                &body,
+                "application/json",
+                REGISTER_CACHE,
+            ));
+        }
+        Ok((out, mark))
+    }
 }
+
+/// The register's shards change with the log: cached as briefly as the status proofs.
+const REGISTER_CACHE: &str = "public, max-age=60";
 
 fn file(key: &str, body: &[u8], content_type: &str, cache: &str) -> SiteFile {
     SiteFile {
