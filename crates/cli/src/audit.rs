@@ -11,7 +11,6 @@
 //! A run with findings does not move the saved state forward, so every later run reports them
 //! again until someone looks.
 
-use std::io::IsTerminal as _;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -199,16 +198,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut counts = Counts::default();
     let mut watched = Vec::new();
     if tree_ok && cp.size > progress.size() {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let b = indicatif::ProgressBar::new(cp.size - progress.size());
-            b.set_message("entries");
-            b
-        });
-        let on_progress = |done: u64| {
-            if let Some(b) = &bar {
-                b.set_position(done);
-            }
-        };
+        let bar = crate::util::progress(cp.size - progress.size(), "entries");
+        let on_progress = |done: u64| bar.set_position(done);
         let opts = ReplayOptions {
             watch: args.watch.as_deref(),
             on_progress: &on_progress,
@@ -217,9 +208,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         };
         let out = audit_replay::replay(&fetcher, &mut progress, cp.size, &opts)
             .context("replaying the log's entries")?;
-        if let Some(b) = &bar {
-            b.finish_and_clear();
-        }
+        bar.finish_and_clear();
         findings.extend(out.findings);
         counts = out.counts;
         watched = out.watched;

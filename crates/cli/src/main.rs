@@ -20,6 +20,7 @@ mod audit;
 mod audit_replay;
 mod audit_state;
 mod bench_audit;
+mod bench_register;
 mod client;
 mod client_bulk;
 mod demo_witnesses;
@@ -85,6 +86,9 @@ enum Command {
     /// Audit throughput benchmark (entries/s vs raw Ed25519 verification on all cores).
     #[command(hide = true, name = "bench-audit")]
     BenchAudit(bench_audit::Args),
+    /// Public register benchmark (fold rate, search p50/p99, bytes per label).
+    #[command(hide = true, name = "bench-register")]
+    BenchRegister(bench_register::Args),
     /// Run a C2SP tlog-witness that cosigns transparency-log checkpoints (keygen, serve).
     #[command(subcommand)]
     Witness(witness::Command),
@@ -107,6 +111,7 @@ fn main() -> ExitCode {
         Command::Witness(cmd) => witness::run(cmd),
         Command::Audit(args) => audit::run(args),
         Command::BenchAudit(args) => bench_audit::run(args),
+        Command::BenchRegister(args) => bench_register::run(args),
         Command::Publish(args) => publish::run(args),
     };
     match result {

@@ -72,6 +72,18 @@ pub fn init_tracing(json: bool) {
     };
 }
 
+/// A progress bar on stderr when it is a terminal, else a hidden one (logs stay clean).
+pub fn progress(total: u64, message: &'static str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal as _;
+    if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(total);
+        b.set_message(message);
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

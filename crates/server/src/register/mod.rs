@@ -578,37 +578,7 @@ impl Register {
         }
         let limit = limit.clamp(1, MAX_LIMIT);
         let indexed_size = self.indexed_size()?;
-        // The narrowest key range the query names; with none, every listing.
-        let words = q.query_words();
-        let longest = words.iter().max_by_key(|w| w.len());
-        let mut prefix = Vec::new();
-        if let Some(w) = longest {
-            prefix.push(b'w');
-            prefix.extend_from_slice(w.as_bytes());
-        } else if let Some(m) = &q.manufacturer {
-            prefix.push(b'm');
-            prefix.extend_from_slice(register::fold(m).as_bytes());
-        } else if let Some(m) = &q.model {
-            prefix.push(b'p');
-            prefix.extend_from_slice(register::fold(m).as_bytes());
-        } else if let Some(state) = q.status.as_deref().and_then(|s| match s {
-            "suspended" => Some(State::Suspended),
-            "revoked" => Some(State::Revoked),
-            "superseded" => Some(State::Superseded),
-            _ => None,
-        }) {
-            prefix.extend_from_slice(&[b't', state as u8, 0]);
-        } else if let Some(s) = &q.scheme {
-            prefix.push(b's');
-            prefix.extend_from_slice(s.as_bytes());
-            prefix.push(0);
-            if let Some(l) = q.level {
-                prefix.push(l);
-                prefix.push(0);
-            }
-        } else {
-            prefix.push(b'l');
-        }
+        let prefix = self.driving_prefix(q)?;
         let by_key = prefix[0] != b'l';
         let mut results: Vec<Listing> = Vec::new();
         let mut seen = std::collections::HashSet::new();
@@ -634,6 +604,63 @@ impl Register {
             next: walk.next,
             scanned: walk.scanned,
         })
+    }
+
+    /// The key range a search walks: of the ranges its criteria name (each word, manufacturer,
+    /// model, a non-active status, scheme and level), the one with the fewest keys, counted up
+    /// to [`MAX_SCAN`]; with no criterion, every listing, newest first.
+    fn driving_prefix(&self, q: &Query) -> Result<Vec<u8>, RegisterError> {
+        let mut ranges: Vec<Vec<u8>> = Vec::new();
+        let key = |kind: u8, text: &[u8]| {
+            let mut k = vec![kind];
+            k.extend_from_slice(text);
+            k
+        };
+        for w in q.query_words() {
+            ranges.push(key(b'w', w.as_bytes()));
+        }
+        if let Some(m) = &q.manufacturer {
+            ranges.push(key(b'm', register::fold(m).as_bytes()));
+        }
+        if let Some(m) = &q.model {
+            ranges.push(key(b'p', register::fold(m).as_bytes()));
+        }
+        if let Some(state) = q.status.as_deref().and_then(|s| match s {
+            "suspended" => Some(State::Suspended),
+            "revoked" => Some(State::Revoked),
+            "superseded" => Some(State::Superseded),
+            _ => None,
+        }) {
+            ranges.push(vec![b't', state as u8, 0]);
+        }
+        if let Some(s) = &q.scheme {
+            let mut k = key(b's', s.as_bytes());
+            k.push(0);
+            if let Some(l) = q.level {
+                k.push(l);
+                k.push(0);
+            }
+            ranges.push(k);
+        }
+        if ranges.len() <= 1 {
+            return Ok(ranges.pop().unwrap_or_else(|| vec![b'l']));
+        }
+        let mut best: Option<(usize, Vec<u8>)> = None;
+        for r in ranges {
+            let cap = best.as_ref().map_or(MAX_SCAN, |(n, _)| *n);
+            let mut n = 0;
+            for kv in self.tree.scan_prefix(&r).keys() {
+                kv?;
+                n += 1;
+                if n >= cap {
+                    break;
+                }
+            }
+            if best.as_ref().is_none_or(|(b, _)| n < *b) {
+                best = Some((n, r));
+            }
+        }
+        Ok(best.map_or_else(|| vec![b'l'], |(_, r)| r))
     }
 
     /// Walk the keys starting with `prefix` downwards from `cursor` (exclusive), calling
