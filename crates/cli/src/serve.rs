@@ -36,6 +36,21 @@ pub enum Command {
     Token(TokenCommand),
     /// Measure signing, durable issuance, HTTP issuance and read throughput (vs nginx).
     Bench(bench::BenchArgs),
+    /// Check the public register against the log's entries, or rebuild it from them (the
+    /// server must be stopped; it takes the same configuration as `serve`).
+    #[command(subcommand)]
+    Register(RegisterCommand),
+}
+
+/// `cyberlabel register …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum RegisterCommand {
+    /// Recompute the register from the log's entries and compare every label, search key,
+    /// manufacturer count and state (with the log's status map); exit 3 on a difference.
+    Check(ServeArgs),
+    /// Throw the register away and derive it again from the entries alone (the server also
+    /// does this by itself at start when the register is missing).
+    Rebuild(ServeArgs),
 }
 
 /// `cyberlabel serve`.
@@ -158,6 +173,7 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
         Command::Serve(args) => serve(args),
         Command::Token(cmd) => token(cmd),
         Command::Bench(args) => bench::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Register(cmd) => register(cmd),
     }
 }
 
@@ -307,6 +323,60 @@ fn token_over_api(cmd: &TokenCommand, server: &ServerArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn register(cmd: RegisterCommand) -> Result<ExitCode> {
+    let (args, rebuild) = match cmd {
+        RegisterCommand::Check(a) => (a, false),
+        RegisterCommand::Rebuild(a) => (a, true),
+    };
+    let cfg = config(&args)?;
+    let state = AppState::open(cfg).map_err(|e| match e {
+        cyberlabel_server::StartError::Locked(_) => {
+            anyhow::anyhow!(
+                "{e}\nstop the server first: the register is checked or rebuilt offline"
+            )
+        }
+        e => anyhow::Error::msg(e),
+    })?;
+    let ledger = state.service().ledger();
+    let outcome = if rebuild {
+        let size = ledger.size().map_err(anyhow::Error::msg)?;
+        let bar = crate::util::progress(size, "entries");
+        let done = state
+            .register()
+            .rebuild(ledger, &|n| bar.set_position(n))
+            .context("rebuilding the register")?;
+        bar.finish_and_clear();
+        let labels = state
+            .register()
+            .check(ledger)
+            .context("checking the rebuilt register")?;
+        eprintln!("register rebuilt from {done} entries: {labels} labels");
+        ExitCode::SUCCESS
+    } else {
+        match state.register().check(ledger) {
+            Ok(labels) => {
+                let at = state
+                    .register()
+                    .indexed_size()
+                    .map_err(anyhow::Error::msg)?;
+                eprintln!("register matches the log's first {at} entries: {labels} labels");
+                ExitCode::SUCCESS
+            }
+            Err(e @ cyberlabel_server::register::RegisterError::Mismatch(_)) => {
+                eprintln!("{e}\nrepair: cyberlabel register rebuild (same options)");
+                ExitCode::from(3)
+            }
+            Err(e) => return Err(e).context("checking the register"),
+        }
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    rt.block_on(state.service().close());
+    Ok(outcome)
 }
 
 fn config(args: &ServeArgs) -> Result<Config> {

@@ -183,3 +183,64 @@ fn token_create_serve_demo_and_lock_message() {
     let msg = String::from_utf8_lossy(&out.stderr);
     assert!(msg.contains("EXAMPLE key"), "{msg}");
 }
+
+/// `register check` and `register rebuild` on a stopped demo server's data: the register the
+/// server derived matches the entries; a damaged listing is found (exit 3) and a rebuild from
+/// the entries alone repairs it; while the server runs, both refuse with the lock message.
+#[test]
+fn register_check_finds_damage_and_rebuild_repairs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = common::DemoServer::start(&data, &[]);
+    let size = server.tree_size();
+    // the demo's sample labels are in the register once a search has caught it up
+    let (st, body) = common::http(&server.addr, "GET", "/register/search?limit=100", None, "");
+    assert_eq!(st, 200, "{body}");
+    let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(page["indexed_size"].as_u64(), Some(size));
+    let labels = page["results"].as_array().unwrap().len();
+    assert!(labels >= 3, "{body}");
+    let www = data.with_extension("www");
+    let run = |cmd: &str| {
+        let out = bin()
+            .args(["register", cmd, "--demo", "--data"])
+            .arg(&data)
+            .arg("--www")
+            .arg(&www)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run("check");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("stop the server first"), "{err}");
+    drop(server);
+
+    let (code, err) = run("check");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains(&format!("{labels} labels")), "{err}");
+
+    // damage one listing's state behind the register's back
+    {
+        let db = sled::open(data.join("db")).unwrap();
+        let tree = db.open_tree("register").unwrap();
+        let (k, v) = tree.scan_prefix(b"l").next().unwrap().unwrap();
+        let mut l: serde_json::Value = serde_json::from_slice(&v).unwrap();
+        l["state"] = serde_json::json!("revoked");
+        tree.insert(k, serde_json::to_vec(&l).unwrap()).unwrap();
+        db.flush().unwrap();
+    }
+    let (code, err) = run("check");
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("register differs from the log"), "{err}");
+    assert!(err.contains("cyberlabel register rebuild"), "{err}");
+
+    let (code, err) = run("rebuild");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains(&format!("{labels} labels")), "{err}");
+    let (code, err) = run("check");
+    assert_eq!(code, Some(0), "{err}");
+}
