@@ -298,6 +298,7 @@ impl Sign1 {
             .as_slice()
             .try_into()
             .map_err(|_| CoseError::BadSignature)?;
+        crate::ops::signature();
         key.verify_strict(&self.to_be_signed(), &Signature::from_bytes(&sig))
             .map_err(|_| CoseError::BadSignature)
     }

@@ -24,6 +24,7 @@ pub mod checkpoint;
 pub mod merkle;
 pub mod note;
 pub mod online;
+pub mod ops;
 mod proof_text;
 pub mod register;
 pub mod status;

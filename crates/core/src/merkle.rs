@@ -55,6 +55,7 @@ pub enum ProofError {
 /// RFC 6962 leaf hash: SHA-256(0x00 ‖ data).
 #[must_use]
 pub fn leaf_hash(data: &[u8]) -> Hash {
+    crate::ops::hash();
     let mut h = Sha256::new();
     h.update([0u8]);
     h.update(data);
@@ -64,6 +65,7 @@ pub fn leaf_hash(data: &[u8]) -> Hash {
 /// RFC 6962 interior node hash: SHA-256(0x01 ‖ left ‖ right).
 #[must_use]
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    crate::ops::hash();
     let mut h = Sha256::new();
     h.update([1u8]);
     h.update(left);

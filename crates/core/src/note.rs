@@ -194,6 +194,7 @@ impl VerifierKey {
         match self.kind {
             KeyKind::Ed25519 => {
                 let s = EdSignature::from_slice(sig).map_err(|_| NoteError::InvalidSignature)?;
+                crate::ops::signature();
                 self.key
                     .verify_strict(text.as_bytes(), &s)
                     .map_err(|_| NoteError::InvalidSignature)?;
@@ -212,6 +213,7 @@ impl VerifierKey {
                 let s =
                     EdSignature::from_slice(&sig[8..]).map_err(|_| NoteError::InvalidSignature)?;
                 let msg = cosignature_message(text, ts);
+                crate::ops::signature();
                 self.key
                     .verify_strict(msg.as_bytes(), &s)
                     .map_err(|_| NoteError::InvalidSignature)?;

@@ -385,7 +385,22 @@ pub fn check_status(
     policy: &Policy,
     now: u64,
 ) -> Result<StatusAnswer, OnlineError> {
-    let verified = status::verify_status_proof_at(text, policy, now)?;
+    check_status_reusing(text, index, policy, now, None)
+}
+
+/// [`check_status`] reusing a checkpoint verified moments ago under the same policy
+/// ([`status::verify_status_proof_reusing`]).
+fn check_status_reusing(
+    text: &[u8],
+    index: u64,
+    policy: &Policy,
+    now: u64,
+    verified: Option<(&[u8], &VerifiedCheckpoint)>,
+) -> Result<StatusAnswer, OnlineError> {
+    let verified = match verified {
+        Some(v) => status::verify_status_proof_reusing(text, policy, now, v)?,
+        None => status::verify_status_proof_at(text, policy, now)?,
+    };
     let (state, reason) = verified
         .state_of(index)
         .map_err(|_| OnlineError::WrongBucket)?;
@@ -562,17 +577,21 @@ pub fn verify(
                 now,
                 seen,
             )
-            .map(|(inclusion, remember)| {
+            .map(|(inclusion, remember, vc)| {
                 newest = Some(remember);
-                inclusion
+                (inclusion, vc)
             });
+            // The checkpoint just verified for the inclusion is not verified again when the
+            // status proof embeds the same bytes.
+            let known = log.as_ref().ok().map(|(_, vc)| (cp, vc));
             let status = match fetched.status_proof {
                 Some(text) => Some(
                     policy_for(trust, cp)
-                        .and_then(|policy| check_status(text, serial, &policy, now)),
+                        .and_then(|policy| check_status_reusing(text, serial, &policy, now, known)),
                 ),
                 None => Some(Err(OnlineError::Unavailable)),
             };
+            let log = log.map(|(inclusion, _)| inclusion);
             // A status proof older than the inclusion checkpoint may predate a revocation.
             let status = match (&log, status) {
                 (Ok(inc), Some(Ok(answer))) if answer.size < inc.size => {
@@ -611,7 +630,7 @@ fn check_log_bytes(
     tiles: &[&[u8]],
     now: u64,
     seen: Option<&Seen>,
-) -> Result<(Inclusion, Seen), OnlineError> {
+) -> Result<(Inclusion, Seen, VerifiedCheckpoint), OnlineError> {
     // Only the issuer's own log can prove anything about its label: another log's tree holds
     // other entries at the label's index, which must not read as "never logged".
     let origin = signed_checkpoint.split(|&b| b == b'\n').next();
@@ -666,6 +685,7 @@ fn check_log_bytes(
             witnessed_at: vc.witnessed_at,
         },
         remember,
+        vc,
     ))
 }
 

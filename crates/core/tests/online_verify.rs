@@ -592,3 +592,40 @@ fn a_partners_label_is_checked_on_the_partners_log_under_its_witness_policy() {
     bad.issuers[1].log = Some("nowhere.test/log".into());
     assert!(TrustList::from_json(&serde_json::to_string(&bad).unwrap()).is_err());
 }
+
+/// A verdict checks each signature it needs once: the label's, the log's and the witness's on
+/// the checkpoint — not the checkpoint's again when the status proof embeds the same bytes. A
+/// status proof against another checkpoint is still verified in full.
+#[test]
+fn a_verdict_checks_each_signature_once() {
+    use cyberlabel_core::ops::Ops;
+    let log = Log::new(1);
+    let cp = log.checkpoint(true);
+    let label = &log.entries[260];
+    let before = Ops::now();
+    let plan = online::plan_for_label(260, &log.trust, cp.as_bytes(), NOW, None).unwrap();
+    let planning = Ops::now().since(before);
+    assert_eq!(planning.signatures, 2, "log + witness: {planning:?}");
+    let tiles: Vec<Vec<u8>> = plan.tiles.iter().map(|t| log.tile(t)).collect();
+    let tile_refs: Vec<&[u8]> = tiles.iter().map(Vec::as_slice).collect();
+    let verify_with = |status: &str| {
+        let fetched = Fetched {
+            checkpoint: Some(cp.as_bytes()),
+            tiles: &tile_refs,
+            status_proof: Some(status.as_bytes()),
+        };
+        let before = Ops::now();
+        let r = online::verify(label, &log.trust, &Catalog::builtin(), NOW, &fetched, None);
+        assert_eq!(r.verdict, Verdict::Genuine, "{r:?}");
+        Ops::now().since(before)
+    };
+    let ops = verify_with(&log.status_proof(plan.bucket, &cp));
+    assert_eq!(ops.signatures, 3, "label + log + witness: {ops:?}");
+    println!("one online verdict (tree size {SIZE}): plan {planning:?}, verify {ops:?}");
+
+    // a status proof against a checkpoint cosigned a second earlier: other bytes, verified anew
+    let other = log.checkpoint_at(true, NOW - 6);
+    assert_ne!(cp, other);
+    let ops = verify_with(&log.status_proof(plan.bucket, &other));
+    assert_eq!(ops.signatures, 5, "label + (log + witness) × 2: {ops:?}");
+}

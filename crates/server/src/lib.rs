@@ -9,6 +9,8 @@
 //! - [`witnessing`] submits every new checkpoint (and, periodically, the current one) to the
 //!   configured C2SP witnesses and attaches their cosignatures to the served checkpoint.
 //! - [`publishing`] copies the read side to an S3-compatible object store (`publish_url`).
+//! - [`register`] keeps the public register (a search index of every label, derived from the
+//!   log's entries) up with the log.
 //! - Routes: public reads (CORS open) and authenticated mutations; see [`routes`] and the
 //!   OpenAPI document served at `/openapi.json` (`openapi.json` in this crate, checked
 //!   against [`route_table`] by a test).

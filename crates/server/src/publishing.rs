@@ -5,7 +5,8 @@
 //! checkpoint (the ledger's publication events) and every `publish_interval_secs` (so refreshed
 //! witness cosignatures reach the bucket), it copies the new tiles and entry bundles (write
 //! once), the status proofs, the trust list, the scheme catalog and the verifier page with its
-//! assets (the page with its `<meta>` CSP widened as the server widens it), and then the
+//! assets (the page with its `<meta>` CSP widened as the server widens it), the public
+//! register's static shards that changed (manufacturer pages and their lists), and then the
 //! checkpoint. It resumes from the checkpoint already in the bucket. A different object at a
 //! tile path (the alarm) is logged at error level and stops the task; the server goes on
 //! serving. Credentials come from the `AWS_*` environment variables.

@@ -27,7 +27,7 @@ pub mod rules;
 pub use bucket::{BUCKET_BYTES, BUCKET_LABELS, Bucket, State, bucket_count};
 pub use proof::{
     HEADER, MAX_STATUS_PROOF_BYTES, StatusProof, StatusProofError, VerifiedStatus,
-    verify_status_proof, verify_status_proof_at,
+    verify_status_proof, verify_status_proof_at, verify_status_proof_reusing,
 };
 pub use record::{MAX_STATUS_LEN, ReasonCode, RecordError, StatusAction, StatusRecord};
 pub use rules::{

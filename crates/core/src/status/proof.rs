@@ -130,7 +130,7 @@ pub fn verify_status_proof(
     text: &[u8],
     policy: &Policy,
 ) -> Result<VerifiedStatus, StatusProofError> {
-    verify_status_proof_inner(text, policy, None)
+    verify_status_proof_inner(text, policy, None, None)
 }
 
 /// Verify a status proof under `policy` whose checkpoint is fresh at `now`
@@ -143,18 +143,37 @@ pub fn verify_status_proof_at(
     policy: &Policy,
     now: u64,
 ) -> Result<VerifiedStatus, StatusProofError> {
-    verify_status_proof_inner(text, policy, Some(now))
+    verify_status_proof_inner(text, policy, Some(now), None)
+}
+
+/// [`verify_status_proof_at`] for a verifier that has just verified a signed checkpoint
+/// (`verified`, the bytes it verified and the result) under the same `policy` at the same `now`:
+/// when the proof embeds that very checkpoint, byte for byte, its signatures are not checked a
+/// second time — the inclusion proof and the status proof usually share the log's latest
+/// checkpoint, and its log and witness signatures are most of a verdict's cost.
+///
+/// # Errors
+/// As [`verify_status_proof_at`].
+pub fn verify_status_proof_reusing(
+    text: &[u8],
+    policy: &Policy,
+    now: u64,
+    verified: (&[u8], &VerifiedCheckpoint),
+) -> Result<VerifiedStatus, StatusProofError> {
+    verify_status_proof_inner(text, policy, Some(now), Some(verified))
 }
 
 fn verify_status_proof_inner(
     text: &[u8],
     policy: &Policy,
     now: Option<u64>,
+    verified: Option<(&[u8], &VerifiedCheckpoint)>,
 ) -> Result<VerifiedStatus, StatusProofError> {
     let p = StatusProof::parse(text)?;
-    let cp = match now {
-        Some(now) => checkpoint::open_fresh(p.checkpoint.as_bytes(), policy, now)?,
-        None => checkpoint::open(p.checkpoint.as_bytes(), policy)?,
+    let cp = match (now, verified) {
+        (_, Some((bytes, vc))) if bytes == p.checkpoint.as_bytes() => vc.clone(),
+        (Some(now), _) => checkpoint::open_fresh(p.checkpoint.as_bytes(), policy, now)?,
+        (None, _) => checkpoint::open(p.checkpoint.as_bytes(), policy)?,
     };
     let commitment = cp
         .checkpoint
