@@ -21,6 +21,7 @@ use std::io::BufRead as _;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{config, tempdir, try_request};
@@ -174,6 +175,7 @@ async fn open_many(addr: SocketAddr, n: usize, par: usize) -> Vec<Option<TcpStre
 async fn slowloris(
     addr: SocketAddr,
     mut stop: tokio::sync::watch::Receiver<bool>,
+    first_closes: Arc<AtomicUsize>,
 ) -> Vec<Duration> {
     let mut lived = Vec::new();
     while !*stop.borrow() {
@@ -216,6 +218,9 @@ async fn slowloris(
         // On stop the trickle task's write half is dropped, which shuts the socket's write
         // side, and the server then rightly closes: that close is ours, not a timeout.
         if closed && !*stop.borrow() {
+            if lived.is_empty() {
+                first_closes.fetch_add(1, Ordering::Relaxed);
+            }
             lived.push(t.elapsed());
         }
     }
@@ -334,8 +339,9 @@ async fn idle_slowloris_and_slow_body_clients_do_not_starve_normal_requests() {
         t.elapsed().as_secs_f64()
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let first_closes = Arc::new(AtomicUsize::new(0));
     let lorises: Vec<_> = (0..SLOWLORIS)
-        .map(|_| tokio::spawn(slowloris(addr, stop_rx.clone())))
+        .map(|_| tokio::spawn(slowloris(addr, stop_rx.clone(), Arc::clone(&first_closes))))
         .collect();
     let bodies: Vec<_> = (0..SLOW_BODY)
         .map(|_| tokio::spawn(slow_body(addr, token.clone())))
@@ -343,9 +349,15 @@ async fn idle_slowloris_and_slow_body_clients_do_not_starve_normal_requests() {
     // Let the slowloris connections establish before measuring.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let attacked = normal_requests(addr, NORMAL_REQUESTS).await;
-    // Keep the attack up at least through one full header timeout, so every slowloris loop
-    // has seen a close.
-    tokio::time::sleep(Duration::from_millis(HEADER_TIMEOUT_MS + 1_000)).await;
+    // Keep the attack up until every slowloris client has had a connection closed by the
+    // server (a connect whose SYN overflowed the listen queue is retried by the kernel a
+    // second or three later, so some start late). Bounded: a hang guard, not a timing check.
+    for _ in 0..600 {
+        if first_closes.load(Ordering::Relaxed) >= SLOWLORIS {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let _ = stop_tx.send(true);
     let mut lived = Vec::new();
     let mut loops_closed = 0;

@@ -35,6 +35,7 @@ pub fn config(data: &Path) -> Config {
         demo: true,
         read_rps: 0,
         write_rps: 0,
+        heavy_rps: 0,
         origin: "test.example/log".into(),
         verifier_url: "https://verify.example/v".into(),
         batch_size: 64,
