@@ -20,6 +20,12 @@
 //! | `bulk_max_items` | `CYBERLABEL_BULK_MAX_ITEMS` | `10000` |
 //! | `read_rps` / `read_burst` | `CYBERLABEL_READ_RPS` / `_READ_BURST` | `500` / `1000` per client IP |
 //! | `write_rps` / `write_burst` | `CYBERLABEL_WRITE_RPS` / `_WRITE_BURST` | `100` / `200` per client IP |
+//! | `heavy_rps` / `heavy_burst` | `CYBERLABEL_HEAVY_RPS` / `_HEAVY_BURST` | `20` / `40` tokens per client IP for the expensive reads (label images cost 10, label views and status proofs 1; see [`crate::routes`]) |
+//! | `image_cache_bytes` | `CYBERLABEL_IMAGE_CACHE_BYTES` | `67108864` (rendered label images kept in memory, bounded in bytes) |
+//! | `max_connections` | `CYBERLABEL_MAX_CONNECTIONS` | `0` = derived from the open-file limit (raised to the hard limit at start, minus a reserve for the store; see [`crate::conn`]) |
+//! | `header_timeout_ms` | `CYBERLABEL_HEADER_TIMEOUT_MS` | `10000` (a new connection, or one that started a request, must deliver the whole request head within this) |
+//! | `idle_timeout_ms` | `CYBERLABEL_IDLE_TIMEOUT_MS` | `60000` (a keep-alive connection with no request in progress is closed after this) |
+//! | `body_timeout_ms` | `CYBERLABEL_BODY_TIMEOUT_MS` | `60000` (the whole request body must arrive within this of its head; else 408 and the connection is closed) |
 //! | `shutdown_grace_secs` | `CYBERLABEL_SHUTDOWN_GRACE_SECS` | `30` |
 //! | `witness_interval_secs` | `CYBERLABEL_WITNESS_INTERVAL_SECS` | `30` (re-cosigning period) |
 //! | `witness_timeout_ms` | `CYBERLABEL_WITNESS_TIMEOUT_MS` | `5000` (per request) |
@@ -85,6 +91,24 @@ pub struct Config {
     pub write_rps: u32,
     /// Write (non-GET) burst per client IP.
     pub write_burst: u32,
+    /// Tokens per second per client IP for the expensive reads (label images, label views with
+    /// their proofs, status proofs), a bucket of its own so they cannot starve the cheap reads
+    /// (0 = unlimited). Costs per route: [`crate::routes`].
+    pub heavy_rps: u32,
+    /// Burst of the expensive-read bucket per client IP.
+    pub heavy_burst: u32,
+    /// Bytes of rendered label images (QR and artwork, PNG and SVG) kept in memory.
+    pub image_cache_bytes: usize,
+    /// Most connections open at once; over it a new connection is closed at once. 0 = derived
+    /// from the open-file limit ([`crate::conn::default_max_connections`]).
+    pub max_connections: usize,
+    /// Milliseconds a connection has to deliver a complete request head, counted from its
+    /// accept or from the first byte of a request after an idle spell (slowloris guard).
+    pub header_timeout_ms: u64,
+    /// Milliseconds a keep-alive connection may stay idle between requests.
+    pub idle_timeout_ms: u64,
+    /// Milliseconds a request body has to arrive completely, counted from its head.
+    pub body_timeout_ms: u64,
     /// How long shutdown waits for in-flight requests before giving up.
     pub shutdown_grace_secs: u64,
     /// Witnesses that cosign the log's checkpoints (C2SP tlog-witness); empty = none.
@@ -139,6 +163,13 @@ impl Default for Config {
             read_burst: 1000,
             write_rps: 100,
             write_burst: 200,
+            heavy_rps: 20,
+            heavy_burst: 40,
+            image_cache_bytes: 64 * 1024 * 1024,
+            max_connections: 0,
+            header_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            body_timeout_ms: 60_000,
             shutdown_grace_secs: 30,
             witnesses: Vec::new(),
             witness_interval_secs: 30,
@@ -256,6 +287,13 @@ impl Config {
         env!("CYBERLABEL_READ_BURST", self.read_burst);
         env!("CYBERLABEL_WRITE_RPS", self.write_rps);
         env!("CYBERLABEL_WRITE_BURST", self.write_burst);
+        env!("CYBERLABEL_HEAVY_RPS", self.heavy_rps);
+        env!("CYBERLABEL_HEAVY_BURST", self.heavy_burst);
+        env!("CYBERLABEL_IMAGE_CACHE_BYTES", self.image_cache_bytes);
+        env!("CYBERLABEL_MAX_CONNECTIONS", self.max_connections);
+        env!("CYBERLABEL_HEADER_TIMEOUT_MS", self.header_timeout_ms);
+        env!("CYBERLABEL_IDLE_TIMEOUT_MS", self.idle_timeout_ms);
+        env!("CYBERLABEL_BODY_TIMEOUT_MS", self.body_timeout_ms);
         env!("CYBERLABEL_SHUTDOWN_GRACE_SECS", self.shutdown_grace_secs);
         env!(
             "CYBERLABEL_WITNESS_INTERVAL_SECS",
@@ -298,6 +336,8 @@ mod tests {
         assert_eq!(cfg.batch_size, 7);
         cfg.apply_env(|k| match k {
             "CYBERLABEL_BATCH_SIZE" => Some("9".into()),
+            "CYBERLABEL_HEADER_TIMEOUT_MS" => Some("1500".into()),
+            "CYBERLABEL_MAX_CONNECTIONS" => Some("123".into()),
             "CYBERLABEL_DEMO" => Some("true".into()),
             _ => None,
         })
@@ -307,6 +347,13 @@ mod tests {
             (9, true, "a/b")
         );
         assert_eq!(cfg.listen, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!((cfg.header_timeout_ms, cfg.max_connections), (1500, 123));
+        let t: Config =
+            toml::from_str("idle_timeout_ms = 5\nbody_timeout_ms = 6\nheavy_rps = 7\n").unwrap();
+        assert_eq!(
+            (t.idle_timeout_ms, t.body_timeout_ms, t.heavy_rps),
+            (5, 6, 7)
+        );
         let err = cfg
             .apply_env(|k| (k == "CYBERLABEL_LISTEN").then(|| "nope".into()))
             .unwrap_err();

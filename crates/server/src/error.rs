@@ -85,6 +85,15 @@ impl ApiError {
             format!("request body exceeds the limit of {limit} bytes for this route"),
         )
     }
+    /// 408: the request body did not arrive within `ms` milliseconds of its head (the server
+    /// closes the connection after this answer).
+    pub fn body_timeout(ms: u64) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!("the request body did not arrive within {ms} ms"),
+        )
+    }
     /// 429.
     pub fn rate_limited() -> Self {
         Self::new(

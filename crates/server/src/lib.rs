@@ -11,6 +11,8 @@
 //! - [`publishing`] copies the read side to an S3-compatible object store (`publish_url`).
 //! - [`register`] keeps the public register (a search index of every label, derived from the
 //!   log's entries) up with the log.
+//! - [`conn`] is the accept loop: a connection cap derived from the open-file limit, and
+//!   header, idle and body timeouts against slow and idle clients.
 //! - Routes: public reads (CORS open) and authenticated mutations; see [`routes`] and the
 //!   OpenAPI document served at `/openapi.json` (`openapi.json` in this crate, checked
 //!   against [`route_table`] by a test).
@@ -66,6 +68,7 @@
 pub mod auth;
 mod cache;
 pub mod config;
+pub mod conn;
 pub mod error;
 pub mod ledger;
 pub mod metrics;
@@ -78,7 +81,6 @@ pub mod witnessing;
 pub mod www;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -103,6 +105,8 @@ struct Inner {
     metrics: Arc<Metrics>,
     read_limit: RateLimiter,
     write_limit: RateLimiter,
+    heavy_limit: RateLimiter,
+    render_slots: tokio::sync::Semaphore,
     service: Service,
     witnesses: witnessing::Witnesses,
     register: register::Register,
@@ -127,6 +131,8 @@ impl AppState {
             register,
             read_limit: RateLimiter::new(config.read_rps, config.read_burst),
             write_limit: RateLimiter::new(config.write_rps, config.write_burst),
+            heavy_limit: RateLimiter::new(config.heavy_rps, config.heavy_burst),
+            render_slots: tokio::sync::Semaphore::new(render_slots()),
             config,
             db,
             tokens,
@@ -147,6 +153,9 @@ impl AppState {
     /// Metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.0.metrics
+    }
+    pub(crate) fn metrics_arc(&self) -> Arc<Metrics> {
+        Arc::clone(&self.0.metrics)
     }
     /// The issuing service (log + issuer).
     pub fn service(&self) -> &Service {
@@ -170,6 +179,21 @@ impl AppState {
     pub(crate) fn write_limit(&self) -> &RateLimiter {
         &self.0.write_limit
     }
+    pub(crate) fn heavy_limit(&self) -> &RateLimiter {
+        &self.0.heavy_limit
+    }
+    pub(crate) fn render_slots(&self) -> &tokio::sync::Semaphore {
+        &self.0.render_slots
+    }
+}
+
+/// Label renders allowed at once: all cores but one (at least one), so image requests, however
+/// many, leave a core to the cheap reads.
+fn render_slots() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .saturating_sub(1)
+        .max(1)
 }
 
 /// Opens `<data_dir>/db`, creating the directory if needed.
@@ -202,10 +226,12 @@ pub fn open_db(data_dir: &Path) -> Result<sled::Db, StartError> {
 
 /// Runs the server on `listener` until `shutdown` resolves; then stops accepting, drains
 /// in-flight requests (up to `shutdown_grace_secs`), and closes the log, which commits or
-/// rejects every pending append before this returns.
+/// rejects every pending append before this returns. Connections are capped and timed out as
+/// [`conn`] describes (the open-file limit is raised to the hard limit first).
 ///
 /// # Errors
-/// I/O errors of the listener.
+/// None today (accept errors are counted and retried, see [`conn`]); the `Result` is kept for
+/// callers and for listener set-up failures to come.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -219,11 +245,8 @@ pub async fn serve(
     let publish_task = publishing::spawn(&state, &witnessing_stopped);
     let register_task = register::spawn(&state, &witnessing_stopped);
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let limits = conn::Limits::from_config(state.config());
+    let server = conn::run(listener, router, state.metrics_arc(), limits, async move {
         shutdown.await;
         tracing::info!("shutdown requested: no new connections, draining in-flight requests");
         let _ = signalled_tx.send(());
@@ -235,13 +258,12 @@ pub async fn serve(
             std::future::pending::<()>().await;
         }
     };
-    let result = tokio::select! {
-        r = server => r,
+    tokio::select! {
+        () = server => {},
         () = deadline => {
             tracing::warn!(grace_secs = grace.as_secs(), "grace period over; abandoning open connections");
-            Ok(())
         }
-    };
+    }
     let _ = stop_witnessing.send(true);
     let witness_wait =
         Duration::from_millis(state.config().witness_timeout_ms.saturating_add(1000));
@@ -264,7 +286,7 @@ pub async fn serve(
     }
     state.service().close().await;
     tracing::info!("log closed; shutdown complete");
-    result
+    Ok(())
 }
 
 /// Resolves on SIGTERM or ctrl-c (for `cyberlabel serve`).

@@ -77,6 +77,44 @@ pub struct Metrics {
     pub witnesses: Mutex<std::collections::BTreeMap<String, WitnessStats>>,
     /// Seconds per add-checkpoint request to a witness (any outcome).
     pub witness_latency: Histogram,
+    /// Connections and their refusals (see [`crate::conn`]).
+    pub conn: ConnMetrics,
+    /// Requests refused with 429, by bucket: cheap reads, expensive reads, writes.
+    pub rate_limited: [AtomicU64; 3],
+    /// Label-image cache: hits, misses (a render), bytes held.
+    pub image_cache: [AtomicU64; 3],
+}
+
+/// Index into [`Metrics::rate_limited`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitClass {
+    /// Cheap reads (checkpoint, tiles, page, documents).
+    Read = 0,
+    /// Expensive reads (label images, label views with proofs, status proofs).
+    Heavy = 1,
+    /// Writes (before authentication).
+    Write = 2,
+}
+
+/// Connection counters and gauges.
+#[derive(Default)]
+pub struct ConnMetrics {
+    /// Connections open now.
+    pub open: AtomicU64,
+    /// The connection cap in force.
+    pub max: AtomicU64,
+    /// Connections accepted and served.
+    pub accepted: AtomicU64,
+    /// Connections closed at once because the cap was reached.
+    pub refused: AtomicU64,
+    /// Connections closed for not delivering a request head in time (slowloris).
+    pub header_timeouts: AtomicU64,
+    /// Keep-alive connections closed after being idle too long.
+    pub idle_timeouts: AtomicU64,
+    /// Requests answered 408 because their body did not arrive in time (slow body).
+    pub body_timeouts: AtomicU64,
+    /// Errors from `accept` (e.g. out of file descriptors), each followed by a short pause.
+    pub accept_errors: AtomicU64,
 }
 
 /// Witness submission statistics of one witness.
@@ -120,6 +158,9 @@ impl Default for Metrics {
             rate_window: Mutex::new((Instant::now(), 0, 0.0)),
             witnesses: Mutex::new(std::collections::BTreeMap::new()),
             witness_latency: Histogram::new(LATENCY_BOUNDS),
+            conn: ConnMetrics::default(),
+            rate_limited: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+            image_cache: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
         }
     }
 }
@@ -253,7 +294,98 @@ impl Metrics {
             self.tree_size.load(r)
         );
         self.render_witnesses(&mut out);
+        self.render_limits(&mut out);
         out
+    }
+
+    /// Counts a 429 of `class`.
+    pub fn limited(&self, class: LimitClass) {
+        self.rate_limited[class as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn render_limits(&self, out: &mut String) {
+        let r = Ordering::Relaxed;
+        let c = &self.conn;
+        for (name, kind, help, v) in [
+            (
+                "cyberlabel_connections_open",
+                "gauge",
+                "Connections open now.",
+                &c.open,
+            ),
+            (
+                "cyberlabel_connections_max",
+                "gauge",
+                "The connection cap in force.",
+                &c.max,
+            ),
+            (
+                "cyberlabel_connections_accepted_total",
+                "counter",
+                "Connections accepted and served.",
+                &c.accepted,
+            ),
+            (
+                "cyberlabel_connections_refused_total",
+                "counter",
+                "Connections closed at once because the connection cap was reached.",
+                &c.refused,
+            ),
+            (
+                "cyberlabel_accept_errors_total",
+                "counter",
+                "Errors from accept (e.g. out of file descriptors).",
+                &c.accept_errors,
+            ),
+            (
+                "cyberlabel_request_body_timeouts_total",
+                "counter",
+                "Requests answered 408 because the body did not arrive in time.",
+                &c.body_timeouts,
+            ),
+            (
+                "cyberlabel_image_cache_bytes",
+                "gauge",
+                "Bytes of rendered label images held in the cache.",
+                &self.image_cache[2],
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
+                v.load(r)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP cyberlabel_connection_timeouts_total Connections closed by a timeout, by phase.\n\
+             # TYPE cyberlabel_connection_timeouts_total counter\n\
+             cyberlabel_connection_timeouts_total{{phase=\"header\"}} {}\n\
+             cyberlabel_connection_timeouts_total{{phase=\"idle\"}} {}",
+            c.header_timeouts.load(r),
+            c.idle_timeouts.load(r)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP cyberlabel_rate_limited_total Requests refused with 429, by bucket.\n\
+             # TYPE cyberlabel_rate_limited_total counter"
+        );
+        for (class, v) in ["read", "heavy", "write"].iter().zip(&self.rate_limited) {
+            let _ = writeln!(
+                out,
+                "cyberlabel_rate_limited_total{{class=\"{class}\"}} {}",
+                v.load(r)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP cyberlabel_image_cache_requests_total Label-image requests by cache result.\n\
+             # TYPE cyberlabel_image_cache_requests_total counter\n\
+             cyberlabel_image_cache_requests_total{{result=\"hit\"}} {}\n\
+             cyberlabel_image_cache_requests_total{{result=\"miss\"}} {}",
+            self.image_cache[0].load(r),
+            self.image_cache[1].load(r)
+        );
     }
 }
 

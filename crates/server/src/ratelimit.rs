@@ -7,6 +7,10 @@
 //! full, idle (refilled) buckets are pruned, and if none is idle the least recently used one is
 //! evicted, so a scan from many addresses costs bounded memory (at worst it resets the oldest
 //! bucket, i.e. grants that address a fresh burst).
+//!
+//! A request may cost more than one token ([`RateLimiter::check_n`]): the expensive-read
+//! bucket charges a label image (a render, ~11 ms of CPU on a miss) ten times a proof, so one
+//! bucket expresses both without a limiter per route.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -61,6 +65,13 @@ impl RateLimiter {
 
     /// Takes one token for `key` at time `now`; false = over the limit.
     pub fn check(&self, key: &str, now: Instant) -> bool {
+        self.check_n(key, 1, now)
+    }
+
+    /// Takes `cost` tokens for `key` at time `now`; false = over the limit (nothing taken). A
+    /// cost above the burst is charged as the whole burst, so a small configured burst slows
+    /// an expensive route down rather than closing it.
+    pub fn check_n(&self, key: &str, cost: u32, now: Instant) -> bool {
         if self.rate == 0.0 {
             return true;
         }
@@ -90,8 +101,9 @@ impl RateLimiter {
         let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
         b.tokens = (b.tokens + elapsed * self.rate).min(self.burst);
         b.last = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
+        let cost = f64::from(cost.max(1)).min(self.burst);
+        if b.tokens >= cost {
+            b.tokens -= cost;
             true
         } else {
             false
@@ -158,6 +170,20 @@ mod tests {
             .filter(|_| rl.check("10.0.0.1", later))
             .count();
         assert_eq!(granted, burst as usize);
+    }
+
+    #[test]
+    fn costs_are_weighed() {
+        let rl = RateLimiter::new(10, 20);
+        let t0 = Instant::now();
+        assert!(rl.check_n("a", 10, t0) && rl.check_n("a", 10, t0));
+        assert!(!rl.check_n("a", 10, t0), "burst of 20 = two costs of 10");
+        assert!(!rl.check("a", t0));
+        // one second refills 10 tokens: one more expensive request, then nothing
+        let t1 = t0 + Duration::from_secs(1);
+        assert!(rl.check_n("a", 10, t1) && !rl.check("a", t1));
+        // a cost above the burst is charged as the burst (never refused forever)
+        assert!(rl.check_n("b", 1000, t0) && !rl.check("b", t0));
     }
 
     #[test]

@@ -141,11 +141,15 @@ pub(super) fn parse_index(s: &str) -> Result<u64, ApiError> {
         .map_err(|_| ApiError::bad_request(Some("index"), "index out of range"))
 }
 
-/// Reads a body up to `limit` bytes (also enforced when no Content-Length was sent).
+/// Reads a body up to `limit` bytes (also enforced when no Content-Length was sent); a body
+/// that missed its deadline (`body_timeout_ms`, set by the `limits` middleware) is a 408.
 pub(super) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| ApiError::too_large(limit))
+        .map_err(|e| match crate::conn::body_timed_out(&e) {
+            Some(ms) => ApiError::body_timeout(ms),
+            None => ApiError::too_large(limit),
+        })
 }
 
 pub(super) fn with_headers(

@@ -2,7 +2,24 @@
 //!
 //! Public reads (CORS open, rate-limited per client IP): the verifier page and assets, the
 //! checkpoint, tiles, status proofs, labels and their images, trust list, schemes, OpenAPI,
-//! metrics, health. Authenticated routes (bearer token, rate-limited per client IP, no CORS):
+//! metrics, health.
+//!
+//! Reads are limited in two token buckets per client IP, so that expensive ones cannot starve
+//! the cheap ones (`/checkpoint`, tiles, the page: served from memory in well under a
+//! millisecond):
+//!
+//! | reads | bucket (config) | cost |
+//! |---|---|---|
+//! | `/labels/{i}/qr.png`, `qr.svg`, `artwork.png`, `artwork.svg` | `heavy_rps` / `heavy_burst` | [`IMAGE_COST`] (a render: ~11 ms of CPU on a cache miss) |
+//! | `/labels/{i}` (the view with its inclusion proof and tlog-proof), `/status/{bucket}`, `/register/search` | `heavy_rps` / `heavy_burst` | [`PROOF_COST`] |
+//! | `/register/manufacturer/{slug}.json` (up to 1,000 labels, each with its QR payload) | `heavy_rps` / `heavy_burst` | [`IMAGE_COST`] |
+//! | everything else | `read_rps` / `read_burst` | 1 |
+//!
+//! An image costs the same whether it is then served from the cache or rendered: the client
+//! cannot tell which before asking, and a price that depends on the cache would let a client
+//! that walks many indices (every one a miss) pay the hit price. Writes have their own bucket
+//! (`write_rps`), keyed by IP before authentication. A request body must arrive within
+//! `body_timeout_ms` of its head (408 and the connection closed otherwise; see [`crate::conn`]). Authenticated routes (bearer token, rate-limited per client IP, no CORS):
 //! mint, bulk mint, renew, suspend, reinstate, revoke, signed entries, and the token admin API
 //! (`/tokens`). Every route has a body limit (413 JSON); every error is JSON ([`ApiError`]).
 //!
@@ -13,6 +30,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use axum::body::HttpBody as _;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::handler::Handler;
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -23,6 +41,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::metrics::LimitClass;
 
 mod admin;
 mod extract;
@@ -157,26 +176,50 @@ pub fn app(state: AppState) -> Router {
 // ---------------------------------------------------------------------------------------------
 // middleware
 
-/// Rate limits and the Content-Length body-limit check, before any handler runs.
+/// Tokens a label image costs in the expensive-read bucket.
+pub const IMAGE_COST: u32 = 10;
+/// Tokens a label view (inclusion proof, tlog-proof) or a status proof costs in the
+/// expensive-read bucket.
+pub const PROOF_COST: u32 = 1;
+
+/// The expensive-read cost of a GET path, `None` for a cheap read.
+fn heavy_cost(path: &str) -> Option<u32> {
+    if path.starts_with("/status/") || path == "/register/search" {
+        return Some(PROOF_COST);
+    }
+    if path.starts_with("/register/manufacturer/") {
+        return Some(IMAGE_COST);
+    }
+    let rest = path.strip_prefix("/labels/")?;
+    match rest.split_once('/') {
+        None => Some(PROOF_COST),
+        Some((_, "qr.png" | "qr.svg" | "artwork.png" | "artwork.svg")) => Some(IMAGE_COST),
+        Some(_) => None,
+    }
+}
+
+/// Rate limits, the Content-Length body-limit check and the body deadline, before any handler
+/// runs.
 async fn limits(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let write = req.method() != Method::GET && req.method() != Method::HEAD;
-    let allowed = {
-        let ip = || {
-            req.extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
-        };
-        if write {
-            let limiter = state.write_limit();
-            // Keyed by IP only: this runs before authentication, so a client-chosen part such
-            // as a (possibly fake) token id would give each request a fresh bucket.
-            limiter.is_disabled() || limiter.check(&ip(), Instant::now())
-        } else {
-            let limiter = state.read_limit();
-            limiter.is_disabled() || limiter.check(&ip(), Instant::now())
-        }
+    let (limiter, cost, class) = if write {
+        // Keyed by IP only: this runs before authentication, so a client-chosen part such as
+        // a (possibly fake) token id would give each request a fresh bucket.
+        (state.write_limit(), 1, LimitClass::Write)
+    } else if let Some(cost) = heavy_cost(req.uri().path()) {
+        (state.heavy_limit(), cost, LimitClass::Heavy)
+    } else {
+        (state.read_limit(), 1, LimitClass::Read)
+    };
+    let allowed = limiter.is_disabled() || {
+        let ip = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+        limiter.check_n(&ip, cost, Instant::now())
     };
     if !allowed {
+        state.metrics().limited(class);
         if write {
             state
                 .metrics()
@@ -200,11 +243,23 @@ async fn limits(State(state): State<AppState>, req: Request, next: Next) -> Resp
         }
         return ApiError::too_large(limit).into_response();
     }
+    let timeout = state.config().body_timeout_ms;
+    let req = if timeout > 0 && !req.body().is_end_stream() {
+        let metrics = state.metrics_arc();
+        req.map(|b| crate::conn::TimedBody::wrap(b, timeout, metrics))
+    } else {
+        req
+    };
     let mut resp = next.run(req).await;
     resp.headers_mut().insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
+    if resp.status() == StatusCode::REQUEST_TIMEOUT {
+        // What is left of a late body is not worth waiting for: close the connection.
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     resp
 }
 

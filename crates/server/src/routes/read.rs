@@ -88,7 +88,25 @@ pub(super) async fn image(
     kind: crate::service::ImageKind,
 ) -> Result<Response, ApiError> {
     let index = parse_index(index)?;
-    let (bytes, ct) = s.service().image(index, kind)?;
+    let (bytes, ct) = match s.service().cached_image(index, kind) {
+        Some(hit) => hit,
+        None => {
+            // A render is ~11 ms of CPU: it runs on the blocking pool (never on the async
+            // workers that serve the cheap reads), and at most `render_slots` at once, so
+            // however many clients ask, the cheap reads keep a core. Waiters queue in order;
+            // the cache is asked again by `Service::image` once a slot is free, so a burst of
+            // requests for one label renders it once.
+            let _slot = s
+                .render_slots()
+                .acquire()
+                .await
+                .map_err(|_| ApiError::unavailable("shutting down"))?;
+            let st = s.clone();
+            tokio::task::spawn_blocking(move || st.service().image(index, kind))
+                .await
+                .map_err(ApiError::internal)??
+        }
+    };
     // The label bytes never change for an index, so the images are immutable.
     let mut resp = with_headers(bytes, ct, "public, max-age=86400");
     if ct == "image/svg+xml" {

@@ -16,7 +16,7 @@ use cyberlabel_issuer::keys;
 use ed25519_dalek::SigningKey;
 use serde_json::json;
 
-use crate::cache::FullTiles;
+use crate::cache::{FullTiles, ImageCache};
 use crate::config::Config;
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
@@ -322,6 +322,7 @@ impl Service {
             issuer_key: Arc::new(issuer_key),
             issuer_kid,
             verifier_url: config.verifier_url(),
+            images: ImageCache::new(config.image_cache_bytes, metrics.clone()),
             metrics,
             site_config,
             page_csp,

@@ -32,7 +32,7 @@ use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::cache::FullTiles;
+use crate::cache::{FullTiles, ImageCache};
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
 use crate::now_unix;
@@ -51,7 +51,7 @@ pub use error::ServiceError;
 pub use issue::{json_error, json_object};
 
 /// Which image of a label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ImageKind {
     /// QR code, PNG.
     QrPng,
@@ -61,6 +61,16 @@ pub enum ImageKind {
     ArtworkPng,
     /// Printable label artwork, SVG.
     ArtworkSvg,
+}
+
+impl ImageKind {
+    /// The image's media type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ImageKind::QrPng | ImageKind::ArtworkPng => "image/png",
+            ImageKind::QrSvg | ImageKind::ArtworkSvg => "image/svg+xml",
+        }
+    }
 }
 
 /// Body of `POST /labels/{index}/renew`.
@@ -147,6 +157,7 @@ pub struct Service {
     status_lock: tokio::sync::Mutex<()>,
     log_vkey: String,
     full_tiles: FullTiles,
+    images: ImageCache,
 }
 
 impl Service {
@@ -364,7 +375,16 @@ impl Service {
             .unwrap_or(Value::Null)
     }
 
-    /// A label image.
+    /// A label image from the cache, counted as a hit; `None` (counted as nothing yet) when
+    /// it has to be rendered with [`Service::image`].
+    pub fn cached_image(&self, index: u64, kind: ImageKind) -> Option<(Bytes, &'static str)> {
+        let bytes = self.images.get(&(index, kind))?;
+        self.metrics.image_cache[0].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some((bytes, kind.content_type()))
+    }
+
+    /// A label image: from the cache, or rendered (CPU-bound, ~11 ms: call it off the async
+    /// workers). One render draws all four images, so all four are cached.
     ///
     /// # Errors
     /// 404 if `index` is not a label.
@@ -372,7 +392,10 @@ impl Service {
         &self,
         index: u64,
         kind: ImageKind,
-    ) -> Result<(Vec<u8>, &'static str), ServiceError> {
+    ) -> Result<(Bytes, &'static str), ServiceError> {
+        if let Some(hit) = self.cached_image(index, kind) {
+            return Ok(hit);
+        }
         let (bytes, _) = self.label_at(index)?;
         let opts = RenderOptions {
             verifier_url: &self.verifier_url,
@@ -380,12 +403,21 @@ impl Service {
             module_px: 8,
         };
         let r = mint::render(&bytes, &self.catalog, &opts).map_err(ServiceError::internal)?;
-        Ok(match kind {
-            ImageKind::QrPng => (r.qr_png, "image/png"),
-            ImageKind::QrSvg => (r.qr_svg.into_bytes(), "image/svg+xml"),
-            ImageKind::ArtworkPng => (r.artwork.png, "image/png"),
-            ImageKind::ArtworkSvg => (r.artwork.svg.into_bytes(), "image/svg+xml"),
-        })
+        self.metrics.image_cache[1].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut wanted = Bytes::new();
+        for (k, b) in [
+            (ImageKind::QrPng, r.qr_png),
+            (ImageKind::QrSvg, r.qr_svg.into_bytes()),
+            (ImageKind::ArtworkPng, r.artwork.png),
+            (ImageKind::ArtworkSvg, r.artwork.svg.into_bytes()),
+        ] {
+            let b = Bytes::from(b);
+            if k == kind {
+                wanted = b.clone();
+            }
+            self.images.insert((index, k), b);
+        }
+        Ok((wanted, kind.content_type()))
     }
 
     /// Appends waiting in the log's sequencer for their batch to commit.

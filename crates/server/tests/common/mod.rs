@@ -35,6 +35,7 @@ pub fn config(data: &Path) -> Config {
         demo: true,
         read_rps: 0,
         write_rps: 0,
+        heavy_rps: 0,
         origin: "test.example/log".into(),
         verifier_url: "https://verify.example/v".into(),
         batch_size: 64,
@@ -168,7 +169,28 @@ pub async fn try_request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Result<Resp, String> {
-    let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    try_request_from(None, addr, method, path, headers, body).await
+}
+
+/// As [`try_request`], from the local address `src` (another client IP on loopback:
+/// 127.0.0.2, … — the rate limiters key on it).
+pub async fn try_request_from(
+    src: Option<std::net::IpAddr>,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Resp, String> {
+    let stream = match src {
+        None => TcpStream::connect(addr).await.map_err(|e| e.to_string())?,
+        Some(ip) => {
+            let sock = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
+            sock.bind(SocketAddr::new(ip, 0))
+                .map_err(|e| e.to_string())?;
+            sock.connect(addr).await.map_err(|e| e.to_string())?
+        }
+    };
     let (mut rd, mut wr) = stream.into_split();
     let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
     let chunked = headers
