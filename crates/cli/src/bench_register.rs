@@ -1,7 +1,7 @@
 //! `cyberlabel bench-register` (hidden): the public register at scale on this machine.
 //!
-//! Derives the register ([`cyberlabel_server::register::Register`], in a sled database like the
-//! server's) from `--entries` real signed log entries — labels from 50,000 manufacturers (a
+//! Derives the register ([`cyberlabel_server::register::Register`], a redb file as in the
+//! server) from `--entries` real signed log entries — labels from 50,000 manufacturers (a
 //! hundred large ones hold 30 % of them), in every scheme of the catalog, with renewals (1 in
 //! 40 entries) and suspensions and revocations (1 in 50) — folded in entry-bundle chunks as the
 //! server's task does. The log's tree itself is not built: the register reads only entries.
@@ -25,6 +25,9 @@ use cyberlabel_issuer::mint;
 use cyberlabel_issuer::product::ProductDescription;
 use cyberlabel_server::register::Register;
 use ed25519_dalek::SigningKey;
+
+/// Entries folded per register write (the server folds up to 16 bundles at once).
+const FOLD_CHUNK: usize = 4096;
 
 /// `bench-register` flags.
 #[derive(Debug, clap::Args)]
@@ -229,11 +232,8 @@ fn run_in(args: &Args, tmp: &Path) -> Result<()> {
         .get() as u64;
     let key = keys::load_example_issuer_key().context("example issuer key")?;
     let templates = templates()?;
-    let db = sled::Config::new()
-        .path(tmp.join("db"))
-        .open()
-        .context("sled")?;
-    let register = Register::open(&db).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let register =
+        Register::open(&tmp.join("register.redb")).map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
         "cyberlabel bench-register: {} entries, {threads} signing threads",
         args.entries
@@ -270,8 +270,8 @@ fn run_in(args: &Args, tmp: &Path) -> Result<()> {
             bail!("a signing thread failed");
         }
         sign_secs += ts.elapsed().as_secs_f64();
-        for (b, bundle) in entries.chunks(256).enumerate() {
-            let first = at + b as u64 * 256;
+        for (b, bundle) in entries.chunks(FOLD_CHUNK).enumerate() {
+            let first = at + (b * FOLD_CHUNK) as u64;
             let upto = first + bundle.len() as u64;
             register
                 .fold_entries(
@@ -280,6 +280,7 @@ fn run_in(args: &Args, tmp: &Path) -> Result<()> {
                         .enumerate()
                         .map(|(k, e)| (first + k as u64, e.as_slice())),
                     upto,
+                    upto == args.entries,
                 )
                 .map_err(|e| anyhow::anyhow!("fold: {e}"))?;
         }
@@ -287,10 +288,9 @@ fn run_in(args: &Args, tmp: &Path) -> Result<()> {
         bar.set_position(at);
     }
     bar.finish_and_clear();
-    db.flush().context("flush")?;
     let total = t.elapsed().as_secs_f64();
     let fold_secs = total - sign_secs;
-    let bytes = dir_size(&tmp.join("db"));
+    let bytes = dir_size(tmp);
     let labels = register
         .manufacturers("", usize::MAX)
         .map_err(|e| anyhow::anyhow!("{e}"))?

@@ -462,6 +462,7 @@ fn help_lists_exactly_the_commands_that_exist() {
         "serve",
         "token",
         "bench",
+        "register",
         "client",
         "audit",
         "witness",

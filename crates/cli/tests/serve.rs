@@ -225,13 +225,10 @@ fn register_check_finds_damage_and_rebuild_repairs_it() {
 
     // damage one listing's state behind the register's back
     {
-        let db = sled::open(data.join("db")).unwrap();
-        let tree = db.open_tree("register").unwrap();
-        let (k, v) = tree.scan_prefix(b"l").next().unwrap().unwrap();
-        let mut l: serde_json::Value = serde_json::from_slice(&v).unwrap();
-        l["state"] = serde_json::json!("revoked");
-        tree.insert(k, serde_json::to_vec(&l).unwrap()).unwrap();
-        db.flush().unwrap();
+        let reg = cyberlabel_server::register::Register::open(&data.join("register.redb")).unwrap();
+        let mut l = reg.listing(2).unwrap().unwrap();
+        l.state = cyberlabel_core::status::State::Revoked;
+        reg.write_listing_unchecked(&l).unwrap();
     }
     let (code, err) = run("check");
     assert_eq!(code, Some(3), "{err}");

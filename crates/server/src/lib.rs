@@ -125,8 +125,18 @@ impl AppState {
         let tokens = TokenStore::open(&db).map_err(|e| StartError::Other(e.to_string()))?;
         let metrics = Arc::new(Metrics::default());
         let service = Service::open(&config, db.clone(), metrics.clone())?;
-        let register =
-            register::Register::open(&db).map_err(|e| StartError::Other(e.to_string()))?;
+        // Derived state: a register file that does not open is replaced by an empty one,
+        // which the register task fills again from the log.
+        let register_path = config.data_dir.join("register.redb");
+        let register = register::Register::open(&register_path)
+            .or_else(|e| match e {
+                register::RegisterError::Locked(_) => Err(e),
+                e => {
+                tracing::warn!(error = %e, "the register does not open; rebuilding it from the log");
+                register::Register::open_empty(&register_path)
+                }
+            })
+            .map_err(|e| StartError::Other(e.to_string()))?;
         Ok(Self(Arc::new(Inner {
             register,
             read_limit: RateLimiter::new(config.read_rps, config.read_burst),

@@ -418,13 +418,9 @@ async fn every_search_equals_a_recomputation_from_the_entries() {
     let reg = server.state.register().clone();
     let ledger = server.state.service().ledger();
     assert_eq!(reg.check(ledger).unwrap(), expect.len() as u64);
-    let tree = server.state.db().open_tree("register").unwrap();
-    let mut key = vec![b'l'];
-    key.extend_from_slice(&indices[5].to_be_bytes());
-    let stored = tree.get(&key).unwrap().unwrap();
-    let mut l: Value = serde_json::from_slice(&stored).unwrap();
-    l["state"] = json!("revoked");
-    tree.insert(&key, serde_json::to_vec(&l).unwrap()).unwrap();
+    let mut damaged = reg.listing(indices[5]).unwrap().unwrap();
+    damaged.state = cyberlabel_core::status::State::Revoked;
+    reg.write_listing_unchecked(&damaged).unwrap();
     let err = reg.check(ledger).unwrap_err().to_string();
     assert!(err.contains(&format!("label {}", indices[5])), "{err}");
     reg.rebuild(ledger, &|_| {}).unwrap();

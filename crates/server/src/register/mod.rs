@@ -8,21 +8,35 @@
 //! trees away and derives them again from the entries alone; [`Register::check`] recomputes
 //! them and compares, and compares every state with the log's status map.
 //!
-//! One sled tree, `register`, so each fold step is one atomic batch: `l` + index → listing
-//! JSON; search keys `kind, text, 0, index` with an empty value (kinds `m` manufacturer, `p`
-//! product, `w` word, `g` manufacturer page, `s` scheme and level, `t` state other than
-//! active); `n` + page slug → name and label count; `z` → the watermark. Searches walk one key
-//! range, newest key first, and stop after [`MAX_SCAN`] candidates with a cursor to go on.
+//! Stored in its own redb database, `<data_dir>/register.redb` (a derived file: delete it and
+//! the server derives it again). Tables: `listings` (index → listing JSON), `keys` (search keys
+//! with an empty value), `manufacturers` (page slug → name and label count), `dirty` (page slug →
+//! the watermark of its last change: what the static copy rewrites) and `meta` (the watermark).
+//! A fold step is one write transaction, so the register is always at a step boundary; steps
+//! commit without fsync and the last step of a catch-up with it — after a crash the register
+//! is at an older boundary and folds again from there.
+//!
+//! A search key is `kind, epoch, text, 0, index`: kinds `m` manufacturer, `p` product, `w` word,
+//! `g` manufacturer page, `s` scheme and level, `t` state other than active; `epoch` is the
+//! label's index / 65,536 (4 bytes). Partitioning by epoch keeps the keys a fold writes in one
+//! small, cached part of the tree whatever the log's size (unpartitioned, random inserts made
+//! the fold 4× slower at a million labels); a search walks a key range epoch by epoch, newest
+//! first, and stops after [`MAX_SCAN`] candidates with a cursor to go on.
 //! `shards` renders the static files the object store gets.
 
 mod shards;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use cyberlabel_core::cose;
 use cyberlabel_core::register::{self, Listing, Listings, Query};
 use cyberlabel_core::status::State;
 use cyberlabel_core::tiles::{self, TileKind, TilePath};
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+};
 use serde::{Deserialize, Serialize};
 
 pub use shards::{ListingView, ManufacturerEntry, ManufacturerList, ManufacturerPage, shard_of};
@@ -34,23 +48,35 @@ use crate::ledger::Ledger;
 pub const MAX_SCAN: usize = 5_000;
 /// Most results one page returns.
 pub const MAX_LIMIT: usize = 100;
-/// Entries folded per write (one entry bundle).
+/// Entries folded per write transaction (one entry bundle).
 const CHUNK: u64 = 256;
+/// Labels per key epoch: 2^16.
+const EPOCH_BITS: u32 = 16;
+/// redb's page cache (the register's memory beyond what a request holds).
+const CACHE_BYTES: usize = 32 << 20;
 
-const WATERMARK: &[u8] = b"z";
+const LISTINGS: TableDefinition<u64, &[u8]> = TableDefinition::new("listings");
+const KEYS: TableDefinition<&[u8], ()> = TableDefinition::new("keys");
+const MFRS: TableDefinition<&str, &[u8]> = TableDefinition::new("manufacturers");
+const DIRTY: TableDefinition<&str, u64> = TableDefinition::new("dirty");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const WATERMARK: &str = "indexed_size";
 
 /// Register failures.
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
-    /// The store failed.
+    /// The store failed (or its file is damaged: delete it, or `cyberlabel register rebuild`).
     #[error("register store: {0}")]
-    Store(#[from] sled::Error),
+    Store(String),
     /// The log could not be read.
     #[error("reading the log: {0}")]
     Log(String),
     /// A stored listing does not decode (damaged store: rebuild).
     #[error("stored listing {0} does not decode (run `cyberlabel register rebuild`)")]
     Damaged(u64),
+    /// Another process has the register's file open.
+    #[error("the register {0} is open in another process")]
+    Locked(String),
     /// A cursor that this register did not hand out.
     #[error("bad cursor")]
     BadCursor,
@@ -62,12 +88,16 @@ pub enum RegisterError {
     Mismatch(String),
 }
 
+fn store<E: Into<redb::Error>>(e: E) -> RegisterError {
+    RegisterError::Store(e.into().to_string())
+}
+
 /// One page of search results.
 #[derive(Debug, Clone, Serialize)]
 pub struct Page {
     /// Entries of the log the register has folded in (results reflect the log up to here).
     pub indexed_size: u64,
-    /// Matching labels, in the order of the key range searched (newest first within a key).
+    /// Matching labels: newest epoch first, within one in key order, newest first per key.
     pub results: Vec<Listing>,
     /// Cursor for the next page, if the range goes on.
     pub next: Option<String>,
@@ -86,73 +116,24 @@ struct MfrValue {
     labels: u64,
 }
 
-/// The register's tree.
+/// The public register (cheap to clone).
 #[derive(Clone)]
 pub struct Register {
-    tree: sled::Tree,
+    db: Arc<Database>,
     // One folder at a time: the background task and a search catching up.
-    folding: std::sync::Arc<std::sync::Mutex<()>>,
+    folding: Arc<Mutex<()>>,
 }
 
-/// Search-key kinds (first byte of a key).
-const KINDS: [u8; 6] = *b"mpwgst";
-
-fn listing_key(index: u64) -> [u8; 9] {
-    let mut k = [b'l'; 9];
-    k[1..].copy_from_slice(&index.to_be_bytes());
-    k
-}
-
-fn mfr_key(slug: &str) -> Vec<u8> {
-    let mut k = vec![b'n'];
-    k.extend_from_slice(slug.as_bytes());
-    k
-}
-
-fn dirty_key(slug: &str) -> Vec<u8> {
-    let mut k = vec![b'd'];
-    k.extend_from_slice(slug.as_bytes());
-    k
-}
-
-fn index_at_end(k: &[u8]) -> Result<u64, RegisterError> {
-    k.len()
-        .checked_sub(8)
-        .and_then(|at| k.get(at..))
-        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .map(u64::from_be_bytes)
-        .ok_or(RegisterError::Damaged(0))
-}
-
-/// A chunk's listings as read and as changed, so the search keys can be moved.
-struct Pending<'a> {
-    reg: &'a Register,
-    before: HashMap<u64, Option<Listing>>,
-    after: HashMap<u64, Listing>,
-}
-
-impl Listings for Pending<'_> {
-    type Error = RegisterError;
-    fn get(&mut self, index: u64) -> Result<Option<Listing>, RegisterError> {
-        if let Some(l) = self.after.get(&index) {
-            return Ok(Some(l.clone()));
-        }
-        let stored = self.reg.listing(index)?;
-        self.before.insert(index, stored.clone());
-        Ok(stored)
-    }
-    fn put(&mut self, listing: Listing) -> Result<(), RegisterError> {
-        self.before
-            .entry(listing.index)
-            .or_insert_with(|| self.reg.listing(listing.index).ok().flatten());
-        self.after.insert(listing.index, listing);
-        Ok(())
-    }
+fn epoch(index: u64) -> [u8; 4] {
+    u32::try_from(index >> EPOCH_BITS)
+        .unwrap_or(u32::MAX)
+        .to_be_bytes()
 }
 
 fn push_key(out: &mut BTreeSet<Vec<u8>>, kind: u8, text: &[u8], index: u64) {
-    let mut k = Vec::with_capacity(text.len() + 10);
+    let mut k = Vec::with_capacity(text.len() + 14);
     k.push(kind);
+    k.extend_from_slice(&epoch(index));
     k.extend_from_slice(text);
     k.push(0);
     k.extend_from_slice(&index.to_be_bytes());
@@ -162,35 +143,40 @@ fn push_key(out: &mut BTreeSet<Vec<u8>>, kind: u8, text: &[u8], index: u64) {
 /// Every search key of a listing.
 fn keys_of(l: &Listing) -> BTreeSet<Vec<u8>> {
     let mut out = BTreeSet::new();
+    let i = l.index;
     push_key(
         &mut out,
         b'm',
         register::fold(&l.manufacturer).as_bytes(),
-        l.index,
+        i,
     );
-    push_key(
-        &mut out,
-        b'p',
-        register::fold(&l.product).as_bytes(),
-        l.index,
-    );
+    push_key(&mut out, b'p', register::fold(&l.product).as_bytes(), i);
     push_key(
         &mut out,
         b'g',
         register::slug(&l.manufacturer).as_bytes(),
-        l.index,
+        i,
     );
     for w in register::words(l) {
-        push_key(&mut out, b'w', w.as_bytes(), l.index);
+        push_key(&mut out, b'w', w.as_bytes(), i);
     }
     let mut scheme = l.scheme.as_bytes().to_vec();
     scheme.push(0);
     scheme.push(l.level);
-    push_key(&mut out, b's', &scheme, l.index);
+    push_key(&mut out, b's', &scheme, i);
     if l.state != State::Active {
-        push_key(&mut out, b't', &[l.state as u8], l.index);
+        push_key(&mut out, b't', &[l.state as u8], i);
     }
     out
+}
+
+fn index_at_end(k: &[u8]) -> Result<u64, RegisterError> {
+    k.len()
+        .checked_sub(8)
+        .and_then(|at| k.get(at..))
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_be_bytes)
+        .ok_or(RegisterError::Damaged(0))
 }
 
 /// The smallest key greater than every key starting with `prefix` (`None`: no bound).
@@ -205,16 +191,119 @@ fn after_prefix(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+fn decode(index: u64, bytes: &[u8]) -> Result<Listing, RegisterError> {
+    serde_json::from_slice(bytes).map_err(|_| RegisterError::Damaged(index))
+}
+
+/// One fold step: core's fold writing straight into a write transaction's tables, the search
+/// keys moved with each listing.
+struct Step<'t> {
+    listings: redb::Table<'t, u64, &'static [u8]>,
+    keys: redb::Table<'t, &'static [u8], ()>,
+    mfrs: redb::Table<'t, &'static str, &'static [u8]>,
+    dirty: redb::Table<'t, &'static str, u64>,
+    upto: u64,
+}
+
+impl Listings for Step<'_> {
+    type Error = RegisterError;
+    fn get(&mut self, index: u64) -> Result<Option<Listing>, RegisterError> {
+        match self.listings.get(index).map_err(store)? {
+            Some(v) => decode(index, v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+    fn put(&mut self, listing: Listing) -> Result<(), RegisterError> {
+        let before = self.get(listing.index)?;
+        let old = before.as_ref().map(keys_of).unwrap_or_default();
+        let new = keys_of(&listing);
+        for k in old.difference(&new) {
+            self.keys.remove(k.as_slice()).map_err(store)?;
+        }
+        for k in new.difference(&old) {
+            self.keys.insert(k.as_slice(), ()).map_err(store)?;
+        }
+        let json = serde_json::to_vec(&listing)
+            .map_err(|e| RegisterError::Store(format!("encoding a listing: {e}")))?;
+        self.listings
+            .insert(listing.index, json.as_slice())
+            .map_err(store)?;
+        let slug = register::slug(&listing.manufacturer);
+        if before.is_none() {
+            let mut m = match self.mfrs.get(slug.as_str()).map_err(store)? {
+                Some(v) => serde_json::from_slice(v.value()).map_err(|_| {
+                    RegisterError::Mismatch(format!("manufacturer {slug} does not decode"))
+                })?,
+                None => MfrValue {
+                    name: listing.manufacturer.clone(),
+                    labels: 0,
+                },
+            };
+            m.labels += 1;
+            let json = serde_json::to_vec(&m)
+                .map_err(|e| RegisterError::Store(format!("encoding {slug}: {e}")))?;
+            self.mfrs
+                .insert(slug.as_str(), json.as_slice())
+                .map_err(store)?;
+        }
+        // what the static copy must rewrite: this label's manufacturer page
+        self.dirty.insert(slug.as_str(), self.upto).map_err(store)?;
+        Ok(())
+    }
+}
+
 impl Register {
-    /// Opens (creating) the register's trees in the server's database.
+    /// Opens (creating) the register's database file. A file that does not open as a redb
+    /// database is an error naming it; the register is derived, so deleting it (or
+    /// [`Register::open_empty`]) loses nothing.
     ///
     /// # Errors
     /// The store's.
-    pub fn open(db: &sled::Db) -> Result<Self, RegisterError> {
-        Ok(Self {
-            tree: db.open_tree("register")?,
-            folding: std::sync::Arc::default(),
-        })
+    pub fn open(path: &Path) -> Result<Self, RegisterError> {
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => {
+                    RegisterError::Locked(path.display().to_string())
+                }
+                e => RegisterError::Store(format!("{}: {e}", path.display())),
+            })?;
+        let reg = Self {
+            db: Arc::new(db),
+            folding: Arc::default(),
+        };
+        reg.create_tables()?;
+        Ok(reg)
+    }
+
+    /// Deletes the register's file and opens an empty one (a rebuild that does not trust what
+    /// was there).
+    ///
+    /// # Errors
+    /// The file could not be removed, or as [`Register::open`].
+    pub fn open_empty(path: &Path) -> Result<Self, RegisterError> {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(RegisterError::Store(format!(
+                    "removing {}: {e}",
+                    path.display()
+                )));
+            }
+        }
+        Self::open(path)
+    }
+
+    fn create_tables(&self) -> Result<(), RegisterError> {
+        let tx = self.db.begin_write().map_err(store)?;
+        tx.open_table(LISTINGS).map_err(store)?;
+        tx.open_table(KEYS).map_err(store)?;
+        tx.open_table(MFRS).map_err(store)?;
+        tx.open_table(DIRTY).map_err(store)?;
+        tx.open_table(META).map_err(store)?;
+        tx.commit().map_err(store)
     }
 
     /// Entries of the log folded in so far.
@@ -222,14 +311,9 @@ impl Register {
     /// # Errors
     /// The store's.
     pub fn indexed_size(&self) -> Result<u64, RegisterError> {
-        Ok(match self.tree.get(WATERMARK)? {
-            Some(v) => u64::from_be_bytes(
-                v.as_ref()
-                    .try_into()
-                    .map_err(|_| RegisterError::Mismatch("watermark is damaged".into()))?,
-            ),
-            None => 0,
-        })
+        let rt = self.db.begin_read().map_err(store)?;
+        let meta = rt.open_table(META).map_err(store)?;
+        Ok(meta.get(WATERMARK).map_err(store)?.map_or(0, |v| v.value()))
     }
 
     /// The listing of the label at `index`.
@@ -237,16 +321,32 @@ impl Register {
     /// # Errors
     /// The store's; [`RegisterError::Damaged`].
     pub fn listing(&self, index: u64) -> Result<Option<Listing>, RegisterError> {
-        match self.tree.get(listing_key(index))? {
-            Some(v) => serde_json::from_slice(&v)
-                .map(Some)
-                .map_err(|_| RegisterError::Damaged(index)),
+        let rt = self.db.begin_read().map_err(store)?;
+        let t = rt.open_table(LISTINGS).map_err(store)?;
+        match t.get(index).map_err(store)? {
+            Some(v) => decode(index, v.value()).map(Some),
             None => Ok(None),
         }
     }
 
-    /// Fold the entries `[indexed_size, size)` of the log in (one entry bundle per write),
-    /// calling `progress(done)` after each.
+    /// Stores `listing` as given, without its search keys or any check — for tests that damage
+    /// the register on purpose ([`Register::check`] then reports it).
+    ///
+    /// # Errors
+    /// The store's.
+    pub fn write_listing_unchecked(&self, listing: &Listing) -> Result<(), RegisterError> {
+        let tx = self.db.begin_write().map_err(store)?;
+        {
+            let mut t = tx.open_table(LISTINGS).map_err(store)?;
+            let json =
+                serde_json::to_vec(listing).map_err(|e| RegisterError::Store(e.to_string()))?;
+            t.insert(listing.index, json.as_slice()).map_err(store)?;
+        }
+        tx.commit().map_err(store)
+    }
+
+    /// Fold the entries `[indexed_size, size)` of the log in (one entry bundle per write
+    /// transaction, the last one made durable), calling `progress(done)` after each.
     ///
     /// # Errors
     /// A log read or the store failed; what was written stays consistent and is resumed.
@@ -280,6 +380,7 @@ impl Register {
                     .map(|(i, e)| (first + i as u64, *e))
                     .filter(|(i, _)| *i >= at),
                 end,
+                end >= size,
             )?;
             at = end;
             progress(at);
@@ -287,8 +388,9 @@ impl Register {
         Ok(at)
     }
 
-    /// Fold `entries` (index, bytes) in and set the watermark to `upto`. Entries that are not
-    /// labels or status records (trust lists) change nothing.
+    /// Fold `entries` (index, bytes) in and set the watermark to `upto`, in one write
+    /// transaction (fsynced if `durable`). Entries that are not labels or status records (trust
+    /// lists) change nothing.
     ///
     /// # Errors
     /// The store's.
@@ -296,75 +398,32 @@ impl Register {
         &self,
         entries: impl Iterator<Item = (u64, &'e [u8])>,
         upto: u64,
+        durable: bool,
     ) -> Result<(), RegisterError> {
-        let mut pending = Pending {
-            reg: self,
-            before: HashMap::new(),
-            after: HashMap::new(),
-        };
-        for (index, bytes) in entries {
-            if let Ok(entry) = cose::decode_entry(bytes) {
-                register::apply(&mut pending, index, &entry)?;
+        let mut tx = self.db.begin_write().map_err(store)?;
+        tx.set_durability(if durable {
+            Durability::Immediate
+        } else {
+            Durability::None
+        })
+        .map_err(|e| RegisterError::Store(e.to_string()))?;
+        {
+            let mut step = Step {
+                listings: tx.open_table(LISTINGS).map_err(store)?,
+                keys: tx.open_table(KEYS).map_err(store)?,
+                mfrs: tx.open_table(MFRS).map_err(store)?,
+                dirty: tx.open_table(DIRTY).map_err(store)?,
+                upto,
+            };
+            for (index, bytes) in entries {
+                if let Ok(entry) = cose::decode_entry(bytes) {
+                    register::apply(&mut step, index, &entry)?;
+                }
             }
+            let mut meta = tx.open_table(META).map_err(store)?;
+            meta.insert(WATERMARK, upto).map_err(store)?;
         }
-        self.write(pending, upto)
-    }
-
-    fn write(&self, pending: Pending<'_>, upto: u64) -> Result<(), RegisterError> {
-        let mut batch = sled::Batch::default();
-        let mut new_mfrs: HashMap<String, MfrValue> = HashMap::new();
-        for (index, after) in &pending.after {
-            let before = pending.before.get(index).cloned().flatten();
-            let old = before.as_ref().map(keys_of).unwrap_or_default();
-            let new = keys_of(after);
-            for k in old.difference(&new) {
-                batch.remove(k.as_slice());
-            }
-            for k in new.difference(&old) {
-                batch.insert(k.as_slice(), &[][..]);
-            }
-            let json = serde_json::to_vec(after)
-                .map_err(|e| RegisterError::Mismatch(format!("encoding listing {index}: {e}")))?;
-            batch.insert(&listing_key(*index)[..], json);
-            // what the static copy must rewrite: this label's manufacturer page
-            batch.insert(
-                dirty_key(&register::slug(&after.manufacturer)),
-                &upto.to_be_bytes()[..],
-            );
-            if before.is_none() {
-                let slug = register::slug(&after.manufacturer);
-                let entry = match new_mfrs.remove(&slug) {
-                    Some(v) => v,
-                    None => match self.tree.get(mfr_key(&slug))? {
-                        Some(v) => serde_json::from_slice(&v).unwrap_or(MfrValue {
-                            name: after.manufacturer.clone(),
-                            labels: 0,
-                        }),
-                        None => MfrValue {
-                            name: after.manufacturer.clone(),
-                            labels: 0,
-                        },
-                    },
-                };
-                new_mfrs.insert(
-                    slug,
-                    MfrValue {
-                        name: entry.name,
-                        labels: entry.labels + 1,
-                    },
-                );
-            }
-        }
-        for (slug, v) in new_mfrs {
-            let json = serde_json::to_vec(&v)
-                .map_err(|e| RegisterError::Mismatch(format!("encoding {slug}: {e}")))?;
-            batch.insert(mfr_key(&slug), json);
-        }
-        // One atomic batch with the watermark: after a crash the register is at a chunk
-        // boundary, never between.
-        batch.insert(WATERMARK, &upto.to_be_bytes());
-        self.tree.apply_batch(batch)?;
-        Ok(())
+        tx.commit().map_err(store)
     }
 
     /// Fold in what the log appended since, at most `most` entries (one folder at a time).
@@ -390,24 +449,31 @@ impl Register {
     /// The store's.
     pub fn changed_since(&self, since: u64) -> Result<(Vec<String>, u64), RegisterError> {
         let now = self.indexed_size()?;
+        let rt = self.db.begin_read().map_err(store)?;
+        let dirty = rt.open_table(DIRTY).map_err(store)?;
         let mut out = Vec::new();
-        for kv in self.tree.scan_prefix(b"d") {
-            let (k, v) = kv?;
-            let at = <[u8; 8]>::try_from(v.as_ref()).map_or(u64::MAX, u64::from_be_bytes);
-            if at > since {
-                out.push(String::from_utf8_lossy(k.get(1..).unwrap_or_default()).into_owned());
+        for item in dirty.iter().map_err(store)? {
+            let (k, v) = item.map_err(store)?;
+            if v.value() > since {
+                out.push(k.value().to_owned());
             }
         }
         Ok((out, now))
     }
 
-    /// Throw the derived trees away (then [`Register::follow`] from entry 0).
+    /// Throw the derived tables away (then [`Register::follow`] from entry 0).
     ///
     /// # Errors
     /// The store's.
     pub fn clear(&self) -> Result<(), RegisterError> {
-        self.tree.clear()?;
-        Ok(())
+        let tx = self.db.begin_write().map_err(store)?;
+        tx.delete_table(LISTINGS).map_err(store)?;
+        tx.delete_table(KEYS).map_err(store)?;
+        tx.delete_table(MFRS).map_err(store)?;
+        tx.delete_table(DIRTY).map_err(store)?;
+        tx.delete_table(META).map_err(store)?;
+        tx.commit().map_err(store)?;
+        self.create_tables()
     }
 
     /// [`Register::clear`], then derive everything again from the log's entries.
@@ -454,7 +520,11 @@ impl Register {
             }
             at = end;
         }
-        let stored = self.tree.scan_prefix(b"l").count() as u64;
+        let rt = self.db.begin_read().map_err(store)?;
+        let listings = rt.open_table(LISTINGS).map_err(store)?;
+        let keys = rt.open_table(KEYS).map_err(store)?;
+        let mfrs = rt.open_table(MFRS).map_err(store)?;
+        let stored = listings.len().map_err(store)?;
         if stored != fresh.0.len() as u64 {
             return Err(RegisterError::Mismatch(format!(
                 "{stored} listings stored, {} in the log",
@@ -462,11 +532,14 @@ impl Register {
             )));
         }
         let mut want_keys = 0u64;
-        let mut counts: HashMap<String, u64> = HashMap::new();
+        let mut counts: std::collections::HashMap<String, u64> = Default::default();
         for (index, want) in &fresh.0 {
-            let got = self
-                .listing(*index)?
-                .ok_or_else(|| RegisterError::Mismatch(format!("label {index} is missing")))?;
+            let got = match listings.get(*index).map_err(store)? {
+                Some(v) => decode(*index, v.value())?,
+                None => {
+                    return Err(RegisterError::Mismatch(format!("label {index} is missing")));
+                }
+            };
             if &got != want {
                 return Err(RegisterError::Mismatch(format!("label {index} differs")));
             }
@@ -481,7 +554,7 @@ impl Register {
                 )));
             }
             for k in keys_of(want) {
-                if !self.tree.contains_key(&k)? {
+                if keys.get(k.as_slice()).map_err(store)?.is_none() {
                     return Err(RegisterError::Mismatch(format!(
                         "label {index} lacks a search key"
                     )));
@@ -492,11 +565,8 @@ impl Register {
                 .entry(register::slug(&want.manufacturer))
                 .or_default() += 1;
         }
-        let stored_keys: usize = KINDS
-            .iter()
-            .map(|k| self.tree.scan_prefix([*k]).count())
-            .sum();
-        if stored_keys as u64 != want_keys {
+        let stored_keys = keys.len().map_err(store)?;
+        if stored_keys != want_keys {
             return Err(RegisterError::Mismatch(format!(
                 "{stored_keys} search keys stored, {want_keys} expected"
             )));
@@ -509,7 +579,7 @@ impl Register {
                 )));
             }
         }
-        if self.tree.scan_prefix(b"n").count() != counts.len() {
+        if mfrs.len().map_err(store)? != counts.len() as u64 {
             return Err(RegisterError::Mismatch("manufacturer list differs".into()));
         }
         Ok(fresh.0.len() as u64)
@@ -520,18 +590,18 @@ impl Register {
     /// # Errors
     /// The store's.
     pub fn manufacturer(&self, slug: &str) -> Result<Option<ManufacturerEntry>, RegisterError> {
-        Ok(match self.tree.get(mfr_key(slug))? {
-            Some(v) => {
-                let v: MfrValue = serde_json::from_slice(&v)
-                    .map_err(|_| RegisterError::Mismatch(format!("manufacturer {slug}")))?;
-                Some(ManufacturerEntry {
-                    slug: slug.to_owned(),
-                    name: v.name,
-                    labels: v.labels,
-                })
-            }
-            None => None,
-        })
+        let rt = self.db.begin_read().map_err(store)?;
+        let mfrs = rt.open_table(MFRS).map_err(store)?;
+        let Some(v) = mfrs.get(slug).map_err(store)? else {
+            return Ok(None);
+        };
+        let v: MfrValue = serde_json::from_slice(v.value())
+            .map_err(|_| RegisterError::Mismatch(format!("manufacturer {slug}")))?;
+        Ok(Some(ManufacturerEntry {
+            slug: slug.to_owned(),
+            name: v.name,
+            labels: v.labels,
+        }))
     }
 
     /// Manufacturers whose page slug starts with `prefix`, in slug order, at most `limit`.
@@ -543,13 +613,19 @@ impl Register {
         prefix: &str,
         limit: usize,
     ) -> Result<Vec<ManufacturerEntry>, RegisterError> {
+        let rt = self.db.begin_read().map_err(store)?;
+        let mfrs = rt.open_table(MFRS).map_err(store)?;
         let mut out = Vec::new();
-        for kv in self.tree.scan_prefix(mfr_key(prefix)).take(limit) {
-            let (k, v) = kv?;
-            let v: MfrValue = serde_json::from_slice(&v)
+        for item in mfrs.range(prefix..).map_err(store)? {
+            let (k, v) = item.map_err(store)?;
+            let slug = k.value();
+            if !slug.starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            let v: MfrValue = serde_json::from_slice(v.value())
                 .map_err(|_| RegisterError::Mismatch("manufacturer list".into()))?;
             out.push(ManufacturerEntry {
-                slug: String::from_utf8_lossy(k.get(1..).unwrap_or_default()).into_owned(),
+                slug: slug.to_owned(),
                 name: v.name,
                 labels: v.labels,
             });
@@ -578,17 +654,20 @@ impl Register {
         }
         let limit = limit.clamp(1, MAX_LIMIT);
         let indexed_size = self.indexed_size()?;
-        let prefix = self.driving_prefix(q)?;
-        let by_key = prefix[0] != b'l';
+        let rt = self.db.begin_read().map_err(store)?;
+        let listings = rt.open_table(LISTINGS).map_err(store)?;
+        let keys = rt.open_table(KEYS).map_err(store)?;
+        let range = self.driving_range(&keys, q, indexed_size)?;
         let mut results: Vec<Listing> = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        let walk = self.walk(&prefix, cursor, |k, v| {
-            let index = index_at_end(k)?;
+        let mut visit = |index: u64, stored: Option<&[u8]>| {
             if seen.insert(index) {
-                let listing = if by_key {
-                    self.listing(index)?
-                } else {
-                    Some(serde_json::from_slice(v).map_err(|_| RegisterError::Damaged(index))?)
+                let listing = match stored {
+                    Some(v) => Some(decode(index, v)?),
+                    None => match listings.get(index).map_err(store)? {
+                        Some(v) => Some(decode(index, v.value())?),
+                        None => None,
+                    },
                 };
                 if let Some(l) = listing
                     && q.matches(&l, now)
@@ -597,7 +676,11 @@ impl Register {
                 }
             }
             Ok(results.len() < limit)
-        })?;
+        };
+        let walk = match range {
+            Some(kind_text) => walk_keys(&keys, &kind_text, indexed_size, cursor, &mut visit)?,
+            None => walk_listings(&listings, cursor, &mut visit)?,
+        };
         Ok(Page {
             indexed_size,
             results,
@@ -606,10 +689,16 @@ impl Register {
         })
     }
 
-    /// The key range a search walks: of the ranges its criteria name (each word, manufacturer,
-    /// model, a non-active status, scheme and level), the one with the fewest keys, counted up
-    /// to [`MAX_SCAN`]; with no criterion, every listing, newest first.
-    fn driving_prefix(&self, q: &Query) -> Result<Vec<u8>, RegisterError> {
+    /// The key range (kind and text) a search walks: of the ranges its criteria name (each
+    /// word, manufacturer, model, a non-active status, scheme and level), the one with the
+    /// fewest keys, counted up to [`MAX_SCAN`]; `None` (every listing, newest first) with no
+    /// criterion.
+    fn driving_range(
+        &self,
+        keys: &redb::ReadOnlyTable<&'static [u8], ()>,
+        q: &Query,
+        indexed_size: u64,
+    ) -> Result<Option<Vec<u8>>, RegisterError> {
         let mut ranges: Vec<Vec<u8>> = Vec::new();
         let key = |kind: u8, text: &[u8]| {
             let mut k = vec![kind];
@@ -643,70 +732,21 @@ impl Register {
             ranges.push(k);
         }
         if ranges.len() <= 1 {
-            return Ok(ranges.pop().unwrap_or_else(|| vec![b'l']));
+            return Ok(ranges.pop());
         }
         let mut best: Option<(usize, Vec<u8>)> = None;
         for r in ranges {
             let cap = best.as_ref().map_or(MAX_SCAN, |(n, _)| *n);
             let mut n = 0;
-            for kv in self.tree.scan_prefix(&r).keys() {
-                kv?;
+            walk_keys(keys, &r, indexed_size, None, &mut |_, _| {
                 n += 1;
-                if n >= cap {
-                    break;
-                }
-            }
+                Ok(n < cap)
+            })?;
             if best.as_ref().is_none_or(|(b, _)| n < *b) {
                 best = Some((n, r));
             }
         }
-        Ok(best.map_or_else(|| vec![b'l'], |(_, r)| r))
-    }
-
-    /// Walk the keys starting with `prefix` downwards from `cursor` (exclusive), calling
-    /// `visit` until it returns false or [`MAX_SCAN`] keys were seen.
-    fn walk(
-        &self,
-        prefix: &[u8],
-        cursor: Option<&str>,
-        mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool, RegisterError>,
-    ) -> Result<Walk, RegisterError> {
-        let upper = match cursor {
-            Some(c) => {
-                let c = hex::decode(c).map_err(|_| RegisterError::BadCursor)?;
-                if !c.starts_with(prefix) {
-                    return Err(RegisterError::BadCursor);
-                }
-                Some(c)
-            }
-            None => after_prefix(prefix),
-        };
-        let range = match upper {
-            Some(u) => self.tree.range(prefix.to_vec()..u),
-            None => self.tree.range(prefix.to_vec()..),
-        };
-        let mut scanned = 0;
-        let mut stopped_at = None;
-        for kv in range.rev() {
-            let (k, v) = kv?;
-            scanned += 1;
-            let go_on = visit(&k, &v)?;
-            if !go_on || scanned >= MAX_SCAN {
-                stopped_at = Some(k.to_vec());
-                break;
-            }
-        }
-        // A next page exists if the walk stopped early and a key is left below.
-        let next = match stopped_at {
-            Some(k) => self
-                .tree
-                .range(prefix.to_vec()..k.clone())
-                .next_back()
-                .is_some()
-                .then(|| hex::encode(&k)),
-            None => None,
-        };
-        Ok(Walk { next, scanned })
+        Ok(best.map(|(_, r)| r))
     }
 
     /// Every label on a manufacturer's page, newest first, from `cursor` on.
@@ -719,24 +759,147 @@ impl Register {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page, RegisterError> {
-        let mut prefix = vec![b'g'];
-        prefix.extend_from_slice(slug.as_bytes());
-        prefix.push(0);
         let limit = limit.clamp(1, MAX_LIMIT);
+        let indexed_size = self.indexed_size()?;
+        let rt = self.db.begin_read().map_err(store)?;
+        let listings = rt.open_table(LISTINGS).map_err(store)?;
+        let keys = rt.open_table(KEYS).map_err(store)?;
+        let mut kind_text = vec![b'g'];
+        kind_text.extend_from_slice(slug.as_bytes());
+        kind_text.push(0);
         let mut results = Vec::new();
-        let walk = self.walk(&prefix, cursor, |k, _| {
-            if let Some(l) = self.listing(index_at_end(k)?)? {
-                results.push(l);
+        let walk = walk_keys(&keys, &kind_text, indexed_size, cursor, &mut |index, _| {
+            if let Some(v) = listings.get(index).map_err(store)? {
+                results.push(decode(index, v.value())?);
             }
             Ok(results.len() < limit)
         })?;
         Ok(Page {
-            indexed_size: self.indexed_size()?,
+            indexed_size,
             results,
             next: walk.next,
             scanned: walk.scanned,
         })
     }
+}
+
+type Visit<'a> = dyn FnMut(u64, Option<&[u8]>) -> Result<bool, RegisterError> + 'a;
+
+/// Walk the search keys of `kind_text` (kind byte, then text) epoch by epoch, newest first,
+/// from `cursor` (exclusive), until `visit` says stop or [`MAX_SCAN`] keys were seen.
+fn walk_keys(
+    keys: &redb::ReadOnlyTable<&'static [u8], ()>,
+    kind_text: &[u8],
+    indexed_size: u64,
+    cursor: Option<&str>,
+    visit: &mut Visit<'_>,
+) -> Result<Walk, RegisterError> {
+    let (kind, text) = kind_text.split_first().ok_or(RegisterError::BadCursor)?;
+    let prefix_at = |e: u32| {
+        let mut p = vec![*kind];
+        p.extend_from_slice(&e.to_be_bytes());
+        p.extend_from_slice(text);
+        p
+    };
+    let newest = u32::from_be_bytes(epoch(indexed_size.saturating_sub(1)));
+    let (start, mut upper) = match cursor {
+        Some(c) => {
+            let c = hex::decode(c).map_err(|_| RegisterError::BadCursor)?;
+            let e = c
+                .get(1..5)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map(u32::from_be_bytes)
+                .ok_or(RegisterError::BadCursor)?;
+            if c.first() != Some(kind) || !c.starts_with(&prefix_at(e)) || e > newest {
+                return Err(RegisterError::BadCursor);
+            }
+            (e, Some(c))
+        }
+        None => (newest, None),
+    };
+    let mut scanned = 0;
+    for e in (0..=start).rev() {
+        let lo = prefix_at(e);
+        let hi = match upper.take() {
+            Some(u) => Some(u),
+            None => after_prefix(&lo),
+        };
+        let range = match &hi {
+            Some(h) => keys.range::<&[u8]>(lo.as_slice()..h.as_slice()),
+            None => keys.range::<&[u8]>(lo.as_slice()..),
+        }
+        .map_err(store)?;
+        for item in range.rev() {
+            let (k, ()) = item.map(|(k, v)| (k, v.value())).map_err(store)?;
+            let k = k.value();
+            scanned += 1;
+            let go_on = visit(index_at_end(k)?, None)?;
+            if !go_on || scanned >= MAX_SCAN {
+                // more may follow in this epoch below `k`, or in older ones
+                let more_here = keys
+                    .range::<&[u8]>(lo.as_slice()..k)
+                    .map_err(store)?
+                    .next_back()
+                    .is_some();
+                let next = (more_here || e > 0).then(|| hex::encode(k));
+                return Ok(Walk { next, scanned });
+            }
+        }
+    }
+    Ok(Walk {
+        next: None,
+        scanned,
+    })
+}
+
+/// Walk every listing, newest first, from `cursor` (`l` + the index, hex) on.
+fn walk_listings(
+    listings: &redb::ReadOnlyTable<u64, &'static [u8]>,
+    cursor: Option<&str>,
+    visit: &mut Visit<'_>,
+) -> Result<Walk, RegisterError> {
+    let upper = match cursor {
+        Some(c) => {
+            let c = hex::decode(c).map_err(|_| RegisterError::BadCursor)?;
+            match c.split_first() {
+                Some((b'l', rest)) => {
+                    let b = <[u8; 8]>::try_from(rest).map_err(|_| RegisterError::BadCursor)?;
+                    Some(u64::from_be_bytes(b))
+                }
+                _ => return Err(RegisterError::BadCursor),
+            }
+        }
+        None => None,
+    };
+    let range = match upper {
+        Some(u) => listings.range(..u),
+        None => listings.range::<u64>(..),
+    }
+    .map_err(store)?;
+    let mut scanned = 0;
+    for item in range.rev() {
+        let (k, v) = item.map_err(store)?;
+        let index = k.value();
+        scanned += 1;
+        let go_on = visit(index, Some(v.value()))?;
+        if !go_on || scanned >= MAX_SCAN {
+            let more = listings
+                .range(..index)
+                .map_err(store)?
+                .next_back()
+                .is_some();
+            let mut c = vec![b'l'];
+            c.extend_from_slice(&index.to_be_bytes());
+            return Ok(Walk {
+                next: more.then(|| hex::encode(c)),
+                scanned,
+            });
+        }
+    }
+    Ok(Walk {
+        next: None,
+        scanned,
+    })
 }
 
 /// Starts the task that keeps the register up with the log (after every new checkpoint, and
