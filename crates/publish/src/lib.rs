@@ -420,29 +420,15 @@ impl<S: Source> Publisher<S> {
                     .status_proof(b)?
                     .ok_or_else(|| SourceError::new(format!("the log has no status bucket {b}")))?;
                 let path = cyberlabel_core::online::status_path(b);
-                jobs.push((self.key(&path), Bytes::from(proof.into_bytes())));
-            }
-            let mut results = futures::stream::iter(jobs)
-                .map(|(key, bytes)| {
-                    let store = Arc::clone(&store);
-                    async move {
-                        let n = bytes.len() as u64;
-                        put_overwrite(&*store, key, bytes, "text/plain; charset=utf-8", SHORT)
-                            .await
-                            .map(|()| n)
-                    }
-                })
-                .buffer_unordered(CONCURRENCY);
-            while let Some(r) = results.next().await {
-                report.bytes += r?;
-                report.written += 1;
-                done += 1;
-                progress(Progress {
-                    phase: "status",
-                    done,
-                    total: buckets,
+                jobs.push(Put {
+                    key: self.key(&path),
+                    body: Bytes::from(proof.into_bytes()),
+                    content_type: "text/plain; charset=utf-8".into(),
+                    cache_control: SHORT.into(),
                 });
             }
+            let phase = ("status", buckets);
+            put_all(&store, jobs, phase, &mut done, &mut report, progress).await?;
             start = end;
         }
 
@@ -475,39 +461,25 @@ impl<S: Source> Publisher<S> {
 
         // 4. files derived from the log (the register's shards), when changed
         let total = derived.len() as u64;
-        let mut jobs = Vec::with_capacity(derived.len());
-        for f in derived {
-            jobs.push((self.key(&f.key), f));
-        }
-        let mut results = futures::stream::iter(jobs)
-            .map(|(key, f)| {
-                let store = Arc::clone(&store);
-                async move {
-                    let n = f.body.len() as u64;
-                    put_overwrite(
-                        &*store,
-                        key,
-                        Bytes::from(f.body),
-                        &f.content_type,
-                        &f.cache_control,
-                    )
-                    .await
-                    .map(|()| n)
-                }
+        let jobs = derived
+            .into_iter()
+            .map(|f| Put {
+                key: self.key(&f.key),
+                body: Bytes::from(f.body),
+                content_type: f.content_type,
+                cache_control: f.cache_control,
             })
-            .buffer_unordered(CONCURRENCY);
+            .collect();
         let mut done = 0;
-        while let Some(r) = results.next().await {
-            report.bytes += r?;
-            report.written += 1;
-            done += 1;
-            progress(Progress {
-                phase: "derived",
-                done,
-                total,
-            });
-        }
-        drop(results);
+        put_all(
+            &store,
+            jobs,
+            ("derived", total),
+            &mut done,
+            &mut report,
+            progress,
+        )
+        .await?;
         self.derived_since = derived_mark;
 
         // 5. the checkpoint, last, compare-and-swap
@@ -718,6 +690,48 @@ async fn put_once(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// An object to overwrite.
+struct Put {
+    key: Path,
+    body: Bytes,
+    content_type: String,
+    cache_control: String,
+}
+
+/// Overwrite `jobs` with [`CONCURRENCY`] puts in flight, counting each in `report` and `done`
+/// and reporting it to `progress` under `phase` (name, total) as it lands.
+async fn put_all(
+    store: &Arc<dyn ObjectStore>,
+    jobs: Vec<Put>,
+    (phase, total): (&'static str, u64),
+    done: &mut u64,
+    report: &mut Report,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<(), PublishError> {
+    let mut results = futures::stream::iter(jobs)
+        .map(|p| {
+            let store = Arc::clone(store);
+            async move {
+                let n = p.body.len() as u64;
+                put_overwrite(&*store, p.key, p.body, &p.content_type, &p.cache_control)
+                    .await
+                    .map(|()| n)
+            }
+        })
+        .buffer_unordered(CONCURRENCY);
+    while let Some(r) = results.next().await {
+        report.bytes += r?;
+        report.written += 1;
+        *done += 1;
+        progress(Progress {
+            phase,
+            done: *done,
+            total,
+        });
+    }
+    Ok(())
 }
 
 async fn put_overwrite(

@@ -191,6 +191,24 @@ fn after_prefix(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// The entry bundle holding entry `at` of a log of `size` entries: (bundle number, the index
+/// after its last entry, its bytes).
+fn read_bundle(ledger: &Ledger, at: u64, size: u64) -> Result<(u64, u64, Vec<u8>), RegisterError> {
+    let bundle = at / CHUNK;
+    let end = size.min((bundle + 1) * CHUNK);
+    let path = TilePath {
+        kind: TileKind::Entries,
+        index: bundle,
+        width: u16::try_from(end - bundle * CHUNK)
+            .map_err(|_| RegisterError::Log("bundle width".into()))?,
+    };
+    let bytes = ledger
+        .tile(&path)
+        .map_err(|e| RegisterError::Log(e.to_string()))?
+        .ok_or_else(|| RegisterError::Log(format!("{} is missing", path.to_path())))?;
+    Ok((bundle, end, bytes))
+}
+
 fn decode(index: u64, bytes: &[u8]) -> Result<Listing, RegisterError> {
     serde_json::from_slice(bytes).map_err(|_| RegisterError::Damaged(index))
 }
@@ -358,20 +376,9 @@ impl Register {
     ) -> Result<u64, RegisterError> {
         let mut at = self.indexed_size()?;
         while at < size {
-            let bundle = at / CHUNK;
-            let end = size.min((bundle + 1) * CHUNK);
-            let path = TilePath {
-                kind: TileKind::Entries,
-                index: bundle,
-                width: u16::try_from(end - bundle * CHUNK)
-                    .map_err(|_| RegisterError::Log("bundle width".into()))?,
-            };
-            let bytes = ledger
-                .tile(&path)
-                .map_err(|e| RegisterError::Log(e.to_string()))?
-                .ok_or_else(|| RegisterError::Log(format!("{} is missing", path.to_path())))?;
+            let (bundle, end, bytes) = read_bundle(ledger, at, size)?;
             let entries = tiles::parse_entry_bundle(&bytes)
-                .map_err(|e| RegisterError::Log(format!("{}: {e}", path.to_path())))?;
+                .map_err(|e| RegisterError::Log(format!("entry bundle {bundle}: {e}")))?;
             let first = bundle * CHUNK;
             self.fold_entries(
                 entries
@@ -499,20 +506,9 @@ impl Register {
         let mut fresh = register::MemoryRegister::default();
         let mut at = 0;
         while at < upto {
-            let bundle = at / CHUNK;
-            let end = upto.min((bundle + 1) * CHUNK);
-            let path = TilePath {
-                kind: TileKind::Entries,
-                index: bundle,
-                width: u16::try_from(end - bundle * CHUNK)
-                    .map_err(|_| RegisterError::Log("bundle width".into()))?,
-            };
-            let bytes = ledger
-                .tile(&path)
-                .map_err(|e| RegisterError::Log(e.to_string()))?
-                .ok_or_else(|| RegisterError::Log(format!("{} is missing", path.to_path())))?;
+            let (bundle, end, bytes) = read_bundle(ledger, at, upto)?;
             let entries = tiles::parse_entry_bundle(&bytes)
-                .map_err(|e| RegisterError::Log(format!("{}: {e}", path.to_path())))?;
+                .map_err(|e| RegisterError::Log(format!("entry bundle {bundle}: {e}")))?;
             for (i, e) in entries.iter().enumerate() {
                 if let Ok(entry) = cose::decode_entry(e) {
                     let Ok(()) = register::apply(&mut fresh, bundle * CHUNK + i as u64, &entry);
