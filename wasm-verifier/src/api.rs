@@ -223,12 +223,37 @@ fn catalog() -> &'static Catalog {
     CATALOG.get_or_init(Catalog::builtin)
 }
 
+std::thread_local! {
+    /// The last trust list verified (its bytes, the anchor, the list): the page checks label
+    /// after label under the same list, and its signature need not be checked for each.
+    static VERIFIED_TRUST: std::cell::RefCell<Option<(Vec<u8>, [u8; 32], TrustList)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 fn trust_list(trust_list: &[u8], anchor: &[u8], now: u64) -> Result<TrustList, String> {
     let anchor: [u8; 32] = anchor
         .try_into()
         .map_err(|_| "trust anchor must be a 32-byte Ed25519 public key".to_string())?;
-    let key = VerifyingKey::from_bytes(&anchor).map_err(|_| "invalid trust anchor key")?;
-    TrustList::from_signed(trust_list, &key, now).map_err(|e| format!("trust list: {e}"))
+    let cached = VERIFIED_TRUST.with(|c| {
+        c.borrow()
+            .as_ref()
+            .filter(|(bytes, a, _)| bytes.as_slice() == trust_list && *a == anchor)
+            .map(|(_, _, list)| list.clone())
+    });
+    let list = match cached {
+        Some(list) => list,
+        None => {
+            let key = VerifyingKey::from_bytes(&anchor).map_err(|_| "invalid trust anchor key")?;
+            let list = TrustList::from_signed_any_time(trust_list, &key)
+                .map_err(|e| format!("trust list: {e}"))?;
+            VERIFIED_TRUST
+                .with(|c| *c.borrow_mut() = Some((trust_list.to_vec(), anchor, list.clone())));
+            list
+        }
+    };
+    list.check_valid_at(now)
+        .map_err(|e| format!("trust list: {e}"))?;
+    Ok(list)
 }
 
 /// Check the signed trust list under the anchor and against the newest version this verifier
@@ -575,5 +600,36 @@ mod tests {
         assert!(u64_of(1e300).is_err());
         assert_eq!(secs(-3.0), 0);
         assert_eq!(secs(1_767_225_600.9), 1_767_225_600);
+    }
+
+    #[test]
+    fn a_trust_list_is_verified_once_and_its_window_every_time() {
+        use cyberlabel_core::ops::Ops;
+        let list = include_bytes!("../../keys-example/trust-list.EXAMPLE.cose");
+        let anchor = hex::decode(DEMO_TRUST_ANCHOR_HEX).unwrap();
+        let key = VerifyingKey::from_bytes(&anchor.clone().try_into().unwrap()).unwrap();
+        let parsed = TrustList::from_signed_any_time(list, &key).unwrap();
+        let now = parsed.issued_at + 1;
+        let before = Ops::now();
+        assert_eq!(trust_list(list, &anchor, now).unwrap(), parsed);
+        assert_eq!(Ops::now().since(before).signatures, 1);
+        // the same bytes under the same anchor: no signature checked again
+        let before = Ops::now();
+        assert_eq!(trust_list(list, &anchor, now + 60).unwrap(), parsed);
+        assert_eq!(Ops::now().since(before).signatures, 0);
+        // but its validity window still applies
+        let err = trust_list(list, &anchor, parsed.expires_at + 1).unwrap_err();
+        assert!(err.contains("expired"), "{err}");
+        // other bytes are verified (and refused when tampered)
+        let mut bad = list.to_vec();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        let before = Ops::now();
+        assert!(trust_list(&bad, &anchor, now).is_err());
+        assert_eq!(Ops::now().since(before).signatures, 1);
+        // a refused list does not displace the verified one
+        let before = Ops::now();
+        assert_eq!(trust_list(list, &anchor, now).unwrap(), parsed);
+        assert_eq!(Ops::now().since(before).signatures, 0);
     }
 }

@@ -472,13 +472,23 @@ impl TrustList {
         now: u64,
     ) -> Result<TrustList, TrustError> {
         let t = Self::from_signed_any_time(bytes, signer)?;
-        if now < t.issued_at {
+        t.check_valid_at(now)?;
+        Ok(t)
+    }
+
+    /// Whether the list's validity window holds at `now` — what [`TrustList::from_signed`]
+    /// checks after the signature, for a verifier that keeps a list it verified before.
+    ///
+    /// # Errors
+    /// [`TrustError::NotYetValid`] or [`TrustError::Expired`].
+    pub fn check_valid_at(&self, now: u64) -> Result<(), TrustError> {
+        if now < self.issued_at {
             return Err(TrustError::NotYetValid);
         }
-        if now > t.expires_at {
+        if now > self.expires_at {
             return Err(TrustError::Expired);
         }
-        Ok(t)
+        Ok(())
     }
 
     /// Verifies a signed trust list with the trust anchor `signer`, without the validity
