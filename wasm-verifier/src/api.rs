@@ -223,10 +223,13 @@ fn catalog() -> &'static Catalog {
     CATALOG.get_or_init(Catalog::builtin)
 }
 
+/// A trust list verified before: its bytes, the anchor, the list.
+type VerifiedTrust = Option<(Vec<u8>, [u8; 32], TrustList)>;
+
 std::thread_local! {
-    /// The last trust list verified (its bytes, the anchor, the list): the page checks label
-    /// after label under the same list, and its signature need not be checked for each.
-    static VERIFIED_TRUST: std::cell::RefCell<Option<(Vec<u8>, [u8; 32], TrustList)>> =
+    /// The last trust list verified: the page checks label after label under the same list,
+    /// and its signature need not be checked for each.
+    static VERIFIED_TRUST: std::cell::RefCell<VerifiedTrust> =
         const { std::cell::RefCell::new(None) };
 }
 
