@@ -45,6 +45,8 @@ pub struct Fixture {
     pub entries: Vec<Vec<u8>>,
     /// the entries as one entry bundle
     pub bundle: Vec<u8>,
+    /// the status map after the three entries
+    pub status_map: StatusMap,
     /// the log key
     pub log: NoteSigner,
     /// two witness keys (cosignature/v1)
@@ -229,6 +231,7 @@ fn build() -> Fixture {
         status,
         entries,
         bundle,
+        status_map: map,
         log,
         witnesses,
         checkpoint_text,

@@ -145,20 +145,21 @@ pub fn status_record(data: &[u8]) {
 }
 
 /// A log entry as the log's status rules and an auditor replaying the log see it: decoded,
-/// then applied to a status map holding the fixture's three entries (so it may target them);
-/// also the input as an entry bundle replayed into a fresh map.
+/// then applied to a status map holding the fixture's three entries (so it may target them):
+/// it always takes index 3, and if rejected changes no earlier state; also the input as an
+/// entry bundle replayed into a fresh map.
 pub fn log_entry(data: &[u8]) {
     let f = fixture();
     check_entry(data);
     let _ = TargetInfo::of(data);
-    let mut map = StatusMap::new();
-    for e in &f.entries {
-        let _ = map.push(e);
-    }
+    let mut map = f.status_map.clone();
     let states = |m: &StatusMap| m.bucket(0).map(|b| [b.get(0), b.get(1), b.get(2)]);
     let before = states(&map);
-    if map.push(data).is_err() {
-        // A rejected entry leaves the earlier labels' states alone.
+    let r = map.push(data);
+    // Accepted or not, the entry takes the next index (an auditor reports it and goes on) ...
+    assert_eq!(map.size(), 4);
+    if r.is_err() {
+        // ... and a rejected one leaves the earlier labels' states alone.
         assert_eq!(states(&map), before, "a rejected entry changed a state");
     }
     let _ = map.commitment();
