@@ -6,7 +6,7 @@
 //! - `cargo xtask test`: everything CI checks (this is what `.ci/run` runs): installs missing
 //!   system tools (Chromium, zbar, nginx), the npm and Python test tools, then fmt, the
 //!   supply-chain check (cargo deny, installing cargo-deny when missing), clippy, the
-//!   workspace tests, the core for wasm32, the wasm test vectors under node and the headless
+//!   workspace tests, a short run of every fuzz target on stable, the core for wasm32, the wasm test vectors under node and the headless
 //!   browser end-to-end tests, with a timing per step.
 //! - `cargo xtask deny`: only the supply-chain step of `test` (cargo-deny with `deny.toml`, the
 //!   RustSec database read offline from `../shared/advisory-db.tar.gz`).
@@ -947,6 +947,21 @@ fn test_steps(root: &Path, t: &mut Timings, skip_setup: bool, no_e2e: bool) -> R
             .args(["test", "--workspace"])
             .envs(tool_env.iter().cloned()))
     })?;
+    // libFuzzer needs nightly: on the pinned stable toolchain every fuzz target's body runs
+    // over its seeds, its regression inputs and deterministic mutations (fuzz/README.md).
+    t.step(
+        "fuzz targets: short run on stable (seeds, regressions, mutations)",
+        || {
+            run(cargo().args([
+                "run",
+                "-q",
+                "-p",
+                "cyberlabel-fuzz-bodies",
+                "--example",
+                "smoke",
+            ]))
+        },
+    )?;
     t.step(
         "fresh machine: a rustup home without the wasm32 target, auto-install off",
         || fresh_rustup_check(root),

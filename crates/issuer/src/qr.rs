@@ -270,4 +270,22 @@ mod tests {
         assert!(svg.starts_with("<?xml"));
         assert_eq!(svg.matches("<path").count(), 1);
     }
+
+    /// Found by the `qr_rqrr` fuzz target: images on which rqrr 0.11 panics
+    /// (`assertion failed: x <= i32::MAX as f64` in its perspective code). `read_qr_codes`
+    /// must turn that into "nothing found", not a panic of its caller. Input format: first
+    /// byte = width − 1 (mod 128), then rows of grey pixels.
+    #[test]
+    fn rqrr_panics_on_hostile_images_are_contained() {
+        for data in [
+            &include_bytes!("../../../fuzz/regressions/qr_rqrr/rqrr-geometry-assert-1")[..],
+            &include_bytes!("../../../fuzz/regressions/qr_rqrr/rqrr-geometry-assert-2")[..],
+        ] {
+            let w = usize::from(data[0] % 128) + 1;
+            let h = ((data.len() - 1) / w).min(128);
+            let img =
+                image::GrayImage::from_raw(w as u32, h as u32, data[1..=w * h].to_vec()).unwrap();
+            assert!(read_qr_codes(&img).is_empty());
+        }
+    }
 }

@@ -1,0 +1,5 @@
+//! The `log_entry` target: `cyberlabel_fuzz_bodies::log_entry` (its docs say what it checks) under
+//! libFuzzer.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cyberlabel_fuzz_bodies::log_entry(data));

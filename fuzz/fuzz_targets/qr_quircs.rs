@@ -1,0 +1,5 @@
+//! The `qr_quircs` target: `cyberlabel_fuzz_bodies::qr_quircs` (its docs say what it checks) under
+//! libFuzzer.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cyberlabel_fuzz_bodies::qr_quircs(data));

@@ -1,0 +1,5 @@
+//! The `status_proof` target: `cyberlabel_fuzz_bodies::status_proof` (its docs say what it checks) under
+//! libFuzzer.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cyberlabel_fuzz_bodies::status_proof(data));
