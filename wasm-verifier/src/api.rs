@@ -233,6 +233,13 @@ std::thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
+/// Forget the trust list and checkpoint signatures verified on this thread, so the next
+/// verification checks everything again (the native benchmark's verdict from nothing).
+pub fn forget_verified() {
+    VERIFIED_TRUST.with(|c| *c.borrow_mut() = None);
+    cyberlabel_core::checkpoint::forget_verified();
+}
+
 fn trust_list(trust_list: &[u8], anchor: &[u8], now: u64) -> Result<TrustList, String> {
     let anchor: [u8; 32] = anchor
         .try_into()

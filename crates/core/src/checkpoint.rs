@@ -403,6 +403,44 @@ pub fn open_fresh(
     open_inner(signed, policy, Some(now))
 }
 
+/// The last checkpoint note whose signatures were verified on this thread: its bytes, the keys
+/// it was checked against, the result.
+type LastVerified = Option<(Vec<u8>, Vec<VerifierKey>, VerifiedNote)>;
+
+std::thread_local! {
+    // A verifier checks the same signed checkpoint several times for one verdict (to plan its
+    // fetches, for the inclusion proof, inside the status proof) and again for the next label
+    // it scans: the signatures are a pure function of the bytes and the keys, so they are
+    // checked once. Freshness (the witnesses' times against `now`) is judged every time.
+    static LAST_VERIFIED: core::cell::RefCell<LastVerified> =
+        const { core::cell::RefCell::new(None) };
+}
+
+fn verify_note_once(
+    signed: &[u8],
+    parsed: note::Note,
+    keys: &[VerifierKey],
+) -> Result<VerifiedNote, NoteError> {
+    let hit = LAST_VERIFIED.with(|c| {
+        c.borrow()
+            .as_ref()
+            .filter(|(bytes, k, _)| bytes.as_slice() == signed && k.as_slice() == keys)
+            .map(|(_, _, v)| v.clone())
+    });
+    if let Some(v) = hit {
+        return Ok(v);
+    }
+    let v = note::verify(parsed, keys)?;
+    LAST_VERIFIED.with(|c| *c.borrow_mut() = Some((signed.to_vec(), keys.to_vec(), v.clone())));
+    Ok(v)
+}
+
+/// Forget the checkpoint signatures verified on this thread, so the next check verifies them
+/// again (benchmarks measuring a verdict from nothing).
+pub fn forget_verified() {
+    LAST_VERIFIED.with(|c| *c.borrow_mut() = None);
+}
+
 fn open_inner(
     signed: &[u8],
     policy: &Policy,
@@ -416,7 +454,7 @@ fn open_inner(
     if checkpoint.origin != policy.log.name() {
         return Err(CheckpointError::WrongOrigin);
     }
-    let verified = match note::verify(parsed, &keys) {
+    let verified = match verify_note_once(signed, parsed, &keys) {
         Ok(v) => v,
         Err(NoteError::NoKnownSignature) => return Err(CheckpointError::NotSignedByLog),
         Err(e) => return Err(e.into()),

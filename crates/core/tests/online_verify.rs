@@ -593,9 +593,10 @@ fn a_partners_label_is_checked_on_the_partners_log_under_its_witness_policy() {
     assert!(TrustList::from_json(&serde_json::to_string(&bad).unwrap()).is_err());
 }
 
-/// A verdict checks each signature it needs once: the label's, the log's and the witness's on
-/// the checkpoint — not the checkpoint's again when the status proof embeds the same bytes. A
-/// status proof against another checkpoint is still verified in full.
+/// A verdict checks each signature it needs once: the log's and the witness's on the checkpoint
+/// when planning the fetches, the label's when verifying — not the checkpoint's again for the
+/// inclusion proof or inside a status proof with the same bytes. A status proof against
+/// another checkpoint is verified in full; after `forget_verified` everything is checked again.
 #[test]
 fn a_verdict_checks_each_signature_once() {
     use cyberlabel_core::ops::Ops;
@@ -619,13 +620,22 @@ fn a_verdict_checks_each_signature_once() {
         assert_eq!(r.verdict, Verdict::Genuine, "{r:?}");
         Ops::now().since(before)
     };
-    let ops = verify_with(&log.status_proof(plan.bucket, &cp));
-    assert_eq!(ops.signatures, 3, "label + log + witness: {ops:?}");
+    let same = log.status_proof(plan.bucket, &cp);
+    let ops = verify_with(&same);
+    assert_eq!(ops.signatures, 1, "the label only: {ops:?}");
     println!("one online verdict (tree size {SIZE}): plan {planning:?}, verify {ops:?}");
 
     // a status proof against a checkpoint cosigned a second earlier: other bytes, verified anew
     let other = log.checkpoint_at(true, NOW - 6);
     assert_ne!(cp, other);
     let ops = verify_with(&log.status_proof(plan.bucket, &other));
-    assert_eq!(ops.signatures, 5, "label + (log + witness) × 2: {ops:?}");
+    assert_eq!(
+        ops.signatures, 3,
+        "label + the other checkpoint's log + witness: {ops:?}"
+    );
+
+    // from nothing: the checkpoint (log + witness) and the label
+    checkpoint::forget_verified();
+    let ops = verify_with(&same);
+    assert_eq!(ops.signatures, 3, "label + log + witness: {ops:?}");
 }
