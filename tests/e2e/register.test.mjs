@@ -47,8 +47,8 @@ test('the register page finds a manufacturer\'s labels with their status and his
   assert.deepEqual(found.map((l) => l.index).sort((x, y) => x - y), [hub1.index, hub2.index]);
   const two = found.find((l) => l.index === hub2.index);
   assert.match(two.text, /revoked/);
-  assert.match(two.text, /Suspended \(entry \d+\) — reason 12/);
-  assert.match(two.text, /Revoked \(entry \d+\) — reason 6/);
+  assert.match(two.text, /Suspended \(entry \d+\) — investigation pending/);
+  assert.match(two.text, /Revoked \(entry \d+\) — nonconformity found/);
   const one = found.find((l) => l.index === hub1.index);
   assert.match(one.text, /active/);
 

@@ -230,7 +230,7 @@ test('the register works from the static copy: manufacturer lookup and page, Ver
   assert.ok(g && r, JSON.stringify(items.map((l) => l.index)));
   assert.match(g.text, /active/);
   assert.match(r.text, /revoked/);
-  assert.match(r.text, /Revoked \(entry \d+\) — reason 6/);
+  assert.match(r.text, /Revoked \(entry \d+\) — nonconformity found/);
   // the Verify link stays on the static copy and gives the log's verdict
   await page.goto(`${nginx.base}${r.verify}`);
   const v = await verdictOf(page);

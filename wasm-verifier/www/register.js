@@ -62,7 +62,7 @@ function renderListing(l) {
   const hist = el('ul', undefined, 'history');
   for (const e of l.history) {
     const what = e.kind === 'renewed' ? `${EVENT.renewed} ${e.index}` : `${EVENT[e.kind] || e.kind} (entry ${e.index})`;
-    const reason = e.kind === 'suspended' || e.kind === 'revoked' || e.kind === 'reinstated' ? ` — reason ${e.reason}` : '';
+    const reason = e.kind !== 'issued' && e.kind !== 'renewed' && e.reason_name ? ` — ${e.reason_name.replaceAll('_', ' ')}` : '';
     hist.appendChild(el('li', `${day(e.time)}: ${what}${reason}`));
   }
   li.appendChild(hist);

@@ -31,8 +31,9 @@ pub enum EventKind {
     Revoked,
 }
 
-/// One event in a label's history.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// One event in a label's history. Serialized with the reason's name beside its code
+/// (`reason_name`, absent for 0), which reading ignores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub struct Event {
     /// What happened.
     pub kind: EventKind,
@@ -43,6 +44,22 @@ pub struct Event {
     pub time: u64,
     /// Reason code (FORMATS §2) of a status record, `superseded` for a renewal, 0 for issue.
     pub reason: u8,
+}
+
+impl Serialize for Event {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let name = (self.reason != 0)
+            .then(|| ReasonCode::from_u8(self.reason).map(ReasonCode::as_str))
+            .flatten();
+        let mut st = s.serialize_struct("Event", 5)?;
+        st.serialize_field("kind", &self.kind)?;
+        st.serialize_field("index", &self.index)?;
+        st.serialize_field("time", &self.time)?;
+        st.serialize_field("reason", &self.reason)?;
+        st.serialize_field("reason_name", &name)?;
+        st.end()
+    }
 }
 
 /// A label as the register shows it.
