@@ -18,6 +18,8 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(any(test, feature = "test-utils"))]
+pub mod fixtures;
 mod sequencer;
 pub mod store;
 

@@ -20,8 +20,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-mod common;
-use common::claim_in;
+use cyberlabel_log::fixtures::claim_in;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;

@@ -6,8 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-mod common;
-use common::claim_in;
+use cyberlabel_log::fixtures::claim_in;
 
 use cyberlabel_core::admission::Replay;
 use cyberlabel_core::checkpoint::{self, Checkpoint};

@@ -19,13 +19,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cyberlabel_core::checkpoint::{self, Policy};
-use cyberlabel_core::claim::{Assessment, Claim, ProvisionSet};
 use cyberlabel_core::cose;
 use cyberlabel_core::merkle::leaf_hash;
 use cyberlabel_core::online::status_path;
 use cyberlabel_core::status::{self, ReasonCode, State, StatusAction, StatusRecord};
 use cyberlabel_core::tiles::{TileKind, TilePath};
 use cyberlabel_core::trust::{self, TrustList, TrustedIssuer};
+use cyberlabel_log::fixtures::claim_in;
 use cyberlabel_log::{EntryPolicy, Log, LogConfig, Submission};
 use cyberlabel_publish::{IMMUTABLE, Progress, PublishError, Publisher, SHORT, s3_store};
 use ed25519_dalek::SigningKey;
@@ -202,26 +202,6 @@ fn trust_list_entry() -> Vec<u8> {
     trust::sign(t.to_json().as_bytes(), &anchor())
 }
 
-fn claim(serial: u64) -> Claim {
-    Claim {
-        scheme: "SG-CLS".into(),
-        catalog_version: 1,
-        level: 2,
-        manufacturer: "Acme".into(),
-        product: format!("Cam {serial}"),
-        hardware_versions: "1".into(),
-        firmware_versions: "2.0".into(),
-        category: 1,
-        issued_at: 19_675 * 86_400,
-        expires_at: 20_833 * 86_400,
-        support_end: 20_833 * 86_400 - 1,
-        provisions: ProvisionSet::from_indices([0u8, 1, 2]),
-        assessment: Assessment::SelfDeclared,
-        serial,
-        supersedes: None,
-    }
-}
-
 fn log_config() -> LogConfig {
     let mut c = LogConfig::new(
         ORIGIN,
@@ -252,7 +232,7 @@ async fn issue(log: &Log, n: u64) {
         .map(|_| {
             let key = issuer();
             log.submit(Submission::build(move |i| {
-                Ok(cose::sign_label(&claim(i), &key))
+                Ok(cose::sign_label(&claim_in("SG-CLS", i, None), &key))
             }))
         })
         .collect();

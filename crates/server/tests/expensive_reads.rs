@@ -9,7 +9,7 @@ mod common;
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use common::{Resp, Server, config, product, tempdir, try_request_from};
+use common::{Resp, Server, config, metric, tempdir, try_request_from};
 use cyberlabel_server::Role;
 
 const HAMMER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
@@ -18,15 +18,6 @@ const OTHER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 async fn get(server: &Server, from: IpAddr, path: &str) -> Resp {
     try_request_from(Some(from), server.addr, "GET", path, &[], b"")
         .await
-        .unwrap()
-}
-
-/// The value of one sample line of the Prometheus text (`name{labels} value`).
-fn metric(text: &str, sample: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("no {sample} in metrics"))
-        .parse()
         .unwrap()
 }
 
@@ -42,15 +33,7 @@ async fn artwork_flood_is_limited_apart_from_cheap_reads_and_cached() {
     cfg.heavy_burst = 2 * cyberlabel_server::routes::IMAGE_COST;
     let server = Server::start(cfg).await;
     let issuer = server.token(&["SG-CLS"], Role::Issuer, None);
-    let r = server
-        .post(
-            "/labels",
-            Some(&issuer),
-            product("Cam 1").to_string().as_bytes(),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text());
-    let index = r.json()["index"].as_u64().unwrap();
+    let index = server.mint(&issuer, "Cam 1").await;
     let artwork = format!("/labels/{index}/artwork.png");
 
     // First fetch renders (a miss), the second is served from the cache (a hit), same bytes.

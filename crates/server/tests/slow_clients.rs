@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{config, tempdir, try_request};
+use common::{config, metric, tempdir, try_request};
 use cyberlabel_server::{AppState, Role};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -260,14 +260,6 @@ async fn slow_body(addr: SocketAddr, token: String) -> (Option<u16>, Duration) {
         .nth(1)
         .and_then(|c| c.parse().ok());
     (status, t.elapsed())
-}
-
-fn metric(text: &str, sample: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("no {sample} in metrics"))
-        .parse()
-        .unwrap()
 }
 
 /// `/metrics`, retried while the server is at its cap (bounded attempts: a hang guard, not a

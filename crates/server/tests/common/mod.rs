@@ -116,6 +116,15 @@ impl Server {
         request(self.addr, "POST", path, &headers, body).await
     }
 
+    /// Mints `product(name)` with `token`; the new label's index.
+    pub async fn mint(&self, token: &str, name: &str) -> u64 {
+        let r = self
+            .post("/labels", Some(token), product(name).to_string().as_bytes())
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["index"].as_u64().unwrap()
+    }
+
     pub async fn tree_size(&self) -> u64 {
         let r = self.get("/healthz").await;
         assert_eq!(r.status, 200, "{}", r.text());
@@ -324,4 +333,13 @@ pub fn verifier(origin: &str) -> Verifier {
             .unwrap()
             .verifying_key(),
     }
+}
+
+/// The value of one sample line of the Prometheus text (`name{labels} value`).
+pub fn metric(text: &str, sample: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {sample} in metrics"))
+        .parse()
+        .unwrap()
 }

@@ -1,19 +1,20 @@
-//! Test fixtures shared by the log's integration tests.
+//! Test fixtures shared by the log's and the publisher's tests (feature `test-utils`).
 
 use cyberlabel_core::claim::{Assessment, Claim, ProvisionSet};
 
-/// A valid self-declared claim of `scheme` at log index `serial` (whole-day dates).
+/// A valid self-declared claim of `scheme` at log index `serial` (whole-day dates, FORMATS §1),
+/// renewing `supersedes` if given.
+#[must_use]
 pub fn claim_in(scheme: &str, serial: u64, supersedes: Option<u64>) -> Claim {
     Claim {
         scheme: scheme.into(),
         catalog_version: 1,
         level: 2,
         manufacturer: "Acme".into(),
-        product: "Cam 1".into(),
+        product: format!("Cam {serial}"),
         hardware_versions: "1".into(),
         firmware_versions: "2.0".into(),
         category: 1,
-        // Claim dates are whole days (FORMATS §1).
         issued_at: 19_675 * 86_400,
         expires_at: 20_833 * 86_400,
         support_end: 20_833 * 86_400 - 1,
