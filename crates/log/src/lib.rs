@@ -20,11 +20,13 @@
 
 #[cfg(any(test, feature = "test-utils"))]
 pub mod fixtures;
+mod health;
 mod sequencer;
 pub mod store;
+mod store_redb;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock, mpsc};
+use std::sync::{Arc, Mutex, RwLock, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -38,9 +40,11 @@ use cyberlabel_core::tlog_proof::TlogProof;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use tokio::sync::oneshot;
 
+pub use health::StorageHealth;
 #[cfg(any(test, feature = "test-utils"))]
 pub use store::MemoryStore;
 pub use store::{Commit, LogStore, SledStore, StoreError, StoredState};
+pub use store_redb::{DEFAULT_CACHE_BYTES, RedbStore};
 
 /// How the log treats entry bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,9 +197,15 @@ pub enum AppendError {
     /// auditors replaying the log.
     #[error("entry refused: {0}")]
     Rejected(#[from] status::EffectError),
-    /// Storage failed; the log stops accepting appends.
+    /// Storage failed and nothing of the batch was recorded. With a store whose failed writes
+    /// change nothing (redb) the log goes on and later appends may succeed; otherwise (sled) it
+    /// stops accepting appends until reopened.
     #[error("storage failed: {0}")]
     Storage(String),
+    /// The disk is full: nothing of the batch was recorded; appends succeed again once there
+    /// is room.
+    #[error("log storage is full: {0}")]
+    StorageFull(String),
     /// The log is closed or stopped after a storage failure.
     #[error("log is closed")]
     Closed,
@@ -254,6 +264,7 @@ pub(crate) struct Shared {
     /// reader never pairs a checkpoint with store contents of another batch
     pub(crate) published: RwLock<StoredState>,
     pub(crate) poisoned: AtomicBool,
+    pub(crate) health: Arc<Mutex<StorageHealth>>,
 }
 
 /// The transparency log handle. Share it (e.g. in an `Arc`); dropping it stops the sequencer
@@ -288,6 +299,11 @@ impl Log {
     /// # Errors
     /// [`LogError`] if the stored state is inconsistent or storage fails.
     pub fn with_store(store: Arc<dyn LogStore>, config: LogConfig) -> Result<Self, LogError> {
+        let health = Arc::new(Mutex::new(StorageHealth::default()));
+        let store: Arc<dyn LogStore> = Arc::new(health::Watched {
+            inner: store,
+            health: Arc::clone(&health),
+        });
         let signer = NoteSigner::new(&config.origin, KeyKind::Ed25519, config.signing_key.clone())?;
         let verifier = signer.verifier().clone();
         let state = match store.state()? {
@@ -318,6 +334,7 @@ impl Log {
             verifier,
             published: RwLock::new(state),
             poisoned: AtomicBool::new(false),
+            health,
         });
         let (tx, rx) = mpsc::channel::<Job>();
         let sh = Arc::clone(&shared);
@@ -347,6 +364,42 @@ impl Log {
             }
         }
         rx
+    }
+
+    /// The storage's health as last seen: a failed write not yet followed by a good one, or
+    /// damaged bytes found by a read. While a write fault stands the sequencer retries a small
+    /// write every second, so health returns when the disk has room again even with no traffic.
+    #[must_use]
+    pub fn storage_health(&self) -> StorageHealth {
+        match self.shared.health.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Record damage a read found (a missing or inconsistent value) in the health record: the
+    /// health check says so from then on.
+    fn note<T>(&self, r: Result<T, LogError>) -> Result<T, LogError> {
+        let msg = match &r {
+            Err(LogError::Corrupt(m)) => Some(m.clone()),
+            Err(LogError::Store(e)) if e.is_damaged() => Some(e.to_string()),
+            _ => None,
+        };
+        if let Some(msg) = msg {
+            let mut h = match self.shared.health.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            h.damaged.get_or_insert(msg);
+        }
+        r
+    }
+
+    /// Whether the log stopped taking appends for good (a store whose failed writes may have
+    /// left changes behind): only reopening the log helps.
+    #[must_use]
+    pub fn is_stopped(&self) -> bool {
+        self.shared.poisoned.load(Ordering::Acquire)
     }
 
     /// The log's verifier key (`<origin>+<id>+<key>`).
@@ -388,7 +441,9 @@ impl Log {
         if index >= self.size() {
             return Err(LogError::NotFound);
         }
-        stored_entry(&*self.shared.store, index)?.ok_or(LogError::NotFound)
+        self.note(stored_entry(&*self.shared.store, index).and_then(|e| {
+            e.ok_or_else(|| LogError::Corrupt(format!("entry {index} is missing from the store")))
+        }))
     }
 
     /// A reader that fetches each stored tile at most once per proof.
@@ -408,7 +463,7 @@ impl Log {
             return Err(LogError::Range(ProofError::IndexOutOfRange { index, size }));
         }
         let mut r = self.reader();
-        merkle::inclusion_proof(index, size, |id| r.node(id, size))
+        self.note(merkle::inclusion_proof(index, size, |id| r.node(id, size)))
     }
 
     /// Consistency proof from `old` to `new` (`new` ≤ published size).
@@ -416,6 +471,11 @@ impl Log {
     /// # Errors
     /// [`LogError::Range`] for bad arguments.
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, LogError> {
+        let r = self.consistency_proof_unchecked(old, new);
+        self.note(r)
+    }
+
+    fn consistency_proof_unchecked(&self, old: u64, new: u64) -> Result<Vec<Hash>, LogError> {
         if new > self.size() {
             return Err(LogError::Range(ProofError::SizesOutOfOrder { old, new }));
         }
@@ -476,6 +536,11 @@ impl Log {
     /// # Errors
     /// [`LogError::NotFound`] beyond the last bucket.
     pub fn status_proof(&self, bucket: u64) -> Result<String, LogError> {
+        let r = self.status_proof_unchecked(bucket);
+        self.note(r)
+    }
+
+    fn status_proof_unchecked(&self, bucket: u64) -> Result<String, LogError> {
         // Hold the read lock: the status tree changes in place, the checkpoint must match it.
         let guard = match self.shared.published.read() {
             Ok(g) => g,
@@ -515,6 +580,11 @@ impl Log {
     /// # Errors
     /// [`LogError`] on storage failure or inconsistency.
     pub fn tile(&self, path: &TilePath) -> Result<Option<Vec<u8>>, LogError> {
+        let r = self.tile_unchecked(path);
+        self.note(r)
+    }
+
+    fn tile_unchecked(&self, path: &TilePath) -> Result<Option<Vec<u8>>, LogError> {
         let size = self.size();
         match path.kind {
             TileKind::Hash(level) => {

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, mpsc};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use cyberlabel_core::admission::{self, Admitted};
 use cyberlabel_core::checkpoint::{self, Checkpoint, Policy, StatusCommitment};
@@ -15,7 +15,7 @@ use cyberlabel_core::tiles::{self, FULL_TILE_BYTES, MAX_ENTRY_BYTES, TILE_WIDTH,
 use cyberlabel_core::trust::TrustList;
 use tokio::sync::oneshot;
 
-use crate::store::{Commit, LogStore, StoredState};
+use crate::store::{Commit, LogStore, StoreError, StoredState};
 use crate::{
     AppendError, Appended, EntryPolicy, Job, LogConfig, LogError, Payload, Shared, node_from_store,
     status_node,
@@ -79,6 +79,14 @@ fn decode_idem(v: &[u8]) -> Option<Appended> {
 
 fn storage(e: impl core::fmt::Display) -> AppendError {
     AppendError::Storage(e.to_string())
+}
+
+fn store_failed(e: &StoreError) -> AppendError {
+    if e.is_full() {
+        AppendError::StorageFull(e.to_string())
+    } else {
+        storage(e)
+    }
 }
 
 impl Sequencer {
@@ -201,7 +209,24 @@ impl Sequencer {
         config: LogConfig,
     ) {
         let batch_size = config.batch_size.max(1);
-        while let Ok(first) = rx.recv() {
+        loop {
+            let first = if self.write_fault(&shared) {
+                // While the last write failed, try a small write every second, so the log (and
+                // its health check) recovers when the disk has room again even with no traffic.
+                match rx.recv_timeout(Duration::from_secs(1)) {
+                    Ok(j) => j,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        self.probe(&shared);
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            } else {
+                match rx.recv() {
+                    Ok(j) => j,
+                    Err(_) => break,
+                }
+            };
             let mut jobs = vec![first];
             let deadline = Instant::now() + config.max_delay;
             while jobs.len() < batch_size {
@@ -358,14 +383,50 @@ impl Sequencer {
                 }
             }
             Err(e) => {
-                // Durability of this batch is unknown: stop accepting appends. Reopening the
-                // log re-checks the stored state against the last durable checkpoint.
-                shared.poisoned.store(true, Ordering::Release);
-                tracing::error!(error = %e, "log commit failed; the log stops accepting appends");
+                if self.store.failed_commit_changes_nothing() {
+                    // Nothing of the batch is stored or visible, and this sequencer's state was
+                    // not advanced: answer the error and go on with the next batch.
+                    tracing::error!(error = %e, "log commit failed; nothing of the batch was recorded");
+                } else {
+                    // Durability of this batch is unknown: stop accepting appends. Reopening
+                    // the log re-checks the stored state against the last durable checkpoint.
+                    shared.poisoned.store(true, Ordering::Release);
+                    tracing::error!(error = %e, "log commit failed; the log stops accepting appends");
+                }
                 for (reply, _) in b.replies {
                     let _ = reply.send(Err(e.clone()));
                 }
             }
+        }
+    }
+
+    fn write_fault(&self, shared: &Shared) -> bool {
+        !shared.poisoned.load(Ordering::Acquire)
+            && self.store.failed_commit_changes_nothing()
+            && match shared.health.lock() {
+                Ok(h) => h.write_fault.is_some(),
+                Err(p) => p.into_inner().write_fault.is_some(),
+            }
+    }
+
+    /// Rewrite the published state unchanged: a write that succeeds only when the store can
+    /// take writes again (the health record clears on success).
+    fn probe(&self, shared: &Shared) {
+        // Held across the write, as every writer of the state does, so a cosignature attached
+        // meanwhile is not overwritten by the older state.
+        let guard = match shared.published.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let commit = Commit {
+            state: Some(guard.clone()),
+            ..Commit::default()
+        };
+        let r = self.store.commit(&commit);
+        drop(guard);
+        match r {
+            Ok(()) => tracing::info!("log storage takes writes again"),
+            Err(e) => tracing::debug!(error = %e, "log storage still failing"),
         }
     }
 
@@ -566,7 +627,7 @@ impl Sequencer {
                 Ok(g) => g,
                 Err(p) => p.into_inner(),
             };
-            self.store.commit(&commit).map_err(storage)?;
+            self.store.commit(&commit).map_err(|e| store_failed(&e))?;
             *guard = StoredState {
                 size: new_size,
                 checkpoint: signed.clone(),

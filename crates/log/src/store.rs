@@ -24,13 +24,54 @@ use cyberlabel_core::merkle::Hash;
 pub enum StoreError {
     /// The sled database reported an error.
     #[error("sled: {0}")]
-    Sled(#[from] sled::Error),
+    Sled(sled::Error),
     /// A stored value has the wrong shape.
     #[error("corrupt stored value: {0}")]
     Corrupt(&'static str),
+    /// The redb database reported an error.
+    #[error("redb: {0}")]
+    Redb(Box<redb::Error>),
+    /// The disk is full (or over quota): nothing of the failed write was kept.
+    #[error("no space left on the log's disk: {0}")]
+    Full(String),
+    /// A stored value does not match its checksum: the file was damaged outside the log.
+    #[error("damaged store: {0}")]
+    Damaged(String),
+    /// The store could not be reopened after a failure; the next write tries again.
+    #[error("store unavailable after an I/O error")]
+    Unavailable,
     /// The memory store's lock was poisoned by a panic.
     #[error("store lock poisoned")]
     Poisoned,
+}
+
+impl StoreError {
+    /// Whether this is the disk being full (clients get 507, and writes resume when space
+    /// returns).
+    #[must_use]
+    pub fn is_full(&self) -> bool {
+        matches!(self, StoreError::Full(_))
+    }
+    /// Whether the store holds damaged bytes (never served; the health check says so).
+    #[must_use]
+    pub fn is_damaged(&self) -> bool {
+        matches!(self, StoreError::Damaged(_) | StoreError::Corrupt(_))
+    }
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        match &e {
+            sled::Error::Io(io) if io_is_full(io) => StoreError::Full(io.to_string()),
+            _ => StoreError::Sled(e),
+        }
+    }
+}
+
+/// Whether an I/O error means the disk is full or the quota is used up.
+pub(crate) fn io_is_full(e: &std::io::Error) -> bool {
+    // ENOSPC = 28, EDQUOT = 122 on Linux.
+    e.kind() == std::io::ErrorKind::StorageFull || matches!(e.raw_os_error(), Some(28 | 122))
 }
 
 /// The published state: tree size and the signed checkpoint for it (with any cosignatures).
@@ -129,6 +170,13 @@ pub trait LogStore: Send + Sync + 'static {
     fn size_on_disk(&self) -> u64 {
         0
     }
+    /// Whether a failed [`LogStore::commit`] is guaranteed to have changed nothing, neither on
+    /// disk nor in what later reads return. Then the log answers the failed batch with an error
+    /// and goes on; otherwise (sled: a failed flush leaves the batch applied in memory, and a
+    /// later background flush may persist it) the log stops accepting appends until reopened.
+    fn failed_commit_changes_nothing(&self) -> bool {
+        false
+    }
 }
 
 // Key layout shared by both backends: one kind byte, then big-endian numbers (so keys sort by
@@ -180,7 +228,7 @@ fn decode_state(v: &[u8]) -> Result<StoredState, StoreError> {
     })
 }
 
-fn commit_ops(c: &Commit) -> Vec<(Vec<u8>, Vec<u8>)> {
+pub(crate) fn commit_ops(c: &Commit) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut ops = Vec::with_capacity(c.tiles.len() + c.bundles.len() + c.buckets.len() + 8);
     for (l, i, t) in &c.tiles {
         ops.push((key_lvl(K_TILE, *l, *i).to_vec(), t.clone()));

@@ -1,7 +1,7 @@
 //! Crash safety: a child process appends real cyberlabel entries in a loop — signed labels and
 //! status records (suspend, reinstate, revoke) on earlier labels — and prints every
 //! acknowledged append; it is killed with SIGKILL at a random moment, 20 times over the same
-//! sled directory. Afterwards every acknowledged entry is present, indices are dense, the final
+//! store, once on sled and once on redb. Afterwards every acknowledged entry is present, indices are dense, the final
 //! checkpoint is consistent with every checkpoint ever handed out, and the **status map** survived
 //! too: the map the log serves (every bucket's status proof) equals what core's rules give when
 //! the entries are replayed, the latest checkpoint commits to it, and every checkpoint handed out
@@ -35,6 +35,20 @@ use cyberlabel_log::{EntryPolicy, Log, LogConfig, Submission, Ticket};
 use ed25519_dalek::SigningKey;
 
 const DIR_VAR: &str = "CYBERLABEL_CRASH_DIR";
+const STORE_VAR: &str = "CYBERLABEL_CRASH_STORE";
+
+/// Open the log in `dir` on the named backend: `sled` (the directory is the sled database) or
+/// `redb` (the file `log.redb` in it).
+fn open_log(dir: &std::path::Path, store: &str) -> Result<Log, cyberlabel_log::LogError> {
+    match store {
+        "sled" => Log::open(sled::open(dir).unwrap(), config()),
+        "redb" => {
+            let s = cyberlabel_log::RedbStore::open(dir.join("log.redb"), 8 << 20)?;
+            Log::with_store(std::sync::Arc::new(s), config())
+        }
+        other => panic!("unknown store {other}"),
+    }
+}
 
 fn anchor() -> SigningKey {
     SigningKey::from_bytes(&[90; 32])
@@ -127,7 +141,8 @@ fn crash_child() {
         println!("CHILD_PANIC {}", info.to_string().replace('\n', " "));
     }));
     let mut out = std::io::stdout();
-    let log = match Log::open(sled::open(&dir).unwrap(), config()) {
+    let store = std::env::var(STORE_VAR).expect("run by crash_safety_under_sigkill");
+    let log = match open_log(std::path::Path::new(&dir), &store) {
         Ok(log) => log,
         Err(e) => {
             // Refusing to start after a crash is a failure the parent must see.
@@ -222,7 +237,16 @@ struct Ack {
 }
 
 #[test]
-fn crash_safety_under_sigkill() {
+fn crash_safety_under_sigkill_sled() {
+    crash_safety_under_sigkill("sled");
+}
+
+#[test]
+fn crash_safety_under_sigkill_redb() {
+    crash_safety_under_sigkill("redb");
+}
+
+fn crash_safety_under_sigkill(store: &str) {
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
     let mut seed = std::time::SystemTime::now()
@@ -242,6 +266,7 @@ fn crash_safety_under_sigkill() {
                 "--test-threads=1",
             ])
             .env(DIR_VAR, dir.path())
+            .env(STORE_VAR, store)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -316,7 +341,7 @@ fn crash_safety_under_sigkill() {
         "only {status_acks} status changes were acknowledged: the status map was barely exercised"
     );
 
-    let log = Log::open(sled::open(dir.path()).unwrap(), config())
+    let log = open_log(dir.path(), store)
         .expect("the log reopens after 20 SIGKILLs (its stored status map matches the checkpoint)");
     let policy = log.policy();
     let latest = checkpoint::open(log.latest_checkpoint().as_bytes(), &policy)

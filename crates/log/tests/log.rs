@@ -39,14 +39,25 @@ fn sled_log(policy: EntryPolicy) -> Log {
     Log::open(db, config(policy)).unwrap()
 }
 
-/// The store backends the behavioural tests run on: the in-memory store and a real sled database.
-const BACKENDS: [&str; 2] = ["memory", "sled"];
+/// A log in a real redb file. The file is unlinked once open (the open handle keeps it), so
+/// nothing is left behind.
+fn redb_log(policy: EntryPolicy) -> Log {
+    let dir = tempfile::tempdir().unwrap();
+    let store = cyberlabel_log::RedbStore::open(dir.path().join("log.redb"), 4 << 20).unwrap();
+    drop(dir);
+    Log::with_store(Arc::new(store), config(policy)).unwrap()
+}
+
+/// The store backends the behavioural tests run on: the in-memory store, a real sled database
+/// and a real redb file.
+const BACKENDS: [&str; 3] = ["memory", "sled", "redb"];
 
 fn open_log(backend: &str, policy: EntryPolicy) -> Log {
     // printed so a failure says which backend it was on
     eprintln!("backend: {backend}");
     match backend {
         "sled" => sled_log(policy),
+        "redb" => redb_log(policy),
         _ => Log::open_memory(config(policy)).unwrap(),
     }
 }

@@ -13,29 +13,43 @@ use cyberlabel_core::tiles::{self, TilePath, TileSet};
 use crate::ledger::Ledger;
 use crate::service::ServiceError;
 
-/// Full tiles kept in memory (8 KiB each: 64 MiB at most); the map is simply cleared when full.
-const MAX_CACHED_TILES: usize = 8192;
-
-/// Full tiles, bounded by [`MAX_CACHED_TILES`] (cleared when full).
-#[derive(Default)]
-pub(crate) struct FullTiles(RwLock<HashMap<TilePath, Bytes>>);
+/// Full hash tiles and full entry bundles, bounded in bytes (an entry bundle of 256 labels is
+/// tens of KB, a hash tile 8 KiB: counting items would not bound memory). The map is simply
+/// cleared when the next tile would not fit: full tiles never change, so a cleared one is only
+/// read from the store again.
+pub(crate) struct FullTiles {
+    max_bytes: usize,
+    inner: RwLock<(HashMap<TilePath, Bytes>, usize)>,
+}
 
 impl FullTiles {
+    pub(crate) fn new(max_bytes: usize) -> Self {
+        Self {
+            max_bytes,
+            inner: RwLock::new((HashMap::new(), 0)),
+        }
+    }
+
     pub(crate) fn get(&self, tp: &TilePath) -> Option<Bytes> {
         if !tp.is_full() {
             return None;
         }
-        self.0.read().ok().and_then(|m| m.get(tp).cloned())
+        self.inner.read().ok().and_then(|m| m.0.get(tp).cloned())
     }
 
     pub(crate) fn insert(&self, tp: TilePath, bytes: &Bytes) {
         if tp.is_full()
-            && let Ok(mut m) = self.0.write()
+            && bytes.len() <= self.max_bytes
+            && let Ok(mut m) = self.inner.write()
         {
-            if m.len() >= MAX_CACHED_TILES {
-                m.clear();
+            if m.1 + bytes.len() > self.max_bytes {
+                m.0.clear();
+                m.1 = 0;
             }
-            m.insert(tp, bytes.clone());
+            if let Some(old) = m.0.insert(tp, bytes.clone()) {
+                m.1 -= old.len();
+            }
+            m.1 += bytes.len();
         }
     }
 }

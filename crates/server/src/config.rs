@@ -22,6 +22,7 @@
 //! | `write_rps` / `write_burst` | `CYBERLABEL_WRITE_RPS` / `_WRITE_BURST` | `100` / `200` per client IP |
 //! | `heavy_rps` / `heavy_burst` | `CYBERLABEL_HEAVY_RPS` / `_HEAVY_BURST` | `20` / `40` tokens per client IP for the expensive reads (label images cost 10, label views and status proofs 1; see [`crate::routes`]) |
 //! | `image_cache_bytes` | `CYBERLABEL_IMAGE_CACHE_BYTES` | `67108864` (rendered label images kept in memory, bounded in bytes) |
+//! | `log_cache_bytes` | `CYBERLABEL_LOG_CACHE_BYTES` | `16777216` (the log store's page cache, and the same again for full tiles and entry bundles kept in memory: both bounded in bytes) |
 //! | `max_connections` | `CYBERLABEL_MAX_CONNECTIONS` | `0` = derived from the open-file limit (raised to the hard limit at start, minus a reserve for the store; see [`crate::conn`]) |
 //! | `header_timeout_ms` | `CYBERLABEL_HEADER_TIMEOUT_MS` | `10000` (a new connection, or one that started a request, must deliver the whole request head within this) |
 //! | `idle_timeout_ms` | `CYBERLABEL_IDLE_TIMEOUT_MS` | `60000` (a keep-alive connection with no request in progress is closed after this) |
@@ -99,6 +100,8 @@ pub struct Config {
     pub heavy_burst: u32,
     /// Bytes of rendered label images (QR and artwork, PNG and SVG) kept in memory.
     pub image_cache_bytes: usize,
+    /// Bytes of the log store's page cache (redb), and again of full tiles kept in memory.
+    pub log_cache_bytes: usize,
     /// Most connections open at once; over it a new connection is closed at once. 0 = derived
     /// from the open-file limit ([`crate::conn::default_max_connections`]).
     pub max_connections: usize,
@@ -166,6 +169,7 @@ impl Default for Config {
             heavy_rps: 20,
             heavy_burst: 40,
             image_cache_bytes: 64 * 1024 * 1024,
+            log_cache_bytes: 16 * 1024 * 1024,
             max_connections: 0,
             header_timeout_ms: 10_000,
             idle_timeout_ms: 60_000,
@@ -290,6 +294,7 @@ impl Config {
         env!("CYBERLABEL_HEAVY_RPS", self.heavy_rps);
         env!("CYBERLABEL_HEAVY_BURST", self.heavy_burst);
         env!("CYBERLABEL_IMAGE_CACHE_BYTES", self.image_cache_bytes);
+        env!("CYBERLABEL_LOG_CACHE_BYTES", self.log_cache_bytes);
         env!("CYBERLABEL_MAX_CONNECTIONS", self.max_connections);
         env!("CYBERLABEL_HEADER_TIMEOUT_MS", self.header_timeout_ms);
         env!("CYBERLABEL_IDLE_TIMEOUT_MS", self.idle_timeout_ms);

@@ -169,6 +169,7 @@ impl From<crate::service::ServiceError> for ApiError {
             S::Invalid { field, message } => ApiError::invalid_field(field, message),
             S::Conflict(m) => ApiError::conflict(m),
             S::Unavailable(m) => ApiError::unavailable(m),
+            S::StorageFull(m) => ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "storage_full", m),
             S::Internal(detail) => ApiError::internal(detail),
         }
     }

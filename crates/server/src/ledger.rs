@@ -25,9 +25,12 @@ pub enum LedgerError {
     /// The entry could not be built or is too large for the log.
     #[error("{0}")]
     Invalid(String),
-    /// Storage failure.
+    /// Storage failure: nothing of the append was recorded.
     #[error("log storage: {0}")]
     Storage(String),
+    /// The log's disk is full: nothing of the append was recorded.
+    #[error("log storage is full: {0}")]
+    Full(String),
     /// The log is shutting down.
     #[error("log is closed")]
     Closed,
@@ -43,6 +46,7 @@ fn append_error(e: AppendError) -> LedgerError {
     match e {
         AppendError::Closed => LedgerError::Closed,
         AppendError::Storage(m) => LedgerError::Storage(m),
+        AppendError::StorageFull(m) => LedgerError::Full(m),
         AppendError::Rejected(e) => LedgerError::Rejected(e),
         other => LedgerError::Invalid(other.to_string()),
     }
@@ -92,7 +96,7 @@ impl Ledger {
     /// # Errors
     /// Storage, recovery or key-name errors.
     pub fn open(
-        db: &sled::Db,
+        store: std::sync::Arc<cyberlabel_log::RedbStore>,
         origin: &str,
         key: SigningKey,
         anchor: VerifyingKey,
@@ -102,7 +106,7 @@ impl Ledger {
         let mut cfg = LogConfig::new(origin, key, EntryPolicy::Cyberlabel(anchor));
         cfg.batch_size = batch_size.max(1);
         cfg.max_delay = max_delay;
-        let log = Log::open(db.clone(), cfg)?;
+        let log = Log::with_store(store, cfg)?;
         let seen = AtomicU64::new(log.size());
         let (published, _) = tokio::sync::watch::channel(log.size());
         Ok(Self {
@@ -273,6 +277,14 @@ impl Ledger {
     /// Closed.
     pub fn size(&self) -> Result<u64, LedgerError> {
         self.with(|l| Ok(l.size()))
+    }
+
+    /// The log store's health as last seen, and whether the log stopped for good.
+    ///
+    /// # Errors
+    /// [`LedgerError::Closed`].
+    pub fn storage_health(&self) -> Result<(cyberlabel_log::StorageHealth, bool), LedgerError> {
+        self.with(|l| Ok((l.storage_health(), l.is_stopped())))
     }
 
     /// Entry bytes, `None` beyond the tree.

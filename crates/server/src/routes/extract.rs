@@ -115,14 +115,18 @@ pub(super) fn bind_idempotency_body(
         return Ok(());
     };
     let hash: [u8; 32] = Sha256::digest(body).into();
-    let tree = s.db().open_tree("idem-body").map_err(ApiError::internal)?;
-    match tree
-        .compare_and_swap(key, None::<&[u8]>, Some(&hash[..]))
-        .map_err(ApiError::internal)?
-    {
-        Ok(()) => Ok(()),
-        Err(c) if c.current.as_deref() == Some(&hash[..]) => Ok(()),
-        Err(_) => Err(ApiError::idempotency_key_reused()),
+    // Kept in the log's own store, so a full disk refuses it like the append (507) and
+    // it works again when the log does.
+    match s.service().log_store().bind(&key, &hash) {
+        Ok(None) => Ok(()),
+        Ok(Some(earlier)) if earlier == hash => Ok(()),
+        Ok(Some(_)) => Err(ApiError::idempotency_key_reused()),
+        Err(e) if e.is_full() => Err(crate::service::ServiceError::StorageFull(
+            "the log's storage is full: nothing was recorded; retry with the same Idempotency-Key later"
+                .into(),
+        )
+        .into()),
+        Err(e) => Err(ApiError::internal(e)),
     }
 }
 

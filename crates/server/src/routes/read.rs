@@ -187,6 +187,19 @@ pub(super) async fn metrics(State(s): State<AppState>) -> Response {
 }
 
 pub(super) async fn healthz(State(s): State<AppState>) -> Response {
+    match s.service().not_ready() {
+        Ok(Some((status, reason))) => {
+            let mut r = with_headers(
+                Json(serde_json::json!({ "status": status, "reason": reason })),
+                "application/json",
+                "no-store",
+            );
+            *r.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+            return r;
+        }
+        Ok(None) => {}
+        Err(e) => return ApiError::from(e).into_response(),
+    }
     match s.service().tree_size() {
         Ok(size) => with_headers(
             Json(serde_json::json!({ "status": "ok", "tree_size": size })),

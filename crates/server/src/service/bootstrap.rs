@@ -13,6 +13,7 @@ use cyberlabel_core::cose::{self};
 use cyberlabel_core::note::{KeyKind, VerifierKey};
 use cyberlabel_core::trust::{self, TrustList, TrustedIssuer, TrustedLog};
 use cyberlabel_issuer::keys;
+use cyberlabel_log::RedbStore;
 use ed25519_dalek::SigningKey;
 use serde_json::json;
 
@@ -115,6 +116,68 @@ fn other(context: &str) -> impl FnOnce(String) -> StartError + '_ {
     move |e| StartError::Other(format!("{context}: {e}"))
 }
 
+/// The log's file in a data directory.
+pub const LOG_FILE: &str = "log.redb";
+/// The sled tree earlier versions kept the log in (moved into [`LOG_FILE`] at start).
+const OLD_SLED_TREE: &str = "cyberlabel-log";
+
+/// Opens `<data>/log.redb`. A log still in the sled database of an earlier version is copied
+/// into it first (one transaction per 4,096 keys; the state record last, so an interrupted move
+/// leaves a file without state, which is moved again from the start), then the sled tree is
+/// dropped.
+fn open_log_store(
+    config: &Config,
+    db: &sled::Db,
+    _metrics: &Metrics,
+) -> Result<Arc<RedbStore>, StartError> {
+    let path = config.data_dir.join(LOG_FILE);
+    let store = RedbStore::open(&path, config.log_cache_bytes).map_err(|e| {
+        StartError::Other(format!(
+            "cannot open the log {}: {e} (restore the data directory from a backup, or rebuild it from a mirror with `cyberlabel publish --from`)",
+            path.display()
+        ))
+    })?;
+    let old = db
+        .open_tree(OLD_SLED_TREE)
+        .map_err(|e| other("log")(e.to_string()))?;
+    if !old.is_empty() {
+        let fresh = cyberlabel_log::LogStore::state(&store)
+            .map_err(|e| other("log")(e.to_string()))?
+            .is_none();
+        if fresh {
+            tracing::info!(
+                keys = old.len(),
+                "moving the log from sled into {}",
+                path.display()
+            );
+            let mut state = None;
+            let mut chunk = Vec::with_capacity(4096);
+            for kv in &old {
+                let (k, v) = kv.map_err(|e| other("log (sled)")(e.to_string()))?;
+                if k.as_ref() == b"s" {
+                    state = Some((k.to_vec(), v.to_vec()));
+                    continue;
+                }
+                chunk.push((k.to_vec(), v.to_vec()));
+                if chunk.len() == 4096 {
+                    store
+                        .import(&chunk)
+                        .map_err(|e| other("log")(e.to_string()))?;
+                    chunk.clear();
+                }
+            }
+            chunk.extend(state);
+            store
+                .import(&chunk)
+                .map_err(|e| other("log")(e.to_string()))?;
+        }
+        db.drop_tree(OLD_SLED_TREE)
+            .map_err(|e| other("log (sled)")(e.to_string()))?;
+        db.flush().map_err(|e| other("log (sled)")(e.to_string()))?;
+    }
+    Ok(Arc::new(store))
+}
+
 impl Service {
     /// Loads keys and trust list and opens the log.
     ///
@@ -189,8 +252,9 @@ impl Service {
         {
             return Err(StartError::ExampleKey("trust-list"));
         }
+        let log_store = open_log_store(config, &db, &metrics)?;
         let ledger = Ledger::open(
-            &db,
+            Arc::clone(&log_store),
             &config.origin,
             log_key,
             trust_anchor,
@@ -317,6 +381,7 @@ impl Service {
         let issuer_kid = cose::key_id(&issuer_key.verifying_key());
         Ok(Self {
             ledger,
+            log_store,
             schemes_json: catalog.to_json().into_bytes(),
             catalog,
             issuer_key: Arc::new(issuer_key),
@@ -330,7 +395,7 @@ impl Service {
             trust_json,
             status_lock: tokio::sync::Mutex::new(()),
             log_vkey,
-            full_tiles: FullTiles::default(),
+            full_tiles: FullTiles::new(config.log_cache_bytes),
         })
     }
 }

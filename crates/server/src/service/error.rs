@@ -33,6 +33,10 @@ pub enum ServiceError {
     /// The log is shutting down: retry later (with the same idempotency key).
     #[error("{0}")]
     Unavailable(String),
+    /// The log's disk is full: nothing was recorded; retry (with the same idempotency key)
+    /// once the operator has freed space.
+    #[error("{0}")]
+    StorageFull(String),
     /// Something failed inside (storage, a corrupt record): the detail is for the logs only.
     #[error("internal error: {0}")]
     Internal(String),

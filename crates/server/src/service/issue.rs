@@ -413,6 +413,18 @@ pub(super) fn ledger_error(e: LedgerError) -> ServiceError {
         LedgerError::Closed => ServiceError::unavailable(
             "the log is shutting down; retry with the same Idempotency-Key",
         ),
-        LedgerError::Storage(m) => ServiceError::internal(m),
+        LedgerError::Full(m) => {
+            tracing::error!(error = %m, "log storage is full");
+            ServiceError::StorageFull(
+                "the log's storage is full: nothing was recorded; retry with the same Idempotency-Key later"
+                    .into(),
+            )
+        }
+        LedgerError::Storage(m) => {
+            tracing::error!(error = %m, "log storage failed");
+            ServiceError::unavailable(
+                "the log's storage failed: nothing was recorded; retry with the same Idempotency-Key",
+            )
+        }
     }
 }

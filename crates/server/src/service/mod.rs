@@ -144,6 +144,7 @@ pub struct LabelView {
 /// The issuing service.
 pub struct Service {
     ledger: Ledger,
+    log_store: Arc<cyberlabel_log::RedbStore>,
     catalog: Catalog,
     issuer_key: Arc<SigningKey>,
     issuer_kid: KeyId,
@@ -161,6 +162,11 @@ pub struct Service {
 }
 
 impl Service {
+    /// The log's store (the server also keeps its request bindings there).
+    pub fn log_store(&self) -> &cyberlabel_log::RedbStore {
+        &self.log_store
+    }
+
     /// The log itself (for the witnessing tasks: proofs, cosignatures, publication events).
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
@@ -215,6 +221,40 @@ impl Service {
     /// Storage failures.
     pub fn tree_size(&self) -> Result<u64, ServiceError> {
         self.ledger.size().map_err(ServiceError::internal)
+    }
+
+    /// Why the log is not ready, in words for the health check (`None` when it is): its last
+    /// write failed (full disk or another storage error; writes resume when the store takes a
+    /// write again), a read found damaged bytes (never served; see the recovery notes in the
+    /// README), or it stopped after a failure it cannot undo.
+    ///
+    /// # Errors
+    /// [`ServiceError::Unavailable`] while shutting down.
+    pub fn not_ready(&self) -> Result<Option<(&'static str, String)>, ServiceError> {
+        let (h, stopped) = self
+            .ledger
+            .storage_health()
+            .map_err(|_| ServiceError::unavailable("the log is shutting down"))?;
+        Ok(if let Some(d) = h.damaged {
+            Some(("damaged", format!("the log store is damaged: {d}")))
+        } else if stopped {
+            Some((
+                "stopped",
+                "the log stopped after a storage failure; restart the server".into(),
+            ))
+        } else if h.disk_full {
+            Some((
+                "disk_full",
+                "the log's disk is full: writes are refused until space is freed".into(),
+            ))
+        } else {
+            h.write_fault.map(|f| {
+                (
+                    "storage_failing",
+                    format!("the log's last write failed: {f}"),
+                )
+            })
+        })
     }
 
     /// A tile by its C2SP path (after `/tile/`); bool = partial.
