@@ -44,7 +44,7 @@ pub struct Args {
 }
 
 /// Deterministic mixing (splitmix64), so every run builds the same register.
-fn mix(mut z: u64) -> u64 {
+pub(crate) fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -79,7 +79,7 @@ const FORM: [&str; 20] = [
     "Digital",
     "Wireless",
 ];
-const KIND: [&str; 12] = [
+pub(crate) const KIND: [&str; 12] = [
     "SmartCam",
     "Doorbell",
     "Plug",
@@ -93,11 +93,11 @@ const KIND: [&str; 12] = [
     "Vacuum",
     "Watch",
 ];
-const SERIES: [&str; 10] = [
+pub(crate) const SERIES: [&str; 10] = [
     "Mini", "Pro", "Max", "Lite", "Air", "One", "Plus", "Go", "Home", "Outdoor",
 ];
 
-fn manufacturer(r: u64) -> String {
+pub(crate) fn manufacturer(r: u64) -> String {
     let m = if r % 1000 < 300 { r % 100 } else { r % 50_000 };
     format!(
         "{}{} {}",
@@ -141,7 +141,7 @@ fn entry(i: u64, templates: &[Claim], key: &SigningKey) -> Vec<u8> {
 }
 
 /// One claim per (scheme, level) of the catalog, as the issuer builds them.
-fn templates() -> Result<Vec<Claim>> {
+pub(crate) fn templates() -> Result<Vec<Claim>> {
     let catalog = cyberlabel_core::catalog::Catalog::builtin();
     let now = cyberlabel_server::now_unix();
     let mut out = Vec::new();
@@ -189,7 +189,7 @@ fn rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn dir_size(p: &Path) -> u64 {
+pub(crate) fn dir_size(p: &Path) -> u64 {
     std::fs::read_dir(p).map_or(0, |rd| {
         rd.filter_map(Result::ok)
             .map(|e| match e.file_type() {
@@ -216,7 +216,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     result.map(|()| ExitCode::SUCCESS)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -21,6 +21,7 @@ mod audit_replay;
 mod audit_state;
 mod bench_audit;
 mod bench_register;
+mod bench_store;
 mod client;
 mod client_bulk;
 mod demo_witnesses;
@@ -89,6 +90,9 @@ enum Command {
     /// Public register benchmark (fold rate, search p50/p99, bytes per label).
     #[command(hide = true, name = "bench-register")]
     BenchRegister(bench_register::Args),
+    /// Log store benchmark through the real server (RSS during random reads, disk per entry).
+    #[command(hide = true, name = "bench-store")]
+    BenchStore(bench_store::Args),
     /// Run a C2SP tlog-witness that cosigns transparency-log checkpoints (keygen, serve).
     #[command(subcommand)]
     Witness(witness::Command),
@@ -112,6 +116,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit::run(args),
         Command::BenchAudit(args) => bench_audit::run(args),
         Command::BenchRegister(args) => bench_register::run(args),
+        Command::BenchStore(args) => bench_store::run(args),
         Command::Publish(args) => publish::run(args),
     };
     match result {

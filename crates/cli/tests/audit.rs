@@ -1,4 +1,4 @@
-//! `cyberlabel audit` against the real binary serving a real sled log over real HTTP. The
+//! `cyberlabel audit` against the real binary serving a real log (its redb file) over real HTTP. The
 //! attacks are built for real: the test stops the server, opens its store as a rogue operator
 //! would (the log in `Opaque` mode, bypassing the admission rules, signing with the log key),
 //! appends or rewrites, restarts the server on the same data and audits.
@@ -18,7 +18,7 @@ use cyberlabel_core::cose::{self, Entry};
 use cyberlabel_core::merkle;
 use cyberlabel_core::status::{ReasonCode, StatusAction, StatusRecord};
 use cyberlabel_issuer::keys;
-use cyberlabel_log::{EntryPolicy, Log, LogConfig, SledStore, Submission};
+use cyberlabel_log::{EntryPolicy, Log, LogConfig, RedbStore, Submission};
 use ed25519_dalek::SigningKey;
 use serde_json::Value;
 
@@ -162,11 +162,10 @@ fn audit(url: &str, state: &Path, extra: &[&str]) -> (i32, Value) {
 
 /// A rogue operator: open the stopped server's store directly, with the log key and no
 /// admission rules, and do `f` with it.
-fn as_rogue_operator<T>(data: &Path, f: impl FnOnce(&Log, &SledStore) -> T) -> T {
-    let db = sled::Config::new().path(data.join("db")).open().unwrap();
-    let store = SledStore::new(db.clone()).unwrap();
-    let log = Log::open(
-        db,
+fn as_rogue_operator<T>(data: &Path, f: impl FnOnce(&Log) -> T) -> T {
+    let store = RedbStore::open(data.join("log.redb"), 1 << 20).unwrap();
+    let log = Log::with_store(
+        std::sync::Arc::new(store),
         LogConfig::new(
             ORIGIN,
             keys::load_example_log_key().unwrap(),
@@ -174,7 +173,7 @@ fn as_rogue_operator<T>(data: &Path, f: impl FnOnce(&Log, &SledStore) -> T) -> T
         ),
     )
     .unwrap();
-    let out = f(&log, &store);
+    let out = f(&log);
     log.close();
     out
 }
@@ -305,7 +304,7 @@ fn planted_forgeries_are_findings() {
     server.stop();
     let issuer = keys::load_example_issuer_key().unwrap();
     let rogue = SigningKey::from_bytes(&[7; 32]);
-    let planted = as_rogue_operator(&data, |log, _| {
+    let planted = as_rogue_operator(&data, |log| {
         let victim = log.entry(1).unwrap();
         let kid = cose::key_id(&issuer.verifying_key());
         let record = StatusRecord {
@@ -363,7 +362,7 @@ fn status_root_mismatch_is_a_finding() {
     let server = Server::start(&data);
     server.stop();
     let issuer = keys::load_example_issuer_key().unwrap();
-    as_rogue_operator(&data, |log, _| {
+    as_rogue_operator(&data, |log| {
         let target = log.entry(2).unwrap();
         let record = StatusRecord {
             action: StatusAction::Revoke,
@@ -398,7 +397,7 @@ fn rewritten_old_entry_is_a_finding_with_evidence() {
     let (code, first) = audit(&server.url(), &state, &[]);
     assert_eq!(code, 0, "{first:#}");
     server.stop();
-    let mut entries = as_rogue_operator(&data, |log, _| {
+    let mut entries = as_rogue_operator(&data, |log| {
         (0..log.size())
             .map(|i| log.entry(i).unwrap())
             .collect::<Vec<_>>()
@@ -408,8 +407,8 @@ fn rewritten_old_entry_is_a_finding_with_evidence() {
     let e = &mut entries[2];
     let at = e.windows(4).position(|w| w == b"Acme").unwrap();
     e[at] = b'X';
-    std::fs::remove_dir_all(data.join("db")).unwrap();
-    as_rogue_operator(&data, |log, _| {
+    std::fs::remove_file(data.join("log.redb")).unwrap();
+    as_rogue_operator(&data, |log| {
         for e in entries {
             append(log, e);
         }

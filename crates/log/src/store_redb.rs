@@ -180,25 +180,38 @@ impl RedbStore {
     /// # Errors
     /// [`StoreError`] (e.g. [`StoreError::Full`]).
     pub fn bind(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut r = self.bind_all(&[(key, value)])?;
+        Ok(r.pop().flatten())
+    }
+
+    /// [`RedbStore::bind`] for many keys in one transaction (a bulk request's items), in order:
+    /// a key repeated later in `pairs` sees the earlier pair's binding.
+    ///
+    /// # Errors
+    /// [`StoreError`] (e.g. [`StoreError::Full`]); then nothing is bound.
+    pub fn bind_all(&self, pairs: &[(&[u8], &[u8])]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         self.with_db(|db| {
             let mut tx = db.begin_write().map_err(err)?;
             // Refused only while a persistent savepoint exists (we make none); then the commit
             // is simply durable, which is correct, only slower.
             let _ = tx.set_durability(redb::Durability::None);
-            let earlier = {
+            let mut out = Vec::with_capacity(pairs.len());
+            {
                 let mut t = tx.open_table(BINDINGS).map_err(err)?;
-                let earlier = t
-                    .get(key)
-                    .map_err(err)?
-                    .map(|v| unseal(key, v.value()))
-                    .transpose()?;
-                if earlier.is_none() {
-                    t.insert(key, seal(key, value).as_slice()).map_err(err)?;
+                for &(key, value) in pairs {
+                    let earlier = t
+                        .get(key)
+                        .map_err(err)?
+                        .map(|v| unseal(key, v.value()))
+                        .transpose()?;
+                    if earlier.is_none() {
+                        t.insert(key, seal(key, value).as_slice()).map_err(err)?;
+                    }
+                    out.push(earlier);
                 }
-                earlier
-            };
+            }
             tx.commit().map_err(err)?;
-            Ok(earlier)
+            Ok(out)
         })
     }
 }

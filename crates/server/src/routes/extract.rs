@@ -106,7 +106,7 @@ pub(super) fn derive_key(op: &TokenRecord, route: &str, k: &str) -> [u8; 32] {
 /// rather than answered with the first request's result. The binding is made before the
 /// append (so two concurrent requests cannot both claim the key), hence also for a request
 /// that is then refused: a corrected request needs a new key.
-pub(super) fn bind_idempotency_body(
+pub(super) async fn bind_idempotency_body(
     s: &AppState,
     key: Option<[u8; 32]>,
     body: &[u8],
@@ -114,13 +114,42 @@ pub(super) fn bind_idempotency_body(
     let Some(key) = key else {
         return Ok(());
     };
-    let hash: [u8; 32] = Sha256::digest(body).into();
-    // Kept in the log's own store, so a full disk refuses it like the append (507) and
-    // it works again when the log does.
-    match s.service().log_store().bind(&key, &hash) {
-        Ok(None) => Ok(()),
-        Ok(Some(earlier)) if earlier == hash => Ok(()),
-        Ok(Some(_)) => Err(ApiError::idempotency_key_reused()),
+    match bind_bodies(s, vec![(key, body)]).await?.pop() {
+        Some(true) | None => Ok(()),
+        Some(false) => Err(ApiError::idempotency_key_reused()),
+    }
+}
+
+/// Bind each idempotency key to the hash of its body, in one transaction; per pair, whether
+/// the key is bound to this body (`false`: first used with another). Kept in the log's own
+/// store, so a full disk refuses it like the append (507) and it works again when the log
+/// does; run off the async workers, since it waits for the log's write lock.
+pub(super) async fn bind_bodies(
+    s: &AppState,
+    pairs: Vec<([u8; 32], &[u8])>,
+) -> Result<Vec<bool>, ApiError> {
+    let hashed: Vec<([u8; 32], [u8; 32])> = pairs
+        .into_iter()
+        .map(|(k, body)| (k, Sha256::digest(body).into()))
+        .collect();
+    let state = s.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        let refs: Vec<(&[u8], &[u8])> = hashed
+            .iter()
+            .map(|(k, h)| (k.as_slice(), h.as_slice()))
+            .collect();
+        state.service().log_store().bind_all(&refs).map(|earlier| {
+            earlier
+                .iter()
+                .zip(&hashed)
+                .map(|(e, (_, h))| e.as_ref().is_none_or(|e| e.as_slice() == h))
+                .collect()
+        })
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    match r {
+        Ok(v) => Ok(v),
         Err(e) if e.is_full() => Err(crate::service::ServiceError::StorageFull(
             "the log's storage is full: nothing was recorded; retry with the same Idempotency-Key later"
                 .into(),
@@ -221,6 +250,6 @@ pub(super) async fn keyed_body(
 ) -> Result<(Option<[u8; 32]>, Bytes), ApiError> {
     let idem = idempotency_key(op, route, headers)?;
     let bytes = read_body(body, limit).await?;
-    bind_idempotency_body(s, idem, &bytes)?;
+    bind_idempotency_body(s, idem, &bytes).await?;
     Ok((idem, bytes))
 }

@@ -6,9 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::extract::{
-    Keyed, bind_idempotency_body, derive_key, parse_index, valid_key, with_headers,
-};
+use super::extract::{Keyed, bind_bodies, derive_key, parse_index, valid_key, with_headers};
 use crate::AppState;
 use crate::auth::TokenRecord;
 use crate::error::ApiError;
@@ -58,7 +56,7 @@ pub(super) async fn bulk(
 ) -> Result<Response, ApiError> {
     let r = async {
         let items = parse_bulk(&bytes, s.config().bulk_max_items)?;
-        let items = keyed_items(&s, &op, items)?;
+        let items = keyed_items(&s, &op, items).await?;
         Ok(s.service().mint_bulk(&op, items, idem).await?)
     }
     .await;
@@ -173,54 +171,79 @@ pub(super) fn parse_bulk(bytes: &[u8], max_items: usize) -> Result<Vec<BulkItem>
 /// route) and bound to the product's JSON, as `Idempotency-Key` is to a body; a key reused
 /// with another product rejects that item. Items without a key get one derived from the
 /// request's `Idempotency-Key`, if any, and their position ([`crate::service::item_key`]).
-fn keyed_items(
+async fn keyed_items(
     s: &AppState,
     op: &TokenRecord,
     items: Vec<BulkItem>,
 ) -> Result<Vec<BulkEntry>, ApiError> {
     const ROUTE: &str = "POST /labels/bulk (item)";
-    items
-        .into_iter()
-        .map(|item| {
-            let v = match item {
-                Ok(serde_json::Value::Object(o)) if o.contains_key("idempotency_key") => o,
-                other => return Ok(BulkEntry { item: other, key: None }),
-            };
-            let bad = |m: &str| BulkEntry {
-                item: Err(ServiceError::bad_request(Some("idempotency_key"), m)),
+    // First pass: shapes and keys; then every key is bound in one transaction.
+    let mut entries: Vec<BulkEntry> = Vec::with_capacity(items.len());
+    let mut bodies: Vec<(usize, [u8; 32], Vec<u8>)> = Vec::new();
+    for item in items {
+        let e = keyed_item(op, ROUTE, item)?;
+        if let (Some(key), Ok(product)) = (e.key, &e.item) {
+            let bytes = serde_json::to_vec(product).map_err(ApiError::internal)?;
+            bodies.push((entries.len(), key, bytes));
+        }
+        entries.push(e);
+    }
+    if bodies.is_empty() {
+        return Ok(entries);
+    }
+    let bound = bind_bodies(
+        s,
+        bodies.iter().map(|(_, k, b)| (*k, b.as_slice())).collect(),
+    )
+    .await?;
+    for ((at, _, _), ok) in bodies.iter().zip(bound) {
+        if !ok {
+            entries[*at] = BulkEntry {
+                item: Err(ServiceError::invalid_field(
+                    "idempotency_key",
+                    "this idempotency_key was first used with a different product: use a new key",
+                )),
                 key: None,
             };
-            if v.len() != 2 || !v.contains_key("product") {
-                return Ok(bad(
-                    "an item with idempotency_key has exactly two fields: idempotency_key and product",
-                ));
-            }
-            let Some(k) = v
-                .get("idempotency_key")
-                .and_then(serde_json::Value::as_str)
-                .and_then(valid_key)
-            else {
-                return Ok(bad("idempotency_key must be 1–255 visible ASCII characters"));
-            };
-            let key = derive_key(op, ROUTE, k);
-            let product = v.get("product").cloned().unwrap_or_default();
-            let bytes = serde_json::to_vec(&product).map_err(ApiError::internal)?;
-            match bind_idempotency_body(s, Some(key), &bytes) {
-                Ok(()) => Ok(BulkEntry {
-                    item: Ok(product),
-                    key: Some(key),
-                }),
-                Err(e) if e.code == "idempotency_key_reused" => Ok(BulkEntry {
-                    item: Err(ServiceError::invalid_field(
-                        "idempotency_key",
-                        "this idempotency_key was first used with a different product: use a new key",
-                    )),
-                    key: None,
-                }),
-                Err(e) => Err(e),
-            }
-        })
-        .collect()
+        }
+    }
+    Ok(entries)
+}
+
+fn keyed_item(op: &TokenRecord, route: &str, item: BulkItem) -> Result<BulkEntry, ApiError> {
+    let v = match item {
+        Ok(serde_json::Value::Object(o)) if o.contains_key("idempotency_key") => o,
+        other => {
+            return Ok(BulkEntry {
+                item: other,
+                key: None,
+            });
+        }
+    };
+    let bad = |m: &str| BulkEntry {
+        item: Err(ServiceError::bad_request(Some("idempotency_key"), m)),
+        key: None,
+    };
+    if v.len() != 2 || !v.contains_key("product") {
+        return Ok(bad(
+            "an item with idempotency_key has exactly two fields: idempotency_key and product",
+        ));
+    }
+    let Some(k) = v
+        .get("idempotency_key")
+        .and_then(serde_json::Value::as_str)
+        .and_then(valid_key)
+    else {
+        return Ok(bad(
+            "idempotency_key must be 1–255 visible ASCII characters",
+        ));
+    };
+    let key = derive_key(op, route, k);
+    let product = v.get("product").cloned().unwrap_or_default();
+    Ok(BulkEntry {
+        item: Ok(product),
+        key: Some(key),
+    })
 }
 
 pub(super) async fn renew(
