@@ -22,6 +22,7 @@ mod audit_state;
 mod bench_audit;
 mod bench_register;
 mod bench_store;
+mod restore;
 mod client;
 mod client_bulk;
 mod demo_witnesses;
@@ -96,6 +97,10 @@ enum Command {
     /// Run a C2SP tlog-witness that cosigns transparency-log checkpoints (keygen, serve).
     #[command(subcommand)]
     Witness(witness::Command),
+    /// Rebuild a stopped server's log from a mirror of its read side (another server of the
+    /// same log, or its static copy): every entry re-checked, the tree must match the mirror's
+    /// signed checkpoint. Takes the same configuration as `serve`.
+    Restore(restore::Args),
     /// Copy a log's read side (tiles, bundles, status, checkpoint, trust list, page) to an
     /// S3-compatible object store, once or following the log; resumes where it stopped.
     Publish(publish::Args),
@@ -118,6 +123,7 @@ fn main() -> ExitCode {
         Command::BenchRegister(args) => bench_register::run(args),
         Command::BenchStore(args) => bench_store::run(args),
         Command::Publish(args) => publish::run(args),
+        Command::Restore(args) => restore::run(args),
     };
     match result {
         Ok(code) => code,

@@ -379,7 +379,7 @@ fn register(cmd: RegisterCommand) -> Result<ExitCode> {
     Ok(outcome)
 }
 
-fn config(args: &ServeArgs) -> Result<Config> {
+pub(crate) fn config(args: &ServeArgs) -> Result<Config> {
     let mut cfg = Config::load(args.config.as_deref()).map_err(anyhow::Error::msg)?;
     macro_rules! flag {
         ($f:ident) => {

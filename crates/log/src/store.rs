@@ -181,8 +181,8 @@ pub trait LogStore: Send + Sync + 'static {
 
 // Key layout shared by both backends: one kind byte, then big-endian numbers (so keys sort by
 // index, which keeps related tiles together in sled pages).
-const K_TILE: u8 = b't';
-const K_ENTRY: u8 = b'e';
+pub(crate) const K_TILE: u8 = b't';
+pub(crate) const K_ENTRY: u8 = b'e';
 const K_BUCKET: u8 = b'b';
 const K_SNODE: u8 = b'n';
 const K_IDEM: u8 = b'i';
@@ -380,12 +380,21 @@ pub mod conformance {
     /// The first store error; panics (it is a test helper) on a behavioural mismatch.
     #[allow(clippy::missing_panics_doc)]
     pub fn run(store: &dyn LogStore) -> Result<(), StoreError> {
+        // entry bundles are what the log writes: u16-length-prefixed entries
+        let bundle = |entries: &[&[u8]]| {
+            let mut b = Vec::new();
+            for e in entries {
+                b.extend_from_slice(&(e.len() as u16).to_be_bytes());
+                b.extend_from_slice(e);
+            }
+            b
+        };
         assert_eq!(store.state()?, None, "fresh store has no state");
         assert_eq!(store.tile(0, 0)?, None);
         assert_eq!(store.bundle(0)?, None);
         let c = Commit {
             tiles: vec![(0, 0, vec![1; 64]), (1, 7, vec![2; 32])],
-            bundles: vec![(0, b"a".to_vec()), (1, Vec::new())],
+            bundles: vec![(0, bundle(&[b"a"])), (1, bundle(&[b"b", b"cc"]))],
             buckets: vec![(0, vec![3; 512])],
             status_nodes: vec![(2, 5, [4; 32])],
             idempotency: vec![([5; 32], b"rec".to_vec())],
@@ -401,12 +410,8 @@ pub mod conformance {
         assert_eq!(store.tile(0, 0)?, Some(vec![1; 64]));
         assert_eq!(store.tile(1, 7)?, Some(vec![2; 32]));
         assert_eq!(store.tile(1, 6)?, None);
-        assert_eq!(store.bundle(0)?, Some(b"a".to_vec()));
-        assert_eq!(
-            store.bundle(1)?,
-            Some(Vec::new()),
-            "empty values are stored"
-        );
+        assert_eq!(store.bundle(0)?, Some(bundle(&[b"a"])));
+        assert_eq!(store.bundle(1)?, Some(bundle(&[b"b", b"cc"])));
         assert_eq!(store.bundle(2)?, None);
         assert_eq!(store.bucket(0)?, Some(vec![3; 512]));
         assert_eq!(store.status_node(2, 5)?, Some([4; 32]));
@@ -417,6 +422,7 @@ pub mod conformance {
         // overwrite: tiles grow, state advances; untouched keys stay
         let c2 = Commit {
             tiles: vec![(0, 0, vec![1; 96])],
+            bundles: vec![(1, bundle(&[b"b", b"cc", b"ddd"]))],
             state: Some(StoredState {
                 size: 3,
                 checkpoint: "cp2\n".into(),
@@ -424,8 +430,13 @@ pub mod conformance {
             ..Commit::default()
         };
         store.commit(&c2)?;
-        assert_eq!(store.tile(0, 0)?, Some(vec![1; 96]));
-        assert_eq!(store.bundle(0)?, Some(b"a".to_vec()));
+        assert_eq!(store.tile(0, 0)?, Some(vec![1; 96]), "a tile grows");
+        assert_eq!(
+            store.bundle(1)?,
+            Some(bundle(&[b"b", b"cc", b"ddd"])),
+            "a bundle grows"
+        );
+        assert_eq!(store.bundle(0)?, Some(bundle(&[b"a"])));
         assert_eq!(
             store.state()?,
             Some(StoredState {
@@ -433,14 +444,18 @@ pub mod conformance {
                 checkpoint: "cp2\n".into()
             })
         );
-        // large index keys do not collide with small ones
+        // large index keys do not collide with small ones (the last bundle whose entries'
+        // indices fit in 64 bits)
         let c3 = Commit {
-            bundles: vec![(u64::MAX, b"z".to_vec())],
+            bundles: vec![(u64::MAX >> 8, bundle(&[b"z"]))],
+            tiles: vec![(0, u64::MAX >> 8, vec![7; 32]), (3, u64::MAX >> 8, vec![8; 32])],
             ..Commit::default()
         };
         store.commit(&c3)?;
-        assert_eq!(store.bundle(u64::MAX)?, Some(b"z".to_vec()));
-        assert_eq!(store.bundle(0)?, Some(b"a".to_vec()));
+        assert_eq!(store.bundle(u64::MAX >> 8)?, Some(bundle(&[b"z"])));
+        assert_eq!(store.tile(0, u64::MAX >> 8)?, Some(vec![7; 32]));
+        assert_eq!(store.tile(3, u64::MAX >> 8)?, Some(vec![8; 32]));
+        assert_eq!(store.bundle(0)?, Some(bundle(&[b"a"])));
         Ok(())
     }
 }
@@ -455,6 +470,17 @@ mod tests {
     }
 
     #[test]
+    fn redb_store_conforms_and_persists() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("log.redb");
+        conformance::run(&crate::RedbStore::open(&file, 1 << 20).unwrap()).unwrap();
+        let s = crate::RedbStore::open(&file, 1 << 20).unwrap();
+        assert_eq!(s.state().unwrap().map(|s| s.size), Some(3));
+        assert_eq!(s.bundle(u64::MAX >> 8).unwrap().map(|b| b.len()), Some(3));
+        assert_eq!(s.tile(0, 0).unwrap(), Some(vec![1; 96]));
+    }
+
+    #[test]
     fn sled_store_conforms_and_persists() {
         let dir = tempfile::tempdir().unwrap();
         {
@@ -464,6 +490,6 @@ mod tests {
         let db = sled::open(dir.path()).unwrap();
         let s = SledStore::new(db).unwrap();
         assert_eq!(s.state().unwrap().map(|s| s.size), Some(3));
-        assert_eq!(s.bundle(u64::MAX).unwrap(), Some(b"z".to_vec()));
+        assert_eq!(s.bundle(u64::MAX >> 8).unwrap().map(|b| b.len()), Some(3));
     }
 }

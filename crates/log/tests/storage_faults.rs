@@ -309,7 +309,7 @@ fn a_damaged_byte_anywhere_is_refused_never_served() {
     // Non-zero bytes (headers, allocator state, b-tree pages, values), evenly sampled, and a
     // sample of the zero runs (free space); each flipped in a fresh copy opened by a child.
     let nonzero: Vec<usize> = (0..pristine.len()).filter(|&i| pristine[i] != 0).collect();
-    let step = (nonzero.len() / 240).max(1);
+    let step = (nonzero.len() / 160).max(1);
     let positions: Vec<usize> = nonzero
         .iter()
         .copied()

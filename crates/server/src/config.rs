@@ -21,8 +21,8 @@
 //! | `read_rps` / `read_burst` | `CYBERLABEL_READ_RPS` / `_READ_BURST` | `500` / `1000` per client IP |
 //! | `write_rps` / `write_burst` | `CYBERLABEL_WRITE_RPS` / `_WRITE_BURST` | `100` / `200` per client IP |
 //! | `heavy_rps` / `heavy_burst` | `CYBERLABEL_HEAVY_RPS` / `_HEAVY_BURST` | `20` / `40` tokens per client IP for the expensive reads (label images cost 10, label views and status proofs 1; see [`crate::routes`]) |
-//! | `image_cache_bytes` | `CYBERLABEL_IMAGE_CACHE_BYTES` | `67108864` (rendered label images kept in memory, bounded in bytes) |
-//! | `log_cache_bytes` | `CYBERLABEL_LOG_CACHE_BYTES` | `16777216` (the log store's page cache, and the same again for full tiles and entry bundles kept in memory: both bounded in bytes) |
+//! | `image_cache_bytes` | `CYBERLABEL_IMAGE_CACHE_BYTES` | `25165824` (rendered label images kept in memory, bounded in bytes) |
+//! | `log_cache_bytes` | `CYBERLABEL_LOG_CACHE_BYTES` | `16777216` (the log store's page cache; half as much again for full tiles and entry bundles kept in memory) |
 //! | `max_connections` | `CYBERLABEL_MAX_CONNECTIONS` | `0` = derived from the open-file limit (raised to the hard limit at start, minus a reserve for the store; see [`crate::conn`]) |
 //! | `header_timeout_ms` | `CYBERLABEL_HEADER_TIMEOUT_MS` | `10000` (a new connection, or one that started a request, must deliver the whole request head within this) |
 //! | `idle_timeout_ms` | `CYBERLABEL_IDLE_TIMEOUT_MS` | `60000` (a keep-alive connection with no request in progress is closed after this) |
@@ -168,7 +168,7 @@ impl Default for Config {
             write_burst: 200,
             heavy_rps: 20,
             heavy_burst: 40,
-            image_cache_bytes: 64 * 1024 * 1024,
+            image_cache_bytes: 24 * 1024 * 1024,
             log_cache_bytes: 16 * 1024 * 1024,
             max_connections: 0,
             header_timeout_ms: 10_000,

@@ -53,7 +53,7 @@ const CHUNK: u64 = 256;
 /// Labels per key epoch: 2^16.
 const EPOCH_BITS: u32 = 16;
 /// redb's page cache (the register's memory beyond what a request holds).
-const CACHE_BYTES: usize = 32 << 20;
+const CACHE_BYTES: usize = 16 << 20;
 
 const LISTINGS: TableDefinition<u64, &[u8]> = TableDefinition::new("listings");
 const KEYS: TableDefinition<&[u8], ()> = TableDefinition::new("keys");

@@ -116,6 +116,29 @@ fn other(context: &str) -> impl FnOnce(String) -> StartError + '_ {
     move |e| StartError::Other(format!("{context}: {e}"))
 }
 
+/// The log's signing key and the trust anchor its admission rules check trust lists against,
+/// as `serve` derives them from `config` (the example keys in demo mode): what a tool that
+/// rebuilds the log offline needs.
+///
+/// # Errors
+/// As [`Service::open`] for these keys.
+pub fn log_identity(config: &Config) -> Result<(SigningKey, ed25519_dalek::VerifyingKey), StartError> {
+    let log_key = load_key(
+        "log",
+        config.log_key.as_ref(),
+        config.demo,
+        keys::load_example_log_key,
+    )?;
+    let anchor = match &config.trust_anchor {
+        Some(path) => keys::load_public_key(path).map_err(|e| other("trust_anchor")(e.to_string()))?,
+        None if config.demo => keys::load_example_trust_list_key()
+            .map_err(|e| other("example trust-list key")(e.to_string()))?
+            .verifying_key(),
+        None => return Err(StartError::Missing("trust_anchor")),
+    };
+    Ok((log_key, anchor))
+}
+
 /// The log's file in a data directory.
 pub const LOG_FILE: &str = "log.redb";
 /// The sled tree earlier versions kept the log in (moved into [`LOG_FILE`] at start).
@@ -395,7 +418,7 @@ impl Service {
             trust_json,
             status_lock: tokio::sync::Mutex::new(()),
             log_vkey,
-            full_tiles: FullTiles::new(config.log_cache_bytes),
+            full_tiles: FullTiles::new(config.log_cache_bytes / 2),
         })
     }
 }

@@ -45,7 +45,7 @@ mod error;
 mod issue;
 mod status_change;
 
-pub use bootstrap::StartError;
+pub use bootstrap::{LOG_FILE, StartError, log_identity};
 pub use bulk::{BulkEntry, BulkItem, item_key};
 pub use error::ServiceError;
 pub use issue::{json_error, json_object};
