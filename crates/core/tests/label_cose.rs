@@ -14,22 +14,25 @@ use cyberlabel_core::status::{ReasonCode, RecordError, StatusAction, StatusRecor
 use label_common::*;
 use proptest::prelude::*;
 
-fn claim_map(c: &Claim) -> Vec<(Value, Value)> {
+fn claim_arr(c: &Claim) -> Vec<Value> {
     match cbor::decode(&c.to_cbor(), 1024).unwrap() {
-        Value::Map(m) => m,
+        Value::Array(a) => a,
         _ => unreachable!(),
     }
 }
 
-fn with_entry(c: &Claim, key: u64, v: Option<Value>) -> Vec<u8> {
-    let mut m: Vec<(Value, Value)> = claim_map(c)
-        .into_iter()
-        .filter(|(k, _)| k != &cbor::uint(key))
-        .collect();
-    if let Some(v) = v {
-        m.push((cbor::uint(key), v));
-    }
-    cbor::encode(&Value::Map(m))
+/// The claim's array with element `pos` replaced by `v`.
+fn with_elem(c: &Claim, pos: usize, v: Value) -> Vec<u8> {
+    let mut a = claim_arr(c);
+    a[pos] = v;
+    cbor::encode(&Value::Array(a))
+}
+
+/// The claim's first `n` elements.
+fn truncated(c: &Claim, n: usize) -> Vec<u8> {
+    let mut a = claim_arr(c);
+    a.truncate(n);
+    cbor::encode(&Value::Array(a))
 }
 
 #[test]
@@ -38,113 +41,152 @@ fn claim_round_trips_and_is_canonical() {
     let b = c.to_cbor();
     assert_eq!(Claim::from_cbor(&b).unwrap(), c);
     assert_eq!(cbor::encode(&cbor::decode(&b, 1024).unwrap()), b);
-    // Keys appear in order 1..=15 (no 16 without supersedes).
-    let keys: Vec<u64> = claim_map(&c)
-        .iter()
-        .map(|(k, _)| u64::try_from(k.as_integer().unwrap()).unwrap())
-        .collect();
-    assert_eq!(keys, (1..=15).collect::<Vec<_>>());
+    // Claim format 2: 15 elements (16 with supersedes), the format first, the registered scheme
+    // as its code, the lab as its code, the names packed.
+    let a = claim_arr(&c);
+    assert_eq!(a.len(), 15);
+    assert_eq!(a[0], cbor::uint(2));
+    assert_eq!(a[1], cbor::uint(1)); // SG-CLS
+    assert_eq!(a[13], cbor::uint(3)); // lab code 3
+    assert!(matches!(a[4], Value::Bytes(_)), "{:?}", a[4]);
     let mut s = c.clone();
     s.supersedes = Some(7);
     s.assessment = Assessment::SelfDeclared;
+    assert_eq!(claim_arr(&s).len(), 16);
     assert_eq!(Claim::from_cbor(&s.to_cbor()).unwrap(), s);
+    // An unregistered scheme id and non-ASCII names travel as text.
+    let mut u = c.clone();
+    u.scheme = "XL-DEMO".into();
+    u.manufacturer = "Müller GmbH".into();
+    let a = claim_arr(&u);
+    assert_eq!(a[1], Value::Text("XL-DEMO".into()));
+    assert_eq!(a[4], Value::Text("Müller GmbH".into()));
+    assert_eq!(Claim::from_cbor(&u.to_cbor()).unwrap(), u);
 }
 
 #[test]
 fn claim_decoder_rejects_each_violation_naming_the_field() {
+    use cyberlabel_core::packed_text::pack;
     let c = typical_claim();
+    let mut extra = claim_arr(&c);
+    extra.extend([cbor::uint(1), cbor::uint(1)]);
     let cases: Vec<(Vec<u8>, ClaimError)> = vec![
         (
-            with_entry(&c, 17, Some(cbor::uint(1))),
-            ClaimError::UnknownKey,
+            cbor::encode(&Value::Array(extra)),
+            ClaimError::TooManyElements,
         ),
+        (with_elem(&c, 0, cbor::uint(1)), ClaimError::UnknownFormat),
+        (truncated(&c, 5), ClaimError::Missing(Field::Product)),
+        (truncated(&c, 14), ClaimError::Missing(Field::Serial)),
         (
-            with_entry(&c, 0, Some(cbor::uint(1))),
-            ClaimError::UnknownKey,
-        ),
-        (with_entry(&c, 5, None), ClaimError::Missing(Field::Product)),
-        (with_entry(&c, 15, None), ClaimError::Missing(Field::Serial)),
-        (
-            with_entry(&c, 3, Some(cbor::uint(256))),
+            with_elem(&c, 3, cbor::uint(256)),
             ClaimError::WrongType(Field::Level),
         ),
         (
-            with_entry(&c, 8, Some(cbor::uint(70_000))),
+            with_elem(&c, 8, cbor::uint(70_000)),
             ClaimError::WrongType(Field::Category),
         ),
         (
-            with_entry(&c, 9, Some(cbor::int(-1))),
+            with_elem(&c, 9, cbor::int(-1)),
             ClaimError::WrongType(Field::IssuedAt),
         ),
         (
-            with_entry(&c, 1, Some(Value::Bytes(b"SG".to_vec()))),
+            with_elem(&c, 1, Value::Bytes(b"SG".to_vec())),
             ClaimError::WrongType(Field::Scheme),
         ),
         (
-            with_entry(&c, 12, Some(Value::Bytes(vec![1, 0]))),
+            // Not a registered scheme code.
+            with_elem(&c, 1, cbor::uint(99)),
+            ClaimError::WrongType(Field::Scheme),
+        ),
+        (
+            // A registered scheme spelled out.
+            with_elem(&c, 1, Value::Text("SG-CLS".into())),
+            ClaimError::NotCanonical(Field::Scheme),
+        ),
+        (
+            // Packable text not packed.
+            with_elem(&c, 4, Value::Text("Acme Devices".into())),
+            ClaimError::NotCanonical(Field::Manufacturer),
+        ),
+        (
+            // Packed, but no shorter than its UTF-8 ("..." = 36 bits = 5 bytes > 3).
+            with_elem(&c, 6, Value::Bytes(pack("...").unwrap())),
+            ClaimError::NotCanonical(Field::HardwareVersions),
+        ),
+        (
+            // Not packed text at all (escape to index 63).
+            with_elem(&c, 5, Value::Bytes(vec![0xFF; 12])),
+            ClaimError::WrongType(Field::Product),
+        ),
+        (
+            with_elem(&c, 12, Value::Bytes(vec![1, 0])),
             ClaimError::BadProvisions,
         ),
         (
-            with_entry(&c, 12, Some(Value::Bytes(vec![1; 33]))),
+            with_elem(&c, 12, Value::Bytes(vec![1; 33])),
             ClaimError::BadProvisions,
         ),
         (
-            with_entry(&c, 12, Some(cbor::uint(3))),
+            with_elem(&c, 12, cbor::uint(3)),
             ClaimError::WrongType(Field::Provisions),
         ),
         (
-            with_entry(&c, 13, Some(cbor::uint(2))),
-            ClaimError::UnknownAssessment,
-        ),
-        (with_entry(&c, 14, None), ClaimError::LabMismatch),
-        (
-            with_entry(&c, 14, Some(cbor::uint(5))),
-            ClaimError::WrongType(Field::Lab),
+            with_elem(&c, 13, cbor::uint(70_000)),
+            ClaimError::WrongType(Field::Assessment),
         ),
         (
-            with_entry(&c, 5, Some(Value::Text("x".repeat(65)))),
+            with_elem(&c, 13, Value::Text("SG-LAB-0042".into())),
+            ClaimError::WrongType(Field::Assessment),
+        ),
+        (
+            with_elem(&c, 5, Value::Text("é".repeat(65))),
             ClaimError::TooLong(Field::Product),
         ),
         (
-            with_entry(&c, 4, Some(Value::Text(String::new()))),
+            with_elem(&c, 4, Value::Text(String::new())),
             ClaimError::Empty(Field::Manufacturer),
         ),
         (
-            with_entry(&c, 6, Some(Value::Text("é".repeat(33)))),
+            with_elem(&c, 6, Value::Text("é".repeat(33))),
             ClaimError::TooLong(Field::HardwareVersions),
         ),
         (
             // Dates travel as day numbers: expires on the issue day.
-            with_entry(&c, 10, Some(cbor::uint(T0 / DAY))),
+            with_elem(&c, 10, cbor::uint(T0 / DAY)),
             ClaimError::DatesOutOfOrder,
         ),
         (
             // A day number whose seconds overflow u64.
-            with_entry(&c, 9, Some(cbor::uint(u64::MAX / 1000))),
+            with_elem(&c, 9, cbor::uint(u64::MAX / 1000)),
             ClaimError::WrongType(Field::IssuedAt),
         ),
         (
-            with_entry(&c, 16, Some(cbor::uint(c.serial))),
+            {
+                let mut a = claim_arr(&c);
+                a.push(cbor::uint(c.serial));
+                cbor::encode(&Value::Array(a))
+            },
             ClaimError::SupersedesNotEarlier,
         ),
-        (cbor::encode(&Value::Array(vec![])), ClaimError::NotAMap),
+        (cbor::encode(&Value::Map(vec![])), ClaimError::NotAnArray),
+        (cbor::encode(&Value::Array(vec![])), ClaimError::UnknownFormat),
     ];
     for (i, (bytes, want)) in cases.into_iter().enumerate() {
         assert_eq!(Claim::from_cbor(&bytes), Err(want), "case {i}");
     }
-    // Self-declared claims must not carry a lab id.
-    let mut s = c.clone();
-    s.assessment = Assessment::SelfDeclared;
-    let b = with_entry(&s, 14, Some(Value::Text("LAB".into())));
-    assert_eq!(Claim::from_cbor(&b), Err(ClaimError::LabMismatch));
     // 64 multi-byte characters are fine: the limit counts characters.
-    let b = with_entry(&c, 5, Some(Value::Text("é".repeat(64))));
+    let b = with_elem(&c, 5, Value::Text("é".repeat(64)));
     assert_eq!(Claim::from_cbor(&b).unwrap().product, "é".repeat(64));
+    // Format 1 (a map with integer keys) is no longer read.
+    let map = cbor::encode(&Value::Map(vec![(cbor::uint(1), Value::Text("SG-CLS".into()))]));
+    assert_eq!(Claim::from_cbor(&map), Err(ClaimError::NotAnArray));
 }
 
 #[test]
 fn claim_decoder_rejects_non_canonical_cbor() {
-    let b = typical_claim().to_cbor();
+    let c = typical_claim();
+    let b = c.to_cbor();
     // Trailing byte.
     let mut t = b.clone();
     t.push(0);
@@ -152,32 +194,27 @@ fn claim_decoder_rejects_non_canonical_cbor() {
         Claim::from_cbor(&t),
         Err(ClaimError::Cbor(CborError::TrailingBytes))
     );
-    // Category 1 written as 0x1801 (non-shortest): rebuild by hand after key 8 (0x08 0x01).
-    let pos = b.windows(2).position(|w| w == [0x08, 0x01]).unwrap();
-    let mut n = b[..pos + 1].to_vec();
-    n.extend_from_slice(&[0x18, 0x01]);
-    n.extend_from_slice(&b[pos + 2..]);
+    // Category 1 (element 8) written as 0x1801 (non-shortest), rebuilt element by element.
+    let a = claim_arr(&c);
+    let mut n = vec![0x80 | u8::try_from(a.len()).unwrap()];
+    for (i, e) in a.iter().enumerate() {
+        if i == 8 {
+            n.extend_from_slice(&[0x18, 0x01]);
+        } else {
+            n.extend_from_slice(&cbor::encode(e));
+        }
+    }
     assert_eq!(
         Claim::from_cbor(&n),
         Err(ClaimError::Cbor(CborError::NonShortest))
     );
-    // Indefinite-length map.
-    let mut ind = vec![0xbf];
+    // Indefinite-length array.
+    let mut ind = vec![0x9f];
     ind.extend_from_slice(&b[1..]);
     ind.push(0xff);
     assert_eq!(
         Claim::from_cbor(&ind),
         Err(ClaimError::Cbor(CborError::Indefinite))
-    );
-    // Keys out of order: swap the first two entries (1: "SG-CLS", 2: 1).
-    let s1 = 1 + 1 + 7; // key 1 + text(6)
-    let mut sw = vec![b[0]];
-    sw.extend_from_slice(&b[s1..s1 + 2]);
-    sw.extend_from_slice(&b[1..s1]);
-    sw.extend_from_slice(&b[s1 + 2..]);
-    assert_eq!(
-        Claim::from_cbor(&sw),
-        Err(ClaimError::Cbor(CborError::UnsortedKeys))
     );
     // Oversize input is rejected before parsing.
     assert_eq!(
@@ -478,7 +515,7 @@ fn profile_and_structure_violations_are_rejected() {
                 true,
                 ok_prot.clone(),
                 empty.clone(),
-                Value::Bytes(vec![0xa0]),
+                Value::Bytes(vec![0x81, 0x02]), // [2]: the claim format alone
             ),
             CoseError::Claim(ClaimError::Missing(Field::Scheme)),
         ),
@@ -514,17 +551,21 @@ fn arb_text(max: usize, min: usize) -> impl Strategy<Value = String> {
     let printable = any::<char>().prop_filter("printable", |c| {
         !cyberlabel_core::claim::hidden(*c) && !c.is_whitespace()
     });
-    proptest::collection::vec(printable, min..=max).prop_map(|v| v.into_iter().collect())
+    let any_text =
+        proptest::collection::vec(printable, min..=max).prop_map(|v| v.into_iter().collect());
+    // Mostly printable ASCII (the packed form), sometimes any printable character.
+    let ascii = proptest::string::string_regex(&format!("[!-~]{{{min},{max}}}")).unwrap();
+    prop_oneof![3 => ascii, 1 => any_text]
 }
 
 prop_compose! {
     fn arb_claim()(
-        scheme in arb_text(32, 1), catalog_version in any::<u32>(), level in any::<u8>(),
+        scheme in prop_oneof![Just("SG-CLS".to_owned()), Just("FI-TRAFICOM".to_owned()), arb_text(32, 1)], catalog_version in any::<u32>(), level in any::<u8>(),
         manufacturer in arb_text(64, 1), product in arb_text(64, 1),
         hardware_versions in arb_text(32, 0), firmware_versions in arb_text(32, 1),
         category in any::<u16>(), issued_day in 0u64..1_000_000, span in 1u64..100_000,
         support_day in 0u64..1_000_000, provisions in proptest::collection::vec(any::<u8>(), 0..20),
-        lab in proptest::option::of(arb_text(64, 1)), serial in 1u64.., sup in proptest::option::of(any::<u64>()),
+        lab in proptest::option::of(1u16..), serial in 1u64.., sup in proptest::option::of(any::<u64>()),
     ) -> Claim {
         Claim {
             scheme, catalog_version, level, manufacturer, product, hardware_versions,
