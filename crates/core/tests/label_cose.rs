@@ -170,7 +170,10 @@ fn claim_decoder_rejects_each_violation_naming_the_field() {
             ClaimError::SupersedesNotEarlier,
         ),
         (cbor::encode(&Value::Map(vec![])), ClaimError::NotAnArray),
-        (cbor::encode(&Value::Array(vec![])), ClaimError::UnknownFormat),
+        (
+            cbor::encode(&Value::Array(vec![])),
+            ClaimError::UnknownFormat,
+        ),
     ];
     for (i, (bytes, want)) in cases.into_iter().enumerate() {
         assert_eq!(Claim::from_cbor(&bytes), Err(want), "case {i}");
@@ -179,7 +182,10 @@ fn claim_decoder_rejects_each_violation_naming_the_field() {
     let b = with_elem(&c, 5, Value::Text("é".repeat(64)));
     assert_eq!(Claim::from_cbor(&b).unwrap().product, "é".repeat(64));
     // Format 1 (a map with integer keys) is no longer read.
-    let map = cbor::encode(&Value::Map(vec![(cbor::uint(1), Value::Text("SG-CLS".into()))]));
+    let map = cbor::encode(&Value::Map(vec![(
+        cbor::uint(1),
+        Value::Text("SG-CLS".into()),
+    )]));
     assert_eq!(Claim::from_cbor(&map), Err(ClaimError::NotAnArray));
 }
 

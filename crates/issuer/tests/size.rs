@@ -59,8 +59,14 @@ fn limit_sizes() -> Sizes {
             .take(64)
             .collect(),
         product: "AcmeCam Pro 2 Outdoor Wi-Fi 4K HDR Night Vision, Solar Panel Kit".into(),
-        hardware: "rev A, rev B, rev C, rev D, rev E".chars().take(32).collect(),
-        firmware: ">= 2.4.1, < 3.0 (all 2.x builds)".chars().take(32).collect(),
+        hardware: "rev A, rev B, rev C, rev D, rev E"
+            .chars()
+            .take(32)
+            .collect(),
+        firmware: ">= 2.4.1, < 3.0 (all 2.x builds)"
+            .chars()
+            .take(32)
+            .collect(),
         provisions: usize::MAX,
     }
 }
@@ -116,7 +122,10 @@ fn measure(desc: &ProductDescription, serial: u64) -> (usize, i16, i16) {
 /// Prints the table for every (scheme, level) at `sizes`; returns the rows.
 fn table(title: &str, sizes: &Sizes, serial: u64) -> Vec<(String, u8, usize, i16, i16)> {
     let catalog = Catalog::builtin();
-    println!("\n{title} (verifier URL {URL_30:?}, {} chars)", URL_30.len());
+    println!(
+        "\n{title} (verifier URL {URL_30:?}, {} chars)",
+        URL_30.len()
+    );
     println!(
         "{:<12} {:>5} {:<13} {:>6} {:>10} {:>10}",
         "scheme", "level", "assessment", "bytes", "URL form", "CL1 form"
@@ -158,9 +167,11 @@ fn every_typical_label_fits_qr_10_m_in_both_forms() {
 /// typical lengths made of letters, digits and spaces with up to two punctuation marks fits.
 fn name(len: usize) -> impl Strategy<Value = String> {
     (
-        proptest::string::string_regex(&format!("[A-Za-z0-9][A-Za-z0-9 ]{{{}}}", len - 2))
-            .unwrap(),
-        proptest::collection::vec((0..len - 1, proptest::sample::select(&b".,-&()/'+"[..])), 0..=2),
+        proptest::string::string_regex(&format!("[A-Za-z0-9][A-Za-z0-9 ]{{{}}}", len - 2)).unwrap(),
+        proptest::collection::vec(
+            (0..len - 1, proptest::sample::select(&b".,-&()/'+"[..])),
+            0..=2,
+        ),
     )
         .prop_map(move |(base, marks)| {
             let mut b: Vec<u8> = format!("{base}X").into_bytes();
