@@ -1,15 +1,18 @@
 //! The label claim: what a label asserts about a product, and its CBOR form.
 //!
-//! Wire format (`docs/FORMATS.md` §1, claim format 2): a deterministic CBOR **array** of 15
-//! elements (16 with `supersedes`), the first being the format number 2. It is positional, not a
-//! map, and names travel packed, because a typical third-party label must fit QR version 10-M
+//! Wire format (`docs/FORMATS.md` §1, claim format 2): a deterministic CBOR **map** with small
+//! integer keys 1..=15, every key one byte. A typical third-party label must fit QR version 10-M
 //! with a 30-character verifier URL: 178 label bytes, of which the signature and COSE take 85
-//! (`crates/issuer/tests/size.rs` measures it). Registered schemes travel as their code
+//! (`crates/issuer/tests/size.rs` measures it). So the map carries only what is not implied:
+//! no format number (the key set identifies format 2; key 0 is kept for a later format's
+//! number), a key whose value is the default is absent (hardware versions empty, catalog
+//! version 1, self-declared assessment, no predecessor), registered schemes travel as their code
 //! ([`SCHEME_CODES`]), labs as their code in the scheme's catalog lab list, and the text fields
-//! as [`crate::packed_text`] when that is shorter. The decoder is strict: a wrong element count,
-//! a mistyped element, over-long strings, a provision bitset with trailing zero bytes, text in the
-//! form the encoder would not choose (a registered scheme id as text, packable text unpacked or
-//! packed text that is not shorter), and every non-canonical CBOR form are errors, so
+//! as [`crate::packed_text`] when that is shorter. The decoder is strict: unknown, duplicate or
+//! unsorted keys, a missing required key, a mistyped value, a key present with its default value,
+//! over-long strings, a provision bitset with trailing zero bytes, text in the form the encoder
+//! would not choose (a registered scheme id as text, packable text unpacked or packed text that is
+//! not shorter), and every non-canonical CBOR form are errors, so
 //! `Claim::from_cbor(b)?.to_cbor() == b` always holds.
 //!
 //! Whether the claim makes sense *for its scheme* (level exists, provisions are in the scheme's
@@ -33,9 +36,13 @@ pub const MAX_PRODUCT_CHARS: usize = 64;
 pub const MAX_HARDWARE_CHARS: usize = 32;
 /// Maximum length, in characters, of the firmware versions covered (key 7).
 pub const MAX_FIRMWARE_CHARS: usize = 32;
-/// The claim format number (element 0). Format 1 was a CBOR map with integer keys.
+/// The claim format this code reads and writes. It does not travel: format 2's key set
+/// identifies it (FORMATS §1), and key 0 is kept for the format number of a later format, which
+/// this decoder refuses as an unknown key. Format 1 (keys 1..=16, lab ids as text) is not read.
 pub const CLAIM_FORMAT: u64 = 2;
-/// Registered scheme ids and the codes they travel as (element 1). A scheme id not listed here
+/// The catalog version a claim without key 2 refers to.
+pub const DEFAULT_CATALOG_VERSION: u32 = 1;
+/// Registered scheme ids and the codes they travel as (key 1). A scheme id not listed here
 /// travels as text; registering one is a wire-format change (FORMATS §1), codes are never reused.
 pub const SCHEME_CODES: [(u16, &str); 6] = [
     (1, "SG-CLS"),
@@ -54,8 +61,8 @@ pub fn scheme_code(id: &str) -> Option<u16> {
 /// Maximum provision bitset length in bytes: 256 provisions per scheme.
 pub const MAX_PROVISION_BYTES: usize = 32;
 
-/// A claim field, named in errors. The discriminant is the element's position in the claim
-/// array (`Lab` has none: the lab code travels in the assessment element).
+/// A claim field, named in errors. The discriminant is the CBOR map key (`Lab` has none: the
+/// lab's code is the value of key 13, the assessment).
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -84,20 +91,44 @@ pub enum Field {
     SupportEnd = 11,
     /// 12: provisions met.
     Provisions = 12,
-    /// 13: assessment kind and lab code.
+    /// 13: assessment: the third-party lab's code (absent: self-declared).
     Assessment = 13,
     /// 14: serial (log index).
     Serial = 14,
     /// 15: supersedes.
     Supersedes = 15,
-    /// The lab (its code travels in element 13).
+    /// The lab, named apart from the assessment kind in errors (its code is key 13's value).
     Lab = 16,
 }
 
 impl Field {
-    /// The position of this field in the claim array (`Lab`: 16, not an element).
-    pub fn position(self) -> usize {
-        self as usize
+    /// Every field, in key order.
+    pub const ALL: [Field; 15] = [
+        Field::Scheme,
+        Field::CatalogVersion,
+        Field::Level,
+        Field::Manufacturer,
+        Field::Product,
+        Field::HardwareVersions,
+        Field::FirmwareVersions,
+        Field::Category,
+        Field::IssuedAt,
+        Field::ExpiresAt,
+        Field::SupportEnd,
+        Field::Provisions,
+        Field::Assessment,
+        Field::Serial,
+        Field::Supersedes,
+    ];
+
+    /// The CBOR map key of this field (`Lab`: 16, not a key).
+    pub fn key(self) -> u64 {
+        self as u64
+    }
+
+    /// The field a map key stands for, if any (never `Lab`).
+    pub fn from_key(key: u64) -> Option<Field> {
+        Field::ALL.iter().copied().find(|f| f.key() == key)
     }
 
     /// The field name used in documentation and error messages.
@@ -136,15 +167,13 @@ pub enum ClaimError {
     /// The bytes are not deterministic CBOR.
     #[error("claim is not deterministic CBOR: {0}")]
     Cbor(#[from] CborError),
-    /// The top-level item is not an array.
-    #[error("claim is not a CBOR array (claim format 2)")]
-    NotAnArray,
-    /// Element 0 is not the claim format this decoder reads.
-    #[error("claim format is not 2")]
-    UnknownFormat,
-    /// More elements than the format has.
-    #[error("claim has more elements than format 2 defines")]
-    TooManyElements,
+    /// The top-level item is not a map.
+    #[error("claim is not a CBOR map")]
+    NotAMap,
+    /// A key that claim format 2 does not define (1..=15): a later format (key 0 holds its
+    /// number) or not a claim.
+    #[error("claim has a key that claim format 2 does not define")]
+    UnknownKey,
     /// A required field is absent.
     #[error("claim field {0} is missing")]
     Missing(Field),
@@ -170,7 +199,8 @@ pub enum ClaimError {
     #[error("claim provisions bitset is not canonical")]
     BadProvisions,
     /// A field in a form the encoder never writes: a registered scheme id as text, packable
-    /// text not packed, or packed text no shorter than its UTF-8.
+    /// text not packed, packed text no shorter than its UTF-8, or a key present with the value
+    /// its absence means (empty hardware versions, catalog version 1).
     #[error("claim field {0} is not in its canonical form")]
     NotCanonical(Field),
     /// `expires_at` is not after `issued_at`.
@@ -187,10 +217,10 @@ pub enum ClaimError {
     SupersedesNotEarlier,
 }
 
-/// How conformity was assessed (element 13: 0, or the lab's code).
+/// How conformity was assessed (key 13: the lab's code; absent = self-declared).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Assessment {
-    /// Manufacturer's self-declaration (0).
+    /// Manufacturer's self-declaration (no key 13).
     SelfDeclared,
     /// Tested by a third-party lab, identified by its code (≥ 1) in the scheme's lab list of the
     /// catalog (`catalog::Lab`), which gives its id and name.
@@ -301,9 +331,10 @@ impl ProvisionSet {
 /// What a label asserts. Field meanings: `docs/FORMATS.md` §1.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Claim {
-    /// Scheme id in the catalog, e.g. `SG-CLS` (element 1: its code if registered).
+    /// Scheme id in the catalog, e.g. `SG-CLS` (key 1: its code if registered).
     pub scheme: String,
-    /// Version of the scheme's catalog entry that `level` and `provisions` refer to (key 2).
+    /// Version of the scheme's catalog entry that `level` and `provisions` refer to (key 2,
+    /// absent when 1).
     pub catalog_version: u32,
     /// Level number; binary and descriptive schemes use 1 (= pass) (key 3).
     pub level: u8,
@@ -311,7 +342,7 @@ pub struct Claim {
     pub manufacturer: String,
     /// Product / model designation, ≤ 64 characters (key 5).
     pub product: String,
-    /// Hardware versions covered, ≤ 32 characters (key 6).
+    /// Hardware versions covered, ≤ 32 characters, may be empty (key 6, absent when empty).
     pub hardware_versions: String,
     /// Firmware versions covered, ≤ 32 characters (key 7).
     pub firmware_versions: String,
@@ -327,11 +358,11 @@ pub struct Claim {
     pub support_end: u64,
     /// Provisions met, as indices into the scheme's provision list (key 12).
     pub provisions: ProvisionSet,
-    /// How conformity was assessed (element 13).
+    /// How conformity was assessed (key 13: the lab's code, absent when self-declared).
     pub assessment: Assessment,
-    /// The label's index in the transparency log (element 14).
+    /// The label's index in the transparency log (key 14).
     pub serial: u64,
-    /// Log index of the label this one renews (element 15, absent if none).
+    /// Log index of the label this one renews (key 15, absent if none).
     pub supersedes: Option<u64>,
 }
 
@@ -447,32 +478,42 @@ impl Claim {
             Some(code) => cbor::uint(u64::from(code)),
             None => Value::Text(self.scheme.clone()),
         };
-        let assessment = match &self.assessment {
-            Assessment::SelfDeclared => 0,
-            Assessment::ThirdParty { lab } => u64::from(*lab),
-        };
-        let mut a: Vec<Value> = vec![
-            cbor::uint(CLAIM_FORMAT),
-            scheme,
-            cbor::uint(u64::from(self.catalog_version)),
-            cbor::uint(u64::from(self.level)),
-            text(&self.manufacturer),
-            text(&self.product),
-            text(&self.hardware_versions),
-            text(&self.firmware_versions),
-            cbor::uint(u64::from(self.category)),
-            // Dates travel as whole days (FORMATS §1): 3 bytes each instead of 5.
-            cbor::uint(self.issued_at / DAY),
-            cbor::uint(self.expires_at / DAY),
-            cbor::uint(self.support_end / DAY),
-            Value::Bytes(self.provisions.as_bytes().to_vec()),
-            cbor::uint(assessment),
-            cbor::uint(self.serial),
-        ];
-        if let Some(s) = self.supersedes {
-            a.push(cbor::uint(s));
+        let mut m: Vec<(Value, Value)> = Vec::with_capacity(Field::ALL.len());
+        let mut put = |f: Field, v: Value| m.push((cbor::uint(f.key()), v));
+        put(Field::Scheme, scheme);
+        // Keys whose value is what their absence means are left out (2 bytes each): the decoder
+        // refuses them, so every claim still has exactly one encoding.
+        if self.catalog_version != DEFAULT_CATALOG_VERSION {
+            put(
+                Field::CatalogVersion,
+                cbor::uint(u64::from(self.catalog_version)),
+            );
         }
-        cbor::encode(&Value::Array(a))
+        put(Field::Level, cbor::uint(u64::from(self.level)));
+        put(Field::Manufacturer, text(&self.manufacturer));
+        put(Field::Product, text(&self.product));
+        if !self.hardware_versions.is_empty() {
+            put(Field::HardwareVersions, text(&self.hardware_versions));
+        }
+        put(Field::FirmwareVersions, text(&self.firmware_versions));
+        put(Field::Category, cbor::uint(u64::from(self.category)));
+        // Dates travel as whole days (FORMATS §1): 3 bytes each instead of 5.
+        put(Field::IssuedAt, cbor::uint(self.issued_at / DAY));
+        put(Field::ExpiresAt, cbor::uint(self.expires_at / DAY));
+        put(Field::SupportEnd, cbor::uint(self.support_end / DAY));
+        put(
+            Field::Provisions,
+            Value::Bytes(self.provisions.as_bytes().to_vec()),
+        );
+        if let Assessment::ThirdParty { lab } = &self.assessment {
+            put(Field::Assessment, cbor::uint(u64::from(*lab)));
+        }
+        put(Field::Serial, cbor::uint(self.serial));
+        if let Some(s) = self.supersedes {
+            put(Field::Supersedes, cbor::uint(s));
+        }
+        // Pushed in key order, and every key is below 24 (one byte): already deterministic order.
+        cbor::encode(&Value::Map(m))
     }
 
     /// Checks the field rules that the wire format imposes: length limits, non-empty scheme,
@@ -548,26 +589,35 @@ impl Claim {
     /// A [`ClaimError`] naming the first problem found.
     pub fn from_cbor(bytes: &[u8]) -> Result<Claim, ClaimError> {
         let v = cbor::decode(bytes, MAX_CLAIM_LEN)?;
-        let Value::Array(elements) = v else {
-            return Err(ClaimError::NotAnArray);
+        let Value::Map(entries) = v else {
+            return Err(ClaimError::NotAMap);
         };
-        if elements.len() > Field::Supersedes.position() + 1 {
-            return Err(ClaimError::TooManyElements);
+        // The CBOR decoder already refused duplicate and unsorted keys; collect them by field.
+        let mut slots: [Option<Value>; Field::Supersedes as usize + 1] = Default::default();
+        for (k, val) in entries {
+            let field = cbor::as_u64(&k)
+                .and_then(Field::from_key)
+                .ok_or(ClaimError::UnknownKey)?;
+            slots[field as usize] = Some(val);
         }
-        let mut elements = elements.into_iter();
-        if elements.next().and_then(|v| cbor::as_u64(&v)) != Some(CLAIM_FORMAT) {
-            return Err(ClaimError::UnknownFormat);
-        }
-        // Elements come in field order; `next` is the one at position `f`.
-        let mut next = |f: Field| elements.next().ok_or(ClaimError::Missing(f));
+        let mut take = |f: Field| slots[f as usize].take();
 
+        fn req(v: Option<Value>, f: Field) -> Result<Value, ClaimError> {
+            v.ok_or(ClaimError::Missing(f))
+        }
         fn get_uint<T: TryFrom<u64>>(v: Value, f: Field) -> Result<T, ClaimError> {
             cbor::as_u64(&v)
                 .and_then(|n| T::try_from(n).ok())
                 .ok_or(ClaimError::WrongType(f))
         }
+        fn req_uint<T: TryFrom<u64>>(v: Option<Value>, f: Field) -> Result<T, ClaimError> {
+            get_uint(req(v, f)?, f)
+        }
+        fn day(v: Option<Value>, f: Field) -> Result<u64, ClaimError> {
+            day_start(req_uint(v, f)?, f)
+        }
 
-        let scheme = match next(Field::Scheme)? {
+        let scheme = match req(take(Field::Scheme), Field::Scheme)? {
             Value::Text(s) if scheme_code(&s).is_some() => {
                 return Err(ClaimError::NotCanonical(Field::Scheme));
             }
@@ -581,37 +631,54 @@ impl Claim {
                     .ok_or(ClaimError::WrongType(Field::Scheme))?
             }
         };
-        let catalog_version = get_uint(next(Field::CatalogVersion)?, Field::CatalogVersion)?;
-        let level = get_uint(next(Field::Level)?, Field::Level)?;
-        let manufacturer = text_of(next(Field::Manufacturer)?, Field::Manufacturer)?;
-        let product = text_of(next(Field::Product)?, Field::Product)?;
-        let hardware_versions = text_of(next(Field::HardwareVersions)?, Field::HardwareVersions)?;
-        let firmware_versions = text_of(next(Field::FirmwareVersions)?, Field::FirmwareVersions)?;
-        let category = get_uint(next(Field::Category)?, Field::Category)?;
-        let issued_at = day_start(
-            get_uint(next(Field::IssuedAt)?, Field::IssuedAt)?,
-            Field::IssuedAt,
+        let catalog_version = match take(Field::CatalogVersion) {
+            None => DEFAULT_CATALOG_VERSION,
+            Some(v) => match get_uint(v, Field::CatalogVersion)? {
+                DEFAULT_CATALOG_VERSION => {
+                    return Err(ClaimError::NotCanonical(Field::CatalogVersion));
+                }
+                n => n,
+            },
+        };
+        let level = req_uint(take(Field::Level), Field::Level)?;
+        let manufacturer = text_of(
+            req(take(Field::Manufacturer), Field::Manufacturer)?,
+            Field::Manufacturer,
         )?;
-        let expires_at = day_start(
-            get_uint(next(Field::ExpiresAt)?, Field::ExpiresAt)?,
-            Field::ExpiresAt,
+        let product = text_of(req(take(Field::Product), Field::Product)?, Field::Product)?;
+        let hardware_versions = match take(Field::HardwareVersions) {
+            None => String::new(),
+            Some(v) => match text_of(v, Field::HardwareVersions)? {
+                s if s.is_empty() => {
+                    return Err(ClaimError::NotCanonical(Field::HardwareVersions));
+                }
+                s => s,
+            },
+        };
+        let firmware_versions = text_of(
+            req(take(Field::FirmwareVersions), Field::FirmwareVersions)?,
+            Field::FirmwareVersions,
         )?;
-        let support_end = day_start(
-            get_uint(next(Field::SupportEnd)?, Field::SupportEnd)?,
-            Field::SupportEnd,
-        )?
-        .checked_add(DAY - 1)
-        .ok_or(ClaimError::WrongType(Field::SupportEnd))?;
-        let provisions = match next(Field::Provisions)? {
+        let category = req_uint(take(Field::Category), Field::Category)?;
+        let issued_at = day(take(Field::IssuedAt), Field::IssuedAt)?;
+        let expires_at = day(take(Field::ExpiresAt), Field::ExpiresAt)?;
+        let support_end = day(take(Field::SupportEnd), Field::SupportEnd)?
+            .checked_add(DAY - 1)
+            .ok_or(ClaimError::WrongType(Field::SupportEnd))?;
+        let provisions = match req(take(Field::Provisions), Field::Provisions)? {
             Value::Bytes(b) => ProvisionSet::from_bytes(&b)?,
             _ => return Err(ClaimError::WrongType(Field::Provisions)),
         };
-        let assessment = match get_uint::<u16>(next(Field::Assessment)?, Field::Assessment)? {
-            0 => Assessment::SelfDeclared,
-            lab => Assessment::ThirdParty { lab },
+        // Self-declared has no key: code 0 would be a second spelling of it.
+        let assessment = match take(Field::Assessment) {
+            None => Assessment::SelfDeclared,
+            Some(v) => match get_uint::<u16>(v, Field::Lab)? {
+                0 => return Err(ClaimError::WrongType(Field::Lab)),
+                lab => Assessment::ThirdParty { lab },
+            },
         };
-        let serial = get_uint(next(Field::Serial)?, Field::Serial)?;
-        let supersedes = match elements.next() {
+        let serial = req_uint(take(Field::Serial), Field::Serial)?;
+        let supersedes = match take(Field::Supersedes) {
             None => None,
             Some(v) => Some(get_uint(v, Field::Supersedes)?),
         };

@@ -14,25 +14,37 @@ use cyberlabel_core::status::{ReasonCode, RecordError, StatusAction, StatusRecor
 use label_common::*;
 use proptest::prelude::*;
 
-fn claim_arr(c: &Claim) -> Vec<Value> {
+fn claim_map(c: &Claim) -> Vec<(Value, Value)> {
     match cbor::decode(&c.to_cbor(), 1024).unwrap() {
-        Value::Array(a) => a,
+        Value::Map(m) => m,
         _ => unreachable!(),
     }
 }
 
-/// The claim's array with element `pos` replaced by `v`.
-fn with_elem(c: &Claim, pos: usize, v: Value) -> Vec<u8> {
-    let mut a = claim_arr(c);
-    a[pos] = v;
-    cbor::encode(&Value::Array(a))
+fn keys_of(c: &Claim) -> Vec<u64> {
+    claim_map(c)
+        .iter()
+        .map(|(k, _)| u64::try_from(k.as_integer().unwrap()).unwrap())
+        .collect()
 }
 
-/// The claim's first `n` elements.
-fn truncated(c: &Claim, n: usize) -> Vec<u8> {
-    let mut a = claim_arr(c);
-    a.truncate(n);
-    cbor::encode(&Value::Array(a))
+fn value_at(c: &Claim, key: u64) -> Option<Value> {
+    claim_map(c)
+        .into_iter()
+        .find(|(k, _)| k == &cbor::uint(key))
+        .map(|(_, v)| v)
+}
+
+/// The claim's map with key `key` set to `v`, or removed (`None`); `encode` sorts the keys.
+fn with_entry(c: &Claim, key: u64, v: Option<Value>) -> Vec<u8> {
+    let mut m: Vec<(Value, Value)> = claim_map(c)
+        .into_iter()
+        .filter(|(k, _)| k != &cbor::uint(key))
+        .collect();
+    if let Some(v) = v {
+        m.push((cbor::uint(key), v));
+    }
+    cbor::encode(&Value::Map(m))
 }
 
 #[test]
@@ -41,26 +53,28 @@ fn claim_round_trips_and_is_canonical() {
     let b = c.to_cbor();
     assert_eq!(Claim::from_cbor(&b).unwrap(), c);
     assert_eq!(cbor::encode(&cbor::decode(&b, 1024).unwrap()), b);
-    // Claim format 2: 15 elements (16 with supersedes), the format first, the registered scheme
-    // as its code, the lab as its code, the names packed.
-    let a = claim_arr(&c);
-    assert_eq!(a.len(), 15);
-    assert_eq!(a[0], cbor::uint(2));
-    assert_eq!(a[1], cbor::uint(1)); // SG-CLS
-    assert_eq!(a[13], cbor::uint(3)); // lab code 3
-    assert!(matches!(a[4], Value::Bytes(_)), "{:?}", a[4]);
+    // Claim format 2: a map, keys 1..=14 in order (no 2: catalog version 1; no 15: no
+    // predecessor), the registered scheme as its code, the lab as its code, the names packed.
+    assert_eq!(b[0], 0xa0 | 13, "a map of 13 entries");
+    assert_eq!(keys_of(&c), [1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+    assert_eq!(value_at(&c, 1), Some(cbor::uint(1))); // SG-CLS
+    assert_eq!(value_at(&c, 13), Some(cbor::uint(3))); // lab code 3
+    assert!(matches!(value_at(&c, 4), Some(Value::Bytes(_))));
+    // Keys appear when their value is not the default.
     let mut s = c.clone();
     s.supersedes = Some(7);
     s.assessment = Assessment::SelfDeclared;
-    assert_eq!(claim_arr(&s).len(), 16);
+    s.hardware_versions = String::new();
+    s.catalog_version = 2;
+    assert_eq!(keys_of(&s), [1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 14, 15]);
+    assert_eq!(value_at(&s, 2), Some(cbor::uint(2)));
     assert_eq!(Claim::from_cbor(&s.to_cbor()).unwrap(), s);
     // An unregistered scheme id and non-ASCII names travel as text.
     let mut u = c.clone();
     u.scheme = "XL-DEMO".into();
     u.manufacturer = "Müller GmbH".into();
-    let a = claim_arr(&u);
-    assert_eq!(a[1], Value::Text("XL-DEMO".into()));
-    assert_eq!(a[4], Value::Text("Müller GmbH".into()));
+    assert_eq!(value_at(&u, 1), Some(Value::Text("XL-DEMO".into())));
+    assert_eq!(value_at(&u, 4), Some(Value::Text("Müller GmbH".into())));
     assert_eq!(Claim::from_cbor(&u.to_cbor()).unwrap(), u);
 }
 
@@ -68,125 +82,202 @@ fn claim_round_trips_and_is_canonical() {
 fn claim_decoder_rejects_each_violation_naming_the_field() {
     use cyberlabel_core::packed_text::pack;
     let c = typical_claim();
-    let mut extra = claim_arr(&c);
-    extra.extend([cbor::uint(1), cbor::uint(1)]);
     let cases: Vec<(Vec<u8>, ClaimError)> = vec![
         (
-            cbor::encode(&Value::Array(extra)),
-            ClaimError::TooManyElements,
+            with_entry(&c, 16, Some(cbor::uint(1))),
+            ClaimError::UnknownKey,
         ),
-        (with_elem(&c, 0, cbor::uint(1)), ClaimError::UnknownFormat),
-        (truncated(&c, 5), ClaimError::Missing(Field::Product)),
-        (truncated(&c, 14), ClaimError::Missing(Field::Serial)),
+        // Key 0 is kept for a later format's number: this decoder does not read such a claim.
         (
-            with_elem(&c, 3, cbor::uint(256)),
+            with_entry(&c, 0, Some(cbor::uint(3))),
+            ClaimError::UnknownKey,
+        ),
+        (
+            {
+                let mut m = claim_map(&c);
+                m.push((Value::Text("x".into()), cbor::uint(1)));
+                cbor::encode(&Value::Map(m))
+            },
+            ClaimError::UnknownKey,
+        ),
+        (with_entry(&c, 5, None), ClaimError::Missing(Field::Product)),
+        (with_entry(&c, 14, None), ClaimError::Missing(Field::Serial)),
+        (with_entry(&c, 1, None), ClaimError::Missing(Field::Scheme)),
+        (
+            with_entry(&c, 12, None),
+            ClaimError::Missing(Field::Provisions),
+        ),
+        (
+            with_entry(&c, 3, Some(cbor::uint(256))),
             ClaimError::WrongType(Field::Level),
         ),
         (
-            with_elem(&c, 8, cbor::uint(70_000)),
+            with_entry(&c, 8, Some(cbor::uint(70_000))),
             ClaimError::WrongType(Field::Category),
         ),
         (
-            with_elem(&c, 9, cbor::int(-1)),
+            with_entry(&c, 9, Some(cbor::int(-1))),
             ClaimError::WrongType(Field::IssuedAt),
         ),
         (
-            with_elem(&c, 1, Value::Bytes(b"SG".to_vec())),
+            with_entry(&c, 1, Some(Value::Bytes(b"SG".to_vec()))),
             ClaimError::WrongType(Field::Scheme),
         ),
         (
             // Not a registered scheme code.
-            with_elem(&c, 1, cbor::uint(99)),
+            with_entry(&c, 1, Some(cbor::uint(99))),
             ClaimError::WrongType(Field::Scheme),
         ),
         (
             // A registered scheme spelled out.
-            with_elem(&c, 1, Value::Text("SG-CLS".into())),
+            with_entry(&c, 1, Some(Value::Text("SG-CLS".into()))),
             ClaimError::NotCanonical(Field::Scheme),
         ),
         (
+            // The default catalog version written out: absence means 1.
+            with_entry(&c, 2, Some(cbor::uint(1))),
+            ClaimError::NotCanonical(Field::CatalogVersion),
+        ),
+        (
+            with_entry(&c, 2, Some(Value::Text("2".into()))),
+            ClaimError::WrongType(Field::CatalogVersion),
+        ),
+        (
+            // Empty hardware versions written out: absence means empty.
+            with_entry(&c, 6, Some(Value::Text(String::new()))),
+            ClaimError::NotCanonical(Field::HardwareVersions),
+        ),
+        (
             // Packable text not packed.
-            with_elem(&c, 4, Value::Text("Acme Devices".into())),
+            with_entry(&c, 4, Some(Value::Text("Acme Devices".into()))),
             ClaimError::NotCanonical(Field::Manufacturer),
         ),
         (
             // Packed, but no shorter than its UTF-8 ("..." = 36 bits = 5 bytes > 3).
-            with_elem(&c, 6, Value::Bytes(pack("...").unwrap())),
+            with_entry(&c, 6, Some(Value::Bytes(pack("...").unwrap()))),
             ClaimError::NotCanonical(Field::HardwareVersions),
         ),
         (
             // Not packed text at all (escape to index 63).
-            with_elem(&c, 5, Value::Bytes(vec![0xFF; 12])),
+            with_entry(&c, 5, Some(Value::Bytes(vec![0xFF; 12]))),
             ClaimError::WrongType(Field::Product),
         ),
         (
-            with_elem(&c, 12, Value::Bytes(vec![1, 0])),
+            with_entry(&c, 12, Some(Value::Bytes(vec![1, 0]))),
             ClaimError::BadProvisions,
         ),
         (
-            with_elem(&c, 12, Value::Bytes(vec![1; 33])),
+            with_entry(&c, 12, Some(Value::Bytes(vec![1; 33]))),
             ClaimError::BadProvisions,
         ),
         (
-            with_elem(&c, 12, cbor::uint(3)),
+            with_entry(&c, 12, Some(cbor::uint(3))),
             ClaimError::WrongType(Field::Provisions),
         ),
         (
-            with_elem(&c, 13, cbor::uint(70_000)),
-            ClaimError::WrongType(Field::Assessment),
+            with_entry(&c, 13, Some(cbor::uint(70_000))),
+            ClaimError::WrongType(Field::Lab),
         ),
         (
-            with_elem(&c, 13, Value::Text("SG-LAB-0042".into())),
-            ClaimError::WrongType(Field::Assessment),
+            // Self-declared is the key's absence, not code 0.
+            with_entry(&c, 13, Some(cbor::uint(0))),
+            ClaimError::WrongType(Field::Lab),
         ),
         (
-            with_elem(&c, 5, Value::Text("é".repeat(65))),
+            with_entry(&c, 13, Some(Value::Text("SG-LAB-0042".into()))),
+            ClaimError::WrongType(Field::Lab),
+        ),
+        (
+            with_entry(&c, 5, Some(Value::Text("é".repeat(65)))),
             ClaimError::TooLong(Field::Product),
         ),
         (
-            with_elem(&c, 4, Value::Text(String::new())),
+            with_entry(&c, 4, Some(Value::Text(String::new()))),
             ClaimError::Empty(Field::Manufacturer),
         ),
         (
-            with_elem(&c, 6, Value::Text("é".repeat(33))),
+            with_entry(&c, 6, Some(Value::Text("é".repeat(33)))),
             ClaimError::TooLong(Field::HardwareVersions),
         ),
         (
             // Dates travel as day numbers: expires on the issue day.
-            with_elem(&c, 10, cbor::uint(T0 / DAY)),
+            with_entry(&c, 10, Some(cbor::uint(T0 / DAY))),
             ClaimError::DatesOutOfOrder,
         ),
         (
             // A day number whose seconds overflow u64.
-            with_elem(&c, 9, cbor::uint(u64::MAX / 1000)),
+            with_entry(&c, 9, Some(cbor::uint(u64::MAX / 1000))),
             ClaimError::WrongType(Field::IssuedAt),
         ),
         (
-            {
-                let mut a = claim_arr(&c);
-                a.push(cbor::uint(c.serial));
-                cbor::encode(&Value::Array(a))
-            },
+            with_entry(&c, 15, Some(cbor::uint(c.serial))),
             ClaimError::SupersedesNotEarlier,
         ),
-        (cbor::encode(&Value::Map(vec![])), ClaimError::NotAnArray),
         (
-            cbor::encode(&Value::Array(vec![])),
-            ClaimError::UnknownFormat,
+            cbor::encode(&Value::Array(vec![cbor::uint(2)])),
+            ClaimError::NotAMap,
+        ),
+        (
+            cbor::encode(&Value::Map(vec![])),
+            ClaimError::Missing(Field::Scheme),
         ),
     ];
     for (i, (bytes, want)) in cases.into_iter().enumerate() {
         assert_eq!(Claim::from_cbor(&bytes), Err(want), "case {i}");
     }
     // 64 multi-byte characters are fine: the limit counts characters.
-    let b = with_elem(&c, 5, Value::Text("é".repeat(64)));
+    let b = with_entry(&c, 5, Some(Value::Text("é".repeat(64))));
     assert_eq!(Claim::from_cbor(&b).unwrap().product, "é".repeat(64));
-    // Format 1 (a map with integer keys) is no longer read.
-    let map = cbor::encode(&Value::Map(vec![(
-        cbor::uint(1),
-        Value::Text("SG-CLS".into()),
-    )]));
-    assert_eq!(Claim::from_cbor(&map), Err(ClaimError::NotAnArray));
+}
+
+/// A claim in format 1 (keys 1..=16: 2 = catalog version always present, 13 = assessment kind
+/// 0/1, 14 = lab id as text, 15 = serial), with an unregistered scheme and names that do not pack
+/// shorter, so that only keys 2, 13 and 14 can tell it apart.
+fn format_1(third_party: bool, catalog_version: u64) -> Vec<u8> {
+    let t = |s: &str| Value::Text(s.into());
+    let mut m = vec![
+        (1, t("XL-DEMO")),
+        (2, cbor::uint(catalog_version)),
+        (3, cbor::uint(1)),
+        (4, t("Müller")),
+        (5, t("Kühlschrank")),
+        (6, t("B")),
+        (7, t("2")),
+        (8, cbor::uint(1)),
+        (9, cbor::uint(T0 / DAY)),
+        (10, cbor::uint(T0 / DAY + 700)),
+        (11, cbor::uint(T0 / DAY + 900)),
+        (12, Value::Bytes(vec![1])),
+        (13, cbor::uint(u64::from(third_party))),
+        (15, cbor::uint(9)),
+    ];
+    if third_party {
+        m.push((14, t("SG-LAB-0042")));
+    }
+    cbor::encode(&Value::Map(
+        m.into_iter().map(|(k, v)| (cbor::uint(k), v)).collect(),
+    ))
+}
+
+#[test]
+fn a_format_1_claim_is_never_read_as_format_2() {
+    // Format 1 is not read (FORMATS §1); its keys must not decode to a different claim. Its key
+    // 2 is always present (1: the default, refused), and its key 13 is 0 (self-declared: not a
+    // lab code) or 1 with key 14, the lab id, as text (not a serial).
+    for third_party in [false, true] {
+        assert_eq!(
+            Claim::from_cbor(&format_1(third_party, 1)),
+            Err(ClaimError::NotCanonical(Field::CatalogVersion))
+        );
+    }
+    assert_eq!(
+        Claim::from_cbor(&format_1(false, 2)),
+        Err(ClaimError::WrongType(Field::Lab))
+    );
+    assert_eq!(
+        Claim::from_cbor(&format_1(true, 2)),
+        Err(ClaimError::WrongType(Field::Serial))
+    );
 }
 
 #[test]
@@ -200,22 +291,58 @@ fn claim_decoder_rejects_non_canonical_cbor() {
         Claim::from_cbor(&t),
         Err(ClaimError::Cbor(CborError::TrailingBytes))
     );
-    // Category 1 (element 8) written as 0x1801 (non-shortest), rebuilt element by element.
-    let a = claim_arr(&c);
-    let mut n = vec![0x80 | u8::try_from(a.len()).unwrap()];
-    for (i, e) in a.iter().enumerate() {
-        if i == 8 {
-            n.extend_from_slice(&[0x18, 0x01]);
-        } else {
-            n.extend_from_slice(&cbor::encode(e));
+    // Category 1 (key 8) written as 0x1801 (non-shortest), rebuilt entry by entry; then key 8
+    // written as 0x1808.
+    let m = claim_map(&c);
+    let rebuilt = |value_long: bool| {
+        let mut n = vec![0xa0 | u8::try_from(m.len()).unwrap()];
+        for (k, v) in &m {
+            if k == &cbor::uint(8) {
+                if value_long {
+                    n.extend_from_slice(&[0x08, 0x18, 0x01]);
+                } else {
+                    n.extend_from_slice(&[0x18, 0x08, 0x01]);
+                }
+            } else {
+                n.extend_from_slice(&cbor::encode(k));
+                n.extend_from_slice(&cbor::encode(v));
+            }
         }
+        n
+    };
+    for long_value in [true, false] {
+        assert_eq!(
+            Claim::from_cbor(&rebuilt(long_value)),
+            Err(ClaimError::Cbor(CborError::NonShortest))
+        );
+    }
+    // Unsorted and duplicate keys (the entries' bytes swapped / repeated).
+    let entry = |i: usize| {
+        let mut e = cbor::encode(&m[i].0);
+        e.extend_from_slice(&cbor::encode(&m[i].1));
+        e
+    };
+    let mut swapped = vec![b[0]];
+    let mut duplicate = vec![b[0]];
+    for i in 0..m.len() {
+        let j = match i {
+            0 => 1,
+            1 => 0,
+            _ => i,
+        };
+        swapped.extend_from_slice(&entry(j));
+        duplicate.extend_from_slice(&entry(if i == 1 { 0 } else { i }));
     }
     assert_eq!(
-        Claim::from_cbor(&n),
-        Err(ClaimError::Cbor(CborError::NonShortest))
+        Claim::from_cbor(&swapped),
+        Err(ClaimError::Cbor(CborError::UnsortedKeys))
     );
-    // Indefinite-length array.
-    let mut ind = vec![0x9f];
+    assert_eq!(
+        Claim::from_cbor(&duplicate),
+        Err(ClaimError::Cbor(CborError::DuplicateKey))
+    );
+    // Indefinite-length map.
+    let mut ind = vec![0xbf];
     ind.extend_from_slice(&b[1..]);
     ind.push(0xff);
     assert_eq!(
@@ -521,7 +648,7 @@ fn profile_and_structure_violations_are_rejected() {
                 true,
                 ok_prot.clone(),
                 empty.clone(),
-                Value::Bytes(vec![0x81, 0x02]), // [2]: the claim format alone
+                Value::Bytes(vec![0xa1, 0x03, 0x02]), // {3: 2}: a level alone
             ),
             CoseError::Claim(ClaimError::Missing(Field::Scheme)),
         ),

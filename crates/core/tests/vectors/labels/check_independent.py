@@ -3,9 +3,11 @@
 
 From the vector's human-readable fields only (the claim as JSON, the RFC 8032 test secret key and
 the URL base), rebuild every byte the Rust code produced, following docs/FORMATS.md:
-  - the claim array (§1, claim format 2: the format number, the registered scheme's code, names
-    as packed text when shorter, dates as day numbers, the provisions bitset, the lab's code
-    looked up by its id in the builtin catalog JSON), canonical CBOR;
+  - the claim map (§1, claim format 2: integer keys 1..=15, no format number, keys left out when
+    their value is the default (catalog version 1, no hardware versions, self-declared, no
+    predecessor), the registered scheme's code, names as packed text when shorter, dates as day
+    numbers, the provisions bitset, the lab's code looked up by its id in the builtin catalog
+    JSON), canonical CBOR;
   - the public key and kid (first 8 bytes of SHA-256 of the public key);
   - the protected header {1: -8, 4: kid}, the Sig_structure ["Signature1", protected, h'', payload],
     the Ed25519 signature (deterministic), and the tagged COSE_Sign1 (tag 18, empty unprotected);
@@ -79,8 +81,8 @@ def lab_code(scheme, lab_id):
     return code
 
 
-def claim_array(c):
-    """The claim array of FORMATS §1, from the vector's JSON claim (dates in Unix seconds)."""
+def claim_map(c):
+    """The claim map of FORMATS §1, from the vector's JSON claim (dates in Unix seconds)."""
     bits = bytearray()
     for i in c["provisions"]:
         while len(bits) <= i // 8:
@@ -88,16 +90,29 @@ def claim_array(c):
         bits[i // 8] |= 1 << (i % 8)
     while bits and bits[-1] == 0:
         bits.pop()
-    a = [
-        2, SCHEME_CODES.get(c["scheme"], c["scheme"]), c["catalog_version"], c["level"],
-        text_field(c["manufacturer"]), text_field(c["product"]),
-        text_field(c["hardware_versions"]), text_field(c["firmware_versions"]), c["category"],
-        c["issued_at"] // DAY, c["expires_at"] // DAY, c["support_end"] // DAY, bytes(bits),
-        lab_code(c["scheme"], c["lab"]) if c.get("lab") is not None else 0, c["serial"],
-    ]
+    m = {
+        1: SCHEME_CODES.get(c["scheme"], c["scheme"]),
+        3: c["level"],
+        4: text_field(c["manufacturer"]),
+        5: text_field(c["product"]),
+        7: text_field(c["firmware_versions"]),
+        8: c["category"],
+        9: c["issued_at"] // DAY,
+        10: c["expires_at"] // DAY,
+        11: c["support_end"] // DAY,
+        12: bytes(bits),
+        14: c["serial"],
+    }
+    # keys whose value is what their absence means are left out
+    if c["catalog_version"] != 1:
+        m[2] = c["catalog_version"]
+    if c["hardware_versions"]:
+        m[6] = text_field(c["hardware_versions"])
+    if c.get("lab") is not None:
+        m[13] = lab_code(c["scheme"], c["lab"])
     if c.get("supersedes") is not None:
-        a.append(c["supersedes"])
-    return a
+        m[15] = c["supersedes"]
+    return m
 
 
 def digits(label):
@@ -116,10 +131,10 @@ def main():
     c = v["claim"]
     if c.get("lab") is not None:
         expect("lab_code (by the lab id in the catalog)", lab_code(c["scheme"], c["lab"]), c["lab_code"])
-    payload = cbor2.dumps(claim_array(c), canonical=True)
+    payload = cbor2.dumps(claim_map(c), canonical=True)
     expect("claim_cbor_hex", payload.hex(), v["claim_cbor_hex"])
     # canonical = sorted keys, shortest heads: decoding and re-encoding changes nothing
-    expect("claim canonical", cbor2.dumps(list(cbor2.loads(payload)), canonical=True), payload)
+    expect("claim canonical", cbor2.dumps(dict(cbor2.loads(payload)), canonical=True), payload)
 
     sk = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(v["secret_key_hex"]))
     pk = sk.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
