@@ -8,9 +8,10 @@
 //! `#`) in a byte segment, 178 label bytes as digits; after `CL1:`, 206.
 //!
 //! Printed (`-- --nocapture`; the README's figures come from here): a table of (scheme, level,
-//! form) → label bytes and QR version at typical sizes, and the same at the field limits (64-char
-//! names, 32-char versions, every provision, the largest serial), which may exceed 10 — they
-//! show where the limit is and are not asserted.
+//! form) → label bytes, QR version, and the room left (bytes a label may grow and still fit
+//! 10-M in that form) at typical sizes, and the same at the field limits (64-char names, 32-char
+//! versions, every provision, the largest serial), which may exceed 10 — they show where the
+//! limit is and are not asserted.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
@@ -20,7 +21,7 @@ use cyberlabel_core::catalog::{Catalog, Scheme};
 use cyberlabel_core::claim::AssessmentKind;
 use cyberlabel_core::payload;
 use cyberlabel_issuer::product::{AssessmentRef, CategoryRef, LevelRef, ProductDescription};
-use cyberlabel_issuer::qr::LabelQr;
+use cyberlabel_issuer::qr::{self, LabelQr};
 use cyberlabel_issuer::{keys, mint};
 use proptest::prelude::*;
 
@@ -119,29 +120,44 @@ fn measure(desc: &ProductDescription, serial: u64) -> (usize, i16, i16) {
     (minted.label.len(), url.version(), cl1.version())
 }
 
+/// The longest label whose `form` text still fits QR version [`MAX_VERSION`]-M (the QR version
+/// depends only on the label's length: its digits' count).
+fn capacity(form: impl Fn(&[u8]) -> String) -> usize {
+    (1..1024)
+        .take_while(|&n| qr::version_for(&form(&vec![0xff; n])).unwrap() <= MAX_VERSION)
+        .last()
+        .unwrap()
+}
+
 /// Prints the table for every (scheme, level) at `sizes`; returns the rows.
 fn table(title: &str, sizes: &Sizes, serial: u64) -> Vec<(String, u8, usize, i16, i16)> {
     let catalog = Catalog::builtin();
+    let url_cap = capacity(|l| payload::to_url(URL_30, l));
+    let cl1_cap = capacity(payload::to_cl1);
     println!(
-        "\n{title} (verifier URL {URL_30:?}, {} chars)",
+        "\n{title} (verifier URL {URL_30:?}, {} chars; {MAX_VERSION}-M holds a label of {url_cap} B \
+         in URL form, {cl1_cap} B in CL1 form; room = bytes left)",
         URL_30.len()
     );
     println!(
-        "{:<12} {:>5} {:<13} {:>6} {:>10} {:>10}",
-        "scheme", "level", "assessment", "bytes", "URL form", "CL1 form"
+        "{:<12} {:>5} {:<13} {:>6} {:>10} {:>5} {:>10} {:>5}",
+        "scheme", "level", "assessment", "bytes", "URL form", "room", "CL1 form", "room"
     );
     let mut rows = vec![];
     for (scheme, level) in common::all_levels(&catalog) {
         let desc = describe(&catalog, &scheme, level, sizes);
         let (bytes, url, cl1) = measure(&desc, serial);
+        let room = |cap: usize| i64::try_from(cap).unwrap() - i64::try_from(bytes).unwrap();
         println!(
-            "{:<12} {:>5} {:<13} {:>6} {:>8}-M {:>8}-M",
+            "{:<12} {:>5} {:<13} {:>6} {:>8}-M {:>5} {:>8}-M {:>5}",
             scheme.id,
             level,
             desc.assessment.as_str(),
             bytes,
             url,
-            cl1
+            room(url_cap),
+            cl1,
+            room(cl1_cap)
         );
         rows.push((scheme.id.clone(), level, bytes, url, cl1));
     }
