@@ -233,7 +233,7 @@ pub struct Category {
 }
 
 /// A test lab a scheme owner recognises for third-party assessment. Claims carry its `code`
-/// (element 13); verifiers show its `name` and `id`. Codes are per scheme, start at 1 and are
+/// (claim key 13); verifiers show its `name` and `id`. Codes are per scheme, start at 1 and are
 /// never reused: a lab whose recognition ends keeps its entry (with a `note`), since labels
 /// it assessed still name it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
