@@ -693,7 +693,7 @@ fn arb_text(max: usize, min: usize) -> impl Strategy<Value = String> {
 
 prop_compose! {
     fn arb_claim()(
-        scheme in prop_oneof![Just("SG-CLS".to_owned()), Just("FI-TRAFICOM".to_owned()), arb_text(32, 1)], catalog_version in any::<u32>(), level in any::<u8>(),
+        scheme in prop_oneof![Just("SG-CLS".to_owned()), Just("FI-TRAFICOM".to_owned()), arb_text(32, 1)], catalog_version in prop_oneof![Just(1u32), any::<u32>()], level in any::<u8>(),
         manufacturer in arb_text(64, 1), product in arb_text(64, 1),
         hardware_versions in arb_text(32, 0), firmware_versions in arb_text(32, 1),
         category in any::<u16>(), issued_day in 0u64..1_000_000, span in 1u64..100_000,
