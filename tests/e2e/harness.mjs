@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, existsSync, writeFileSync, mkdirSync, rmSync
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 import net from 'node:net';
 import http from 'node:http';
 import { chromium } from 'playwright-core';
@@ -139,6 +140,43 @@ export function encodeDigits(bytes) {
     out += v.toString().padStart(DIGITS[chunk.length], '0');
   }
   return out;
+}
+
+// Packed text (docs/FORMATS.md §1): the claim carries printable-ASCII names as 6-bit symbols
+// (0-9 A-Z a-z space; 63 escapes to the other printable ASCII), padded with 1 bits.
+const PRIMARY = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz ';
+const SECONDARY = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
+
+/** The packed bytes of a printable-ASCII text, as a label's claim carries a name. */
+export function packText(text) {
+  let bits = '';
+  for (const ch of text) {
+    const p = PRIMARY.indexOf(ch);
+    if (p >= 0) bits += p.toString(2).padStart(6, '0');
+    else {
+      const e = SECONDARY.indexOf(ch);
+      if (e < 0) throw new Error(`not packable: ${JSON.stringify(ch)}`);
+      bits += '111111' + e.toString(2).padStart(6, '0');
+    }
+  }
+  bits += '1'.repeat((8 - (bits.length % 8)) % 8);
+  const out = Buffer.alloc(bits.length / 8);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(bits.slice(8 * i, 8 * i + 8), 2);
+  return out;
+}
+
+/**
+ * A copy of a label with the name `from` in its signed claim rewritten to `to` (same packed
+ * length): still a well-formed label, no longer the one that was signed.
+ */
+export function forgeName(label, from, to) {
+  const [a, b] = [packText(from), packText(to)];
+  assert.equal(a.length, b.length, 'the forged name must pack to the same length');
+  const at = label.indexOf(a);
+  assert.ok(at > 0, `${from} not found in the label`);
+  const forged = Buffer.from(label);
+  b.copy(forged, at);
+  return forged;
 }
 
 /** Signs a label for a fresh key nobody trusts, with the real CLI (keygen + issue). */

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import {
-  startServer, mint, api, fragment, encodeDigits, issueWithFreshKey, pngToY4m, launch, newPage,
+  startServer, mint, api, fragment, encodeDigits, forgeName, issueWithFreshKey, pngToY4m, launch, newPage,
   open, verdictOf, assertPrivate, saveOut, tmp,
 } from './harness.mjs';
 
@@ -85,11 +85,9 @@ test('a label revoked by the server shows Revoked', async () => {
 test('a tampered payload shows Not genuine', async () => {
   const view = await mint(server, { product: 'SmartLock Basic' });
   const bytes = Buffer.from(view.label, 'base64');
-  // Change one letter of the product name inside the signed claim: still a well-formed label.
-  const at = bytes.indexOf(Buffer.from('SmartLock Basic'));
-  assert.ok(at > 0);
-  const forged = Buffer.from(bytes);
-  forged[at + 'SmartLock '.length] = 'P'.charCodeAt(0); // "SmartLock Pasic"
+  // Change one letter of the product name inside the signed claim (packed, FORMATS §1): still a
+  // well-formed label.
+  const forged = forgeName(bytes, 'SmartLock Basic', 'SmartLock Pasic');
   const url = `${server.base}/v#${encodeDigits(forged)}`;
   const { context, page, requests } = await newPage(browser);
   const v = await open(page, url);

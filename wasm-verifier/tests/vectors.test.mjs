@@ -150,7 +150,10 @@ test('label vectors: payload forms, offline verdicts, equivalents (vectors/label
     assert.equal(JSON.parse(wasm.verifyOffline(c.url, tlLate, anchor.raw, late)).verdict, 'expired');
     // one flipped bit in the signed claim
     const bytes = Buffer.from(c.label_hex, 'hex');
-    const at = bytes.indexOf(Buffer.from(c.claim.product));
+    // (names travel packed, FORMATS §1: flip the last bit of the claim, the serial's)
+    const claimBytes = Buffer.from(c.claim_cbor_hex, 'hex');
+    const at = bytes.indexOf(claimBytes) + claimBytes.length - 1;
+    assert.ok(at > 0, 'claim bytes not found in the label');
     bytes[at] ^= 1;
     const tampered = JSON.parse(wasm.verifyOffline(`CL1:${encodeDigits(bytes)}`, tl, anchor.raw, now));
     assert.equal(tampered.verdict, 'tampered');

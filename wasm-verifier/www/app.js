@@ -377,7 +377,7 @@ function renderDetails(r) {
   addFact(dl, t('fact.hardware'), l.hardware_versions);
   addFact(dl, t('fact.firmware'), l.firmware_versions);
   addFact(dl, t('fact.assessment'), l.assessment === 'self_declared' ? t('assessment.self')
-    : l.assessment === 'third_party' ? t('assessment.lab', { lab: l.lab }) : l.assessment_text);
+    : l.assessment === 'third_party' ? t('assessment.lab', { lab: l.lab_name ? `${l.lab_name}, ${l.lab}` : l.lab }) : l.assessment_text);
   addFact(dl, t('fact.issuer'), r.issuer && r.issuer.name);
   addFact(dl, t('fact.number'), l.serial !== undefined ? String(l.serial) : '');
   const provs = l.provisions || [];

@@ -72,7 +72,7 @@ fn product() -> Result<ProductDescription> {
         r#"{"scheme": "SG-CLS", "level": 2, "manufacturer": "Bench Devices", "product": "Bench Cam",
             "hardware_versions": "rev B", "firmware_versions": "2.4.0", "category": 1,
             "provisions": ["5.1-1", "5.2-1", "5.3-13", "5.3-16"], "assessment": "third_party",
-            "lab": "LAB-1", "support_until": "2029-12-31"}"#,
+            "lab": "SG-LAB-1", "support_until": "2029-12-31"}"#,
     )
     .context("bench product")
 }

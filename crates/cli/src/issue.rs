@@ -275,13 +275,18 @@ pub fn run_issue(args: IssueArgs) -> Result<ExitCode> {
     crate::util::ensure_dir(&args.output.out)?;
     let mut files = vec![write_out(&args.output.out, "label.cbor", &minted.label)?];
     files.extend(write_rendered(&args.output.out, &rendered)?);
+    // Both forms' versions: the code drawn is one of them (--cl1), apps may print the other.
+    let url_version = cyberlabel_issuer::qr::version_for(&rendered.url)?;
+    let cl1_version = cyberlabel_issuer::qr::version_for(&rendered.cl1)?;
     println!(
-        "issued {} level {} label for {:?}: {} bytes, QR version {} (ECC M), serial {}",
+        "issued {} level {} label for {:?}: {} bytes, QR version {} (ECC M; URL form {}-M, CL1 form {}-M), serial {}",
         minted.claim.scheme,
         minted.claim.level,
         minted.claim.product,
         minted.label.len(),
         rendered.qr.version(),
+        url_version,
+        cl1_version,
         minted.claim.serial
     );
     println!(

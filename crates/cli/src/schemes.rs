@@ -98,6 +98,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         if scheme.validity.tied_to_support {
             println!("  a label may not outlive the product's security support");
         }
+        let labs: Vec<String> = catalog
+            .labs_of(&scheme.id)
+            .map(|l| format!("{} = {} (code {})", l.id, l.name, l.code))
+            .collect();
+        if !labs.is_empty() {
+            println!("  labs (--lab): {}", labs.join("; "));
+        }
         println!("  provisions: {}", scheme.provisions.len());
         if args.scheme.is_some() {
             for (i, p) in scheme.provisions.iter().enumerate() {

@@ -464,9 +464,20 @@ fn print_human(
             "  {:<24}self-declared by the manufacturer",
             label("assessment:")
         ),
-        Assessment::ThirdParty { lab } => {
-            line!(out, "  {:<24}third-party lab {lab}", label("assessment:"))
-        }
+        Assessment::ThirdParty { lab } => match catalog.lab(&claim.scheme, *lab) {
+            Some(l) => line!(
+                out,
+                "  {:<24}third-party lab {} ({})",
+                label("assessment:"),
+                l.name,
+                l.id
+            ),
+            None => line!(
+                out,
+                "  {:<24}third-party lab code {lab} (not in this catalog)",
+                label("assessment:")
+            ),
+        },
     }
     line!(out, "  {:<24}{}", "serial (log index):", claim.serial);
     if let Some(issuer) = &report.issuer {

@@ -405,8 +405,10 @@ fn rewritten_old_entry_is_a_finding_with_evidence() {
     // change label 2's manufacturer (its signature no longer covers it, but the point here is
     // the tree: the entry an auditor verified is not in the log any more)
     let e = &mut entries[2];
-    let at = e.windows(4).position(|w| w == b"Acme").unwrap();
-    e[at] = b'X';
+    // (names travel packed, FORMATS §1: "Acme…" → "Bcme…" is one bit of the first byte)
+    let packed = cyberlabel_core::packed_text::pack("Acme").unwrap();
+    let at = e.windows(2).position(|w| w == &packed[..2]).unwrap();
+    e[at] ^= 0x04;
     std::fs::remove_file(data.join("log.redb")).unwrap();
     as_rogue_operator(&data, |log| {
         for e in entries {

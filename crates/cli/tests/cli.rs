@@ -168,9 +168,11 @@ fn tampered_unknown_issuer_and_malformed_have_their_exit_codes() {
     let bytes = std::fs::read(label.join("label.cbor")).unwrap();
 
     // Change one letter of the product name inside the signed payload, re-encode as a payload.
-    let pos = bytes.windows(8).position(|w| w == b"SmartCam").unwrap();
+    // (names travel packed, FORMATS §1: "Acme…" → "Bcme…" is one bit of the product's first byte)
+    let packed = cyberlabel_core::packed_text::pack("Acme SmartCam 2 Outdoor Pro 4K").unwrap();
+    let pos = bytes.windows(4).position(|w| w == &packed[..4]).unwrap();
     let mut bad = bytes.clone();
-    bad[pos] = b'D';
+    bad[pos] ^= 0x04;
     let tampered = cyberlabel_core::payload::to_url("https://cyberlabel.example/v", &bad);
     let out = cyberlabel(&["verify", &tampered, "--issuer-key", p(&pub_key)]);
     let (stdout, _) = text(&out);

@@ -92,7 +92,7 @@ fn bulk_client_killed_half_way_and_rerun_mints_each_row_once() {
     );
     for i in 0..ROWS {
         text.push_str(&format!(
-            "SG-CLS,2,Acme Devices,\"Cam {i}, outdoor\",rev B,2.4.0,Smart camera,5.1-1;5.2-1;5.3-13,third_party,SG-LAB-7,2029-12-31\n"
+            "SG-CLS,2,Acme Devices,\"Cam {i}, outdoor\",rev B,2.4.0,Smart camera,5.1-1;5.2-1;5.3-13,third_party,SG-LAB-007,2029-12-31\n"
         ));
     }
     std::fs::write(&csv, text).unwrap();

@@ -27,12 +27,13 @@
 //!                              "assessment": ["self_declared", "third_party"],
 //!                              "requires": ["5.1-1"], "max_validity_days": 730 }],
 //!                 "validity": { "max_days": 1095, "tied_to_support": true },
-//!                 "sources": [{ "key": "L1", "reference": "https://…" }], "note": "…" }] }
+//!                 "sources": [{ "key": "L1", "reference": "https://…" }], "note": "…" }],
+//!   "labs": [{ "scheme": "XL-DEMO", "code": 1, "id": "XL-LAB-1", "name": "…" }] }
 //! ```
 
 use serde::{Deserialize, Serialize};
 
-use crate::claim::{AssessmentKind, Claim, ClaimError, Field};
+use crate::claim::{Assessment, AssessmentKind, Claim, ClaimError, Field};
 
 /// The builtin catalog's JSON.
 pub const BUILTIN_JSON: &str = include_str!("../catalog/schemes.json");
@@ -87,6 +88,12 @@ pub enum CatalogError {
         /// Index of the missing provision in the scheme's list.
         index: u8,
     },
+    /// The lab code is not in the catalog's lab list for the scheme.
+    #[error("claim field lab: lab code {code} is not in the scheme's lab list")]
+    UnknownLab {
+        /// The lab code the claim carries.
+        code: u16,
+    },
     /// The assessment kind is not allowed at this level.
     #[error("claim field assessment: this assessment kind is not allowed at this level")]
     AssessmentNotAllowed,
@@ -127,13 +134,13 @@ impl CatalogError {
                 | ClaimError::TooLong(f)
                 | ClaimError::Empty(f)
                 | ClaimError::Unprintable(f)
-                | ClaimError::TooLarge(f),
+                | ClaimError::TooLarge(f)
+                | ClaimError::NotCanonical(f),
             ) => *f,
-            CatalogError::Claim(ClaimError::LabMismatch) => Field::Lab,
             CatalogError::Claim(ClaimError::DatesOutOfOrder) => Field::ExpiresAt,
             CatalogError::Claim(ClaimError::SupersedesNotEarlier) => Field::Supersedes,
             CatalogError::Claim(ClaimError::BadProvisions) => Field::Provisions,
-            CatalogError::Claim(ClaimError::UnknownAssessment) => Field::Assessment,
+            CatalogError::UnknownLab { .. } => Field::Lab,
             _ => return None,
         })
     }
@@ -176,6 +183,12 @@ pub enum Inconsistency {
     /// An empty id or name.
     #[error("empty identifier")]
     EmptyId,
+    /// A lab with code 0, or two labs of one scheme with the same code or id.
+    #[error("lab code 0, or a lab code or id twice in one scheme")]
+    BadLab,
+    /// The same (scheme, lab code) twice with different content.
+    #[error("conflicting lab entries")]
+    ConflictingLab,
 }
 
 /// One provision in a list.
@@ -215,6 +228,25 @@ pub struct Category {
     /// Plain-language name.
     pub name: String,
     /// Scope remarks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A test lab a scheme owner recognises for third-party assessment. Claims carry its `code`
+/// (claim key 13); verifiers show its `name` and `id`. Codes are per scheme, start at 1 and are
+/// never reused: a lab whose recognition ends keeps its entry (with a `note`), since labels
+/// it assessed still name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lab {
+    /// The scheme id whose list this lab is in.
+    pub scheme: String,
+    /// The code carried in claims, ≥ 1.
+    pub code: u16,
+    /// The lab's identifier as the scheme owner lists it (what product descriptions give).
+    pub id: String,
+    /// The lab's name, shown to people.
+    pub name: String,
+    /// Remarks (e.g. recognition withdrawn on a date).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -346,6 +378,9 @@ pub struct Catalog {
     /// Scheme versions.
     #[serde(default)]
     pub schemes: Vec<Scheme>,
+    /// Recognised test labs, per scheme id (independent of scheme versions).
+    #[serde(default)]
+    pub labs: Vec<Lab>,
 }
 
 fn bad(i: Inconsistency) -> CatalogError {
@@ -399,6 +434,18 @@ impl Catalog {
                 return Err(bad(Inconsistency::ConflictingCategory));
             }
         }
+        for (i, l) in self.labs.iter().enumerate() {
+            if l.scheme.is_empty() || l.id.is_empty() || l.name.is_empty() {
+                return Err(bad(Inconsistency::EmptyId));
+            }
+            if l.code == 0
+                || self.labs[..i].iter().any(|o| {
+                    o.scheme == l.scheme && (o.code == l.code || o.id.eq_ignore_ascii_case(&l.id))
+                })
+            {
+                return Err(bad(Inconsistency::BadLab));
+            }
+        }
         for i in 0..self.schemes.len() {
             if let Some(bid) = self.schemes[i].baseline.clone() {
                 let base = self
@@ -450,6 +497,17 @@ impl Catalog {
                 None => merged.categories.push(c),
             }
         }
+        for l in other.labs {
+            match merged
+                .labs
+                .iter()
+                .find(|o| o.scheme == l.scheme && o.code == l.code)
+            {
+                Some(o) if *o == l => {}
+                Some(_) => return Err(bad(Inconsistency::ConflictingLab)),
+                None => merged.labs.push(l),
+            }
+        }
         for s in other.schemes {
             match merged
                 .schemes
@@ -484,6 +542,18 @@ impl Catalog {
     /// The category with code `code`.
     pub fn category(&self, code: u16) -> Option<&Category> {
         self.categories.iter().find(|c| c.code == code)
+    }
+
+    /// The lab with code `code` in scheme `scheme`'s lab list.
+    pub fn lab(&self, scheme: &str, code: u16) -> Option<&Lab> {
+        self.labs
+            .iter()
+            .find(|l| l.scheme == scheme && l.code == code)
+    }
+
+    /// The labs of scheme `scheme`, in code order of the file.
+    pub fn labs_of<'a>(&'a self, scheme: &'a str) -> impl Iterator<Item = &'a Lab> + 'a {
+        self.labs.iter().filter(move |l| l.scheme == scheme)
     }
 
     /// The scheme and level a claim refers to, if both exist.
@@ -528,6 +598,11 @@ impl Catalog {
         }
         if !level.assessment.contains(&claim.assessment.kind()) {
             return Err(CatalogError::AssessmentNotAllowed);
+        }
+        if let Assessment::ThirdParty { lab } = claim.assessment
+            && self.lab(&claim.scheme, lab).is_none()
+        {
+            return Err(CatalogError::UnknownLab { code: lab });
         }
         if claim.support_end < claim.issued_at {
             return Err(CatalogError::SupportEndsBeforeIssue);

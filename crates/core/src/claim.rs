@@ -1,9 +1,19 @@
 //! The label claim: what a label asserts about a product, and its CBOR form.
 //!
-//! Wire format (`docs/FORMATS.md` §1): a deterministic CBOR map with integer keys 1..=16. The
-//! decoder is strict: unknown, missing, duplicate or mistyped keys, over-long strings, a provision
-//! bitset with trailing zero bytes, a lab id without third-party assessment (or the reverse), and
-//! every non-canonical CBOR form are errors, so `Claim::from_cbor(b)?.to_cbor() == b` always holds.
+//! Wire format (`docs/FORMATS.md` §1, claim format 2): a deterministic CBOR **map** with small
+//! integer keys 1..=15, every key one byte. A typical third-party label must fit QR version 10-M
+//! with a 30-character verifier URL: 178 label bytes, of which the signature and COSE take 85
+//! (`crates/issuer/tests/size.rs` measures it). So the map carries only what is not implied:
+//! no format number (the key set identifies format 2; key 0 is kept for a later format's
+//! number), a key whose value is the default is absent (hardware versions empty, catalog
+//! version 1, self-declared assessment, no predecessor), registered schemes travel as their code
+//! ([`SCHEME_CODES`]), labs as their code in the scheme's catalog lab list, and the text fields
+//! as [`crate::packed_text`] when that is shorter. The decoder is strict: unknown, duplicate or
+//! unsorted keys, a missing required key, a mistyped value, a key present with its default value,
+//! over-long strings, a provision bitset with trailing zero bytes, text in the form the encoder
+//! would not choose (a registered scheme id as text, packable text unpacked or packed text that is
+//! not shorter), and every non-canonical CBOR form are errors, so
+//! `Claim::from_cbor(b)?.to_cbor() == b` always holds.
 //!
 //! Whether the claim makes sense *for its scheme* (level exists, provisions are in the scheme's
 //! list, validity period allowed) is the catalog's job: [`crate::catalog::Catalog::validate_claim`].
@@ -26,12 +36,33 @@ pub const MAX_PRODUCT_CHARS: usize = 64;
 pub const MAX_HARDWARE_CHARS: usize = 32;
 /// Maximum length, in characters, of the firmware versions covered (key 7).
 pub const MAX_FIRMWARE_CHARS: usize = 32;
-/// Maximum length, in characters, of the lab id (key 14).
-pub const MAX_LAB_CHARS: usize = 64;
+/// The claim format this code reads and writes. It does not travel: format 2's key set
+/// identifies it (FORMATS §1), and key 0 is kept for the format number of a later format, which
+/// this decoder refuses as an unknown key. Format 1 (keys 1..=16, lab ids as text) is not read.
+pub const CLAIM_FORMAT: u64 = 2;
+/// The catalog version a claim without key 2 refers to.
+pub const DEFAULT_CATALOG_VERSION: u32 = 1;
+/// Registered scheme ids and the codes they travel as (key 1). A scheme id not listed here
+/// travels as text; registering one is a wire-format change (FORMATS §1), codes are never reused.
+pub const SCHEME_CODES: [(u16, &str); 6] = [
+    (1, "SG-CLS"),
+    (2, "US-CTM"),
+    (3, "DE-BSI"),
+    (4, "FI-TRAFICOM"),
+    (5, "JP-JCSTAR"),
+    (6, "KR-CIC"),
+];
+
+/// The code a registered scheme id travels as.
+#[must_use]
+pub fn scheme_code(id: &str) -> Option<u16> {
+    SCHEME_CODES.iter().find(|(_, s)| *s == id).map(|(c, _)| *c)
+}
 /// Maximum provision bitset length in bytes: 256 provisions per scheme.
 pub const MAX_PROVISION_BYTES: usize = 32;
 
-/// A claim field, named in errors. The discriminant is the CBOR map key.
+/// A claim field, named in errors. The discriminant is the CBOR map key (`Lab` has none: the
+/// lab's code is the value of key 13, the assessment).
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -60,20 +91,44 @@ pub enum Field {
     SupportEnd = 11,
     /// 12: provisions met.
     Provisions = 12,
-    /// 13: assessment kind.
+    /// 13: assessment: the third-party lab's code (absent: self-declared).
     Assessment = 13,
-    /// 14: lab id.
-    Lab = 14,
-    /// 15: serial (log index).
-    Serial = 15,
-    /// 16: supersedes.
-    Supersedes = 16,
+    /// 14: serial (log index).
+    Serial = 14,
+    /// 15: supersedes.
+    Supersedes = 15,
+    /// The lab, named apart from the assessment kind in errors (its code is key 13's value).
+    Lab = 16,
 }
 
 impl Field {
-    /// The CBOR map key of this field.
+    /// Every field, in key order.
+    pub const ALL: [Field; 15] = [
+        Field::Scheme,
+        Field::CatalogVersion,
+        Field::Level,
+        Field::Manufacturer,
+        Field::Product,
+        Field::HardwareVersions,
+        Field::FirmwareVersions,
+        Field::Category,
+        Field::IssuedAt,
+        Field::ExpiresAt,
+        Field::SupportEnd,
+        Field::Provisions,
+        Field::Assessment,
+        Field::Serial,
+        Field::Supersedes,
+    ];
+
+    /// The CBOR map key of this field (`Lab`: 16, not a key).
     pub fn key(self) -> u64 {
         self as u64
+    }
+
+    /// The field a map key stands for, if any (never `Lab`).
+    pub fn from_key(key: u64) -> Option<Field> {
+        Field::ALL.iter().copied().find(|f| f.key() == key)
     }
 
     /// The field name used in documentation and error messages.
@@ -97,28 +152,6 @@ impl Field {
             Field::Supersedes => "supersedes",
         }
     }
-
-    fn from_key(k: u64) -> Option<Field> {
-        Some(match k {
-            1 => Field::Scheme,
-            2 => Field::CatalogVersion,
-            3 => Field::Level,
-            4 => Field::Manufacturer,
-            5 => Field::Product,
-            6 => Field::HardwareVersions,
-            7 => Field::FirmwareVersions,
-            8 => Field::Category,
-            9 => Field::IssuedAt,
-            10 => Field::ExpiresAt,
-            11 => Field::SupportEnd,
-            12 => Field::Provisions,
-            13 => Field::Assessment,
-            14 => Field::Lab,
-            15 => Field::Serial,
-            16 => Field::Supersedes,
-            _ => return None,
-        })
-    }
 }
 
 impl core::fmt::Display for Field {
@@ -137,8 +170,9 @@ pub enum ClaimError {
     /// The top-level item is not a map.
     #[error("claim is not a CBOR map")]
     NotAMap,
-    /// A key that is not 1..=16.
-    #[error("claim has an unknown key")]
+    /// A key that claim format 2 does not define (1..=15): a later format (key 0 holds its
+    /// number) or not a claim.
+    #[error("claim has a key that claim format 2 does not define")]
     UnknownKey,
     /// A required field is absent.
     #[error("claim field {0} is missing")]
@@ -164,12 +198,11 @@ pub enum ClaimError {
     /// The provision bitset has trailing zero bytes or is longer than 32 bytes.
     #[error("claim provisions bitset is not canonical")]
     BadProvisions,
-    /// Assessment kind is not 0 or 1.
-    #[error("claim assessment kind is unknown")]
-    UnknownAssessment,
-    /// Lab id present with self-declaration, or missing with third-party assessment.
-    #[error("claim lab id must be present exactly when the assessment is third-party")]
-    LabMismatch,
+    /// A field in a form the encoder never writes: a registered scheme id as text, packable
+    /// text not packed, packed text no shorter than its UTF-8, or a key present with the value
+    /// its absence means (empty hardware versions, catalog version 1).
+    #[error("claim field {0} is not in its canonical form")]
+    NotCanonical(Field),
     /// `expires_at` is not after `issued_at`.
     #[error("claim expires_at must be after issued_at")]
     DatesOutOfOrder,
@@ -184,15 +217,16 @@ pub enum ClaimError {
     SupersedesNotEarlier,
 }
 
-/// How conformity was assessed (key 13, lab id in key 14).
+/// How conformity was assessed (key 13: the lab's code; absent = self-declared).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Assessment {
-    /// Manufacturer's self-declaration (kind 0).
+    /// Manufacturer's self-declaration (no key 13).
     SelfDeclared,
-    /// Tested by a third-party lab (kind 1), identified by `lab`.
+    /// Tested by a third-party lab, identified by its code (≥ 1) in the scheme's lab list of the
+    /// catalog (`catalog::Lab`), which gives its id and name.
     ThirdParty {
-        /// The lab's identifier, as listed by the scheme owner.
-        lab: String,
+        /// The lab's code in the catalog, ≥ 1.
+        lab: u16,
     },
 }
 
@@ -297,9 +331,10 @@ impl ProvisionSet {
 /// What a label asserts. Field meanings: `docs/FORMATS.md` §1.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Claim {
-    /// Scheme id in the catalog, e.g. `SG-CLS` (key 1).
+    /// Scheme id in the catalog, e.g. `SG-CLS` (key 1: its code if registered).
     pub scheme: String,
-    /// Version of the scheme's catalog entry that `level` and `provisions` refer to (key 2).
+    /// Version of the scheme's catalog entry that `level` and `provisions` refer to (key 2,
+    /// absent when 1).
     pub catalog_version: u32,
     /// Level number; binary and descriptive schemes use 1 (= pass) (key 3).
     pub level: u8,
@@ -307,7 +342,7 @@ pub struct Claim {
     pub manufacturer: String,
     /// Product / model designation, ≤ 64 characters (key 5).
     pub product: String,
-    /// Hardware versions covered, ≤ 32 characters (key 6).
+    /// Hardware versions covered, ≤ 32 characters, may be empty (key 6, absent when empty).
     pub hardware_versions: String,
     /// Firmware versions covered, ≤ 32 characters (key 7).
     pub firmware_versions: String,
@@ -323,16 +358,39 @@ pub struct Claim {
     pub support_end: u64,
     /// Provisions met, as indices into the scheme's provision list (key 12).
     pub provisions: ProvisionSet,
-    /// How conformity was assessed (keys 13, 14).
+    /// How conformity was assessed (key 13: the lab's code, absent when self-declared).
     pub assessment: Assessment,
-    /// The label's index in the transparency log (key 15).
+    /// The label's index in the transparency log (key 14).
     pub serial: u64,
-    /// Log index of the label this one renews (key 16).
+    /// Log index of the label this one renews (key 15, absent if none).
     pub supersedes: Option<u64>,
 }
 
+/// A text field on the wire: packed (FORMATS §1) when that is shorter, else UTF-8 text.
 fn text(s: &str) -> Value {
-    Value::Text(s.into())
+    match crate::packed_text::pack(s) {
+        Some(p) if p.len() < s.len() => Value::Bytes(p),
+        _ => Value::Text(s.into()),
+    }
+}
+
+/// The text of a text field, refusing any form [`text`] would not write.
+fn text_of(v: Value, field: Field) -> Result<String, ClaimError> {
+    match v {
+        Value::Bytes(b) => {
+            let s = crate::packed_text::unpack(&b).ok_or(ClaimError::WrongType(field))?;
+            if b.len() < s.len() {
+                Ok(s)
+            } else {
+                Err(ClaimError::NotCanonical(field))
+            }
+        }
+        Value::Text(s) => match crate::packed_text::pack(&s) {
+            Some(p) if p.len() < s.len() => Err(ClaimError::NotCanonical(field)),
+            _ => Ok(s),
+        },
+        _ => Err(ClaimError::WrongType(field)),
+    }
 }
 
 fn check_text(field: Field, s: &str, max: usize, non_empty: bool) -> Result<(), ClaimError> {
@@ -413,45 +471,54 @@ impl Claim {
         expired(self.expires_at, now)
     }
 
-    /// The deterministic CBOR encoding (FORMATS §1). Infallible: call [`Claim::check`] first
-    /// to be sure the result will decode (the issuer does).
+    /// The deterministic CBOR encoding (FORMATS §1, claim format 2). Infallible: call
+    /// [`Claim::check`] first to be sure the result will decode (the issuer does).
     pub fn to_cbor(&self) -> Vec<u8> {
-        let mut m: Vec<(Value, Value)> = vec![
-            (cbor::uint(1), text(&self.scheme)),
-            (cbor::uint(2), cbor::uint(u64::from(self.catalog_version))),
-            (cbor::uint(3), cbor::uint(u64::from(self.level))),
-            (cbor::uint(4), text(&self.manufacturer)),
-            (cbor::uint(5), text(&self.product)),
-            (cbor::uint(6), text(&self.hardware_versions)),
-            (cbor::uint(7), text(&self.firmware_versions)),
-            (cbor::uint(8), cbor::uint(u64::from(self.category))),
-            // Dates travel as whole days (FORMATS §1): 3 bytes each instead of 5, which is
-            // what lets a typical label fit QR version 10-M in URL form.
-            (cbor::uint(9), cbor::uint(self.issued_at / DAY)),
-            (cbor::uint(10), cbor::uint(self.expires_at / DAY)),
-            (cbor::uint(11), cbor::uint(self.support_end / DAY)),
-            (
-                cbor::uint(12),
-                Value::Bytes(self.provisions.as_bytes().to_vec()),
-            ),
-        ];
-        match &self.assessment {
-            Assessment::SelfDeclared => m.push((cbor::uint(13), cbor::uint(0))),
-            Assessment::ThirdParty { lab } => {
-                m.push((cbor::uint(13), cbor::uint(1)));
-                m.push((cbor::uint(14), text(lab)));
-            }
+        let scheme = match scheme_code(&self.scheme) {
+            Some(code) => cbor::uint(u64::from(code)),
+            None => Value::Text(self.scheme.clone()),
+        };
+        let mut m: Vec<(Value, Value)> = Vec::with_capacity(Field::ALL.len());
+        let mut put = |f: Field, v: Value| m.push((cbor::uint(f.key()), v));
+        put(Field::Scheme, scheme);
+        // Keys whose value is what their absence means are left out (2 bytes each): the decoder
+        // refuses them, so every claim still has exactly one encoding.
+        if self.catalog_version != DEFAULT_CATALOG_VERSION {
+            put(
+                Field::CatalogVersion,
+                cbor::uint(u64::from(self.catalog_version)),
+            );
         }
-        m.push((cbor::uint(15), cbor::uint(self.serial)));
+        put(Field::Level, cbor::uint(u64::from(self.level)));
+        put(Field::Manufacturer, text(&self.manufacturer));
+        put(Field::Product, text(&self.product));
+        if !self.hardware_versions.is_empty() {
+            put(Field::HardwareVersions, text(&self.hardware_versions));
+        }
+        put(Field::FirmwareVersions, text(&self.firmware_versions));
+        put(Field::Category, cbor::uint(u64::from(self.category)));
+        // Dates travel as whole days (FORMATS §1): 3 bytes each instead of 5.
+        put(Field::IssuedAt, cbor::uint(self.issued_at / DAY));
+        put(Field::ExpiresAt, cbor::uint(self.expires_at / DAY));
+        put(Field::SupportEnd, cbor::uint(self.support_end / DAY));
+        put(
+            Field::Provisions,
+            Value::Bytes(self.provisions.as_bytes().to_vec()),
+        );
+        if let Assessment::ThirdParty { lab } = &self.assessment {
+            put(Field::Assessment, cbor::uint(u64::from(*lab)));
+        }
+        put(Field::Serial, cbor::uint(self.serial));
         if let Some(s) = self.supersedes {
-            m.push((cbor::uint(16), cbor::uint(s)));
+            put(Field::Supersedes, cbor::uint(s));
         }
+        // Pushed in key order, and every key is below 24 (one byte): already deterministic order.
         cbor::encode(&Value::Map(m))
     }
 
     /// Checks the field rules that the wire format imposes: length limits, non-empty scheme,
-    /// manufacturer and product, a lab id for third-party assessment, `expires_at > issued_at`,
-    /// `supersedes < serial`.
+    /// manufacturer and product, a lab code ≥ 1 for third-party assessment,
+    /// `expires_at > issued_at`, `supersedes < serial`.
     ///
     /// # Errors
     /// The first violated rule, naming the field.
@@ -477,8 +544,8 @@ impl Claim {
             MAX_FIRMWARE_CHARS,
             true,
         )?;
-        if let Assessment::ThirdParty { lab } = &self.assessment {
-            check_text(Field::Lab, lab, MAX_LAB_CHARS, true)?;
+        if self.assessment == (Assessment::ThirdParty { lab: 0 }) {
+            return Err(ClaimError::WrongType(Field::Lab));
         }
         if self.provisions.as_bytes().len() > MAX_PROVISION_BYTES {
             return Err(ClaimError::BadProvisions);
@@ -506,13 +573,6 @@ impl Claim {
                 (Field::Product, self.product.len()),
                 (Field::HardwareVersions, self.hardware_versions.len()),
                 (Field::FirmwareVersions, self.firmware_versions.len()),
-                (
-                    Field::Lab,
-                    match &self.assessment {
-                        Assessment::ThirdParty { lab } => lab.len(),
-                        Assessment::SelfDeclared => 0,
-                    },
-                ),
             ];
             let longest = texts
                 .iter()
@@ -532,8 +592,8 @@ impl Claim {
         let Value::Map(entries) = v else {
             return Err(ClaimError::NotAMap);
         };
-        // The decoder guarantees sorted, unique keys; collect them by field.
-        let mut slots: [Option<Value>; 17] = Default::default();
+        // The CBOR decoder already refused duplicate and unsorted keys; collect them by field.
+        let mut slots: [Option<Value>; Field::Supersedes as usize + 1] = Default::default();
         for (k, val) in entries {
             let field = cbor::as_u64(&k)
                 .and_then(Field::from_key)
@@ -545,57 +605,82 @@ impl Claim {
         fn req(v: Option<Value>, f: Field) -> Result<Value, ClaimError> {
             v.ok_or(ClaimError::Missing(f))
         }
-        fn get_text(v: Option<Value>, f: Field) -> Result<String, ClaimError> {
-            match req(v, f)? {
-                Value::Text(s) => Ok(s),
-                _ => Err(ClaimError::WrongType(f)),
-            }
-        }
-        fn get_uint<T: TryFrom<u64>>(v: Option<Value>, f: Field) -> Result<T, ClaimError> {
-            cbor::as_u64(&req(v, f)?)
+        fn get_uint<T: TryFrom<u64>>(v: Value, f: Field) -> Result<T, ClaimError> {
+            cbor::as_u64(&v)
                 .and_then(|n| T::try_from(n).ok())
                 .ok_or(ClaimError::WrongType(f))
         }
+        fn req_uint<T: TryFrom<u64>>(v: Option<Value>, f: Field) -> Result<T, ClaimError> {
+            get_uint(req(v, f)?, f)
+        }
+        fn day(v: Option<Value>, f: Field) -> Result<u64, ClaimError> {
+            day_start(req_uint(v, f)?, f)
+        }
 
-        let scheme = get_text(take(Field::Scheme), Field::Scheme)?;
-        let catalog_version = get_uint(take(Field::CatalogVersion), Field::CatalogVersion)?;
-        let level = get_uint(take(Field::Level), Field::Level)?;
-        let manufacturer = get_text(take(Field::Manufacturer), Field::Manufacturer)?;
-        let product = get_text(take(Field::Product), Field::Product)?;
-        let hardware_versions = get_text(take(Field::HardwareVersions), Field::HardwareVersions)?;
-        let firmware_versions = get_text(take(Field::FirmwareVersions), Field::FirmwareVersions)?;
-        let category = get_uint(take(Field::Category), Field::Category)?;
-        let issued_at = day_start(
-            get_uint(take(Field::IssuedAt), Field::IssuedAt)?,
-            Field::IssuedAt,
+        let scheme = match req(take(Field::Scheme), Field::Scheme)? {
+            Value::Text(s) if scheme_code(&s).is_some() => {
+                return Err(ClaimError::NotCanonical(Field::Scheme));
+            }
+            Value::Text(s) => s,
+            v => {
+                let code: u16 = get_uint(v, Field::Scheme)?;
+                SCHEME_CODES
+                    .iter()
+                    .find(|(c, _)| *c == code)
+                    .map(|(_, id)| (*id).to_owned())
+                    .ok_or(ClaimError::WrongType(Field::Scheme))?
+            }
+        };
+        let catalog_version = match take(Field::CatalogVersion) {
+            None => DEFAULT_CATALOG_VERSION,
+            Some(v) => match get_uint(v, Field::CatalogVersion)? {
+                DEFAULT_CATALOG_VERSION => {
+                    return Err(ClaimError::NotCanonical(Field::CatalogVersion));
+                }
+                n => n,
+            },
+        };
+        let level = req_uint(take(Field::Level), Field::Level)?;
+        let manufacturer = text_of(
+            req(take(Field::Manufacturer), Field::Manufacturer)?,
+            Field::Manufacturer,
         )?;
-        let expires_at = day_start(
-            get_uint(take(Field::ExpiresAt), Field::ExpiresAt)?,
-            Field::ExpiresAt,
+        let product = text_of(req(take(Field::Product), Field::Product)?, Field::Product)?;
+        let hardware_versions = match take(Field::HardwareVersions) {
+            None => String::new(),
+            Some(v) => match text_of(v, Field::HardwareVersions)? {
+                s if s.is_empty() => {
+                    return Err(ClaimError::NotCanonical(Field::HardwareVersions));
+                }
+                s => s,
+            },
+        };
+        let firmware_versions = text_of(
+            req(take(Field::FirmwareVersions), Field::FirmwareVersions)?,
+            Field::FirmwareVersions,
         )?;
-        let support_end = day_start(
-            get_uint(take(Field::SupportEnd), Field::SupportEnd)?,
-            Field::SupportEnd,
-        )?
-        .checked_add(DAY - 1)
-        .ok_or(ClaimError::WrongType(Field::SupportEnd))?;
+        let category = req_uint(take(Field::Category), Field::Category)?;
+        let issued_at = day(take(Field::IssuedAt), Field::IssuedAt)?;
+        let expires_at = day(take(Field::ExpiresAt), Field::ExpiresAt)?;
+        let support_end = day(take(Field::SupportEnd), Field::SupportEnd)?
+            .checked_add(DAY - 1)
+            .ok_or(ClaimError::WrongType(Field::SupportEnd))?;
         let provisions = match req(take(Field::Provisions), Field::Provisions)? {
             Value::Bytes(b) => ProvisionSet::from_bytes(&b)?,
             _ => return Err(ClaimError::WrongType(Field::Provisions)),
         };
-        let kind: u64 = get_uint(take(Field::Assessment), Field::Assessment)?;
-        let lab = take(Field::Lab);
-        let assessment = match (kind, lab) {
-            (0, None) => Assessment::SelfDeclared,
-            (1, Some(Value::Text(lab))) => Assessment::ThirdParty { lab },
-            (1, Some(_)) => return Err(ClaimError::WrongType(Field::Lab)),
-            (0, Some(_)) | (1, None) => return Err(ClaimError::LabMismatch),
-            _ => return Err(ClaimError::UnknownAssessment),
+        // Self-declared has no key: code 0 would be a second spelling of it.
+        let assessment = match take(Field::Assessment) {
+            None => Assessment::SelfDeclared,
+            Some(v) => match get_uint::<u16>(v, Field::Lab)? {
+                0 => return Err(ClaimError::WrongType(Field::Lab)),
+                lab => Assessment::ThirdParty { lab },
+            },
         };
-        let serial = get_uint(take(Field::Serial), Field::Serial)?;
+        let serial = req_uint(take(Field::Serial), Field::Serial)?;
         let supersedes = match take(Field::Supersedes) {
             None => None,
-            v => Some(get_uint(v, Field::Supersedes)?),
+            Some(v) => Some(get_uint(v, Field::Supersedes)?),
         };
         let claim = Claim {
             scheme,

@@ -78,8 +78,13 @@ pub struct LabelView {
     pub provisions: Vec<ProvisionView>,
     /// `self_declared` or `third_party`.
     pub assessment: &'static str,
-    /// The lab, for third-party assessment.
+    /// The lab's id from the catalog (e.g. `SG-LAB-007`), for third-party assessment; `#<code>`
+    /// if this catalog does not list the lab's code.
     pub lab: Option<String>,
+    /// The lab's code as the claim carries it.
+    pub lab_code: Option<u16>,
+    /// The lab's name from the catalog.
+    pub lab_name: Option<String>,
     /// In words: who assessed the product.
     pub assessment_text: String,
     /// Log index of the label this one renews.
@@ -124,17 +129,30 @@ impl LabelView {
                 },
             })
             .collect();
-        let (assessment, lab, assessment_text) = match &claim.assessment {
+        let (assessment, lab_code, lab, lab_name, assessment_text) = match claim.assessment {
             Assessment::SelfDeclared => (
                 "self_declared",
                 None,
+                None,
+                None,
                 "Self-declared by the manufacturer".to_owned(),
             ),
-            Assessment::ThirdParty { lab } => (
-                "third_party",
-                Some(lab.clone()),
-                format!("Tested by an independent lab ({lab})"),
-            ),
+            Assessment::ThirdParty { lab: code } => match catalog.lab(&claim.scheme, code) {
+                Some(l) => (
+                    "third_party",
+                    Some(code),
+                    Some(l.id.clone()),
+                    Some(l.name.clone()),
+                    format!("Tested by an independent lab: {} ({})", l.name, l.id),
+                ),
+                None => (
+                    "third_party",
+                    Some(code),
+                    Some(format!("#{code}")),
+                    None,
+                    format!("Tested by an independent lab (code {code}, not in this catalog)"),
+                ),
+            },
         };
         LabelView {
             serial: claim.serial,
@@ -164,6 +182,8 @@ impl LabelView {
             provisions,
             assessment,
             lab,
+            lab_code,
+            lab_name,
             assessment_text,
             supersedes: claim.supersedes,
         }

@@ -94,12 +94,15 @@ fn validate_claim_accepts_a_good_claim_and_names_each_bad_field() {
     x.assessment = Assessment::SelfDeclared; // CLS level 3 needs a lab
     cases.push((x, CatalogError::AssessmentNotAllowed, Field::Assessment));
     let mut x = good.clone();
-    x.assessment = Assessment::ThirdParty { lab: String::new() };
+    x.assessment = Assessment::ThirdParty { lab: 0 };
     cases.push((
         x,
-        CatalogError::Claim(ClaimError::Empty(Field::Lab)),
+        CatalogError::Claim(ClaimError::WrongType(Field::Lab)),
         Field::Lab,
     ));
+    let mut x = good.clone();
+    x.assessment = Assessment::ThirdParty { lab: 99 };
+    cases.push((x, CatalogError::UnknownLab { code: 99 }, Field::Lab));
     let mut x = good.clone();
     x.expires_at = x.issued_at;
     cases.push((
@@ -142,6 +145,12 @@ fn validate_claim_accepts_a_good_claim_and_names_each_bad_field() {
     us.level = 1;
     us.provisions = ProvisionSet::from_indices(0..10);
     us.expires_at = us.issued_at + 10 * 365 * DAY; // no published maximum
+    // Lab codes are per scheme: US-CTM lists only lab 1.
+    assert_eq!(
+        c.validate_claim(&us),
+        Err(CatalogError::UnknownLab { code: 3 })
+    );
+    us.assessment = Assessment::ThirdParty { lab: 1 };
     c.validate_claim(&us).unwrap();
     us.provisions.insert(10);
     assert_eq!(

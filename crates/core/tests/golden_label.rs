@@ -40,7 +40,7 @@ fn expected() -> serde_json::Value {
             "category": claim.category, "issued_at": claim.issued_at, "expires_at": claim.expires_at,
             "support_end": claim.support_end,
             "provisions": claim.provisions.iter().collect::<Vec<u8>>(),
-            "lab": "SG-LAB-0042", "serial": claim.serial
+            "lab": "SG-LAB-0042", "lab_code": 3, "serial": claim.serial
         },
         "claim_cbor_hex": hex::encode(claim.to_cbor()),
         "label_hex": hex::encode(&label),

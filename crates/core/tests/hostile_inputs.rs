@@ -163,13 +163,15 @@ fn signed_text_refuses_what_would_read_differently() {
     // each field within its limit in characters, the whole too large for a label: the error
     // names the longest field (it was a 409 from the log before)
     let mut big = label_common::typical_claim();
+    big.scheme = "𝔖".repeat(32);
+    big.catalog_version = u32::MAX;
     big.manufacturer = "𝔄".repeat(64);
     big.product = "𝔅".repeat(60);
     big.hardware_versions = "𝔇".repeat(32);
     big.firmware_versions = "𝔈".repeat(32);
-    big.assessment = cyberlabel_core::claim::Assessment::ThirdParty {
-        lab: "𝔉".repeat(50),
-    };
+    big.provisions = cyberlabel_core::claim::ProvisionSet::from_indices([255]);
+    big.serial = u64::MAX;
+    big.supersedes = Some(u64::MAX - 1);
     assert_eq!(big.check(), Err(ClaimError::TooLarge(Field::Manufacturer)));
     // a label must say which firmware it covers
     let mut no_fw = label_common::typical_claim();

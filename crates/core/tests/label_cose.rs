@@ -21,6 +21,21 @@ fn claim_map(c: &Claim) -> Vec<(Value, Value)> {
     }
 }
 
+fn keys_of(c: &Claim) -> Vec<u64> {
+    claim_map(c)
+        .iter()
+        .map(|(k, _)| u64::try_from(k.as_integer().unwrap()).unwrap())
+        .collect()
+}
+
+fn value_at(c: &Claim, key: u64) -> Option<Value> {
+    claim_map(c)
+        .into_iter()
+        .find(|(k, _)| k == &cbor::uint(key))
+        .map(|(_, v)| v)
+}
+
+/// The claim's map with key `key` set to `v`, or removed (`None`); `encode` sorts the keys.
 fn with_entry(c: &Claim, key: u64, v: Option<Value>) -> Vec<u8> {
     let mut m: Vec<(Value, Value)> = claim_map(c)
         .into_iter()
@@ -38,32 +53,60 @@ fn claim_round_trips_and_is_canonical() {
     let b = c.to_cbor();
     assert_eq!(Claim::from_cbor(&b).unwrap(), c);
     assert_eq!(cbor::encode(&cbor::decode(&b, 1024).unwrap()), b);
-    // Keys appear in order 1..=15 (no 16 without supersedes).
-    let keys: Vec<u64> = claim_map(&c)
-        .iter()
-        .map(|(k, _)| u64::try_from(k.as_integer().unwrap()).unwrap())
-        .collect();
-    assert_eq!(keys, (1..=15).collect::<Vec<_>>());
+    // Claim format 2: a map, keys 1..=14 in order (no 2: catalog version 1; no 15: no
+    // predecessor), the registered scheme as its code, the lab as its code, the names packed.
+    assert_eq!(b[0], 0xa0 | 13, "a map of 13 entries");
+    assert_eq!(keys_of(&c), [1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+    assert_eq!(value_at(&c, 1), Some(cbor::uint(1))); // SG-CLS
+    assert_eq!(value_at(&c, 13), Some(cbor::uint(3))); // lab code 3
+    assert!(matches!(value_at(&c, 4), Some(Value::Bytes(_))));
+    // Keys appear when their value is not the default.
     let mut s = c.clone();
     s.supersedes = Some(7);
     s.assessment = Assessment::SelfDeclared;
+    s.hardware_versions = String::new();
+    s.catalog_version = 2;
+    assert_eq!(keys_of(&s), [1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 14, 15]);
+    assert_eq!(value_at(&s, 2), Some(cbor::uint(2)));
     assert_eq!(Claim::from_cbor(&s.to_cbor()).unwrap(), s);
+    // An unregistered scheme id and non-ASCII names travel as text.
+    let mut u = c.clone();
+    u.scheme = "XL-DEMO".into();
+    u.manufacturer = "Müller GmbH".into();
+    assert_eq!(value_at(&u, 1), Some(Value::Text("XL-DEMO".into())));
+    assert_eq!(value_at(&u, 4), Some(Value::Text("Müller GmbH".into())));
+    assert_eq!(Claim::from_cbor(&u.to_cbor()).unwrap(), u);
 }
 
 #[test]
 fn claim_decoder_rejects_each_violation_naming_the_field() {
+    use cyberlabel_core::packed_text::pack;
     let c = typical_claim();
     let cases: Vec<(Vec<u8>, ClaimError)> = vec![
         (
-            with_entry(&c, 17, Some(cbor::uint(1))),
+            with_entry(&c, 16, Some(cbor::uint(1))),
+            ClaimError::UnknownKey,
+        ),
+        // Key 0 is kept for a later format's number: this decoder does not read such a claim.
+        (
+            with_entry(&c, 0, Some(cbor::uint(3))),
             ClaimError::UnknownKey,
         ),
         (
-            with_entry(&c, 0, Some(cbor::uint(1))),
+            {
+                let mut m = claim_map(&c);
+                m.push((Value::Text("x".into()), cbor::uint(1)));
+                cbor::encode(&Value::Map(m))
+            },
             ClaimError::UnknownKey,
         ),
         (with_entry(&c, 5, None), ClaimError::Missing(Field::Product)),
-        (with_entry(&c, 15, None), ClaimError::Missing(Field::Serial)),
+        (with_entry(&c, 14, None), ClaimError::Missing(Field::Serial)),
+        (with_entry(&c, 1, None), ClaimError::Missing(Field::Scheme)),
+        (
+            with_entry(&c, 12, None),
+            ClaimError::Missing(Field::Provisions),
+        ),
         (
             with_entry(&c, 3, Some(cbor::uint(256))),
             ClaimError::WrongType(Field::Level),
@@ -81,6 +124,45 @@ fn claim_decoder_rejects_each_violation_naming_the_field() {
             ClaimError::WrongType(Field::Scheme),
         ),
         (
+            // Not a registered scheme code.
+            with_entry(&c, 1, Some(cbor::uint(99))),
+            ClaimError::WrongType(Field::Scheme),
+        ),
+        (
+            // A registered scheme spelled out.
+            with_entry(&c, 1, Some(Value::Text("SG-CLS".into()))),
+            ClaimError::NotCanonical(Field::Scheme),
+        ),
+        (
+            // The default catalog version written out: absence means 1.
+            with_entry(&c, 2, Some(cbor::uint(1))),
+            ClaimError::NotCanonical(Field::CatalogVersion),
+        ),
+        (
+            with_entry(&c, 2, Some(Value::Text("2".into()))),
+            ClaimError::WrongType(Field::CatalogVersion),
+        ),
+        (
+            // Empty hardware versions written out: absence means empty.
+            with_entry(&c, 6, Some(Value::Text(String::new()))),
+            ClaimError::NotCanonical(Field::HardwareVersions),
+        ),
+        (
+            // Packable text not packed.
+            with_entry(&c, 4, Some(Value::Text("Acme Devices".into()))),
+            ClaimError::NotCanonical(Field::Manufacturer),
+        ),
+        (
+            // Packed, but no shorter than its UTF-8 ("..." = 36 bits = 5 bytes > 3).
+            with_entry(&c, 6, Some(Value::Bytes(pack("...").unwrap()))),
+            ClaimError::NotCanonical(Field::HardwareVersions),
+        ),
+        (
+            // Not packed text at all (escape to index 63).
+            with_entry(&c, 5, Some(Value::Bytes(vec![0xFF; 12]))),
+            ClaimError::WrongType(Field::Product),
+        ),
+        (
             with_entry(&c, 12, Some(Value::Bytes(vec![1, 0]))),
             ClaimError::BadProvisions,
         ),
@@ -93,16 +175,20 @@ fn claim_decoder_rejects_each_violation_naming_the_field() {
             ClaimError::WrongType(Field::Provisions),
         ),
         (
-            with_entry(&c, 13, Some(cbor::uint(2))),
-            ClaimError::UnknownAssessment,
-        ),
-        (with_entry(&c, 14, None), ClaimError::LabMismatch),
-        (
-            with_entry(&c, 14, Some(cbor::uint(5))),
+            with_entry(&c, 13, Some(cbor::uint(70_000))),
             ClaimError::WrongType(Field::Lab),
         ),
         (
-            with_entry(&c, 5, Some(Value::Text("x".repeat(65)))),
+            // Self-declared is the key's absence, not code 0.
+            with_entry(&c, 13, Some(cbor::uint(0))),
+            ClaimError::WrongType(Field::Lab),
+        ),
+        (
+            with_entry(&c, 13, Some(Value::Text("SG-LAB-0042".into()))),
+            ClaimError::WrongType(Field::Lab),
+        ),
+        (
+            with_entry(&c, 5, Some(Value::Text("é".repeat(65)))),
             ClaimError::TooLong(Field::Product),
         ),
         (
@@ -124,27 +210,80 @@ fn claim_decoder_rejects_each_violation_naming_the_field() {
             ClaimError::WrongType(Field::IssuedAt),
         ),
         (
-            with_entry(&c, 16, Some(cbor::uint(c.serial))),
+            with_entry(&c, 15, Some(cbor::uint(c.serial))),
             ClaimError::SupersedesNotEarlier,
         ),
-        (cbor::encode(&Value::Array(vec![])), ClaimError::NotAMap),
+        (
+            cbor::encode(&Value::Array(vec![cbor::uint(2)])),
+            ClaimError::NotAMap,
+        ),
+        (
+            cbor::encode(&Value::Map(vec![])),
+            ClaimError::Missing(Field::Scheme),
+        ),
     ];
     for (i, (bytes, want)) in cases.into_iter().enumerate() {
         assert_eq!(Claim::from_cbor(&bytes), Err(want), "case {i}");
     }
-    // Self-declared claims must not carry a lab id.
-    let mut s = c.clone();
-    s.assessment = Assessment::SelfDeclared;
-    let b = with_entry(&s, 14, Some(Value::Text("LAB".into())));
-    assert_eq!(Claim::from_cbor(&b), Err(ClaimError::LabMismatch));
     // 64 multi-byte characters are fine: the limit counts characters.
     let b = with_entry(&c, 5, Some(Value::Text("é".repeat(64))));
     assert_eq!(Claim::from_cbor(&b).unwrap().product, "é".repeat(64));
 }
 
+/// A claim in format 1 (keys 1..=16: 2 = catalog version always present, 13 = assessment kind
+/// 0/1, 14 = lab id as text, 15 = serial), with an unregistered scheme and names that do not pack
+/// shorter, so that only keys 2, 13 and 14 can tell it apart.
+fn format_1(third_party: bool, catalog_version: u64) -> Vec<u8> {
+    let t = |s: &str| Value::Text(s.into());
+    let mut m = vec![
+        (1, t("XL-DEMO")),
+        (2, cbor::uint(catalog_version)),
+        (3, cbor::uint(1)),
+        (4, t("Müller")),
+        (5, t("Kühlschrank")),
+        (6, t("B")),
+        (7, t("2")),
+        (8, cbor::uint(1)),
+        (9, cbor::uint(T0 / DAY)),
+        (10, cbor::uint(T0 / DAY + 700)),
+        (11, cbor::uint(T0 / DAY + 900)),
+        (12, Value::Bytes(vec![1])),
+        (13, cbor::uint(u64::from(third_party))),
+        (15, cbor::uint(9)),
+    ];
+    if third_party {
+        m.push((14, t("SG-LAB-0042")));
+    }
+    cbor::encode(&Value::Map(
+        m.into_iter().map(|(k, v)| (cbor::uint(k), v)).collect(),
+    ))
+}
+
+#[test]
+fn a_format_1_claim_is_never_read_as_format_2() {
+    // Format 1 is not read (FORMATS §1); its keys must not decode to a different claim. Its key
+    // 2 is always present (1: the default, refused), and its key 13 is 0 (self-declared: not a
+    // lab code) or 1 with key 14, the lab id, as text (not a serial).
+    for third_party in [false, true] {
+        assert_eq!(
+            Claim::from_cbor(&format_1(third_party, 1)),
+            Err(ClaimError::NotCanonical(Field::CatalogVersion))
+        );
+    }
+    assert_eq!(
+        Claim::from_cbor(&format_1(false, 2)),
+        Err(ClaimError::WrongType(Field::Lab))
+    );
+    assert_eq!(
+        Claim::from_cbor(&format_1(true, 2)),
+        Err(ClaimError::WrongType(Field::Serial))
+    );
+}
+
 #[test]
 fn claim_decoder_rejects_non_canonical_cbor() {
-    let b = typical_claim().to_cbor();
+    let c = typical_claim();
+    let b = c.to_cbor();
     // Trailing byte.
     let mut t = b.clone();
     t.push(0);
@@ -152,14 +291,55 @@ fn claim_decoder_rejects_non_canonical_cbor() {
         Claim::from_cbor(&t),
         Err(ClaimError::Cbor(CborError::TrailingBytes))
     );
-    // Category 1 written as 0x1801 (non-shortest): rebuild by hand after key 8 (0x08 0x01).
-    let pos = b.windows(2).position(|w| w == [0x08, 0x01]).unwrap();
-    let mut n = b[..pos + 1].to_vec();
-    n.extend_from_slice(&[0x18, 0x01]);
-    n.extend_from_slice(&b[pos + 2..]);
+    // Category 1 (key 8) written as 0x1801 (non-shortest), rebuilt entry by entry; then key 8
+    // written as 0x1808.
+    let m = claim_map(&c);
+    let rebuilt = |value_long: bool| {
+        let mut n = vec![0xa0 | u8::try_from(m.len()).unwrap()];
+        for (k, v) in &m {
+            if k == &cbor::uint(8) {
+                if value_long {
+                    n.extend_from_slice(&[0x08, 0x18, 0x01]);
+                } else {
+                    n.extend_from_slice(&[0x18, 0x08, 0x01]);
+                }
+            } else {
+                n.extend_from_slice(&cbor::encode(k));
+                n.extend_from_slice(&cbor::encode(v));
+            }
+        }
+        n
+    };
+    for long_value in [true, false] {
+        assert_eq!(
+            Claim::from_cbor(&rebuilt(long_value)),
+            Err(ClaimError::Cbor(CborError::NonShortest))
+        );
+    }
+    // Unsorted and duplicate keys (the entries' bytes swapped / repeated).
+    let entry = |i: usize| {
+        let mut e = cbor::encode(&m[i].0);
+        e.extend_from_slice(&cbor::encode(&m[i].1));
+        e
+    };
+    let mut swapped = vec![b[0]];
+    let mut duplicate = vec![b[0]];
+    for i in 0..m.len() {
+        let j = match i {
+            0 => 1,
+            1 => 0,
+            _ => i,
+        };
+        swapped.extend_from_slice(&entry(j));
+        duplicate.extend_from_slice(&entry(if i == 1 { 0 } else { i }));
+    }
     assert_eq!(
-        Claim::from_cbor(&n),
-        Err(ClaimError::Cbor(CborError::NonShortest))
+        Claim::from_cbor(&swapped),
+        Err(ClaimError::Cbor(CborError::UnsortedKeys))
+    );
+    assert_eq!(
+        Claim::from_cbor(&duplicate),
+        Err(ClaimError::Cbor(CborError::DuplicateKey))
     );
     // Indefinite-length map.
     let mut ind = vec![0xbf];
@@ -168,16 +348,6 @@ fn claim_decoder_rejects_non_canonical_cbor() {
     assert_eq!(
         Claim::from_cbor(&ind),
         Err(ClaimError::Cbor(CborError::Indefinite))
-    );
-    // Keys out of order: swap the first two entries (1: "SG-CLS", 2: 1).
-    let s1 = 1 + 1 + 7; // key 1 + text(6)
-    let mut sw = vec![b[0]];
-    sw.extend_from_slice(&b[s1..s1 + 2]);
-    sw.extend_from_slice(&b[1..s1]);
-    sw.extend_from_slice(&b[s1 + 2..]);
-    assert_eq!(
-        Claim::from_cbor(&sw),
-        Err(ClaimError::Cbor(CborError::UnsortedKeys))
     );
     // Oversize input is rejected before parsing.
     assert_eq!(
@@ -478,7 +648,7 @@ fn profile_and_structure_violations_are_rejected() {
                 true,
                 ok_prot.clone(),
                 empty.clone(),
-                Value::Bytes(vec![0xa0]),
+                Value::Bytes(vec![0xa1, 0x03, 0x02]), // {3: 2}: a level alone
             ),
             CoseError::Claim(ClaimError::Missing(Field::Scheme)),
         ),
@@ -514,17 +684,21 @@ fn arb_text(max: usize, min: usize) -> impl Strategy<Value = String> {
     let printable = any::<char>().prop_filter("printable", |c| {
         !cyberlabel_core::claim::hidden(*c) && !c.is_whitespace()
     });
-    proptest::collection::vec(printable, min..=max).prop_map(|v| v.into_iter().collect())
+    let any_text =
+        proptest::collection::vec(printable, min..=max).prop_map(|v| v.into_iter().collect());
+    // Mostly printable ASCII (the packed form), sometimes any printable character.
+    let ascii = proptest::string::string_regex(&format!("[!-~]{{{min},{max}}}")).unwrap();
+    prop_oneof![3 => ascii, 1 => any_text]
 }
 
 prop_compose! {
     fn arb_claim()(
-        scheme in arb_text(32, 1), catalog_version in any::<u32>(), level in any::<u8>(),
+        scheme in prop_oneof![Just("SG-CLS".to_owned()), Just("FI-TRAFICOM".to_owned()), arb_text(32, 1)], catalog_version in prop_oneof![Just(1u32), any::<u32>()], level in any::<u8>(),
         manufacturer in arb_text(64, 1), product in arb_text(64, 1),
         hardware_versions in arb_text(32, 0), firmware_versions in arb_text(32, 1),
         category in any::<u16>(), issued_day in 0u64..1_000_000, span in 1u64..100_000,
         support_day in 0u64..1_000_000, provisions in proptest::collection::vec(any::<u8>(), 0..20),
-        lab in proptest::option::of(arb_text(64, 1)), serial in 1u64.., sup in proptest::option::of(any::<u64>()),
+        lab in proptest::option::of(1u16..), serial in 1u64.., sup in proptest::option::of(any::<u64>()),
     ) -> Claim {
         Claim {
             scheme, catalog_version, level, manufacturer, product, hardware_versions,

@@ -373,8 +373,10 @@ fn offline_gives_cannot_check_with_the_offline_part() {
 fn tampered_label_is_not_genuine_whatever_the_log_says() {
     let log = Log::new(1);
     let mut bytes = log.entries[260].clone();
-    let at = bytes.windows(3).position(|w| w == b"Cam").unwrap();
-    bytes[at] = b'D';
+    // The product name travels packed (FORMATS §1): "Cam…" → "Dam…" is one bit of its first byte.
+    let packed = cyberlabel_core::packed_text::pack("Cam Two-Sixty").unwrap();
+    let at = bytes.windows(3).position(|w| w == &packed[..3]).unwrap();
+    bytes[at] ^= 0x04;
     let r = log.verify(&bytes, true);
     assert_eq!(r.verdict, Verdict::Tampered);
     assert_eq!(r.log, None); // not even fetched

@@ -107,7 +107,7 @@ fn build() -> Fixture {
         support_end: T0 + 5 * 365 * DAY - 1,
         provisions: ProvisionSet::from_indices([1, 7, 9, 12, 15, 28]),
         assessment: Assessment::ThirdParty {
-            lab: "SG-LAB-0042".into(),
+            lab: 3, // SG-LAB-0042 in the builtin catalog
         },
         serial: 0, // = its log index
         supersedes: None,

@@ -45,6 +45,9 @@ pub enum MintError {
     /// `lab` given with self-declaration, or missing with a third-party assessment.
     #[error("field lab: a lab id is required exactly when assessment = third_party")]
     LabMismatch,
+    /// The lab is not in the catalog's lab list for the scheme.
+    #[error("field lab: unknown lab {0:?} for {1} (labs: {2})")]
+    UnknownLab(String, String, String),
     /// A date field is malformed.
     #[error("field {0}: {1}")]
     Date(&'static str, DateError),
@@ -135,6 +138,32 @@ fn resolve_category(catalog: &Catalog, category: &CategoryRef) -> Result<u16, Mi
     })
 }
 
+/// The lab given by id (as the scheme owner lists it; case-insensitive), by name, or by code:
+/// its code in the catalog's lab list for `scheme`.
+fn resolve_lab(catalog: &Catalog, scheme: &str, given: &str) -> Result<u16, MintError> {
+    let g = given.trim();
+    catalog
+        .labs_of(scheme)
+        .find(|l| {
+            l.id.eq_ignore_ascii_case(g)
+                || l.name.eq_ignore_ascii_case(g)
+                || g.parse::<u16>().is_ok_and(|c| c == l.code)
+        })
+        .map(|l| l.code)
+        .ok_or_else(|| {
+            let labs = catalog
+                .labs_of(scheme)
+                .map(|l| format!("{} = {}", l.id, l.name))
+                .collect::<Vec<_>>();
+            let labs = if labs.is_empty() {
+                "none listed in the catalog".to_owned()
+            } else {
+                labs.join(", ")
+            };
+            MintError::UnknownLab(given.to_owned(), scheme.to_owned(), labs)
+        })
+}
+
 /// Resolves a description against the catalog into a claim (not yet validated; see [`mint`]).
 ///
 /// # Errors
@@ -162,7 +191,7 @@ pub fn claim_from_description(
     let assessment = match (desc.assessment, &desc.lab) {
         (AssessmentRef::SelfDeclared, None) => Assessment::SelfDeclared,
         (AssessmentRef::ThirdParty, Some(lab)) => Assessment::ThirdParty {
-            lab: signed_text(lab),
+            lab: resolve_lab(catalog, &scheme.id, lab)?,
         },
         _ => return Err(MintError::LabMismatch),
     };
@@ -383,7 +412,7 @@ mod tests {
             category: CategoryRef::Code(1),
             provisions: vec![],
             assessment: AssessmentRef::ThirdParty,
-            lab: Some("L".into()),
+            lab: Some("1".into()), // by code: every scheme here lists a lab 1
             issued_at: Some("2026-01-01".into()),
             expires_at: None,
             support_until: support.into(),

@@ -78,6 +78,23 @@ fn bits_for(version: i16, prefix: &str, alnum: bool, digits: &str) -> Result<Bit
     Ok(bits)
 }
 
+/// The QR version (ECC M) of a payload text in URL or `CL1:` form, with the segment layout of
+/// [`LabelQr::new`], without drawing the code: what `issue` and the API report for every label.
+///
+/// # Errors
+/// As [`LabelQr::new`].
+pub fn version_for(text: &str) -> Result<i16, QrError> {
+    let (prefix, alnum, digits) = split(text)?;
+    for version in 1..=40 {
+        match bits_for(version, prefix, alnum, digits) {
+            Ok(_) => return Ok(version),
+            Err(RawQrError::DataTooLong) => continue,
+            Err(_) => return Err(QrError::TooLong),
+        }
+    }
+    Err(QrError::TooLong)
+}
+
 impl LabelQr {
     /// Builds the smallest QR code (ECC M) for a payload text in URL or `CL1:` form.
     ///

@@ -39,18 +39,26 @@ fn pycose_verifies_our_label_and_rejects_a_tampered_one() {
         seen["_kid"],
         hex::encode(cose::key_id(&key.verifying_key()))
     );
-    assert_eq!(seen["1"], "JP-JCSTAR");
+    // Claim format 2 (FORMATS §1): a map with integer keys, no format number, no key 2 (catalog
+    // version 1); the registered scheme as its code, the lab as its catalog code, names packed.
+    assert!(seen.get("0").is_none() && seen.get("2").is_none(), "{seen}");
+    assert_eq!(seen["1"], 5); // JP-JCSTAR
     assert_eq!(seen["3"], 3);
-    assert_eq!(seen["5"], minted.claim.product.as_str());
+    let packed = cyberlabel_core::packed_text::pack(&minted.claim.product).unwrap();
+    assert_eq!(seen["5"], hex::encode(&packed));
     // Dates are day numbers on the wire (FORMATS §1).
     assert_eq!(seen["9"], minted.claim.issued_at / 86_400);
-    assert_eq!(seen["15"], 42);
-    assert_eq!(seen["14"], "LAB-007");
+    assert_eq!(seen["13"], 1); // lab code 1
+    assert_eq!(seen["14"], 42);
 
-    // Change one byte of the product name inside the payload: pycose must reject it.
-    let pos = minted.label.windows(4).position(|w| w == b"Acme").unwrap();
+    // Change one bit of the packed product name inside the payload: pycose must reject it.
+    let pos = minted
+        .label
+        .windows(3)
+        .position(|w| w == &packed[..3])
+        .unwrap();
     let mut bad = minted.label.clone();
-    bad[pos] = b'X';
+    bad[pos] ^= 0x04;
     std::fs::write(&label, &bad).unwrap();
     let (code, _, stderr) = common::python(
         "pycose_verify.py",

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Verify a cyberlabel label (COSE_Sign1, EdDSA) with Python's pycose, an independent COSE
-implementation, given only the issuer's SPKI PEM public key; print the claim map as JSON.
+implementation, given only the issuer's SPKI PEM public key; print the claim map (integer keys) as JSON.
 
 Usage: pycose_verify.py LABEL.cbor ISSUER.pub.pem
 Exit codes, each distinct from Python's own 1 for an uncaught exception (a crash must never pass
@@ -55,6 +55,8 @@ def main():
         print("PYCOSE_SIGNATURE_INVALID: pycose rejected the signature", file=sys.stderr)
         sys.exit(SIGNATURE_INVALID)
     claim = cbor2.loads(msg.payload)
+    # claim format 2 (FORMATS §1): a map with integer keys; byte strings (packed names, the
+    # provisions bitset) printed as hex
     out = {str(k): (v.hex() if isinstance(v, bytes) else v) for k, v in claim.items()}
     out["_kid"] = msg.phdr_encoded and cbor2.loads(msg.phdr_encoded).get(4, b"").hex()
     out["_alg"] = cbor2.loads(msg.phdr_encoded).get(1)

@@ -157,7 +157,7 @@ fn product(scheme: &cyberlabel_core::catalog::Scheme, level: u8, mfr: &str, name
         "support_until": "2030-12-31"
     });
     if third {
-        v["lab"] = json!("LAB-007");
+        v["lab"] = json!("1"); // by code: lab 1 of every scheme's list
     }
     v
 }

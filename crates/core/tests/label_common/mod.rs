@@ -40,9 +40,8 @@ pub fn typical_claim() -> Claim {
         expires_at: T0 + 3 * 365 * DAY,
         support_end: T0 + 5 * 365 * DAY - 1, // 23:59:59 UTC of the last supported day
         provisions: ProvisionSet::from_indices([1, 7, 9, 12, 15, 28]),
-        assessment: Assessment::ThirdParty {
-            lab: "SG-LAB-0042".into(),
-        },
+        // SG-LAB-0042 in the builtin catalog.
+        assessment: Assessment::ThirdParty { lab: 3 },
         serial: 123_456,
         supersedes: None,
     }

@@ -38,7 +38,7 @@ pub fn description(scheme: &Scheme, level: u8) -> ProductDescription {
         } else {
             AssessmentRef::SelfDeclared
         },
-        lab: third.then(|| "LAB-007".into()),
+        lab: third.then(|| "1".into()), // by code: lab 1 of the scheme's list
         issued_at: None,
         expires_at: None,
         support_until: "2029-06-30".into(),

@@ -382,7 +382,7 @@ fn mint_error(e: MintError) -> ServiceError {
         MintError::UnknownLevel(..) => "level",
         MintError::UnknownCategory(..) => "category",
         MintError::UnknownProvision(..) => "provisions",
-        MintError::LabMismatch => "lab",
+        MintError::LabMismatch | MintError::UnknownLab(..) => "lab",
         MintError::Date(f, _) => f,
         MintError::Catalog(c) => c.field().map_or("claim", |f| f.name()),
         _ => "product",

@@ -123,6 +123,9 @@ pub struct LabelView {
     pub label: String,
     /// The QR payload URL (`<verifier_url>#<digits>`).
     pub payload_url: String,
+    /// The QR version (1..=40) of `payload_url` at error correction M, as the label's QR code
+    /// is drawn (URL prefix in a byte segment, digits numeric): ≤ 10 for a typical label.
+    pub qr_version: i16,
     /// The decoded claim.
     pub claim: Value,
     /// Current status: `{state, reason, reason_name}`; state is active, suspended, revoked,
@@ -381,10 +384,13 @@ impl Service {
         .to_path();
         let bucket = bucket.trim_start_matches("tile/0/");
         let payload_url = payload::to_url(&self.verifier_url, bytes);
+        // A label is at most 1024 bytes: its digits always fit a version-40 code.
+        let qr_version = cyberlabel_issuer::qr::version_for(&payload_url).unwrap_or(40);
         Ok(LabelView {
             index,
             label: B64.encode(bytes),
             payload_url: payload_url.clone(),
+            qr_version,
             claim: self.claim_json(claim),
             status: status_json(state, reason, claim, now_unix()),
             inclusion_proof: json!({

@@ -3,7 +3,11 @@
 
 From the vector's human-readable fields only (the claim as JSON, the RFC 8032 test secret key and
 the URL base), rebuild every byte the Rust code produced, following docs/FORMATS.md:
-  - the claim map (§1: integer keys, dates as day numbers, the provisions bitset), canonical CBOR;
+  - the claim map (§1, claim format 2: integer keys 1..=15, no format number, keys left out when
+    their value is the default (catalog version 1, no hardware versions, self-declared, no
+    predecessor), the registered scheme's code, names as packed text when shorter, dates as day
+    numbers, the provisions bitset, the lab's code looked up by its id in the builtin catalog
+    JSON), canonical CBOR;
   - the public key and kid (first 8 bytes of SHA-256 of the public key);
   - the protected header {1: -8, 4: kid}, the Sig_structure ["Signature1", protected, h'', payload],
     the Ed25519 signature (deterministic), and the tagged COSE_Sign1 (tag 18, empty unprotected);
@@ -44,8 +48,41 @@ def expect(field, got, want):
         sys.exit(MISMATCH)
 
 
+# FORMATS §1: registered scheme ids travel as these codes
+SCHEME_CODES = {"SG-CLS": 1, "US-CTM": 2, "DE-BSI": 3, "FI-TRAFICOM": 4, "JP-JCSTAR": 5, "KR-CIC": 6}
+# FORMATS §1 packed text: 63 primary symbols, 63 = escape to the other printable ASCII
+PRIMARY = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz "
+SECONDARY = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in PRIMARY)
+CATALOG = pathlib.Path(__file__).resolve().parents[3] / "catalog" / "schemes.json"
+
+
+def packed(text):
+    """Packed bytes of text, or None if a character is not printable ASCII."""
+    bits = ""
+    for ch in text:
+        if ch in PRIMARY:
+            bits += format(PRIMARY.index(ch), "06b")
+        elif ch in SECONDARY:
+            bits += "111111" + format(SECONDARY.index(ch), "06b")
+        else:
+            return None
+    bits += "1" * (-len(bits) % 8)
+    return bytes(int(bits[i:i + 8], 2) for i in range(0, len(bits), 8))
+
+
+def text_field(text):
+    p = packed(text)
+    return p if p is not None and len(p) < len(text.encode()) else text
+
+
+def lab_code(scheme, lab_id):
+    labs = json.loads(CATALOG.read_text())["labs"]
+    [code] = [l["code"] for l in labs if l["scheme"] == scheme and l["id"] == lab_id]
+    return code
+
+
 def claim_map(c):
-    """The claim payload map of FORMATS §1, from the vector's JSON claim (dates in Unix seconds)."""
+    """The claim map of FORMATS §1, from the vector's JSON claim (dates in Unix seconds)."""
     bits = bytearray()
     for i in c["provisions"]:
         while len(bits) <= i // 8:
@@ -54,15 +91,27 @@ def claim_map(c):
     while bits and bits[-1] == 0:
         bits.pop()
     m = {
-        1: c["scheme"], 2: c["catalog_version"], 3: c["level"], 4: c["manufacturer"],
-        5: c["product"], 6: c["hardware_versions"], 7: c["firmware_versions"], 8: c["category"],
-        9: c["issued_at"] // DAY, 10: c["expires_at"] // DAY, 11: c["support_end"] // DAY,
-        12: bytes(bits), 13: 1 if c.get("lab") is not None else 0, 15: c["serial"],
+        1: SCHEME_CODES.get(c["scheme"], c["scheme"]),
+        3: c["level"],
+        4: text_field(c["manufacturer"]),
+        5: text_field(c["product"]),
+        7: text_field(c["firmware_versions"]),
+        8: c["category"],
+        9: c["issued_at"] // DAY,
+        10: c["expires_at"] // DAY,
+        11: c["support_end"] // DAY,
+        12: bytes(bits),
+        14: c["serial"],
     }
+    # keys whose value is what their absence means are left out
+    if c["catalog_version"] != 1:
+        m[2] = c["catalog_version"]
+    if c["hardware_versions"]:
+        m[6] = text_field(c["hardware_versions"])
     if c.get("lab") is not None:
-        m[14] = c["lab"]
+        m[13] = lab_code(c["scheme"], c["lab"])
     if c.get("supersedes") is not None:
-        m[16] = c["supersedes"]
+        m[15] = c["supersedes"]
     return m
 
 
@@ -79,7 +128,10 @@ def main():
                         else pathlib.Path(__file__).with_name("typical-label.json"))
     v = json.loads(path.read_text())
 
-    payload = cbor2.dumps(claim_map(v["claim"]), canonical=True)
+    c = v["claim"]
+    if c.get("lab") is not None:
+        expect("lab_code (by the lab id in the catalog)", lab_code(c["scheme"], c["lab"]), c["lab_code"])
+    payload = cbor2.dumps(claim_map(c), canonical=True)
     expect("claim_cbor_hex", payload.hex(), v["claim_cbor_hex"])
     # canonical = sorted keys, shortest heads: decoding and re-encoding changes nothing
     expect("claim canonical", cbor2.dumps(dict(cbor2.loads(payload)), canonical=True), payload)
