@@ -4,7 +4,7 @@
 //! 1. Starts `cyberlabel serve --demo` once on a fresh data directory (trust list and sample
 //!    labels), stops it, and appends `--entries` real signed labels (every scheme and level of
 //!    the catalog, signed by the example issuer key, admitted by the log's own rules) straight
-//!    into the log file, `<data>/log.redb`, as a bulk of issuance would.
+//!    into the log's files, `<data>/log.redb` and `log.seg`, as a bulk of issuance would.
 //! 2. Starts the server again on it and makes `--reads` random reads over HTTP from 8
 //!    keep-alive connections — full and partial hash tiles, entry bundles, label views with
 //!    their inclusion proofs, status proofs — sampling the server's RSS (VmRSS and its peak,
@@ -216,9 +216,9 @@ fn run_in(args: &Args, dir: &Path) -> Result<()> {
         }
         let avg = entry_bytes as f64 / size.div_ceil((size / 1000).max(1)) as f64;
         log.close();
-        let disk = std::fs::metadata(&file)?.len();
+        let disk = log_bytes(&file)?;
         println!(
-            "  log.redb {:.1} MB: {:.0} B/entry on disk for {avg:.0}-byte entries ({:.2}x entry + hashes)",
+            "  log.redb + log.seg {:.1} MB: {:.0} B/entry on disk for {avg:.0}-byte entries ({:.2}x entry + hashes)",
             disk as f64 / 1e6,
             disk as f64 / size as f64,
             disk as f64 / size as f64 / (avg + 32.0 + 32.0 / 255.0 * 4.0)
@@ -327,7 +327,7 @@ fn run_in(args: &Args, dir: &Path) -> Result<()> {
         .context("demo admin token")?
         .trim()
         .to_owned();
-    let file_before = std::fs::metadata(&file)?.len();
+    let file_before = log_bytes(&file)?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -369,12 +369,12 @@ fn run_in(args: &Args, dir: &Path) -> Result<()> {
     }
     bar.finish_and_clear();
     let secs = t.elapsed().as_secs_f64();
-    let file_after = std::fs::metadata(&file)?.len();
+    let file_after = log_bytes(&file)?;
     let grown = file_after.saturating_sub(file_before);
     let avg = entry_bytes as f64 / minted.max(1) as f64;
     let must = avg + 32.0 + 32.0 / 255.0 * 4.0;
     println!(
-        "  {minted} single mints in {secs:.1} s ({:.0}/s): log.redb grew {:.1} MB = {:.0} B/entry for {avg:.0}-byte entries ({:.2}x entry + hashes); whole file {:.0} B/entry over {} entries ({:.2}x); data dir {:.1} MB",
+        "  {minted} single mints in {secs:.1} s ({:.0}/s): the log's files grew {:.1} MB = {:.0} B/entry for {avg:.0}-byte entries ({:.2}x entry + hashes); whole log {:.0} B/entry over {} entries ({:.2}x); data dir {:.1} MB",
         minted as f64 / secs,
         grown as f64 / 1e6,
         grown as f64 / minted.max(1) as f64,
@@ -412,4 +412,14 @@ fn tile_name(level: Option<u8>, n: u64, leaves: u64) -> String {
     }
     .to_path();
     path.strip_prefix("tile/").unwrap_or(&path).to_owned()
+}
+
+/// Both files of the log (the database and the segment file of full bundles), in bytes.
+fn log_bytes(db: &Path) -> Result<u64> {
+    RedbStore::files(db).iter().try_fold(0, |sum, f| {
+        Ok(sum
+            + std::fs::metadata(f)
+                .with_context(|| format!("{}", f.display()))?
+                .len())
+    })
 }
