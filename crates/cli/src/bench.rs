@@ -2,9 +2,9 @@
 //!
 //! 1. raw Ed25519 label signing, on one core and on every core (the baseline: all cores, no
 //!    I/O — what the machine can sign at most);
-//! 2. durable issuance through the log (group commit, fsync before acknowledgement; the log
-//!    signs and checks a batch's labels on every core), with the same signing work per label,
-//!    and its ratio to the all-core baseline;
+//! 2. durable issuance through the log on redb, the server's store (group commit, fsync before
+//!    acknowledgement; the log signs and checks a batch's labels on every core), with the same
+//!    signing work per label, and its ratio to the all-core baseline;
 //! 3. bulk issuance over HTTP (`POST /labels/bulk`), labels/s, and its ratio to the baseline;
 //! 4. single issuance over HTTP at a fixed arrival rate (open loop, latency measured from the
 //!    scheduled send time so queueing counts), p50/p99;
@@ -30,7 +30,9 @@ use cyberlabel_core::trust::{self, TrustList, TrustedIssuer};
 use cyberlabel_issuer::keys;
 use cyberlabel_issuer::mint;
 use cyberlabel_issuer::product::ProductDescription;
-use cyberlabel_log::{BuildError, EntryPolicy, Log, LogConfig, Submission};
+use cyberlabel_log::{
+    BuildError, DEFAULT_CACHE_BYTES, EntryPolicy, Log, LogConfig, RedbStore, Submission,
+};
 use cyberlabel_server::{AppState, Config, Role, now_unix};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -162,10 +164,10 @@ fn run_in(args: &BenchArgs, tmp: &Path) -> Result<()> {
         .enable_all()
         .build()?;
     let log_rate = {
-        let db = sled::Config::new()
-            .path(tmp.join("log-only"))
-            .open()
-            .context("sled")?;
+        // The same store as the server's log (`<data>/log.redb`): the figure describes the
+        // product.
+        let store = RedbStore::open(tmp.join("log-only.redb"), DEFAULT_CACHE_BYTES)
+            .map_err(|e| anyhow::anyhow!("log store: {e}"))?;
         // The log verifies every label at append (signature, issuer authorised for the
         // scheme) against the trust list it holds: the figure includes that check.
         let anchor = keys::load_example_trust_list_key().context("example trust-list key")?;
@@ -175,7 +177,7 @@ fn run_in(args: &BenchArgs, tmp: &Path) -> Result<()> {
             EntryPolicy::Cyberlabel(anchor.verifying_key()),
         );
         cfg.batch_size = args.batch_size;
-        let log = Log::open(db, cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let log = Log::with_store(Arc::new(store), cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
         let entry = bench_trust_list(&key.verifying_key(), &claim.scheme, &anchor);
         rt.block_on(log.submit(Submission::entry(entry)))
             .context("sequencer gone")?
