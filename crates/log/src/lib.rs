@@ -25,6 +25,7 @@ mod sequencer;
 pub mod store;
 mod store_redb;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, mpsc};
 use std::thread::JoinHandle;
@@ -265,6 +266,10 @@ pub(crate) struct Shared {
     pub(crate) published: RwLock<StoredState>,
     pub(crate) poisoned: AtomicBool,
     pub(crate) health: Arc<Mutex<StorageHealth>>,
+    /// the right edge as last committed (updated with `published`)
+    pub(crate) edge: RwLock<Arc<Edge>>,
+    /// perfect-subtree hashes computed for proofs
+    pub(crate) memo: NodeMemo,
 }
 
 /// The transparency log handle. Share it (e.g. in an `Arc`); dropping it stops the sequencer
@@ -332,9 +337,14 @@ impl Log {
             entries: config.entries,
             origin: config.origin.clone(),
             verifier,
+            edge: RwLock::new(Arc::new(Edge {
+                size: state.size,
+                tiles: seq.edges().to_vec(),
+            })),
             published: RwLock::new(state),
             poisoned: AtomicBool::new(false),
             health,
+            memo: NodeMemo::default(),
         });
         let (tx, rx) = mpsc::channel::<Job>();
         let sh = Arc::clone(&shared);
@@ -446,11 +456,19 @@ impl Log {
         }))
     }
 
-    /// A reader that fetches each stored tile at most once per proof.
+    /// A reader for proofs: the committed right edge from memory, each stored tile at most
+    /// once per proof, perfect-subtree hashes through the shared memo.
     fn reader(&self) -> TileReader<'_> {
+        let edge = match self.shared.edge.read() {
+            Ok(e) => Arc::clone(&e),
+            Err(p) => Arc::clone(&p.into_inner()),
+        };
         TileReader {
             store: &*self.shared.store,
+            edge: Some(edge),
+            memo: Some(&self.shared.memo),
             cache: Vec::new(),
+            found: Vec::new(),
         }
     }
 
@@ -491,7 +509,8 @@ impl Log {
         if size > self.size() {
             return Err(LogError::NotFound);
         }
-        let mut r = self.reader();
+        // From the stored tiles alone: the audit compares this with the checkpoint.
+        let mut r = TileReader::plain(&*self.shared.store);
         merkle::tree_root(size, |id| r.node(id, size))
     }
 
@@ -801,19 +820,102 @@ impl Drop for Log {
     }
 }
 
-/// Reads stored tiles for one proof, each at most once (a proof touches about three tiles but
-/// up to eight nodes in each).
-pub(crate) struct TileReader<'a> {
-    store: &'a dyn LogStore,
-    cache: Vec<((u8, u64), Vec<u8>)>,
+/// The right edge of the tree as last committed: each level's partial hash tile (empty where
+/// the level is full) at `size`. Proofs take the newest tiles from here, not from the store.
+#[derive(Debug, Default)]
+pub(crate) struct Edge {
+    pub(crate) size: u64,
+    pub(crate) tiles: Vec<Vec<u8>>,
 }
 
-impl TileReader<'_> {
+/// Most perfect-subtree hashes remembered for proofs (about 56 bytes each).
+const NODE_MEMO_MAX: usize = 1 << 16;
+
+/// Hashes of perfect subtrees computed for proofs. A complete subtree never changes in an
+/// append-only log, so its hash is remembered (bounded: cleared when full): consecutive labels'
+/// proofs share all but a few nodes, and a node inside a tile is otherwise hashed again from
+/// up to 128 leaves for every proof.
+#[derive(Debug, Default)]
+pub(crate) struct NodeMemo(Mutex<HashMap<NodeId, Hash>>);
+
+impl NodeMemo {
+    fn get(&self, id: NodeId) -> Option<Hash> {
+        match self.0.lock() {
+            Ok(m) => m.get(&id).copied(),
+            Err(p) => p.into_inner().get(&id).copied(),
+        }
+    }
+    fn extend(&self, found: &[(NodeId, Hash)]) {
+        let mut m = match self.0.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        if m.len() + found.len() > NODE_MEMO_MAX {
+            m.clear();
+        }
+        m.extend(found.iter().copied());
+    }
+}
+
+/// Reads tiles for one proof: the right edge from memory, other tiles from the store, each at
+/// most once (a proof touches about three tiles but up to eight nodes in each); nodes through
+/// the shared memo.
+pub(crate) struct TileReader<'a> {
+    store: &'a dyn LogStore,
+    edge: Option<Arc<Edge>>,
+    memo: Option<&'a NodeMemo>,
+    cache: Vec<((u8, u64), Vec<u8>)>,
+    found: Vec<(NodeId, Hash)>,
+}
+
+impl<'a> TileReader<'a> {
+    /// A reader of the store alone (start-up checks and audits).
+    pub(crate) fn plain(store: &'a dyn LogStore) -> Self {
+        Self {
+            store,
+            edge: None,
+            memo: None,
+            cache: Vec::new(),
+            found: Vec::new(),
+        }
+    }
+
     pub(crate) fn node(&mut self, id: NodeId, size: u64) -> Result<Hash, LogError> {
+        if let Some(h) = self.memo.and_then(|m| m.get(id)) {
+            return Ok(h);
+        }
+        let h = if self.memo.is_some() && id.level % tiles::TILE_HEIGHT != 0 {
+            // inside a tile: from its two children, each remembered
+            let child = |index| NodeId {
+                level: id.level - 1,
+                index,
+            };
+            let l = self.node(child(2 * id.index), size)?;
+            let r = self.node(child(2 * id.index + 1), size)?;
+            merkle::node_hash(&l, &r)
+        } else {
+            self.from_tile(id, size)?
+        };
+        if self.memo.is_some() {
+            self.found.push((id, h));
+        }
+        Ok(h)
+    }
+
+    fn from_tile(&mut self, id: NodeId, size: u64) -> Result<Hash, LogError> {
         let (t, offset, count) = tiles::locate_node(id, size)?;
         let TileKind::Hash(level) = t.kind else {
             return Err(LogError::Corrupt("entry tile for a node".into()));
         };
+        if let Some(edge) = &self.edge {
+            let at = edge.size >> (8 * u32::from(level));
+            if let Some(tile) = edge.tiles.get(usize::from(level))
+                && t.index == at / tiles::TILE_WIDTH
+                && tile.len() >= (offset + count) * 32
+            {
+                return Ok(tiles::hash_in_tile(tile, offset, count)?);
+            }
+        }
         let key = (level, t.index);
         if let Some((_, tile)) = self.cache.iter().find(|(k, _)| *k == key) {
             return Ok(tiles::hash_in_tile(tile, offset, count)?);
@@ -825,6 +927,16 @@ impl TileReader<'_> {
         let h = tiles::hash_in_tile(&tile, offset, count)?;
         self.cache.push((key, tile));
         Ok(h)
+    }
+}
+
+impl Drop for TileReader<'_> {
+    fn drop(&mut self) {
+        if let Some(m) = self.memo
+            && !self.found.is_empty()
+        {
+            m.extend(&self.found);
+        }
     }
 }
 

@@ -205,6 +205,11 @@ impl Sequencer {
         })
     }
 
+    /// The right edge's partial tiles, per level.
+    pub(crate) fn edges(&self) -> &[Vec<u8>] {
+        &self.edges
+    }
+
     pub(crate) fn run(
         mut self,
         rx: mpsc::Receiver<Job>,
@@ -537,6 +542,14 @@ impl Sequencer {
                     size: f.new_size,
                     checkpoint: f.checkpoint.clone(),
                 };
+                let edge = Arc::new(crate::Edge {
+                    size: f.new_size,
+                    tiles: f.edges.clone(),
+                });
+                match shared.edge.write() {
+                    Ok(mut e) => *e = edge,
+                    Err(p) => *p.into_inner() = edge,
+                }
             }
             r
         };
