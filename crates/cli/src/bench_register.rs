@@ -156,13 +156,15 @@ pub(crate) fn templates() -> Result<Vec<Claim>> {
                     provisions.push(p.id.clone());
                 }
             }
+            // a lab of the scheme's own list (claims carry its catalog code)
+            let lab = catalog.labs_of(&s.id).next().map(|l| l.id.clone());
             let desc = ProductDescription::from_json(
                 &serde_json::json!({
                     "scheme": s.id, "level": l.level, "manufacturer": "Template",
                     "product": "Template", "hardware_versions": "rev B",
                     "firmware_versions": "2.4.0", "category": 1, "provisions": provisions,
                     "assessment": if third { "third_party" } else { "self_declared" },
-                    "lab": if third { Some("LAB-1") } else { None },
+                    "lab": if third { lab } else { None },
                     "support_until": "2031-12-31"
                 })
                 .to_string(),

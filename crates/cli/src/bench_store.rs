@@ -4,7 +4,7 @@
 //! 1. Starts `cyberlabel serve --demo` once on a fresh data directory (trust list and sample
 //!    labels), stops it, and appends `--entries` real signed labels (every scheme and level of
 //!    the catalog, signed by the example issuer key, admitted by the log's own rules) straight
-//!    into the log file, `<data>/log.redb`, as a bulk of issuance would.
+//!    into the log's files, `<data>/log.redb` and `log.seg`, as a bulk of issuance would.
 //! 2. Starts the server again on it and makes `--reads` random reads over HTTP from 8
 //!    keep-alive connections — full and partial hash tiles, entry bundles, label views with
 //!    their inclusion proofs, status proofs — sampling the server's RSS (VmRSS and its peak,
@@ -216,9 +216,9 @@ fn run_in(args: &Args, dir: &Path) -> Result<()> {
         }
         let avg = entry_bytes as f64 / size.div_ceil((size / 1000).max(1)) as f64;
         log.close();
-        let disk = std::fs::metadata(&file)?.len();
+        let disk = log_bytes(&file)?;
         println!(
-            "  log.redb {:.1} MB: {:.0} B/entry on disk for {avg:.0}-byte entries ({:.2}x entry + hashes)",
+            "  log.redb + log.seg {:.1} MB: {:.0} B/entry on disk for {avg:.0}-byte entries ({:.2}x entry + hashes)",
             disk as f64 / 1e6,
             disk as f64 / size as f64,
             disk as f64 / size as f64 / (avg + 32.0 + 32.0 / 255.0 * 4.0)
@@ -327,21 +327,21 @@ fn run_in(args: &Args, dir: &Path) -> Result<()> {
         .context("demo admin token")?
         .trim()
         .to_owned();
-    let file_before = std::fs::metadata(&file)?.len();
+    let file_before = log_bytes(&file)?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .into();
+    // Open loop: request k is due at k / rate whatever the answers before it took; enough
+    // clients wait for their slots that a slow answer never delays the next request.
     let gap = Duration::from_secs_f64(1.0 / args.rate.max(1) as f64);
     let t = Instant::now();
     let bar = crate::util::progress(args.single_mints, "single mints");
-    let mut minted = 0u64;
-    let mut entry_bytes = 0u64;
-    for k in 0..args.single_mints {
-        let due = t + gap * u32::try_from(k).unwrap_or(u32::MAX);
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
-        }
+    let next = AtomicU64::new(0);
+    let entry_bytes = AtomicU64::new(0);
+    let latencies = std::sync::Mutex::new(Vec::with_capacity(args.single_mints as usize));
+    let clients = (args.rate / 10).clamp(1, 128);
+    let mint = |k: u64| -> Result<()> {
         let body = serde_json::json!({
             "scheme": "SG-CLS", "level": 2, "manufacturer": manufacturer(mix(k)),
             "product": format!("Single {k}"), "hardware_versions": "rev B",
@@ -362,20 +362,57 @@ fn run_in(args: &Args, dir: &Path) -> Result<()> {
             bail!("POST /labels: {status} {text}");
         }
         let v: serde_json::Value = serde_json::from_str(&text)?;
-        let label = v["label"].as_str().unwrap_or_default();
-        entry_bytes += label_bytes(label);
-        minted += 1;
-        bar.inc(1);
-    }
+        entry_bytes.fetch_add(
+            label_bytes(v["label"].as_str().unwrap_or_default()),
+            Ordering::Relaxed,
+        );
+        Ok(())
+    };
+    std::thread::scope(|scope| -> Result<()> {
+        let workers: Vec<_> = (0..clients)
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    loop {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        if k >= args.single_mints {
+                            return Ok(());
+                        }
+                        let due = t + gap.mul_f64(k as f64);
+                        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                            std::thread::sleep(wait);
+                        }
+                        mint(k)?;
+                        // from when it was due: a late start counts against the server
+                        let took = due.elapsed().as_secs_f64() * 1e3;
+                        if let Ok(mut l) = latencies.lock() {
+                            l.push(took);
+                        }
+                        bar.inc(1);
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join()
+                .map_err(|_| anyhow!("a client thread panicked"))??;
+        }
+        Ok(())
+    })?;
+    let minted = args.single_mints;
+    let entry_bytes = entry_bytes.into_inner();
+    let mut lat = latencies.into_inner().unwrap_or_default();
+    lat.sort_by(f64::total_cmp);
     bar.finish_and_clear();
     let secs = t.elapsed().as_secs_f64();
-    let file_after = std::fs::metadata(&file)?.len();
+    let file_after = log_bytes(&file)?;
     let grown = file_after.saturating_sub(file_before);
     let avg = entry_bytes as f64 / minted.max(1) as f64;
     let must = avg + 32.0 + 32.0 / 255.0 * 4.0;
     println!(
-        "  {minted} single mints in {secs:.1} s ({:.0}/s): log.redb grew {:.1} MB = {:.0} B/entry for {avg:.0}-byte entries ({:.2}x entry + hashes); whole file {:.0} B/entry over {} entries ({:.2}x); data dir {:.1} MB",
+        "  {minted} single mints in {secs:.1} s ({:.0}/s; latency from when each was due p50 {:.1} ms, p99 {:.1} ms): the log's files grew {:.1} MB = {:.0} B/entry for {avg:.0}-byte entries ({:.2}x entry + hashes); whole log {:.0} B/entry over {} entries ({:.2}x); data dir {:.1} MB",
         minted as f64 / secs,
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.99),
         grown as f64 / 1e6,
         grown as f64 / minted.max(1) as f64,
         grown as f64 / minted.max(1) as f64 / must,
@@ -412,4 +449,14 @@ fn tile_name(level: Option<u8>, n: u64, leaves: u64) -> String {
     }
     .to_path();
     path.strip_prefix("tile/").unwrap_or(&path).to_owned()
+}
+
+/// Both files of the log (the database and the segment file of full bundles), in bytes.
+fn log_bytes(db: &Path) -> Result<u64> {
+    RedbStore::files(db).iter().try_fold(0, |sum, f| {
+        Ok(sum
+            + std::fs::metadata(f)
+                .with_context(|| format!("{}", f.display()))?
+                .len())
+    })
 }

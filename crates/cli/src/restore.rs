@@ -46,11 +46,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create {}", cfg.data_dir.display()))?;
     let live = cfg.data_dir.join(cyberlabel_server::service::LOG_FILE);
-    let fresh = live.with_extension("redb.restoring");
-    if fresh.exists() {
-        std::fs::remove_file(&fresh)
-            .with_context(|| format!("cannot remove {}", fresh.display()))?;
+    // built in a directory of its own, moved into place only once the root checks out
+    let staging = cfg.data_dir.join("log.restoring");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .with_context(|| format!("cannot remove {}", staging.display()))?;
     }
+    std::fs::create_dir(&staging)
+        .with_context(|| format!("cannot create {}", staging.display()))?;
+    let fresh = staging.join(cyberlabel_server::service::LOG_FILE);
     let mirror = Fetcher::new(&args.from)?;
     let mut lcfg = LogConfig::new(cfg.origin.clone(), log_key, EntryPolicy::Cyberlabel(anchor));
     lcfg.batch_size = 4096;
@@ -82,7 +86,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let wait = |t: cyberlabel_log::Ticket, at: u64| -> Result<()> {
         t.blocking_recv()
             .map_err(|_| anyhow!("the log stopped"))?
-            .map_err(|e| anyhow!("entry {at} from the mirror is refused by the log's rules: {e}"))?;
+            .map_err(|e| {
+                anyhow!("entry {at} from the mirror is refused by the log's rules: {e}")
+            })?;
         Ok(())
     };
     for bundle in 0..target.size.div_ceil(256) {
@@ -127,17 +133,28 @@ pub fn run(args: Args) -> Result<ExitCode> {
         );
     }
     log.close();
-    if live.exists() {
-        let kept = live.with_extension(format!(
-            "redb.replaced-{}",
-            cyberlabel_server::now_unix()
-        ));
-        std::fs::rename(&live, &kept)
-            .with_context(|| format!("cannot move {} aside", live.display()))?;
-        eprintln!("the previous log file is kept as {}", kept.display());
+    let now = cyberlabel_server::now_unix();
+    // the segment file first, the database last: the database is what says a log is there
+    for (old, new) in RedbStore::files(&live)
+        .into_iter()
+        .zip(RedbStore::files(&fresh))
+        .rev()
+    {
+        if old.exists() {
+            let mut kept = old.clone().into_os_string();
+            kept.push(format!(".replaced-{now}"));
+            std::fs::rename(&old, &kept)
+                .with_context(|| format!("cannot move {} aside", old.display()))?;
+            eprintln!(
+                "the previous {} is kept as {}",
+                old.display(),
+                std::path::Path::new(&kept).display()
+            );
+        }
+        std::fs::rename(&new, &old)
+            .with_context(|| format!("cannot move {} into place", new.display()))?;
     }
-    std::fs::rename(&fresh, &live)
-        .with_context(|| format!("cannot move {} into place", fresh.display()))?;
+    let _ = std::fs::remove_dir(&staging);
     eprintln!(
         "restored {} entries in {:.1} s: the tree matches the mirror's signed checkpoint; start the server, then run `cyberlabel register check`",
         target.size,

@@ -461,6 +461,9 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {listen}: is the port in use? (--listen)"))?;
         let addr = listener.local_addr().context("listener address")?;
+        // installed now: a SIGTERM during the demo setup or right after the announcement
+        // below shuts down cleanly
+        let shutdown = cyberlabel_server::shutdown_signal();
         if demo {
             // A first witnessing round before anything is served (connections wait in the
             // listen queue): the first checkpoint a visitor sees already satisfies the demo
@@ -479,7 +482,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
         }
         tracing::info!(%addr, origin = %state.config().origin, "listening");
         eprintln!("cyberlabel: serving on http://{addr}/ (verifier page at http://{addr}/v); Ctrl-C to stop");
-        cyberlabel_server::serve(listener, state, cyberlabel_server::shutdown_signal())
+        cyberlabel_server::serve(listener, state, shutdown)
             .await
             .context("server failed")?;
         anyhow::Ok(())

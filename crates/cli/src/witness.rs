@@ -147,6 +147,8 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
         tracing::info!(%addr, vkey = %vkey, logs = ?origins, "witness listening");
         let mut out = std::io::stdout().lock();
         writeln!(out, "vkey {vkey}")?;
+        // before the announcement: a SIGTERM right after it shuts down cleanly
+        let signal = cyberlabel_server::shutdown_signal();
         writeln!(
             out,
             "listening http://{addr}{}",
@@ -159,11 +161,11 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
         let shutdown = async move {
             if on_eof {
                 tokio::select! {
-                    () = cyberlabel_server::shutdown_signal() => {}
+                    () = signal => {}
                     () = stdin_closed() => tracing::info!("standard input closed: stopping"),
                 }
             } else {
-                cyberlabel_server::shutdown_signal().await;
+                signal.await;
             }
         };
         cyberlabel_witness::serve(listener, router, shutdown)

@@ -409,7 +409,9 @@ fn rewritten_old_entry_is_a_finding_with_evidence() {
     let packed = cyberlabel_core::packed_text::pack("Acme").unwrap();
     let at = e.windows(2).position(|w| w == &packed[..2]).unwrap();
     e[at] ^= 0x04;
-    std::fs::remove_file(data.join("log.redb")).unwrap();
+    for f in cyberlabel_log::RedbStore::files(&data.join("log.redb")) {
+        std::fs::remove_file(f).unwrap();
+    }
     as_rogue_operator(&data, |log| {
         for e in entries {
             append(log, e);

@@ -59,3 +59,38 @@ fn bench_without_nginx_says_so_in_its_output_and_results() {
         assert!(r["server_per_s"].as_f64().unwrap() > 0.0, "{r}");
     }
 }
+
+/// The storage and register benchmarks keep running as the product changes (a catalog change
+/// once broke their label templates unnoticed): a tiny workload of each must complete and
+/// print its figures. The figures themselves are not asserted.
+#[test]
+fn storage_and_register_benchmarks_run_on_a_tiny_workload() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &[
+            "bench-store",
+            "--entries",
+            "600",
+            "--reads",
+            "300",
+            "--single-mints",
+            "20",
+            "--rate",
+            "50",
+        ][..],
+        &["bench-register", "--entries", "600", "--searches", "20"][..],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_cyberlabel"))
+            .args(args)
+            .env("TMPDIR", dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}\n{stdout}\n{stderr}");
+        assert!(
+            stdout.contains("B/entry") || stdout.contains("p99"),
+            "{args:?} printed no figures:\n{stdout}"
+        );
+    }
+}

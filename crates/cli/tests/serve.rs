@@ -241,3 +241,38 @@ fn register_check_finds_damage_and_rebuild_repairs_it() {
     let (code, err) = run("check");
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// A SIGTERM sent the moment the server says it is serving (what a supervisor or a benchmark
+/// harness may do) shuts it down cleanly, exit 0 — the handler is in place before the
+/// announcement. Before, the signal could arrive before the handler and kill the process.
+#[test]
+fn sigterm_right_after_the_announcement_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    for round in 0..3 {
+        let mut server = bin()
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
+            .arg(dir.path().join("data"))
+            .arg("--www")
+            .arg(&www)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+        loop {
+            let line = lines.next().expect("server exited early").unwrap();
+            if line.starts_with("cyberlabel: serving on http://") {
+                break;
+            }
+        }
+        let killed = Command::new("kill")
+            .args(["-TERM", &server.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+        let status = server.wait().unwrap();
+        assert!(status.success(), "round {round}: {status}");
+    }
+}

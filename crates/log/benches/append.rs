@@ -1,6 +1,7 @@
 //! Append throughput with durable group commit, for batches of 1, 64 and 1024 entries, against
-//! a baseline measured in the same run: SHA-256 leaf hashing + raw sled inserts + one flush per
-//! batch (the least any durable log has to do). Prints entries/s and the ratio to the baseline.
+//! a baseline measured in the same run: SHA-256 leaf hashing + raw inserts into a redb table + one
+//! durable commit per batch (the least any durable log has to do). The log runs on its own
+//! store, `RedbStore` (what the server uses). Prints entries/s and the ratio to the baseline.
 //!
 //! `cargo bench -p cyberlabel-log --bench append`
 
@@ -10,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use cyberlabel_core::merkle::leaf_hash;
-use cyberlabel_log::{EntryPolicy, Log, LogConfig, Submission};
+use cyberlabel_log::{EntryPolicy, Log, LogConfig, RedbStore, Submission};
 use ed25519_dalek::SigningKey;
+use redb::TableDefinition;
 
 const BATCHES: [usize; 3] = [1, 64, 1024];
 
@@ -30,7 +32,17 @@ fn log_in(dir: &std::path::Path, batch: usize) -> Log {
     );
     c.batch_size = batch;
     c.max_delay = Duration::from_millis(2);
-    Log::open(sled::open(dir).unwrap(), c).unwrap()
+    let store = RedbStore::open(dir.join("log.redb"), 16 << 20).unwrap();
+    Log::with_store(std::sync::Arc::new(store), c).unwrap()
+}
+
+const RAW: TableDefinition<u64, &[u8]> = TableDefinition::new("raw");
+
+fn raw_db(dir: &std::path::Path) -> redb::Database {
+    redb::Database::builder()
+        .set_cache_size(16 << 20)
+        .create(dir.join("raw.redb"))
+        .unwrap()
 }
 
 /// Append one batch of `batch` entries through the sequencer and wait for all acks.
@@ -46,19 +58,21 @@ fn append_batch(log: &Log, next: &mut u64, batch: usize) {
     }
 }
 
-/// Baseline: per entry one SHA-256 leaf hash and one sled insert (key = index, value = hash ‖
-/// entry); one atomic batch + flush per batch. No tree, no tiles, no checkpoint.
-fn raw_batch(db: &sled::Db, next: &mut u64, batch: usize) {
-    let mut b = sled::Batch::default();
-    for _ in 0..batch {
-        *next += 1;
-        let e = entry(*next);
-        let mut v = leaf_hash(&e).to_vec();
-        v.extend_from_slice(&e);
-        b.insert(&next.to_be_bytes(), v);
+/// Baseline: per entry one SHA-256 leaf hash and one redb insert (key = index, value = hash ‖
+/// entry); one durable write transaction per batch. No tree, no tiles, no checkpoint.
+fn raw_batch(db: &redb::Database, next: &mut u64, batch: usize) {
+    let tx = db.begin_write().unwrap();
+    {
+        let mut t = tx.open_table(RAW).unwrap();
+        for _ in 0..batch {
+            *next += 1;
+            let e = entry(*next);
+            let mut v = leaf_hash(&e).to_vec();
+            v.extend_from_slice(&e);
+            t.insert(*next, v.as_slice()).unwrap();
+        }
     }
-    db.apply_batch(b).unwrap();
-    db.flush().unwrap();
+    tx.commit().unwrap();
 }
 
 fn bench(c: &mut Criterion) {
@@ -73,10 +87,10 @@ fn bench(c: &mut Criterion) {
             b.iter(|| append_batch(&log, &mut next, n));
         });
         let dir2 = tempfile::tempdir().unwrap();
-        let db = sled::open(dir2.path()).unwrap();
+        let db = raw_db(dir2.path());
         let mut next2 = 0;
         g.bench_with_input(
-            BenchmarkId::new("raw_sha256_sled", batch),
+            BenchmarkId::new("raw_sha256_redb", batch),
             &batch,
             |b, &n| {
                 b.iter(|| raw_batch(&db, &mut next2, n));
@@ -91,7 +105,7 @@ fn ratio_report() {
     println!("\nentries/s (same run, same disk):");
     println!(
         "{:>6} {:>14} {:>18} {:>8}",
-        "batch", "log", "sha256+sled raw", "ratio"
+        "batch", "log", "sha256+redb raw", "ratio"
     );
     for batch in BATCHES {
         let entries = (4096 / batch).max(16) * batch;
@@ -106,7 +120,7 @@ fn ratio_report() {
         }
         let log_rate = entries as f64 / t.elapsed().as_secs_f64();
         let dir2 = tempfile::tempdir().unwrap();
-        let db = sled::open(dir2.path()).unwrap();
+        let db = raw_db(dir2.path());
         let mut next2 = 0;
         raw_batch(&db, &mut next2, batch);
         let t = Instant::now();

@@ -37,6 +37,9 @@ pub enum StoreError {
     /// A stored value does not match its checksum: the file was damaged outside the log.
     #[error("damaged store: {0}")]
     Damaged(String),
+    /// Reading or writing one of the store's files failed.
+    #[error("log storage I/O: {0}")]
+    Io(String),
     /// The store could not be reopened after a failure; the next write tries again.
     #[error("store unavailable after an I/O error")]
     Unavailable,
@@ -448,7 +451,10 @@ pub mod conformance {
         // indices fit in 64 bits)
         let c3 = Commit {
             bundles: vec![(u64::MAX >> 8, bundle(&[b"z"]))],
-            tiles: vec![(0, u64::MAX >> 8, vec![7; 32]), (3, u64::MAX >> 8, vec![8; 32])],
+            tiles: vec![
+                (0, u64::MAX >> 8, vec![7; 32]),
+                (3, u64::MAX >> 8, vec![8; 32]),
+            ],
             ..Commit::default()
         };
         store.commit(&c3)?;
@@ -456,6 +462,44 @@ pub mod conformance {
         assert_eq!(store.tile(0, u64::MAX >> 8)?, Some(vec![7; 32]));
         assert_eq!(store.tile(3, u64::MAX >> 8)?, Some(vec![8; 32]));
         assert_eq!(store.bundle(0)?, Some(bundle(&[b"a"])));
+        // a bundle and its level-0 tile fill up (200 entries, then 256 and the next bundle
+        // begun), then the full bundle comes again with the next commit: it never changes
+        let entries: Vec<Vec<u8>> = (0..300u32)
+            .map(|i| format!("entry {i}").repeat(1 + i as usize % 7).into_bytes())
+            .collect();
+        let refs: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
+        let hashes = |range: std::ops::Range<usize>| {
+            range
+                .flat_map(|i| [u8::try_from(i % 251).unwrap_or(0); 32])
+                .collect::<Vec<u8>>()
+        };
+        store.commit(&Commit {
+            bundles: vec![(2, bundle(&refs[..200]))],
+            tiles: vec![(0, 2, hashes(0..200))],
+            ..Commit::default()
+        })?;
+        assert_eq!(store.bundle(2)?, Some(bundle(&refs[..200])));
+        for round in 0..2 {
+            store.commit(&Commit {
+                bundles: vec![
+                    (2, bundle(&refs[..256])),
+                    (3, bundle(&refs[256..270 + round * 10])),
+                ],
+                tiles: vec![
+                    (0, 2, hashes(0..256)),
+                    (0, 3, hashes(256..270 + round * 10)),
+                ],
+                ..Commit::default()
+            })?;
+            assert_eq!(
+                store.bundle(2)?,
+                Some(bundle(&refs[..256])),
+                "a full bundle"
+            );
+            assert_eq!(store.tile(0, 2)?, Some(hashes(0..256)), "a full tile");
+            assert_eq!(store.bundle(3)?, Some(bundle(&refs[256..270 + round * 10])));
+            assert_eq!(store.tile(0, 3)?, Some(hashes(256..270 + round * 10)));
+        }
         Ok(())
     }
 }
@@ -478,6 +522,48 @@ mod tests {
         assert_eq!(s.state().unwrap().map(|s| s.size), Some(3));
         assert_eq!(s.bundle(u64::MAX >> 8).unwrap().map(|b| b.len()), Some(3));
         assert_eq!(s.tile(0, 0).unwrap(), Some(vec![1; 96]));
+        let full = s.bundle(2).unwrap().unwrap();
+        let tile = s.tile(0, 2).unwrap().unwrap();
+        drop(s);
+        // the full bundle and its tile live in the segment file, nothing else does
+        let [_, segment] = crate::RedbStore::files(&file);
+        let len = std::fs::metadata(&segment).unwrap().len();
+        assert_eq!(len as usize, full.len() + tile.len());
+        // bytes an interrupted commit left past the recorded end are cut off at open
+        {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&segment)
+                .unwrap();
+            f.write_all(&[9; 1000]).unwrap();
+        }
+        let s = crate::RedbStore::open(&file, 1 << 20).unwrap();
+        assert_eq!(std::fs::metadata(&segment).unwrap().len(), len);
+        assert_eq!(s.bundle(2).unwrap(), Some(full));
+        drop(s);
+        // a segment file shorter than recorded, or missing, is damage: refused at open
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&segment)
+            .unwrap();
+        f.set_len(len - 1).unwrap();
+        drop(f);
+        let e = crate::RedbStore::open(&file, 1 << 20).unwrap_err();
+        assert!(e.is_damaged(), "{e}");
+        std::fs::remove_file(&segment).unwrap();
+        let e = crate::RedbStore::open(&file, 1 << 20).unwrap_err();
+        assert!(e.to_string().contains("missing"), "{e}");
+        // the other way round: a lost database beside a segment file of entries
+        std::fs::write(&segment, [1; 100]).unwrap();
+        std::fs::remove_file(&file).unwrap();
+        let e = crate::RedbStore::open(&file, 1 << 20).unwrap_err();
+        assert!(e.to_string().contains("empty"), "{e}");
+        assert_eq!(
+            std::fs::metadata(&segment).unwrap().len(),
+            100,
+            "nothing cut"
+        );
     }
 
     #[test]
@@ -487,7 +573,14 @@ mod tests {
             let db = sled::open(dir.path()).unwrap();
             conformance::run(&SledStore::new(db).unwrap()).unwrap();
         }
-        let db = sled::open(dir.path()).unwrap();
+        // sled's flusher thread may still hold the file lock for a moment after the drop
+        let db = (0..100)
+            .find_map(|_| {
+                sled::open(dir.path())
+                    .map_err(|_| std::thread::sleep(std::time::Duration::from_millis(50)))
+                    .ok()
+            })
+            .unwrap();
         let s = SledStore::new(db).unwrap();
         assert_eq!(s.state().unwrap().map(|s| s.size), Some(3));
         assert_eq!(s.bundle(u64::MAX >> 8).unwrap().map(|b| b.len()), Some(3));

@@ -3,22 +3,32 @@
 //! (redb's copy-on-write pages are only published by a successful commit), so the log's
 //! in-memory state never runs ahead of the file.
 //!
-//! Layout: entries and leaf hashes are one record each (tables `entries` and `leaves`, keyed by
-//! the entry's index), so an entry bundle or a level-0 tile is a range of records, and a commit
-//! writes only the records that are new. Stored as whole values, a growing bundle would be
-//! rewritten at every commit and an 8 KiB tile, one page over with redb's headers, would take
-//! 16 KiB: that cost 2.4× the entries' own bytes on disk. Everything else — higher tiles, status
-//! buckets and nodes, idempotency records, the state — is one value per key in `log`, in the
-//! shared key layout.
+//! Layout: the log's bulk — full entry bundles and their level-0 tiles, which never change
+//! once full — is appended to a plain file beside the database, `<name>.seg` (`log.seg`), and
+//! redb keeps where each one is (table `sealed`: offset, length and checksums, 28 bytes per 256
+//! entries). The partial bundle and tile at the tree's edge are one record per entry and per
+//! leaf hash (tables `entries` and `leaves`), so a commit writes only what is new; when a bundle
+//! fills, its records move to the segment file in the same commit. Everything else — higher
+//! tiles, status buckets and nodes, idempotency records, the state — is one value per key in
+//! `log`, in the shared key layout. Measured before this layout: whole values cost 2.4× the
+//! entries' own bytes on disk (a growing bundle rewritten at every commit; an 8 KiB tile, one
+//! page over with redb's headers, taking 16 KiB), one record per entry 2.9× (half-full b-tree
+//! leaves after sequential inserts).
+//!
+//! A commit that fills a bundle first writes the bundle and tile at the segment's recorded end
+//! and fsyncs them, then commits the redb transaction that records them: a crash or a full disk
+//! between the two leaves only unrecorded bytes past the end, which the next open cuts off.
 //!
 //! After an I/O error (a full disk) redb refuses every further operation until the database is
 //! opened again; [`RedbStore`] does that by itself on the next write, so writes resume when space
 //! returns, without restarting the process. Memory is redb's page cache, bounded in bytes.
 
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use crate::store::{Commit, K_ENTRY, K_TILE, LogStore, StoreError, commit_ops, io_is_full};
 
@@ -27,7 +37,57 @@ const TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("log");
 const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
 /// Entry index → its leaf hash.
 const LEAVES: TableDefinition<u64, &[u8]> = TableDefinition::new("leaves");
+/// Bundle index → where its full bundle and level-0 tile sit in the segment file.
+const SEALED: TableDefinition<u64, &[u8]> = TableDefinition::new("sealed");
+/// Key in `log` of the segment file's committed length.
+const K_SEG_END: &[u8] = b"g";
 const WIDTH: u64 = 256;
+/// A full level-0 tile: 256 hashes.
+const FULL_TILE: usize = 32 * WIDTH as usize;
+
+/// A full bundle and its tile in the segment file: the bundle's bytes at `offset`, the tile's
+/// right after them.
+#[derive(Debug, Clone, Copy)]
+struct Sealed {
+    offset: u64,
+    bundle_len: u32,
+    bundle_crc: u32,
+    tile_crc: u32,
+}
+
+impl Sealed {
+    const LEN: usize = 20;
+    fn encode(&self) -> [u8; Self::LEN] {
+        let mut b = [0u8; Self::LEN];
+        b[..8].copy_from_slice(&self.offset.to_le_bytes());
+        b[8..12].copy_from_slice(&self.bundle_len.to_le_bytes());
+        b[12..16].copy_from_slice(&self.bundle_crc.to_le_bytes());
+        b[16..].copy_from_slice(&self.tile_crc.to_le_bytes());
+        b
+    }
+    fn decode(b: &[u8]) -> Result<Self, StoreError> {
+        let b: &[u8; Self::LEN] = b.try_into().map_err(|_| {
+            StoreError::Damaged("a sealed-bundle record of the wrong length".into())
+        })?;
+        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let mut off = [0u8; 8];
+        off.copy_from_slice(&b[..8]);
+        Ok(Self {
+            offset: u64::from_le_bytes(off),
+            bundle_len: u32_at(8),
+            bundle_crc: u32_at(12),
+            tile_crc: u32_at(16),
+        })
+    }
+    fn end(&self) -> u64 {
+        self.offset + u64::from(self.bundle_len) + FULL_TILE as u64
+    }
+}
+
+/// The segment file beside the database (`log.redb` → `log.seg`).
+fn segment_path(db: &Path) -> PathBuf {
+    db.with_extension("seg")
+}
 
 /// Where a key of the shared layout lives in this store.
 enum Slot {
@@ -111,7 +171,7 @@ fn extend_range(
 fn write_pair(tx: &redb::WriteTransaction, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
     match slot(key) {
         Slot::Leaves(n) => {
-            if value.len() % 32 != 0 || value.len() > 32 * WIDTH as usize {
+            if !value.len().is_multiple_of(32) || value.len() > 32 * WIDTH as usize {
                 return Err(StoreError::Corrupt("a level-0 tile is up to 256 hashes"));
             }
             let hashes: Vec<&[u8]> = value.chunks_exact(32).collect();
@@ -142,6 +202,9 @@ pub const DEFAULT_CACHE_BYTES: usize = 32 << 20;
 pub struct RedbStore {
     path: PathBuf,
     cache_bytes: usize,
+    /// The segment file of full bundles and tiles (appended only by commits, which the log
+    /// makes one at a time).
+    segment: File,
     // `None` only between dropping a failed handle and opening a new one.
     db: RwLock<Option<Database>>,
 }
@@ -215,9 +278,83 @@ fn open(path: &Path, cache_bytes: usize) -> Result<Database, StoreError> {
         tx.open_table(ENTRIES).map_err(err)?;
         tx.open_table(LEAVES).map_err(err)?;
         tx.open_table(BINDINGS).map_err(err)?;
+        tx.open_table(SEALED).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(db)
     })
+}
+
+fn io(what: &str, e: &std::io::Error) -> StoreError {
+    if io_is_full(e) {
+        StoreError::Full(format!("{what}: {e}"))
+    } else {
+        StoreError::Io(format!("{what}: {e}"))
+    }
+}
+
+/// The segment file's committed length, as the database records it.
+fn segment_end(t: &impl ReadableTable<&'static [u8], &'static [u8]>) -> Result<u64, StoreError> {
+    match t.get(K_SEG_END).map_err(err)? {
+        None => Ok(0),
+        Some(v) => {
+            let v = unseal(K_SEG_END, v.value())?;
+            let b: [u8; 8] = v
+                .as_slice()
+                .try_into()
+                .map_err(|_| StoreError::Damaged("the segment length record".into()))?;
+            Ok(u64::from_le_bytes(b))
+        }
+    }
+}
+
+/// Open the segment file and check it against the database: shorter than recorded is damage
+/// (refused), longer is what an interrupted commit wrote and never recorded (cut off).
+fn open_segment(db: &Database, path: &Path) -> Result<File, StoreError> {
+    let (end, fresh) = guarded("log.redb", || {
+        let rt = db.begin_read().map_err(err)?;
+        let t = rt.open_table(TABLE).map_err(err)?;
+        Ok((segment_end(&t)?, t.is_empty().map_err(err)?))
+    })?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(end == 0)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                StoreError::Damaged(format!(
+                    "{} is missing: the database records {end} bytes of full bundles in it",
+                    path.display()
+                ))
+            } else {
+                io(&path.display().to_string(), &e)
+            }
+        })?;
+    let len = file
+        .metadata()
+        .map_err(|e| io(&path.display().to_string(), &e))?
+        .len();
+    if len < end {
+        return Err(StoreError::Damaged(format!(
+            "{} holds {len} bytes; the database records {end}",
+            path.display()
+        )));
+    }
+    if fresh && len > 0 {
+        // an empty database beside a segment file full of entries: the database was lost,
+        // and cutting the segment file would lose the entries too
+        return Err(StoreError::Damaged(format!(
+            "{} holds {len} bytes of entries but the database beside it is empty (lost?): restore both files from a backup, or move {} aside to start a new log",
+            path.display(),
+            path.display()
+        )));
+    }
+    if len > end {
+        file.set_len(end)
+            .map_err(|e| io(&path.display().to_string(), &e))?;
+    }
+    Ok(file)
 }
 
 impl RedbStore {
@@ -228,17 +365,58 @@ impl RedbStore {
     pub fn open(path: impl Into<PathBuf>, cache_bytes: usize) -> Result<Self, StoreError> {
         let path = path.into();
         let db = open(&path, cache_bytes)?;
+        let segment = open_segment(&db, &segment_path(&path))?;
         Ok(Self {
             path,
             cache_bytes,
+            segment,
             db: RwLock::new(Some(db)),
         })
     }
 
-    /// The file this store lives in.
+    /// The database file of this store.
     #[must_use]
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Both files of a store whose database is `db` (the database, then the segment file):
+    /// what to move or copy together.
+    #[must_use]
+    pub fn files(db: &Path) -> [PathBuf; 2] {
+        [db.to_path_buf(), segment_path(db)]
+    }
+
+    /// Read `len` bytes of the segment file at `offset`, checked against `crc`.
+    fn read_segment(
+        &self,
+        offset: u64,
+        len: usize,
+        crc: u32,
+        what: &str,
+    ) -> Result<Vec<u8>, StoreError> {
+        let mut buf = vec![0u8; len];
+        self.segment.read_exact_at(&mut buf, offset).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                StoreError::Damaged(format!("the segment file ends inside {what}"))
+            } else {
+                io("reading the segment file", &e)
+            }
+        })?;
+        if crc32fast::hash(&buf) != crc {
+            return Err(StoreError::Damaged(format!(
+                "checksum mismatch for {what} in the segment file"
+            )));
+        }
+        Ok(buf)
+    }
+
+    /// Where bundle `n` is sealed, if it is.
+    fn sealed(rt: &redb::ReadTransaction, n: u64) -> Result<Option<Sealed>, StoreError> {
+        let t = rt.open_table(SEALED).map_err(err)?;
+        let v = t.get(n).map_err(err)?;
+        v.map(|v| Sealed::decode(&unseal(&record_key(b'S', n), v.value())?))
+            .transpose()
     }
 
     fn with_db<T>(&self, f: impl Fn(&Database) -> Result<T, StoreError>) -> Result<T, StoreError> {
@@ -337,11 +515,25 @@ impl LogStore for RedbStore {
             let rt = db.begin_read().map_err(err)?;
             match slot(key) {
                 Slot::Leaves(n) => {
+                    if let Some(s) = Self::sealed(&rt, n)? {
+                        let at = s.offset + u64::from(s.bundle_len);
+                        let what = format!("level-0 tile {n}");
+                        return self
+                            .read_segment(at, FULL_TILE, s.tile_crc, &what)
+                            .map(Some);
+                    }
                     let t = rt.open_table(LEAVES).map_err(err)?;
                     let hashes = read_range(&t, b'L', span(n)?)?;
                     Ok((!hashes.is_empty()).then(|| hashes.concat()))
                 }
                 Slot::Entries(n) => {
+                    if let Some(s) = Self::sealed(&rt, n)? {
+                        let what = format!("entry bundle {n}");
+                        let len = s.bundle_len as usize;
+                        return self
+                            .read_segment(s.offset, len, s.bundle_crc, &what)
+                            .map(Some);
+                    }
                     let t = rt.open_table(ENTRIES).map_err(err)?;
                     let entries = read_range(&t, b'E', span(n)?)?;
                     if entries.is_empty() {
@@ -349,8 +541,9 @@ impl LogStore for RedbStore {
                     }
                     let mut bundle = Vec::with_capacity(entries.iter().map(|e| e.len() + 2).sum());
                     for e in &entries {
-                        cyberlabel_core::tiles::push_bundle_entry(&mut bundle, e)
-                            .map_err(|_| StoreError::Damaged("an entry of 64 KiB or more".into()))?;
+                        cyberlabel_core::tiles::push_bundle_entry(&mut bundle, e).map_err(
+                            |_| StoreError::Damaged("an entry of 64 KiB or more".into()),
+                        )?;
                     }
                     Ok(Some(bundle))
                 }
@@ -365,10 +558,78 @@ impl LogStore for RedbStore {
 
     fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         let ops = commit_ops(commit);
+        // Bundles this commit fills, with their full tiles: they go to the segment file.
+        let full: std::collections::BTreeMap<u64, (&[u8], &[u8])> = commit
+            .bundles
+            .iter()
+            .filter_map(|(n, bundle)| {
+                let tile = commit
+                    .tiles
+                    .iter()
+                    .find(|(level, i, t)| *level == 0 && i == n && t.len() == FULL_TILE)?;
+                let count = cyberlabel_core::tiles::parse_entry_bundle(bundle)
+                    .ok()?
+                    .len();
+                (count == WIDTH as usize).then_some((*n, (bundle.as_slice(), tile.2.as_slice())))
+            })
+            .collect();
         self.with_db(|db| {
             let tx = db.begin_write().map_err(err)?;
+            let mut sealed_now = Vec::new();
+            if !full.is_empty() {
+                let mut sealed = tx.open_table(SEALED).map_err(err)?;
+                let mut log = tx.open_table(TABLE).map_err(err)?;
+                let mut end = segment_end(&log)?;
+                let start = end;
+                let mut bytes = Vec::new();
+                for (&n, &(bundle, tile)) in &full {
+                    if sealed.get(n).map_err(err)?.is_some() {
+                        continue; // sealed by an earlier commit: full bundles never change
+                    }
+                    let record = Sealed {
+                        offset: end,
+                        bundle_len: u32::try_from(bundle.len())
+                            .map_err(|_| StoreError::Corrupt("an entry bundle over 4 GiB"))?,
+                        bundle_crc: crc32fast::hash(bundle),
+                        tile_crc: crc32fast::hash(tile),
+                    };
+                    bytes.extend_from_slice(bundle);
+                    bytes.extend_from_slice(tile);
+                    end = record.end();
+                    let key = record_key(b'S', n);
+                    sealed
+                        .insert(n, seal(&key, &record.encode()).as_slice())
+                        .map_err(err)?;
+                    sealed_now.push(n);
+                }
+                if !bytes.is_empty() {
+                    // durable before the transaction that points at it
+                    self.segment
+                        .write_all_at(&bytes, start)
+                        .and_then(|()| self.segment.sync_data())
+                        .map_err(|e| io("writing the segment file", &e))?;
+                    log.insert(K_SEG_END, seal(K_SEG_END, &end.to_le_bytes()).as_slice())
+                        .map_err(err)?;
+                }
+            }
             for (k, v) in &ops {
+                if let Slot::Entries(n) | Slot::Leaves(n) = slot(k)
+                    && full.contains_key(&n)
+                {
+                    continue;
+                }
                 write_pair(&tx, k, v)?;
+            }
+            if !sealed_now.is_empty() {
+                // the tail records of a sealed bundle are now in the segment file
+                let mut entries = tx.open_table(ENTRIES).map_err(err)?;
+                let mut leaves = tx.open_table(LEAVES).map_err(err)?;
+                for &n in &sealed_now {
+                    for i in span(n)? {
+                        entries.remove(i).map_err(err)?;
+                        leaves.remove(i).map_err(err)?;
+                    }
+                }
             }
             tx.commit().map_err(err)
         })
@@ -379,6 +640,9 @@ impl LogStore for RedbStore {
     }
 
     fn size_on_disk(&self) -> u64 {
-        std::fs::metadata(&self.path).map_or(0, |m| m.len())
+        Self::files(&self.path)
+            .iter()
+            .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+            .sum()
     }
 }

@@ -305,24 +305,53 @@ fn a_damaged_byte_anywhere_is_refused_never_served() {
         log.close();
         want
     };
-    let pristine = std::fs::read(&file).unwrap();
+    // The store's two files: the database and the segment file of full bundles and tiles.
+    let pristine: Vec<Vec<u8>> = RedbStore::files(&file)
+        .iter()
+        .map(|f| std::fs::read(f).unwrap())
+        .collect();
+    assert!(
+        pristine[1].len() > 2 * 8192,
+        "the full bundles went to the segment file"
+    );
     // Non-zero bytes (headers, allocator state, b-tree pages, values), evenly sampled, and a
     // sample of the zero runs (free space); each flipped in a fresh copy opened by a child.
-    let nonzero: Vec<usize> = (0..pristine.len()).filter(|&i| pristine[i] != 0).collect();
-    let step = (nonzero.len() / 160).max(1);
-    let positions: Vec<usize> = nonzero
-        .iter()
-        .copied()
-        .step_by(step)
-        .chain((0..pristine.len()).step_by(64 * 1024))
+    let mut positions: Vec<(usize, usize)> = Vec::new();
+    for (f, bytes) in pristine.iter().enumerate() {
+        let nonzero: Vec<usize> = (0..bytes.len()).filter(|&i| bytes[i] != 0).collect();
+        let step = (nonzero.len() / [160, 60][f]).max(1);
+        positions.extend(nonzero.iter().step_by(step).map(|&p| (f, p)));
+        positions.extend((0..bytes.len()).step_by(64 * 1024).map(|p| (f, p)));
+    }
+    // and every copy of the newest entry in the database (its live record among stale copies
+    // in free pages): a value damaged there must be refused
+    let marker = format!("entry {:08} ", ENTRIES - 1).into_bytes();
+    let copies_of_newest: Vec<usize> = pristine[0]
+        .windows(marker.len())
+        .enumerate()
+        .filter(|(_, w)| *w == marker.as_slice())
+        .map(|(i, _)| i + marker.len() + 20)
         .collect();
+    assert!(
+        !copies_of_newest.is_empty(),
+        "the newest entry is in the database"
+    );
+    positions.extend(copies_of_newest.iter().map(|&p| (0, p)));
     let exe = std::env::current_exe().unwrap();
     let copy = dir.path().join("damaged.redb");
+    let copies = RedbStore::files(&copy);
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
-    for &pos in &positions {
-        let mut damaged = pristine.clone();
-        damaged[pos] ^= 0x5a;
-        std::fs::write(&copy, &damaged).unwrap();
+    let mut newest = Vec::new();
+    for &(f, pos) in &positions {
+        for (i, (bytes, to)) in pristine.iter().zip(&copies).enumerate() {
+            let mut bytes = bytes.clone();
+            if i == f {
+                bytes[pos] ^= 0x5a;
+            }
+            std::fs::write(to, &bytes).unwrap();
+        }
+        let at = pos;
+        let pos = format!("{pos} of file {f}");
         let out = Command::new(&exe)
             .args([
                 "damaged_child",
@@ -363,15 +392,31 @@ fn a_damaged_byte_anywhere_is_refused_never_served() {
                 "process-aborted".to_string()
             }
         };
-        *counts.entry(kind).or_default() += 1;
+        if f == 0 && copies_of_newest.contains(&at) {
+            newest.push(kind.clone());
+        }
+        *counts
+            .entry(format!("{}:{kind}", ["db", "segment"][f]))
+            .or_default() += 1;
     }
     eprintln!(
-        "{} of {} file bytes flipped: {counts:?}",
+        "{} of {} + {} file bytes flipped: {counts:?}",
         positions.len(),
-        pristine.len()
+        pristine[0].len(),
+        pristine[1].len()
     );
+    // the live copy of the newest entry is refused, at open (the log reads its partial
+    // bundle then) or by the reads
     assert!(
-        counts.get("read-refused").copied().unwrap_or(0) > 0,
-        "value damage must be detected by reads"
+        newest.iter().any(|k| k.ends_with("-refused")),
+        "damage to the newest entry was served: {newest:?}"
+    );
+    // every byte of the segment file is a bundle's or a tile's, under a checksum, and the
+    // child reads them all: each flip is refused
+    let in_segment = positions.iter().filter(|(f, _)| *f == 1).count();
+    assert_eq!(
+        counts.get("segment:read-refused").copied().unwrap_or(0),
+        in_segment,
+        "{counts:?}"
     );
 }
