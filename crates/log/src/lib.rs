@@ -26,7 +26,7 @@ pub mod store;
 mod store_redb;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -270,6 +270,8 @@ pub(crate) struct Shared {
     pub(crate) edge: RwLock<Arc<Edge>>,
     /// perfect-subtree hashes computed for proofs
     pub(crate) memo: NodeMemo,
+    /// jobs submitted and not yet taken by the sequencer
+    pub(crate) queued: AtomicUsize,
 }
 
 /// The transparency log handle. Share it (e.g. in an `Arc`); dropping it stops the sequencer
@@ -345,6 +347,7 @@ impl Log {
             poisoned: AtomicBool::new(false),
             health,
             memo: NodeMemo::default(),
+            queued: AtomicUsize::new(0),
         });
         let (tx, rx) = mpsc::channel::<Job>();
         let sh = Arc::clone(&shared);
@@ -365,7 +368,9 @@ impl Log {
         let job = Job { submission, reply };
         match &self.tx {
             Some(tx) if !self.shared.poisoned.load(Ordering::Acquire) => {
+                self.shared.queued.fetch_add(1, Ordering::Relaxed);
                 if let Err(mpsc::SendError(job)) = tx.send(job) {
+                    self.shared.queued.fetch_sub(1, Ordering::Relaxed);
                     let _ = job.reply.send(Err(AppendError::Closed));
                 }
             }

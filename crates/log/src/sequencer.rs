@@ -223,7 +223,7 @@ impl Sequencer {
         // wait for the disk) runs while the workers sign the next batch.
         let mut inflight: Option<InFlight> = None;
         loop {
-            let jobs = if inflight.is_some() {
+            let jobs: Vec<Job> = if inflight.is_some() {
                 // Whatever is queued now joins the next batch; no waiting while a commit is due.
                 rx.try_iter().take(batch_size).collect()
             } else {
@@ -232,6 +232,7 @@ impl Sequencer {
                     None => break,
                 }
             };
+            shared.queued.fetch_sub(jobs.len(), Ordering::Relaxed);
             if shared.poisoned.load(Ordering::Acquire) {
                 for j in jobs {
                     let _ = j.reply.send(Err(AppendError::Closed));
@@ -298,21 +299,32 @@ impl Sequencer {
                 replies,
                 prepared,
             };
-            inflight = self.sequence(
+            let built = self.sequence(
                 ready,
                 committed.as_ref(),
                 pool.as_ref(),
                 &signer,
                 &config.origin,
             );
+            // Overlap this batch's commit with preparing the next only when the next is large:
+            // a small one prepares in a fraction of an fsync, and waiting a whole commit for it
+            // would add that commit to every label's latency.
+            if let Some(b) = built {
+                if pool.is_some() && shared.queued.load(Ordering::Relaxed) >= PIPELINE_MIN_QUEUED {
+                    inflight = Some(b);
+                } else {
+                    self.finish(b, &shared);
+                }
+            }
         }
         if let Some(f) = inflight.take() {
             self.finish(f, &shared);
         }
     }
 
-    /// The next batch: blocks for its first job, then waits up to `max_delay` for more. `None`
-    /// when the log is closed.
+    /// The next batch: the jobs already queued (those that came in during the last commit),
+    /// without waiting; or, on an idle log, the first job to come and whatever comes within
+    /// `max_delay` after it. `None` when the log is closed.
     fn collect(
         &self,
         rx: &mpsc::Receiver<Job>,
@@ -320,6 +332,11 @@ impl Sequencer {
         config: &LogConfig,
         batch_size: usize,
     ) -> Option<Vec<Job>> {
+        if let Ok(first) = rx.try_recv() {
+            let mut jobs = vec![first];
+            jobs.extend(rx.try_iter().take(batch_size - 1));
+            return Some(jobs);
+        }
         let first = loop {
             if self.write_fault(shared) {
                 // While the last write failed, try a small write every second, so the log (and
@@ -912,6 +929,9 @@ struct InFlight {
     bundle_edge: Vec<u8>,
     trust: Option<(u64, Arc<TrustList>)>,
 }
+
+/// Jobs waiting for which the next batch is prepared while the one before it is committed.
+const PIPELINE_MIN_QUEUED: usize = 64;
 
 /// Fewer jobs than this are prepared one after the other: splitting them across the workers
 /// costs more than signing a handful of labels.

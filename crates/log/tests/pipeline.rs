@@ -1,7 +1,8 @@
 //! The sequencer's pipeline: while one batch's store commit runs, the next batch is prepared
 //! (built, signed, admission-checked) at the indices and under the trust list the committing
-//! batch leaves behind. These tests hold a batch's commit (or its builder) open so that the
-//! next batch is prepared meanwhile, then let the commit succeed or fail, and check that
+//! batch leaves behind — when enough jobs are waiting for that to pay (`QUEUED` here). These
+//! tests hold a batch's builder open while many jobs queue behind it, so that the next batch
+//! is prepared during its commit, then let the commit succeed or fail, and check that
 //! nothing depends on the guess: a failed batch's successors get their real indices and the
 //! trust list really in force, and a retry of a key whose first submission was still being
 //! committed answers that first result.
@@ -77,6 +78,10 @@ fn indexed() -> Submission {
     Submission::build(|i| Ok(format!("entry {i}").into_bytes()))
 }
 
+/// Jobs queued behind a held one: enough for the sequencer to overlap the next batch's
+/// preparation with the held batch's commit.
+const QUEUED: usize = 100;
+
 fn wait(t: Ticket) -> Result<cyberlabel_log::Appended, AppendError> {
     t.blocking_recv().unwrap()
 }
@@ -104,7 +109,7 @@ fn a_failed_batch_moves_the_next_one_back_to_its_real_indices() {
         wait(log.submit(indexed())).unwrap();
         store.fail_next.store(true, Ordering::SeqCst);
         let (go, rx) = mpsc::channel();
-        let rest = (0..40).map(|_| indexed()).collect();
+        let rest = (0..QUEUED).map(|_| indexed()).collect();
         let (a, others) = behind(&log, held(rx, None), &go, rest);
         // The held job's batch (perhaps with some of the others) failed: nothing of it is kept.
         let e = wait(a).unwrap_err();
@@ -138,16 +143,18 @@ fn a_retry_behind_its_first_submission_answers_the_first_result() {
     wait(log.submit(indexed())).unwrap();
     let (go, rx) = mpsc::channel();
     let key = [5; 32];
-    let rest = vec![
+    let mut rest = vec![
         indexed(),
         indexed().with_idempotency_key(key),
         indexed(),
         indexed().with_idempotency_key(key),
     ];
+    rest.extend((0..QUEUED).map(|_| indexed()));
     let (a, others) = behind(&log, held(rx, None).with_idempotency_key(key), &go, rest);
     let first = wait(a).unwrap();
     assert!(!first.replayed);
     let answers: Vec<_> = others.into_iter().map(|t| wait(t).unwrap()).collect();
+    let fresh = answers.iter().filter(|a| !a.replayed).count() as u64;
     for i in [1, 3] {
         assert!(answers[i].replayed);
         assert_eq!(
@@ -156,9 +163,10 @@ fn a_retry_behind_its_first_submission_answers_the_first_result() {
         );
     }
     assert!(!answers[0].replayed && !answers[2].replayed);
-    // the two fresh jobs and the first: dense, nothing twice
-    assert_eq!(log.size(), 4);
-    for i in 0..4 {
+    // the fresh jobs and the first: dense, nothing twice
+    assert_eq!(fresh, 2 + QUEUED as u64);
+    assert_eq!(log.size(), 2 + fresh);
+    for i in 0..log.size() {
         assert_eq!(log.entry(i).unwrap(), format!("entry {i}").into_bytes());
     }
 }
@@ -204,7 +212,7 @@ fn labels_prepared_under_a_failed_trust_list_are_checked_again() {
     let (log, store) = open(EntryPolicy::Cyberlabel(anchor().verifying_key()));
     store.fail_next.store(true, Ordering::SeqCst);
     let (go, rx) = mpsc::channel();
-    let rest = (0..20).map(|_| label()).collect();
+    let rest = (0..QUEUED).map(|_| label()).collect();
     let (a, others) = behind(&log, held(rx, Some(trust_list())), &go, rest);
     assert!(matches!(wait(a).unwrap_err(), AppendError::StorageFull(_)));
     for t in others {
@@ -228,10 +236,10 @@ fn labels_prepared_under_a_failed_trust_list_are_checked_again() {
 fn labels_prepared_behind_a_committing_trust_list_are_admitted() {
     let (log, _) = open(EntryPolicy::Cyberlabel(anchor().verifying_key()));
     let (go, rx) = mpsc::channel();
-    let rest = (0..20).map(|_| label()).collect();
+    let rest = (0..QUEUED).map(|_| label()).collect();
     let (a, others) = behind(&log, held(rx, Some(trust_list())), &go, rest);
     assert_eq!(wait(a).unwrap().index, 0);
     let got: Vec<u64> = others.into_iter().map(|t| wait(t).unwrap().index).collect();
-    assert_eq!(got, (1..=20).collect::<Vec<_>>());
+    assert_eq!(got, (1..=QUEUED as u64).collect::<Vec<_>>());
     log.audit().unwrap();
 }

@@ -905,6 +905,11 @@ const FOLD_STEP: u64 = 4096;
 /// How much lower than issuance the background fold runs (a nice value, Linux: per thread).
 const FOLD_NICE: i32 = 10;
 
+/// How long the background fold waits after a new checkpoint for more: under steady issuance
+/// the log publishes hundreds of checkpoints a second, and each fold is a write transaction
+/// with an fsync. (A search folds what it needs itself, so it never sees this delay.)
+const FOLD_DELAY: std::time::Duration = std::time::Duration::from_millis(250);
+
 type FoldRequest = (
     AppState,
     tokio::sync::oneshot::Sender<Result<u64, RegisterError>>,
@@ -952,8 +957,8 @@ fn fold_thread() -> Option<std::sync::mpsc::Sender<FoldRequest>> {
 
 /// Starts the task that keeps the register up with the log (after every new checkpoint, and
 /// at start for whatever the log holds beyond the watermark — a whole rebuild after the trees
-/// were thrown away), folding on its own low-priority thread ([`fold_thread`]). It ends when
-/// `stop` turns true.
+/// were thrown away), folding on its own low-priority thread ([`fold_thread`]) at most every
+/// [`FOLD_DELAY`]. It ends when `stop` turns true.
 pub fn spawn(
     state: &AppState,
     stop: &tokio::sync::watch::Receiver<bool>,
@@ -993,6 +998,10 @@ pub fn spawn(
                 _ = stop.changed() => return,
                 // a failed fold is retried even when nothing is appended
                 () = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
+            }
+            tokio::select! {
+                _ = stop.changed() => return,
+                () = tokio::time::sleep(FOLD_DELAY) => {}
             }
         }
     })
