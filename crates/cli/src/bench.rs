@@ -154,7 +154,9 @@ fn run_in(args: &BenchArgs, tmp: &Path) -> Result<()> {
         });
         (per * cores) as f64 / t.elapsed().as_secs_f64()
     };
+    let cpu0 = server_cpu();
     let runs: Vec<f64> = (0..BASELINE_RUNS).map(|_| all_cores()).collect();
+    let raw_cpu_us = (server_cpu() - cpu0) * 1e6 / (BASELINE_RUNS * per * cores) as f64;
     let sign_rate = runs.iter().copied().fold(0.0, f64::max);
     println!("raw Ed25519 label signing:        {sign_rate_one:>10.0} labels/s (1 thread)");
     println!(
@@ -171,12 +173,14 @@ fn run_in(args: &BenchArgs, tmp: &Path) -> Result<()> {
         "raw_signing_one_core_labels_per_s": sign_rate_one,
         "raw_signing_all_cores_labels_per_s": sign_rate,
         "raw_signing_all_cores_runs": runs,
+        "raw_signing_cpu_us_per_label": raw_cpu_us,
         "baseline": "raw Ed25519 label signing on all cores (fastest run)",
     });
 
     // 2. durable issuance through the log
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
+        .thread_name(CLIENT_THREAD)
         .enable_all()
         .build()?;
     let log_rate = {
@@ -199,6 +203,7 @@ fn run_in(args: &BenchArgs, tmp: &Path) -> Result<()> {
             .context("sequencer gone")?
             .map_err(|e| anyhow::anyhow!("trust list: {e}"))?;
         let t = Instant::now();
+        let cpu0 = server_cpu();
         let tickets: Vec<_> = (0..args.labels)
             .map(|_| {
                 let (c, k) = (claim.clone(), key.clone());
@@ -222,15 +227,22 @@ fn run_in(args: &BenchArgs, tmp: &Path) -> Result<()> {
             anyhow::Ok(())
         })?;
         let rate = args.labels as f64 / t.elapsed().as_secs_f64();
+        let cpu = (server_cpu() - cpu0) * 1e6 / args.labels as f64;
         log.close();
-        rate
+        (rate, cpu)
     };
+    let (log_rate, log_cpu_us) = log_rate;
     println!(
         "durable issuance via the log:     {log_rate:>10.0} labels/s  = {:.2} × the baseline (target ≥ 0.7)",
         log_rate / sign_rate
     );
     results["durable_issuance_labels_per_s"] = log_rate.into();
     results["durable_issuance_ratio"] = (log_rate / sign_rate).into();
+    results["durable_issuance_cpu_us_per_label"] = log_cpu_us.into();
+    println!(
+        "  CPU per label (the bench's client threads not counted): raw signing {raw_cpu_us:.1} µs, durable issuance {log_cpu_us:.1} µs = {:.2} (the ratio when every core is busy with it)",
+        raw_cpu_us / log_cpu_us
+    );
 
     // 3–5 over HTTP: the server in its own runtime thread.
     let data = tmp.join("server");
@@ -297,15 +309,23 @@ fn run_in(args: &BenchArgs, tmp: &Path) -> Result<()> {
         bulk.with_register,
         bulk.with_register / sign_rate
     );
+    println!(
+        "  server CPU per label: {:.1} µs = {:.2} of raw signing's; with the register's fold: {:.1} µs = {:.2}",
+        bulk.cpu_us,
+        raw_cpu_us / bulk.cpu_us,
+        bulk.cpu_us_with_register,
+        raw_cpu_us / bulk.cpu_us_with_register
+    );
     for single in &singles {
         println!(
-            "single issuance at {} req/s:     achieved {:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, errors {} (target p99 ≤ 10 ms at 5000 req/s)",
+            "single issuance at {} req/s:     achieved {:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, errors {}, server CPU {:.0} µs/request (target p99 ≤ 10 ms at 5000 req/s)",
             single.rate,
             single.achieved,
             single.p50_ms,
             single.p99_ms,
             single.max_ms,
-            single.errors
+            single.errors,
+            single.cpu_us
         );
     }
     for r in &reads {
@@ -336,12 +356,15 @@ fn run_in(args: &BenchArgs, tmp: &Path) -> Result<()> {
     results["bulk_issuance_ratio"] = (bulk_rate / sign_rate).into();
     results["bulk_register_lag_s"] = bulk.register_lag_s.into();
     results["bulk_with_register_labels_per_s"] = bulk.with_register.into();
+    results["bulk_cpu_us_per_label"] = bulk.cpu_us.into();
+    results["bulk_cpu_us_per_label_with_register"] = bulk.cpu_us_with_register.into();
     results["single_issuance"] = singles
         .iter()
         .map(|single| {
             serde_json::json!({
                 "rate": single.rate, "achieved_per_s": single.achieved, "p50_ms": single.p50_ms,
                 "p99_ms": single.p99_ms, "max_ms": single.max_ms, "errors": single.errors,
+                "server_cpu_us_per_request": single.cpu_us,
             })
         })
         .collect();
@@ -368,6 +391,43 @@ fn run_in(args: &BenchArgs, tmp: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The bench's own client threads (load generator): the main thread and this runtime's.
+const CLIENT_THREAD: &str = "bench-client";
+
+/// CPU seconds this process has used, less its client threads' (the main thread and the
+/// client runtime's): the work of the log and the server (and, in the raw runs, of signing).
+/// From `/proc` (Linux; 0 elsewhere); clock ticks of 10 ms, so only long runs are meaningful.
+fn server_cpu() -> f64 {
+    /// utime + stime of a `stat` line, in seconds (USER_HZ = 100 on Linux).
+    fn ticks(stat: &str) -> Option<f64> {
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let mut f = rest.split(' ').skip(11);
+        let u: f64 = f.next()?.parse().ok()?;
+        let s: f64 = f.next()?.parse().ok()?;
+        Some((u + s) / 100.0)
+    }
+    let read = |p: &Path| std::fs::read_to_string(p).ok();
+    let total = read(Path::new("/proc/self/stat"))
+        .as_deref()
+        .and_then(ticks)
+        .unwrap_or(0.0);
+    let mut client = 0.0;
+    let main = std::process::id().to_string();
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for t in tasks.flatten() {
+            let is_main = t.file_name().to_str() == Some(main.as_str());
+            let comm = read(&t.path().join("comm")).unwrap_or_default();
+            if is_main || comm.trim_end() == CLIENT_THREAD {
+                client += read(&t.path().join("stat"))
+                    .as_deref()
+                    .and_then(ticks)
+                    .unwrap_or(0.0);
+            }
+        }
+    }
+    total - client
+}
+
 /// Runs of the raw all-core baseline; the fastest is the baseline.
 const BASELINE_RUNS: usize = 3;
 
@@ -380,10 +440,15 @@ struct Bulk {
     register_lag_s: f64,
     /// labels/s counting that time too
     with_register: f64,
+    /// server CPU µs per label during the bulk run, and counting the register's catch-up
+    cpu_us: f64,
+    cpu_us_with_register: f64,
 }
 
 struct Single {
     rate: u32,
+    /// server CPU µs per request
+    cpu_us: f64,
     achieved: f64,
     p50_ms: f64,
     p99_ms: f64,
@@ -413,6 +478,7 @@ async fn http_benches(
     let body: Arc<Vec<u8>> =
         Arc::new(format!("[{}]", vec![item.as_str(); args.bulk_chunk].join(",")).into_bytes());
     let t = Instant::now();
+    let cpu0 = server_cpu();
     let mut done = 0usize;
     let mut inflight = tokio::task::JoinSet::new();
     for _ in 0..chunks {
@@ -443,6 +509,7 @@ async fn http_benches(
         done += r??;
     }
     let bulk_secs = t.elapsed().as_secs_f64();
+    let cpu1 = server_cpu();
     // The register folds on its own low-priority thread: wait until it has every label (read
     // straight from its store: a search would catch it up itself).
     let size = state
@@ -463,10 +530,13 @@ async fn http_benches(
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let lag = waited.elapsed().as_secs_f64();
+    let cpu2 = server_cpu();
     let bulk = Bulk {
         rate: done as f64 / bulk_secs,
         register_lag_s: lag,
         with_register: done as f64 / (bulk_secs + lag),
+        cpu_us: (cpu1 - cpu0) * 1e6 / done as f64,
+        cpu_us_with_register: (cpu2 - cpu0) * 1e6 / done as f64,
     };
 
     // 4. single issuance, open loop at each fixed rate over a pool of keep-alive connections
@@ -582,6 +652,7 @@ async fn single_issue(
         });
     }
     let start = Instant::now();
+    let cpu0 = server_cpu();
     for i in 0..total {
         let at = start + interval * i as u32;
         tokio::time::sleep_until(at.into()).await;
@@ -593,6 +664,7 @@ async fn single_issue(
         lat.extend(r.context("worker")?);
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let cpu_us = (server_cpu() - cpu0) * 1e6 / total.max(1) as f64;
     lat.sort_unstable();
     let pct = |p: f64| {
         lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
@@ -600,6 +672,7 @@ async fn single_issue(
     };
     Ok(Single {
         rate,
+        cpu_us,
         achieved: lat.len() as f64 / elapsed,
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
