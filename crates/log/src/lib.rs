@@ -5,11 +5,19 @@
 //! (sled, or memory for tests), with a derived status map committed in every checkpoint.
 //!
 //! Write path: [`Log::submit`] hands an item to the single **sequencer** thread, which groups
-//! concurrent submissions into batches (up to `batch_size` items or `max_delay`), assigns
-//! indices, lets builder items sign with their index known, validates status transitions,
-//! appends, updates tiles and the status map, commits everything in one atomic, flushed store
-//! commit, signs one checkpoint for the batch, and only then answers each [`Ticket`]. An
-//! idempotency key is checked and stored in the same commit, so a retry returns the first result.
+//! concurrent submissions into batches (what came in during the last commit, up to
+//! `batch_size`; after an idle moment, whatever comes within `max_delay`), assigns indices,
+//! lets builder items sign with their index known, validates status transitions, appends,
+//! updates tiles and the status map, commits everything in one atomic, flushed store commit,
+//! signs one checkpoint for the batch, and only then answers each [`Ticket`]. An idempotency
+//! key is checked and stored in the same commit, so a retry returns the first result.
+//!
+//! The expensive part of a batch — building (signing) each entry at its index, the admission
+//! check, the leaf hash — runs on a pool of one worker per core. When many jobs wait, the next
+//! batch is prepared on the workers while the sequencer commits the one before it (the fsync),
+//! at the indices and under the trust list that batch leaves behind; if it fails, or an earlier
+//! job is refused or replayed, the jobs whose index or trust list moved are prepared again
+//! before anything of them is appended. Nothing is acknowledged before its own commit.
 //!
 //! Read path: proofs (inclusion, consistency, C2SP tlog-proof, status proof), tiles and entry
 //! bundles come from stored tiles, never from a rebuilt tree; opening a log checks that the
@@ -889,7 +897,7 @@ impl<'a> TileReader<'a> {
         if let Some(h) = self.memo.and_then(|m| m.get(id)) {
             return Ok(h);
         }
-        let h = if self.memo.is_some() && id.level % tiles::TILE_HEIGHT != 0 {
+        let h = if self.memo.is_some() && !id.level.is_multiple_of(tiles::TILE_HEIGHT) {
             // inside a tile: from its two children, each remembered
             let child = |index| NodeId {
                 level: id.level - 1,
@@ -899,7 +907,7 @@ impl<'a> TileReader<'a> {
             let r = self.node(child(2 * id.index + 1), size)?;
             merkle::node_hash(&l, &r)
         } else {
-            self.from_tile(id, size)?
+            self.read_in_tile(id, size)?
         };
         if self.memo.is_some() {
             self.found.push((id, h));
@@ -907,7 +915,7 @@ impl<'a> TileReader<'a> {
         Ok(h)
     }
 
-    fn from_tile(&mut self, id: NodeId, size: u64) -> Result<Hash, LogError> {
+    fn read_in_tile(&mut self, id: NodeId, size: u64) -> Result<Hash, LogError> {
         let (t, offset, count) = tiles::locate_node(id, size)?;
         let TileKind::Hash(level) = t.kind else {
             return Err(LogError::Corrupt("entry tile for a node".into()));

@@ -1,5 +1,7 @@
-//! The single sequencer: batches submissions, validates status effects, appends, updates tiles
-//! and the status map, commits durably, signs one checkpoint, then acknowledges.
+//! The single sequencer: batches submissions, has them built, admission-checked and
+//! leaf-hashed on the worker pool, validates status effects, appends, updates tiles and the
+//! status map, signs one checkpoint, commits durably, then acknowledges. With many jobs
+//! waiting, a batch's commit runs while the workers prepare the next (see the crate README).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::Ordering;

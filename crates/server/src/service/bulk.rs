@@ -93,8 +93,7 @@ impl Service {
         let mut results: Vec<Option<Result<LabelView, ServiceError>>> =
             Vec::with_capacity(checked.len());
         let mut pending = Vec::new();
-        // (result slot, the claim, where the builder leaves the signed bytes)
-        let mut slots: Vec<(usize, Claim, SignedSlot)> = Vec::new();
+        let mut slots: Vec<Slot> = Vec::new();
         for (i, (claim, key)) in checked.into_iter().enumerate() {
             match claim {
                 Ok(claim) => {
@@ -153,7 +152,7 @@ impl Service {
     fn bulk_views(
         &self,
         part: Vec<(
-            (usize, Claim, SignedSlot),
+            Slot,
             Result<crate::ledger::Appended, crate::ledger::LedgerError>,
         )>,
         checkpoint: &str,
@@ -187,6 +186,9 @@ impl Service {
             .collect()
     }
 }
+
+/// An accepted bulk item: its result slot, its claim, where its builder leaves the signed bytes.
+type Slot = (usize, Claim, SignedSlot);
 
 /// Runs `f` over `items` on tokio's blocking pool, split into one chunk of consecutive items per
 /// core (`f` gets each chunk with the position of its first item), and returns the results in
