@@ -468,6 +468,7 @@ fn help_lists_exactly_the_commands_that_exist() {
         "client",
         "audit",
         "witness",
+        "restore",
         "publish",
         "help",
     ];
