@@ -78,6 +78,37 @@ fn bits_for(version: i16, prefix: &str, alnum: bool, digits: &str) -> Result<Bit
     Ok(bits)
 }
 
+/// The smallest version (ECC M) whose data capacity holds the two segments. The bits depend
+/// on the version only through the character-count indicators, which change at versions 10 and
+/// 27: the segments are laid out once per range of versions (at its largest) and their length
+/// is compared with each version's capacity, instead of laying them out for every version.
+fn smallest_version(prefix: &str, alnum: bool, digits: &str) -> Result<i16, QrError> {
+    for (first, last) in [(1, 9), (10, 26), (27, 40)] {
+        let mut bits = Bits::new(Version::Normal(last));
+        let pushed = if alnum {
+            bits.push_alphanumeric_data(prefix.as_bytes())
+        } else {
+            bits.push_byte_data(prefix.as_bytes())
+        }
+        .and_then(|()| bits.push_numeric_data(digits.as_bytes()));
+        match pushed {
+            Ok(()) => {}
+            // a count too large for this range's indicators: try the next range
+            Err(RawQrError::DataTooLong) => continue,
+            Err(_) => return Err(QrError::TooLong),
+        }
+        for version in first..=last {
+            let capacity = Bits::new(Version::Normal(version))
+                .max_len(EcLevel::M)
+                .map_err(|_| QrError::TooLong)?;
+            if bits.len() <= capacity {
+                return Ok(version);
+            }
+        }
+    }
+    Err(QrError::TooLong)
+}
+
 /// The QR version (ECC M) of a payload text in URL or `CL1:` form, with the segment layout of
 /// [`LabelQr::new`], without drawing the code: what `issue` and the API report for every label.
 ///
@@ -85,14 +116,7 @@ fn bits_for(version: i16, prefix: &str, alnum: bool, digits: &str) -> Result<Bit
 /// As [`LabelQr::new`].
 pub fn version_for(text: &str) -> Result<i16, QrError> {
     let (prefix, alnum, digits) = split(text)?;
-    for version in 1..=40 {
-        match bits_for(version, prefix, alnum, digits) {
-            Ok(_) => return Ok(version),
-            Err(RawQrError::DataTooLong) => continue,
-            Err(_) => return Err(QrError::TooLong),
-        }
-    }
-    Err(QrError::TooLong)
+    smallest_version(prefix, alnum, digits)
 }
 
 impl LabelQr {
@@ -103,20 +127,13 @@ impl LabelQr {
     /// [`QrError::TooLong`] if no version holds it.
     pub fn new(text: &str) -> Result<Self, QrError> {
         let (prefix, alnum, digits) = split(text)?;
-        for version in 1..=40 {
-            match bits_for(version, prefix, alnum, digits) {
-                Ok(bits) => {
-                    let code = QrCode::with_bits(bits, EcLevel::M).map_err(|_| QrError::TooLong)?;
-                    return Ok(Self {
-                        code,
-                        text: text.to_owned(),
-                    });
-                }
-                Err(RawQrError::DataTooLong) => continue,
-                Err(_) => return Err(QrError::TooLong),
-            }
-        }
-        Err(QrError::TooLong)
+        let version = smallest_version(prefix, alnum, digits)?;
+        let bits = bits_for(version, prefix, alnum, digits).map_err(|_| QrError::TooLong)?;
+        let code = QrCode::with_bits(bits, EcLevel::M).map_err(|_| QrError::TooLong)?;
+        Ok(Self {
+            code,
+            text: text.to_owned(),
+        })
     }
 
     /// The QR version (1..=40).
@@ -233,6 +250,27 @@ mod tests {
         let all = rqrr_decode(png);
         assert_eq!(all.len(), 1);
         all[0].clone()
+    }
+
+    /// The version found from each range's layout is the one laying the segments out at
+    /// every version finds, at every length up to beyond version 40, in both forms.
+    #[test]
+    fn version_is_the_smallest_that_holds_the_segments() {
+        let by_trial = |text: &str| {
+            let (prefix, alnum, digits) = split(text).unwrap();
+            (1..=40).find(|&v| bits_for(v, prefix, alnum, digits).is_ok())
+        };
+        for n in (1..=7200).step_by(7).chain([2, 3, 4, 5, 6, 8, 9]) {
+            let digits = "7".repeat(n);
+            for text in [
+                format!("https://verify.example/v#{digits}"),
+                format!("CL1:{digits}"),
+            ] {
+                assert_eq!(version_for(&text).ok(), by_trial(&text), "{n} digits");
+            }
+        }
+        let long = format!("https://{}/v#1", "h".repeat(300));
+        assert_eq!(version_for(&long).ok(), by_trial(&long));
     }
 
     #[test]

@@ -5,11 +5,19 @@
 //! (sled, or memory for tests), with a derived status map committed in every checkpoint.
 //!
 //! Write path: [`Log::submit`] hands an item to the single **sequencer** thread, which groups
-//! concurrent submissions into batches (up to `batch_size` items or `max_delay`), assigns
-//! indices, lets builder items sign with their index known, validates status transitions,
-//! appends, updates tiles and the status map, commits everything in one atomic, flushed store
-//! commit, signs one checkpoint for the batch, and only then answers each [`Ticket`]. An
-//! idempotency key is checked and stored in the same commit, so a retry returns the first result.
+//! concurrent submissions into batches (what came in during the last commit, up to
+//! `batch_size`; after an idle moment, whatever comes within `max_delay`), assigns indices,
+//! lets builder items sign with their index known, validates status transitions, appends,
+//! updates tiles and the status map, commits everything in one atomic, flushed store commit,
+//! signs one checkpoint for the batch, and only then answers each [`Ticket`]. An idempotency
+//! key is checked and stored in the same commit, so a retry returns the first result.
+//!
+//! The expensive part of a batch — building (signing) each entry at its index, the admission
+//! check, the leaf hash — runs on a pool of one worker per core. When many jobs wait, the next
+//! batch is prepared on the workers while the sequencer commits the one before it (the fsync),
+//! at the indices and under the trust list that batch leaves behind; if it fails, or an earlier
+//! job is refused or replayed, the jobs whose index or trust list moved are prepared again
+//! before anything of them is appended. Nothing is acknowledged before its own commit.
 //!
 //! Read path: proofs (inclusion, consistency, C2SP tlog-proof, status proof), tiles and entry
 //! bundles come from stored tiles, never from a rebuilt tree; opening a log checks that the
@@ -25,7 +33,8 @@ mod sequencer;
 pub mod store;
 mod store_redb;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -265,6 +274,12 @@ pub(crate) struct Shared {
     pub(crate) published: RwLock<StoredState>,
     pub(crate) poisoned: AtomicBool,
     pub(crate) health: Arc<Mutex<StorageHealth>>,
+    /// the right edge as last committed (updated with `published`)
+    pub(crate) edge: RwLock<Arc<Edge>>,
+    /// perfect-subtree hashes computed for proofs
+    pub(crate) memo: NodeMemo,
+    /// jobs submitted and not yet taken by the sequencer
+    pub(crate) queued: AtomicUsize,
 }
 
 /// The transparency log handle. Share it (e.g. in an `Arc`); dropping it stops the sequencer
@@ -332,9 +347,15 @@ impl Log {
             entries: config.entries,
             origin: config.origin.clone(),
             verifier,
+            edge: RwLock::new(Arc::new(Edge {
+                size: state.size,
+                tiles: seq.edges().to_vec(),
+            })),
             published: RwLock::new(state),
             poisoned: AtomicBool::new(false),
             health,
+            memo: NodeMemo::default(),
+            queued: AtomicUsize::new(0),
         });
         let (tx, rx) = mpsc::channel::<Job>();
         let sh = Arc::clone(&shared);
@@ -355,7 +376,9 @@ impl Log {
         let job = Job { submission, reply };
         match &self.tx {
             Some(tx) if !self.shared.poisoned.load(Ordering::Acquire) => {
+                self.shared.queued.fetch_add(1, Ordering::Relaxed);
                 if let Err(mpsc::SendError(job)) = tx.send(job) {
+                    self.shared.queued.fetch_sub(1, Ordering::Relaxed);
                     let _ = job.reply.send(Err(AppendError::Closed));
                 }
             }
@@ -446,11 +469,19 @@ impl Log {
         }))
     }
 
-    /// A reader that fetches each stored tile at most once per proof.
+    /// A reader for proofs: the committed right edge from memory, each stored tile at most
+    /// once per proof, perfect-subtree hashes through the shared memo.
     fn reader(&self) -> TileReader<'_> {
+        let edge = match self.shared.edge.read() {
+            Ok(e) => Arc::clone(&e),
+            Err(p) => Arc::clone(&p.into_inner()),
+        };
         TileReader {
             store: &*self.shared.store,
+            edge: Some(edge),
+            memo: Some(&self.shared.memo),
             cache: Vec::new(),
+            found: Vec::new(),
         }
     }
 
@@ -491,7 +522,8 @@ impl Log {
         if size > self.size() {
             return Err(LogError::NotFound);
         }
-        let mut r = self.reader();
+        // From the stored tiles alone: the audit compares this with the checkpoint.
+        let mut r = TileReader::plain(&*self.shared.store);
         merkle::tree_root(size, |id| r.node(id, size))
     }
 
@@ -801,19 +833,102 @@ impl Drop for Log {
     }
 }
 
-/// Reads stored tiles for one proof, each at most once (a proof touches about three tiles but
-/// up to eight nodes in each).
-pub(crate) struct TileReader<'a> {
-    store: &'a dyn LogStore,
-    cache: Vec<((u8, u64), Vec<u8>)>,
+/// The right edge of the tree as last committed: each level's partial hash tile (empty where
+/// the level is full) at `size`. Proofs take the newest tiles from here, not from the store.
+#[derive(Debug, Default)]
+pub(crate) struct Edge {
+    pub(crate) size: u64,
+    pub(crate) tiles: Vec<Vec<u8>>,
 }
 
-impl TileReader<'_> {
+/// Most perfect-subtree hashes remembered for proofs (about 56 bytes each).
+const NODE_MEMO_MAX: usize = 1 << 16;
+
+/// Hashes of perfect subtrees computed for proofs. A complete subtree never changes in an
+/// append-only log, so its hash is remembered (bounded: cleared when full): consecutive labels'
+/// proofs share all but a few nodes, and a node inside a tile is otherwise hashed again from
+/// up to 128 leaves for every proof.
+#[derive(Debug, Default)]
+pub(crate) struct NodeMemo(Mutex<HashMap<NodeId, Hash>>);
+
+impl NodeMemo {
+    fn get(&self, id: NodeId) -> Option<Hash> {
+        match self.0.lock() {
+            Ok(m) => m.get(&id).copied(),
+            Err(p) => p.into_inner().get(&id).copied(),
+        }
+    }
+    fn extend(&self, found: &[(NodeId, Hash)]) {
+        let mut m = match self.0.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        if m.len() + found.len() > NODE_MEMO_MAX {
+            m.clear();
+        }
+        m.extend(found.iter().copied());
+    }
+}
+
+/// Reads tiles for one proof: the right edge from memory, other tiles from the store, each at
+/// most once (a proof touches about three tiles but up to eight nodes in each); nodes through
+/// the shared memo.
+pub(crate) struct TileReader<'a> {
+    store: &'a dyn LogStore,
+    edge: Option<Arc<Edge>>,
+    memo: Option<&'a NodeMemo>,
+    cache: Vec<((u8, u64), Vec<u8>)>,
+    found: Vec<(NodeId, Hash)>,
+}
+
+impl<'a> TileReader<'a> {
+    /// A reader of the store alone (start-up checks and audits).
+    pub(crate) fn plain(store: &'a dyn LogStore) -> Self {
+        Self {
+            store,
+            edge: None,
+            memo: None,
+            cache: Vec::new(),
+            found: Vec::new(),
+        }
+    }
+
     pub(crate) fn node(&mut self, id: NodeId, size: u64) -> Result<Hash, LogError> {
+        if let Some(h) = self.memo.and_then(|m| m.get(id)) {
+            return Ok(h);
+        }
+        let h = if self.memo.is_some() && !id.level.is_multiple_of(tiles::TILE_HEIGHT) {
+            // inside a tile: from its two children, each remembered
+            let child = |index| NodeId {
+                level: id.level - 1,
+                index,
+            };
+            let l = self.node(child(2 * id.index), size)?;
+            let r = self.node(child(2 * id.index + 1), size)?;
+            merkle::node_hash(&l, &r)
+        } else {
+            self.read_in_tile(id, size)?
+        };
+        if self.memo.is_some() {
+            self.found.push((id, h));
+        }
+        Ok(h)
+    }
+
+    fn read_in_tile(&mut self, id: NodeId, size: u64) -> Result<Hash, LogError> {
         let (t, offset, count) = tiles::locate_node(id, size)?;
         let TileKind::Hash(level) = t.kind else {
             return Err(LogError::Corrupt("entry tile for a node".into()));
         };
+        if let Some(edge) = &self.edge {
+            let at = edge.size >> (8 * u32::from(level));
+            if let Some(tile) = edge.tiles.get(usize::from(level))
+                && t.index == at / tiles::TILE_WIDTH
+                && tile.len() >= (offset + count) * 32
+            {
+                return Ok(tiles::hash_in_tile(tile, offset, count)?);
+            }
+        }
         let key = (level, t.index);
         if let Some((_, tile)) = self.cache.iter().find(|(k, _)| *k == key) {
             return Ok(tiles::hash_in_tile(tile, offset, count)?);
@@ -825,6 +940,16 @@ impl TileReader<'_> {
         let h = tiles::hash_in_tile(&tile, offset, count)?;
         self.cache.push((key, tile));
         Ok(h)
+    }
+}
+
+impl Drop for TileReader<'_> {
+    fn drop(&mut self) {
+        if let Some(m) = self.memo
+            && !self.found.is_empty()
+        {
+            m.extend(&self.found);
+        }
     }
 }
 

@@ -1,5 +1,7 @@
-//! The single sequencer: batches submissions, validates status effects, appends, updates tiles
-//! and the status map, commits durably, signs one checkpoint, then acknowledges.
+//! The single sequencer: batches submissions, has them built, admission-checked and
+//! leaf-hashed on the worker pool, validates status effects, appends, updates tiles and the
+//! status map, signs one checkpoint, commits durably, then acknowledges. With many jobs
+//! waiting, a batch's commit runs while the workers prepare the next (see the crate README).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
@@ -17,8 +19,8 @@ use tokio::sync::oneshot;
 
 use crate::store::{Commit, LogStore, StoreError, StoredState};
 use crate::{
-    AppendError, Appended, EntryPolicy, Job, LogConfig, LogError, Payload, Shared, node_from_store,
-    status_node,
+    AppendError, Appended, EntryPolicy, Job, LogConfig, LogError, Payload, Shared, Submission,
+    node_from_store, status_node,
 };
 
 /// Most tile levels (8 × 8 = 64 tree levels).
@@ -33,7 +35,10 @@ pub(crate) struct Sequencer {
     bundle_edge: Vec<u8>,
     policy: EntryPolicy,
     /// the trust list in force (cyberlabel entries)
-    trust: Option<TrustList>,
+    trust: Option<Arc<TrustList>>,
+    /// how many trust lists this sequencer has put in force (a batch prepared under another
+    /// list is prepared again)
+    trust_epoch: u64,
 }
 
 type Reply = oneshot::Sender<Result<Appended, AppendError>>;
@@ -51,7 +56,7 @@ struct Batch {
     idem: HashMap<[u8; 32], usize>,
     replies: Vec<(Reply, Pending)>,
     /// a trust list appended in this batch: (index, list), in force from the next entry
-    trust: Option<(u64, TrustList)>,
+    trust: Option<(u64, Arc<TrustList>)>,
 }
 
 fn encode_idem(index: u64, leaf: &Hash, checkpoint: &str) -> Vec<u8> {
@@ -197,8 +202,14 @@ impl Sequencer {
             edges,
             bundle_edge,
             policy: config.entries,
-            trust,
+            trust: trust.map(Arc::new),
+            trust_epoch: 0,
         })
+    }
+
+    /// The right edge's partial tiles, per level.
+    pub(crate) fn edges(&self) -> &[Vec<u8>] {
+        &self.edges
     }
 
     pub(crate) fn run(
@@ -209,61 +220,158 @@ impl Sequencer {
         config: LogConfig,
     ) {
         let batch_size = config.batch_size.max(1);
+        let pool = worker_pool();
+        // The batch sequenced and built but not yet committed: its store commit (mostly the
+        // wait for the disk) runs while the workers sign the next batch.
+        let mut inflight: Option<InFlight> = None;
         loop {
-            let first = if self.write_fault(&shared) {
-                // While the last write failed, try a small write every second, so the log (and
-                // its health check) recovers when the disk has room again even with no traffic.
-                match rx.recv_timeout(Duration::from_secs(1)) {
-                    Ok(j) => j,
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
-                        self.probe(&shared);
-                        continue;
-                    }
-                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                }
+            let jobs: Vec<Job> = if inflight.is_some() {
+                // Whatever is queued now joins the next batch; no waiting while a commit is due.
+                rx.try_iter().take(batch_size).collect()
             } else {
-                match rx.recv() {
-                    Ok(j) => j,
-                    Err(_) => break,
-                }
-            };
-            let mut jobs = vec![first];
-            let deadline = Instant::now() + config.max_delay;
-            while jobs.len() < batch_size {
-                let now = Instant::now();
-                let next = if now >= deadline {
-                    rx.try_recv().ok()
-                } else {
-                    rx.recv_timeout(deadline - now).ok()
-                };
-                match next {
-                    Some(j) => jobs.push(j),
+                match self.collect(&rx, &shared, &config, batch_size) {
+                    Some(jobs) => jobs,
                     None => break,
                 }
-            }
+            };
+            shared.queued.fetch_sub(jobs.len(), Ordering::Relaxed);
             if shared.poisoned.load(Ordering::Acquire) {
                 for j in jobs {
                     let _ = j.reply.send(Err(AppendError::Closed));
                 }
+                if let Some(f) = inflight.take() {
+                    self.finish(f, &shared);
+                }
                 continue;
             }
-            self.process(jobs, &shared, &signer, &config.origin);
+            let (mut next, replies): (Vec<Submission>, Vec<Reply>) = self
+                .answer_replays(jobs)
+                .into_iter()
+                .map(|j| (j.submission, j.reply))
+                .unzip();
+            // Prepared at the indices and under the trust list the in-flight batch leaves
+            // behind; should that batch fail, `sequence` prepares again what no longer fits.
+            let spec = match &inflight {
+                Some(f) => Speculation {
+                    base: f.new_size,
+                    trust: f
+                        .trust
+                        .as_ref()
+                        .map(|(_, t)| Arc::clone(t))
+                        .or_else(|| self.trust.clone()),
+                    epoch: self.trust_epoch + u64::from(f.trust.is_some()),
+                },
+                None => Speculation {
+                    base: self.size,
+                    trust: self.trust.clone(),
+                    epoch: self.trust_epoch,
+                },
+            };
+            let mut prepared = Vec::new();
+            let mut committed = None;
+            match &pool {
+                Some(pool) => pool.in_place_scope(|scope| {
+                    if !next.is_empty() {
+                        let (subs, out, policy) = (&mut next, &mut prepared, self.policy);
+                        let spec = &spec;
+                        scope.spawn(move |_| *out = prepare_all(subs, spec, policy, true));
+                    }
+                    if let Some(f) = inflight.take() {
+                        committed = self.finish(f, &shared);
+                    }
+                }),
+                None => {
+                    if let Some(f) = inflight.take() {
+                        committed = self.finish(f, &shared);
+                    }
+                    prepared = prepare_all(&mut next, &spec, self.policy, false);
+                }
+            }
+            if next.is_empty() {
+                continue;
+            }
+            if shared.poisoned.load(Ordering::Acquire) {
+                for reply in replies {
+                    let _ = reply.send(Err(AppendError::Closed));
+                }
+                continue;
+            }
+            let ready = Ready {
+                subs: next,
+                replies,
+                prepared,
+            };
+            let built = self.sequence(
+                ready,
+                committed.as_ref(),
+                pool.as_ref(),
+                &signer,
+                &config.origin,
+            );
+            // Overlap this batch's commit with preparing the next only when the next is large:
+            // a small one prepares in a fraction of an fsync, and waiting a whole commit for it
+            // would add that commit to every label's latency.
+            if let Some(b) = built {
+                if pool.is_some() && shared.queued.load(Ordering::Relaxed) >= PIPELINE_MIN_QUEUED {
+                    inflight = Some(b);
+                } else {
+                    self.finish(b, &shared);
+                }
+            }
+        }
+        if let Some(f) = inflight.take() {
+            self.finish(f, &shared);
         }
     }
 
-    fn process(&mut self, jobs: Vec<Job>, shared: &Shared, signer: &NoteSigner, origin: &str) {
-        let mut b = Batch {
-            base: self.size,
-            accepted: Vec::new(),
-            buckets: HashMap::new(),
-            dirty_buckets: BTreeSet::new(),
-            idem: HashMap::new(),
-            replies: Vec::new(),
-            trust: None,
+    /// The next batch: the jobs already queued (those that came in during the last commit),
+    /// without waiting; or, on an idle log, the first job to come and whatever comes within
+    /// `max_delay` after it. `None` when the log is closed.
+    fn collect(
+        &self,
+        rx: &mpsc::Receiver<Job>,
+        shared: &Shared,
+        config: &LogConfig,
+        batch_size: usize,
+    ) -> Option<Vec<Job>> {
+        if let Ok(first) = rx.try_recv() {
+            let mut jobs = vec![first];
+            jobs.extend(rx.try_iter().take(batch_size - 1));
+            return Some(jobs);
+        }
+        let first = loop {
+            if self.write_fault(shared) {
+                // While the last write failed, try a small write every second, so the log (and
+                // its health check) recovers when the disk has room again even with no traffic.
+                match rx.recv_timeout(Duration::from_secs(1)) {
+                    Ok(j) => break j,
+                    Err(mpsc::RecvTimeoutError::Timeout) => self.probe(shared),
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+                }
+            } else {
+                break rx.recv().ok()?;
+            }
         };
-        // Replays of earlier batches are answered at once; the rest are prepared (built and
-        // signature-checked, the expensive part) on every core, each at the index it gets if
-        // every job before it is accepted.
+        let mut jobs = vec![first];
+        let deadline = Instant::now() + config.max_delay;
+        while jobs.len() < batch_size {
+            let now = Instant::now();
+            let next = if now >= deadline {
+                rx.try_recv().ok()
+            } else {
+                rx.recv_timeout(deadline - now).ok()
+            };
+            match next {
+                Some(j) => jobs.push(j),
+                None => break,
+            }
+        }
+        Some(jobs)
+    }
+
+    /// Answers the jobs whose idempotency key a committed batch already recorded; returns the
+    /// others. (A key of the batch still in flight is found after its commit, in `sequence`.)
+    fn answer_replays(&self, jobs: Vec<Job>) -> Vec<Job> {
         let mut fresh = Vec::with_capacity(jobs.len());
         for job in jobs {
             if let Some(k) = job.submission.idempotency_key {
@@ -283,33 +391,93 @@ impl Sequencer {
             }
             fresh.push(job);
         }
-        let prepared = prepare_all(&mut fresh, b.base, self.policy, self.trust.as_ref());
-        for (job, prep) in fresh.into_iter().zip(prepared) {
-            let key = job.submission.idempotency_key;
-            if let Some(k) = key
-                && let Some(&pos) = b.idem.get(&k)
-            {
-                b.replies.push((job.reply, Pending::Alias(pos)));
-                continue;
+        fresh
+    }
+
+    /// The sequential pass over a prepared batch (indices, replays of the batch committed just
+    /// before, status rules), then its tiles, status map and signed checkpoint: everything but
+    /// the store commit. `None` when nothing of the batch is to be appended.
+    fn sequence(
+        &mut self,
+        ready: Ready,
+        committed: Option<&HashMap<[u8; 32], Appended>>,
+        pool: Option<&rayon::ThreadPool>,
+        signer: &NoteSigner,
+        origin: &str,
+    ) -> Option<InFlight> {
+        let Ready {
+            subs: mut jobs,
+            replies,
+            mut prepared,
+        } = ready;
+        let mut b = Batch {
+            base: self.size,
+            accepted: Vec::new(),
+            buckets: HashMap::new(),
+            dirty_buckets: BTreeSet::new(),
+            idem: HashMap::new(),
+            replies: Vec::new(),
+            trust: None,
+        };
+        // Once per batch, the first job found at another index than it was prepared for (an
+        // earlier refusal, a replay, or a failed batch before) has every job after it prepared
+        // again on all cores; a later one is prepared again alone.
+        let mut redone = false;
+        for (k, reply) in replies.into_iter().enumerate() {
+            let key = jobs[k].idempotency_key;
+            if let Some(k) = key {
+                if let Some(&pos) = b.idem.get(&k) {
+                    b.replies.push((reply, Pending::Alias(pos)));
+                    continue;
+                }
+                if let Some(a) = committed.and_then(|c| c.get(&k)) {
+                    let _ = reply.send(Ok(a.clone()));
+                    continue;
+                }
             }
             let index = b.base + b.accepted.len() as u64;
-            // An earlier refusal or alias moved this job's index, or an entry of this batch put
-            // a newer trust list in force: prepare it again, here, at its real index. (Entries
-            // that could not be built or are too large are refused whatever their index.)
-            let prep = if prep.bytes.is_err() || (prep.index == index && b.trust.is_none()) {
-                prep
-            } else {
-                let in_force = b.trust.as_ref().map(|(_, t)| t).or(self.trust.as_ref());
-                let given = match (prep.bytes, &job.submission.payload) {
-                    (Ok(bytes), Payload::Entry(_)) => Some(bytes),
-                    _ => None,
+            let valid = prepared[k].index == index
+                && prepared[k].epoch == self.trust_epoch
+                && b.trust.is_none();
+            if prepared[k].bytes.is_ok() && !valid {
+                // An earlier refusal or alias moved this job's index, or an entry of this batch
+                // (or of a failed one before it) changed the trust list: prepare it again at
+                // its real index. (Entries that could not be built or are too large are
+                // refused whatever their index.)
+                let in_force = b
+                    .trust
+                    .as_ref()
+                    .map(|(_, t)| Arc::clone(t))
+                    .or_else(|| self.trust.clone());
+                let spec = Speculation {
+                    base: index,
+                    trust: in_force,
+                    epoch: self.trust_epoch,
                 };
-                prepare(&job.submission, given, index, self.policy, in_force)
-            };
+                if !redone && b.trust.is_none() && pool.is_some() {
+                    redone = true;
+                    restore_entries(&mut jobs[k..], &mut prepared[k..]);
+                    let again = match pool {
+                        Some(pool) => {
+                            pool.install(|| prepare_all(&mut jobs[k..], &spec, self.policy, true))
+                        }
+                        None => Vec::new(),
+                    };
+                    for (slot, p) in prepared[k..].iter_mut().zip(again) {
+                        if slot.bytes.is_ok() {
+                            *slot = p;
+                        }
+                    }
+                } else {
+                    restore_entries(&mut jobs[k..=k], &mut prepared[k..=k]);
+                    prepared[k] = prepare(&mut jobs[k], index, &spec, self.policy);
+                }
+            }
+            let prep = std::mem::replace(&mut prepared[k], Prepared::placeholder());
             let bytes = match prep.bytes {
                 Ok(bytes) => bytes,
                 Err(e) => {
-                    let _ = job.reply.send(Err(e));
+                    let _ = reply.send(Err(e));
                     continue;
                 }
             };
@@ -317,11 +485,11 @@ impl Sequencer {
                 let decoded = match admitted {
                     Ok(Admitted::Record(decoded)) => Some(decoded),
                     Ok(Admitted::TrustList(list)) => {
-                        b.trust = Some((index, *list));
+                        b.trust = Some((index, Arc::new(*list)));
                         None
                     }
                     Err(e) => {
-                        let _ = job.reply.send(Err(e.into()));
+                        let _ = reply.send(Err(e.into()));
                         continue;
                     }
                 };
@@ -351,38 +519,89 @@ impl Sequencer {
                         }
                     }
                     Err(e) => {
-                        let _ = job.reply.send(Err(e));
+                        let _ = reply.send(Err(e));
                         continue;
                     }
                 }
             }
-            let leaf = merkle::leaf_hash(&bytes);
             let pos = b.accepted.len();
-            b.accepted.push((bytes, leaf));
+            b.accepted.push((bytes, prep.leaf));
             if let Some(k) = key {
                 b.idem.insert(k, pos);
             }
-            b.replies.push((job.reply, Pending::Accepted(pos)));
+            b.replies.push((reply, Pending::Accepted(pos)));
         }
         if b.accepted.is_empty() {
-            return;
+            return None;
         }
-        match self.commit_batch(&mut b, shared, signer, origin) {
-            Ok(checkpoint) => {
-                for (reply, p) in b.replies {
-                    let (pos, replayed) = match p {
-                        Pending::Accepted(pos) => (pos, false),
-                        Pending::Alias(pos) => (pos, true),
-                    };
-                    let _ = reply.send(Ok(Appended {
-                        index: b.base + pos as u64,
-                        leaf_hash: b.accepted[pos].1,
-                        checkpoint: checkpoint.clone(),
-                        replayed,
-                    }));
+        match self.build(&mut b, signer, origin) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                // Nothing was written and the state was not advanced.
+                tracing::error!(error = %e, "building the batch failed; nothing of it was recorded");
+                for (reply, _) in b.replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+                None
+            }
+        }
+    }
+
+    /// Commits a built batch durably, then advances the state and answers its jobs. Returns the
+    /// batch's idempotency keys with their answers when it committed.
+    fn finish(&mut self, f: InFlight, shared: &Shared) -> Option<HashMap<[u8; 32], Appended>> {
+        let r = {
+            let mut guard = match shared.published.write() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            let r = self.store.commit(&f.commit);
+            if r.is_ok() {
+                *guard = StoredState {
+                    size: f.new_size,
+                    checkpoint: f.checkpoint.clone(),
+                };
+                let edge = Arc::new(crate::Edge {
+                    size: f.new_size,
+                    tiles: f.edges.clone(),
+                });
+                match shared.edge.write() {
+                    Ok(mut e) => *e = edge,
+                    Err(p) => *p.into_inner() = edge,
                 }
             }
+            r
+        };
+        match r {
+            Ok(()) => {
+                self.size = f.new_size;
+                self.edges = f.edges;
+                self.bundle_edge = f.bundle_edge;
+                if let Some((_, list)) = f.trust {
+                    self.trust = Some(list);
+                    self.trust_epoch += 1;
+                }
+                let answer = |pos: usize, replayed: bool| Appended {
+                    index: f.base + pos as u64,
+                    leaf_hash: f.leaves[pos],
+                    checkpoint: f.checkpoint.clone(),
+                    replayed,
+                };
+                let keys = f
+                    .idem
+                    .iter()
+                    .map(|(k, &pos)| (*k, answer(pos, true)))
+                    .collect();
+                for (reply, p) in f.replies {
+                    let _ = reply.send(Ok(match p {
+                        Pending::Accepted(pos) => answer(pos, false),
+                        Pending::Alias(pos) => answer(pos, true),
+                    }));
+                }
+                Some(keys)
+            }
             Err(e) => {
+                let e = store_failed(&e);
                 if self.store.failed_commit_changes_nothing() {
                     // Nothing of the batch is stored or visible, and this sequencer's state was
                     // not advanced: answer the error and go on with the next batch.
@@ -393,9 +612,10 @@ impl Sequencer {
                     shared.poisoned.store(true, Ordering::Release);
                     tracing::error!(error = %e, "log commit failed; the log stops accepting appends");
                 }
-                for (reply, _) in b.replies {
+                for (reply, _) in f.replies {
                     let _ = reply.send(Err(e.clone()));
                 }
+                None
             }
         }
     }
@@ -464,14 +684,14 @@ impl Sequencer {
             .map(|e| TargetInfo::of(&e)))
     }
 
-    /// Tiles, status map, checkpoint, one durable commit. Returns the signed checkpoint.
-    fn commit_batch(
-        &mut self,
+    /// Tiles, status map, the signed checkpoint and the store commit that records them, with
+    /// the state that follows once it is committed. Writes nothing.
+    fn build(
+        &self,
         b: &mut Batch,
-        shared: &Shared,
         signer: &NoteSigner,
         origin: &str,
-    ) -> Result<String, AppendError> {
+    ) -> Result<InFlight, AppendError> {
         let new_size = b.base + b.accepted.len() as u64;
         // --- hash tiles ---
         let mut edges = self.edges.clone();
@@ -506,24 +726,25 @@ impl Sequencer {
             }
         }
         let store = &*self.store;
-        let read_tile = |level: u8, index: u64| -> Result<Vec<u8>, LogError> {
+        let hash_in = |level: u8, index: u64, off: usize, cnt: usize| -> Result<Hash, LogError> {
             let count = counts[level as usize];
             if index == count / TILE_WIDTH && !count.is_multiple_of(TILE_WIDTH) {
-                return Ok(edges[level as usize].clone());
+                return Ok(tiles::hash_in_tile(&edges[level as usize], off, cnt)?);
             }
             if let Some(t) = full.get(&(level, index)) {
-                return Ok(t.clone());
+                return Ok(tiles::hash_in_tile(t, off, cnt)?);
             }
-            store
+            let t = store
                 .tile(level, index)?
-                .ok_or_else(|| LogError::Corrupt(format!("missing tile {level}/{index}")))
+                .ok_or_else(|| LogError::Corrupt(format!("missing tile {level}/{index}")))?;
+            Ok(tiles::hash_in_tile(&t, off, cnt)?)
         };
         let root = merkle::tree_root(new_size, |id: NodeId| -> Result<Hash, LogError> {
             let (t, off, cnt) = tiles::locate_node(id, new_size)?;
             let TileKind::Hash(level) = t.kind else {
                 return Err(LogError::Corrupt("entry tile".into()));
             };
-            Ok(tiles::hash_in_tile(&read_tile(level, t.index)?, off, cnt)?)
+            hash_in(level, t.index, off, cnt)
         })
         .map_err(storage)?;
 
@@ -622,24 +843,18 @@ impl Sequencer {
             }),
             trust_index: b.trust.as_ref().map(|(i, _)| *i),
         };
-        {
-            let mut guard = match shared.published.write() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            self.store.commit(&commit).map_err(|e| store_failed(&e))?;
-            *guard = StoredState {
-                size: new_size,
-                checkpoint: signed.clone(),
-            };
-        }
-        self.size = new_size;
-        self.edges = edges;
-        self.bundle_edge = bundle_edge;
-        if let Some((_, list)) = b.trust.take() {
-            self.trust = Some(list);
-        }
-        Ok(signed)
+        Ok(InFlight {
+            commit,
+            base: b.base,
+            new_size,
+            leaves: b.accepted.iter().map(|(_, leaf)| *leaf).collect(),
+            replies: std::mem::take(&mut b.replies),
+            idem: std::mem::take(&mut b.idem),
+            checkpoint: signed,
+            edges,
+            bundle_edge,
+            trust: b.trust.take(),
+        })
     }
 }
 
@@ -662,89 +877,137 @@ impl StatusContext for Ctx<'_> {
 /// A job built and checked at a tentative index, ahead of the sequential pass.
 struct Prepared {
     index: u64,
+    /// the trust-list epoch it was checked under
+    epoch: u64,
     /// the entry bytes (built, or as submitted), size-checked
     bytes: Result<Vec<u8>, AppendError>,
+    /// their RFC 6962 leaf hash (when built)
+    leaf: Hash,
     /// the admission check (cyberlabel entries only)
     admitted: Option<Result<Admitted, cyberlabel_core::status::EffectError>>,
 }
 
-/// Fewer fresh jobs than this are prepared on the sequencer thread itself: spawning helpers
+impl Prepared {
+    /// What a preparation that panicked leaves: the job is refused, never accepted.
+    fn placeholder() -> Self {
+        Prepared {
+            index: u64::MAX,
+            epoch: u64::MAX,
+            bytes: Err(AppendError::Build(crate::BuildError(
+                "entry preparation panicked".into(),
+            ))),
+            leaf: [0; 32],
+            admitted: None,
+        }
+    }
+}
+
+/// Where a batch is prepared: its first index and the trust list in force there (with its
+/// epoch, which counts the lists the sequencer has put in force).
+struct Speculation {
+    base: u64,
+    trust: Option<Arc<TrustList>>,
+    epoch: u64,
+}
+
+/// A batch prepared, in submission order.
+struct Ready {
+    subs: Vec<Submission>,
+    replies: Vec<Reply>,
+    prepared: Vec<Prepared>,
+}
+
+/// A batch sequenced and built, waiting for its store commit.
+struct InFlight {
+    commit: Commit,
+    base: u64,
+    new_size: u64,
+    leaves: Vec<Hash>,
+    replies: Vec<(Reply, Pending)>,
+    idem: HashMap<[u8; 32], usize>,
+    checkpoint: String,
+    /// the state once committed
+    edges: Vec<Vec<u8>>,
+    bundle_edge: Vec<u8>,
+    trust: Option<(u64, Arc<TrustList>)>,
+}
+
+/// Jobs waiting for which the next batch is prepared while the one before it is committed.
+const PIPELINE_MIN_QUEUED: usize = 64;
+
+/// Fewer jobs than this are prepared one after the other: splitting them across the workers
 /// costs more than signing a handful of labels.
 const PARALLEL_MIN_JOBS: usize = 16;
 
-/// Prepares every job at `base + position`, on all cores for a large batch. Entry bytes are
-/// moved out of `Payload::Entry` into the result.
-fn prepare_all(
-    jobs: &mut [Job],
-    base: u64,
-    policy: EntryPolicy,
-    in_force: Option<&TrustList>,
-) -> Vec<Prepared> {
-    let one = |(i, job): (usize, &mut Job)| {
-        let given = match &mut job.submission.payload {
-            Payload::Entry(bytes) => Some(std::mem::take(bytes)),
-            Payload::Build(_) => None,
-        };
-        prepare(&job.submission, given, base + i as u64, policy, in_force)
-    };
+/// The sequencer's signing workers, one per core (`None` if they cannot be started: then
+/// batches are prepared on the sequencer thread).
+fn worker_pool() -> Option<rayon::ThreadPool> {
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
-    if jobs.len() < PARALLEL_MIN_JOBS || workers < 2 {
-        return jobs.iter_mut().enumerate().map(one).collect();
-    }
-    let total = jobs.len();
-    let chunk = total.div_ceil(workers);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = jobs
-            .chunks_mut(chunk)
-            .enumerate()
-            .map(|(c, part)| {
-                let len = part.len();
-                let handle = scope.spawn(move || {
-                    part.iter_mut()
-                        .enumerate()
-                        .map(|(i, job)| one((c * chunk + i, job)))
-                        .collect::<Vec<_>>()
-                });
-                (len, handle)
-            })
-            .collect();
-        let mut out = Vec::with_capacity(total);
-        for (len, h) in handles {
-            match h.join() {
-                Ok(part) => out.extend(part),
-                // `prepare` catches a panicking builder; anything else is a bug in core's
-                // checks: every job of that part is refused (and answered), none accepted.
-                Err(_) => out.extend((0..len).map(|_| Prepared {
-                    index: u64::MAX,
-                    bytes: Err(AppendError::Build(crate::BuildError(
-                        "entry preparation panicked".into(),
-                    ))),
-                    admitted: None,
-                })),
-            }
-        }
-        out
-    })
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .thread_name(|i| format!("cyberlabel-sign-{i}"))
+        // `prepare_all` contains panics; one escaping anyway must not abort the process.
+        .panic_handler(|_| tracing::error!("a log worker panicked"))
+        .build()
+        .map_err(
+            |e| tracing::warn!(error = %e, "no log workers: batches are prepared on one thread"),
+        )
+        .ok()
 }
 
-/// Builds (or takes `given`) the entry for `index`, checks its size and, for cyberlabel logs,
-/// its admission under the trust list in force.
-fn prepare(
-    submission: &crate::Submission,
-    given: Option<Vec<u8>>,
-    index: u64,
+/// Gives entries taken out of `Payload::Entry` by an earlier preparation back to their
+/// submissions, so they can be prepared again.
+fn restore_entries(subs: &mut [Submission], prepared: &mut [Prepared]) {
+    for (sub, p) in subs.iter_mut().zip(prepared) {
+        if let (Payload::Entry(slot), Ok(bytes)) = (&mut sub.payload, &mut p.bytes) {
+            *slot = std::mem::take(bytes);
+        }
+    }
+}
+
+/// Prepares every job at `spec.base + position`, on all the current pool's cores when
+/// `parallel` (call it inside the pool) and the batch is large. Entry bytes are moved out of
+/// `Payload::Entry` into the result. A panic in core's checks refuses the jobs it touched.
+fn prepare_all(
+    subs: &mut [Submission],
+    spec: &Speculation,
     policy: EntryPolicy,
-    in_force: Option<&TrustList>,
+    parallel: bool,
+) -> Vec<Prepared> {
+    use rayon::prelude::*;
+    let one = |(i, sub): (usize, &mut Submission)| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            prepare(sub, spec.base + i as u64, spec, policy)
+        }))
+        .unwrap_or_else(|_| Prepared::placeholder())
+    };
+    if parallel && subs.len() >= PARALLEL_MIN_JOBS {
+        subs.par_iter_mut()
+            .enumerate()
+            .with_min_len(PARALLEL_MIN_JOBS / 2)
+            .map(one)
+            .collect()
+    } else {
+        subs.iter_mut().enumerate().map(one).collect()
+    }
+}
+
+/// Builds (or takes the submitted bytes of) the entry for `index`, checks its size and, for
+/// cyberlabel logs, its admission under the trust list in force; hashes the leaf.
+fn prepare(
+    submission: &mut Submission,
+    index: u64,
+    spec: &Speculation,
+    policy: EntryPolicy,
 ) -> Prepared {
-    let payload = &submission.payload;
     // Only a builder's own fresh signature may skip re-verification; given bytes never do.
-    let signed_by = match payload {
+    let signed_by = match &submission.payload {
         Payload::Build(_) => submission.signed_by.as_ref(),
         Payload::Entry(_) => None,
     };
-    let built = match (given, payload) {
-        (Some(bytes), _) => Ok(bytes),
-        (None, Payload::Build(f)) => {
+    let built = match &mut submission.payload {
+        Payload::Entry(bytes) => Ok(std::mem::take(bytes)),
+        Payload::Build(f) => {
             // A panicking builder must not take the sequencer (and every caller) down with it.
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(index))) {
                 Ok(Ok(bytes)) => Ok(bytes),
@@ -754,7 +1017,6 @@ fn prepare(
                 ))),
             }
         }
-        (None, Payload::Entry(bytes)) => Ok(bytes.clone()),
     };
     let bytes = built.and_then(|bytes| {
         if bytes.len() > MAX_ENTRY_BYTES {
@@ -765,13 +1027,23 @@ fn prepare(
     });
     let admitted = match (&bytes, policy) {
         (Ok(bytes), EntryPolicy::Cyberlabel(anchor)) => Some(admission::check_entry_signed_by(
-            bytes, index, in_force, &anchor, signed_by,
+            bytes,
+            index,
+            spec.trust.as_deref(),
+            &anchor,
+            signed_by,
         )),
         _ => None,
     };
+    let leaf = match &bytes {
+        Ok(b) => merkle::leaf_hash(b),
+        Err(_) => [0; 32],
+    };
     Prepared {
         index,
+        epoch: spec.epoch,
         bytes,
+        leaf,
         admitted,
     }
 }

@@ -107,7 +107,7 @@ struct Inner {
     write_limit: RateLimiter,
     heavy_limit: RateLimiter,
     render_slots: tokio::sync::Semaphore,
-    service: Service,
+    service: Arc<Service>,
     witnesses: witnessing::Witnesses,
     register: register::Register,
 }
@@ -147,7 +147,7 @@ impl AppState {
             db,
             tokens,
             metrics,
-            service,
+            service: Arc::new(service),
             witnesses,
         })))
     }
@@ -170,6 +170,10 @@ impl AppState {
     /// The issuing service (log + issuer).
     pub fn service(&self) -> &Service {
         &self.0.service
+    }
+    /// The issuing service, shared (for work handed to other threads).
+    pub fn service_arc(&self) -> Arc<Service> {
+        Arc::clone(&self.0.service)
     }
     /// The witnesses the log gathers cosignatures from.
     pub fn witnesses(&self) -> &witnessing::Witnesses {

@@ -898,9 +898,67 @@ fn walk_listings(
     })
 }
 
+/// Entries the background fold takes in one step (one hold of the folding lock): a search,
+/// which catches the register up itself, waits at most this long behind the background.
+const FOLD_STEP: u64 = 4096;
+
+/// How much lower than issuance the background fold runs (a nice value, Linux: per thread).
+const FOLD_NICE: i32 = 10;
+
+/// How long the background fold waits after a new checkpoint for more: under steady issuance
+/// the log publishes hundreds of checkpoints a second, and each fold is a write transaction
+/// with an fsync. (A search folds what it needs itself, so it never sees this delay.)
+const FOLD_DELAY: std::time::Duration = std::time::Duration::from_millis(250);
+
+type FoldRequest = (
+    AppState,
+    tokio::sync::oneshot::Sender<Result<u64, RegisterError>>,
+);
+
+/// Folds everything the log holds, in steps of [`FOLD_STEP`]; returns the size reached.
+fn fold_all(s: &AppState) -> Result<u64, RegisterError> {
+    loop {
+        let at = s.register().catch_up(s.service().ledger(), FOLD_STEP)?;
+        let size = s
+            .service()
+            .ledger()
+            .size()
+            .map_err(|e| RegisterError::Log(e.to_string()))?;
+        if at >= size {
+            return Ok(at);
+        }
+    }
+}
+
+/// The thread the background fold runs on, at a lower CPU priority than the rest of the
+/// server: under a burst of issuance the machine's cores sign and acknowledge labels first,
+/// and the register (derived, rebuildable, and caught up by every search before it answers)
+/// folds them in right after. Holds no state between requests. `None` if no thread starts.
+fn fold_thread() -> Option<std::sync::mpsc::Sender<FoldRequest>> {
+    let (tx, rx) = std::sync::mpsc::channel::<FoldRequest>();
+    std::thread::Builder::new()
+        .name("cyberlabel-register".into())
+        .spawn(move || {
+            // `None` = the calling thread: Linux keeps a nice value per thread.
+            if let Err(e) = rustix::process::setpriority_process(None, FOLD_NICE) {
+                tracing::debug!(error = %e, "register fold keeps the normal priority");
+            }
+            while let Ok((s, reply)) = rx.recv() {
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fold_all(&s)))
+                    .unwrap_or_else(|_| Err(RegisterError::Log("a register fold panicked".into())));
+                drop(s);
+                let _ = reply.send(r);
+            }
+        })
+        .map_err(|e| tracing::warn!(error = %e, "no register thread: folding on the blocking pool"))
+        .ok()?;
+    Some(tx)
+}
+
 /// Starts the task that keeps the register up with the log (after every new checkpoint, and
 /// at start for whatever the log holds beyond the watermark — a whole rebuild after the trees
-/// were thrown away). It ends when `stop` turns true.
+/// were thrown away), folding on its own low-priority thread ([`fold_thread`]) at most every
+/// [`FOLD_DELAY`]. It ends when `stop` turns true.
 pub fn spawn(
     state: &AppState,
     stop: &tokio::sync::watch::Receiver<bool>,
@@ -908,17 +966,29 @@ pub fn spawn(
     let state = state.clone();
     let mut stop = stop.clone();
     let mut wake = state.service().ledger().subscribe();
+    let folder = fold_thread();
     tokio::spawn(async move {
         loop {
             let s = state.clone();
-            let done = tokio::task::spawn_blocking(move || {
-                s.register().catch_up(s.service().ledger(), u64::MAX)
-            })
-            .await;
+            let done = match &folder {
+                Some(tx) => {
+                    let (reply, answer) = tokio::sync::oneshot::channel();
+                    match tx.send((s, reply)) {
+                        Ok(()) => answer.await.unwrap_or_else(|_| {
+                            Err(RegisterError::Log("register thread gone".into()))
+                        }),
+                        Err(_) => Err(RegisterError::Log("register thread gone".into())),
+                    }
+                }
+                None => tokio::task::spawn_blocking(move || fold_all(&s))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(RegisterError::Log(format!("register fold panicked: {e}")))
+                    }),
+            };
             match done {
-                Ok(Ok(size)) => tracing::debug!(size, "register follows the log"),
-                Ok(Err(e)) => tracing::warn!(error = %e, "register fold failed; retrying"),
-                Err(e) => tracing::error!(error = %e, "register fold panicked"),
+                Ok(size) => tracing::debug!(size, "register follows the log"),
+                Err(e) => tracing::warn!(error = %e, "register fold failed; retrying"),
             }
             if *stop.borrow() {
                 return;
@@ -928,6 +998,10 @@ pub fn spawn(
                 _ = stop.changed() => return,
                 // a failed fold is retried even when nothing is appended
                 () = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
+            }
+            tokio::select! {
+                _ = stop.changed() => return,
+                () = tokio::time::sleep(FOLD_DELAY) => {}
             }
         }
     })

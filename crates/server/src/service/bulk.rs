@@ -49,10 +49,14 @@ impl Service {
     /// naming the first such item). Answering 200 with every item failed would hide an
     /// operator's mistake (a wrong token) among validation errors.
     ///
+    /// The CPU work per item — reading and validating the description before the append, the
+    /// label's view (proof, payload, QR version) after it — runs on tokio's blocking pool in
+    /// one chunk per core, never on the async workers, while the log signs on its own workers.
+    ///
     /// # Errors
     /// [`ServiceError::Forbidden`] for the whole request.
     pub async fn mint_bulk(
-        &self,
+        self: &Arc<Self>,
         op: &TokenRecord,
         items: Vec<BulkEntry>,
         idem: Option<[u8; 32]>,
@@ -73,15 +77,25 @@ impl Service {
             }
         }
         let now = now_unix();
+        let checked = {
+            let (svc, op) = (Arc::clone(self), op.clone());
+            on_cores(items, move |_, part: Vec<BulkEntry>| {
+                part.into_iter()
+                    .map(|BulkEntry { item, key }| {
+                        (item.and_then(|v| svc.prepare(&op, v, now)), key)
+                    })
+                    .collect()
+            })
+            .await?
+        };
         // `None` = accepted, to be filled in after the append (no placeholder error: an
         // `ServiceError::internal` would log an error per accepted item).
         let mut results: Vec<Option<Result<LabelView, ServiceError>>> =
-            Vec::with_capacity(items.len());
+            Vec::with_capacity(checked.len());
         let mut pending = Vec::new();
-        // (result slot, the claim, where the builder leaves the signed bytes)
-        let mut slots: Vec<(usize, Claim, SignedSlot)> = Vec::new();
-        for (i, BulkEntry { item, key }) in items.into_iter().enumerate() {
-            match item.and_then(|v| self.prepare(op, v, now)) {
+        let mut slots: Vec<Slot> = Vec::new();
+        for (i, (claim, key)) in checked.into_iter().enumerate() {
+            match claim {
                 Ok(claim) => {
                     let out: SignedSlot = Arc::new(Mutex::new(None));
                     let build = self.recording_builder(claim.clone(), Some(out.clone()));
@@ -106,32 +120,19 @@ impl Service {
                 return Ok(results.into_iter().flatten().collect());
             }
         };
-        let size = checkpoint_size(&checkpoint).unwrap_or(0);
-        // Consecutive labels share most of their proof tiles: fetch each tile once.
-        let mut tiles = TileCache::default();
+        let done: Vec<_> = slots.into_iter().zip(appended).collect();
+        let views = {
+            let svc = Arc::clone(self);
+            let checkpoint: Arc<str> = checkpoint.into();
+            on_cores(done, move |_, part| {
+                svc.bulk_views(part, &checkpoint, started)
+            })
+            .await?
+        };
         let mut fresh = 0u64;
-        for ((slot, mut claim, out), r) in slots.into_iter().zip(appended) {
-            results[slot] = Some(match r {
-                Ok(a) => {
-                    self.observe(started, &a);
-                    fresh += u64::from(!a.replay);
-                    if a.batch > 0 {
-                        self.metrics.batch_size.observe(a.batch as f64);
-                    }
-                    let signed = out.lock().ok().and_then(|mut o| o.take());
-                    let path = tiles.inclusion_proof(&self.ledger, a.index, size);
-                    match (signed, a.replay) {
-                        // A label just appended is active: no status read, no entry read.
-                        (Some(bytes), false) => path.and_then(|p| {
-                            self.appended_view(a.index, &bytes, &mut claim, &checkpoint, Some(p))
-                        }),
-                        _ => self.label_at(a.index).and_then(|(b, c)| {
-                            self.view(a.index, &b, &c, &checkpoint, None, path.ok())
-                        }),
-                    }
-                }
-                Err(e) => Err(ledger_error(e)),
-            });
+        for (slot, view, new) in views {
+            fresh += u64::from(new);
+            results[slot] = Some(view);
         }
         if fresh > 0 {
             self.metrics
@@ -145,4 +146,83 @@ impl Service {
             .map(|r| r.unwrap_or_else(|| Err(ServiceError::internal("bulk item without a result"))))
             .collect())
     }
+
+    /// The views of consecutive bulk items once appended, against one checkpoint: (result slot,
+    /// view, whether it was newly appended).
+    fn bulk_views(
+        &self,
+        part: Vec<(
+            Slot,
+            Result<crate::ledger::Appended, crate::ledger::LedgerError>,
+        )>,
+        checkpoint: &str,
+        started: Instant,
+    ) -> Vec<(usize, Result<LabelView, ServiceError>, bool)> {
+        let size = checkpoint_size(checkpoint).unwrap_or(0);
+        // Consecutive labels share most of their proof tiles: fetch each tile once.
+        let mut tiles = TileCache::default();
+        part.into_iter()
+            .map(|((slot, mut claim, out), r)| match r {
+                Ok(a) => {
+                    self.observe(started, &a);
+                    if a.batch > 0 {
+                        self.metrics.batch_size.observe(a.batch as f64);
+                    }
+                    let signed = out.lock().ok().and_then(|mut o| o.take());
+                    let path = tiles.inclusion_proof(&self.ledger, a.index, size);
+                    let view = match (signed, a.replay) {
+                        // A label just appended is active: no status read, no entry read.
+                        (Some(bytes), false) => path.and_then(|p| {
+                            self.appended_view(a.index, &bytes, &mut claim, checkpoint, Some(p))
+                        }),
+                        _ => self.label_at(a.index).and_then(|(b, c)| {
+                            self.view(a.index, &b, &c, checkpoint, None, path.ok())
+                        }),
+                    };
+                    (slot, view, !a.replay)
+                }
+                Err(e) => (slot, Err(ledger_error(e)), false),
+            })
+            .collect()
+    }
+}
+
+/// An accepted bulk item: its result slot, its claim, where its builder leaves the signed bytes.
+type Slot = (usize, Claim, SignedSlot);
+
+/// Runs `f` over `items` on tokio's blocking pool, split into one chunk of consecutive items per
+/// core (`f` gets each chunk with the position of its first item), and returns the results in
+/// order. CPU work of many items must not hold an async worker: other requests wait behind it.
+///
+/// # Errors
+/// 500 if a chunk panicked.
+pub(crate) async fn on_cores<T, R, F>(items: Vec<T>, f: F) -> Result<Vec<R>, ServiceError>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    F: Fn(usize, Vec<T>) -> Vec<R> + Send + Sync + 'static,
+{
+    /// Fewer items than this per chunk cost more to hand over than to do in one.
+    const MIN_CHUNK: usize = 64;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let chunk = items.len().div_ceil(cores).max(MIN_CHUNK);
+    let f = Arc::new(f);
+    let mut tasks = Vec::new();
+    let mut rest = items;
+    let mut first = 0;
+    while !rest.is_empty() {
+        let tail = rest.split_off(chunk.min(rest.len()));
+        let part = std::mem::replace(&mut rest, tail);
+        let (f, at) = (Arc::clone(&f), first);
+        first += part.len();
+        tasks.push(tokio::task::spawn_blocking(move || f(at, part)));
+    }
+    let mut out = Vec::with_capacity(first);
+    for t in tasks {
+        out.extend(
+            t.await
+                .map_err(|e| ServiceError::internal(format!("bulk work failed: {e}")))?,
+        );
+    }
+    Ok(out)
 }

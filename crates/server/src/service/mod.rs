@@ -30,7 +30,7 @@ use cyberlabel_core::tlog_proof::TlogProof;
 use cyberlabel_issuer::mint::{self, RenderOptions};
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::cache::{FullTiles, ImageCache};
 use crate::ledger::Ledger;
@@ -46,6 +46,7 @@ mod issue;
 mod status_change;
 
 pub use bootstrap::{LOG_FILE, StartError, log_identity};
+pub(crate) use bulk::on_cores;
 pub use bulk::{BulkEntry, BulkItem, item_key};
 pub use error::ServiceError;
 pub use issue::{json_error, json_object};
@@ -126,22 +127,70 @@ pub struct LabelView {
     /// The QR version (1..=40) of `payload_url` at error correction M, as the label's QR code
     /// is drawn (URL prefix in a byte segment, digits numeric): ≤ 10 for a typical label.
     pub qr_version: i16,
-    /// The decoded claim.
-    pub claim: Value,
+    /// The decoded claim, in the catalog's words (core's label view).
+    pub claim: cyberlabel_core::view::LabelView,
     /// Current status: `{state, reason, reason_name}`; state is active, suspended, revoked,
     /// superseded or expired (computed from the dates).
-    pub status: Value,
-    /// RFC 6962 inclusion proof `{index, tree_size, hashes}` against `checkpoint`.
-    pub inclusion_proof: Value,
+    pub status: StatusView,
+    /// RFC 6962 inclusion proof `{index, tree_size, leaf_hash, hashes}` against `checkpoint`.
+    pub inclusion_proof: InclusionView,
     /// The signed checkpoint the proof is against (note text).
     pub checkpoint: String,
     /// C2SP tlog-proof bundle (`c2sp.org/tlog-proof@v1`) for offline verification.
     pub tlog_proof: String,
     /// Related URLs (relative to the server).
-    pub links: Value,
+    pub links: LabelLinks,
     /// For status changes: the index of the status record entry.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record_index: Option<u64>,
+}
+
+/// A label's status in a [`LabelView`]. (Typed rather than a JSON tree: bulk responses hold
+/// thousands; fields in the order the JSON always had.)
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusView {
+    /// active, suspended, revoked, superseded, expired (or "not a label")
+    pub state: &'static str,
+    /// reason code (FORMATS §2)
+    pub reason: u8,
+    /// its name, if the code is known
+    pub reason_name: Option<&'static str>,
+}
+
+/// A label's RFC 6962 inclusion proof in a [`LabelView`] (hashes and leaf hash in standard
+/// base64).
+#[derive(Debug, Clone, Serialize)]
+pub struct InclusionView {
+    /// the audit path, leaf to root
+    pub hashes: Vec<String>,
+    /// the label's index
+    pub index: u64,
+    /// its leaf hash
+    pub leaf_hash: String,
+    /// the tree size of the checkpoint the proof is against
+    pub tree_size: u64,
+}
+
+/// A label's related URLs in a [`LabelView`], relative to the server except `verifier`.
+#[derive(Debug, Clone, Serialize)]
+pub struct LabelLinks {
+    /// artwork, PNG
+    pub artwork_png: String,
+    /// artwork, SVG
+    pub artwork_svg: String,
+    /// the latest checkpoint
+    pub checkpoint: &'static str,
+    /// QR code, PNG
+    pub qr_png: String,
+    /// QR code, SVG
+    pub qr_svg: String,
+    /// the label itself
+    #[serde(rename = "self")]
+    pub self_: String,
+    /// the status proof of its bucket
+    pub status_proof: String,
+    /// the verifier page with the label in its fragment (the QR payload URL)
+    pub verifier: String,
 }
 
 /// The issuing service.
@@ -391,34 +440,28 @@ impl Service {
             label: B64.encode(bytes),
             payload_url: payload_url.clone(),
             qr_version,
-            claim: self.claim_json(claim),
-            status: status_json(state, reason, claim, now_unix()),
-            inclusion_proof: json!({
-                "index": index,
-                "tree_size": size,
-                "leaf_hash": B64.encode(merkle::leaf_hash(bytes)),
-                "hashes": path.iter().map(|h| B64.encode(h)).collect::<Vec<_>>(),
-            }),
+            claim: cyberlabel_core::view::LabelView::of(claim, &self.catalog),
+            status: status_view(state, reason, claim, now_unix()),
+            inclusion_proof: InclusionView {
+                hashes: path.iter().map(|h| B64.encode(h)).collect(),
+                index,
+                leaf_hash: B64.encode(merkle::leaf_hash(bytes)),
+                tree_size: size,
+            },
             checkpoint: checkpoint.to_owned(),
             tlog_proof,
-            links: json!({
-                "self": format!("/labels/{index}"),
-                "qr_png": format!("/labels/{index}/qr.png"),
-                "qr_svg": format!("/labels/{index}/qr.svg"),
-                "artwork_png": format!("/labels/{index}/artwork.png"),
-                "artwork_svg": format!("/labels/{index}/artwork.svg"),
-                "status_proof": format!("/status/{bucket}"),
-                "checkpoint": "/checkpoint",
-                "verifier": payload_url,
-            }),
+            links: LabelLinks {
+                artwork_png: format!("/labels/{index}/artwork.png"),
+                artwork_svg: format!("/labels/{index}/artwork.svg"),
+                checkpoint: "/checkpoint",
+                qr_png: format!("/labels/{index}/qr.png"),
+                qr_svg: format!("/labels/{index}/qr.svg"),
+                self_: format!("/labels/{index}"),
+                status_proof: format!("/status/{bucket}"),
+                verifier: payload_url,
+            },
             record_index: None,
         })
-    }
-
-    /// The claim as core's one label view (the same JSON the CLI and the page use).
-    fn claim_json(&self, c: &Claim) -> Value {
-        serde_json::to_value(cyberlabel_core::view::LabelView::of(c, &self.catalog))
-            .unwrap_or(Value::Null)
     }
 
     /// A label image from the cache, counted as a hit; `None` (counted as nothing yet) when
@@ -484,17 +527,17 @@ fn state_name(s: State) -> &'static str {
     }
 }
 
-fn status_json(state: State, reason: u8, claim: &Claim, now: u64) -> Value {
+fn status_view(state: State, reason: u8, claim: &Claim, now: u64) -> StatusView {
     let name = if state == State::Active && claim.expired_at(now) {
         "expired"
     } else {
         state_name(state)
     };
-    json!({
-        "state": name,
-        "reason": reason,
-        "reason_name": ReasonCode::from_u8(reason).map(ReasonCode::as_str),
-    })
+    StatusView {
+        state: name,
+        reason,
+        reason_name: ReasonCode::from_u8(reason).map(ReasonCode::as_str),
+    }
 }
 
 /// The tree size on a checkpoint's second line.
