@@ -290,18 +290,19 @@ mod tests {
 
     /// Found by the `qr_rqrr` fuzz target: images on which rqrr 0.11 panics
     /// (`assertion failed: x <= i32::MAX as f64` in its perspective code). `read_qr_codes`
-    /// must turn that into "nothing found", not a panic of its caller. Input format: first
-    /// byte = width − 1 (mod 128), then rows of grey pixels.
+    /// must turn that into "nothing found", not a panic of its caller. Input format
+    /// (crates/fuzz-bodies/src/qr_input.rs, raw frame): byte 0 even, then width − 1 and
+    /// height − 1 (mod 96), then rows of grey pixels.
     #[test]
     fn rqrr_panics_on_hostile_images_are_contained() {
         for data in [
             &include_bytes!("../../../fuzz/regressions/qr_rqrr/rqrr-geometry-assert-1")[..],
             &include_bytes!("../../../fuzz/regressions/qr_rqrr/rqrr-geometry-assert-2")[..],
         ] {
-            let w = usize::from(data[0] % 128) + 1;
-            let h = ((data.len() - 1) / w).min(128);
-            let img =
-                image::GrayImage::from_raw(w as u32, h as u32, data[1..=w * h].to_vec()).unwrap();
+            assert_eq!(data[0] % 2, 0, "a raw frame");
+            let (w, h) = (usize::from(data[1] % 96) + 1, usize::from(data[2] % 96) + 1);
+            let img = image::GrayImage::from_raw(w as u32, h as u32, data[3..3 + w * h].to_vec())
+                .unwrap();
             assert!(read_qr_codes(&img).is_empty());
         }
     }
