@@ -82,7 +82,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let wait = |t: cyberlabel_log::Ticket, at: u64| -> Result<()> {
         t.blocking_recv()
             .map_err(|_| anyhow!("the log stopped"))?
-            .map_err(|e| anyhow!("entry {at} from the mirror is refused by the log's rules: {e}"))?;
+            .map_err(|e| {
+                anyhow!("entry {at} from the mirror is refused by the log's rules: {e}")
+            })?;
         Ok(())
     };
     for bundle in 0..target.size.div_ceil(256) {
@@ -128,10 +130,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     log.close();
     if live.exists() {
-        let kept = live.with_extension(format!(
-            "redb.replaced-{}",
-            cyberlabel_server::now_unix()
-        ));
+        let kept = live.with_extension(format!("redb.replaced-{}", cyberlabel_server::now_unix()));
         std::fs::rename(&live, &kept)
             .with_context(|| format!("cannot move {} aside", live.display()))?;
         eprintln!("the previous log file is kept as {}", kept.display());

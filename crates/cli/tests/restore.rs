@@ -39,7 +39,10 @@ fn a_lost_log_is_restored_from_a_mirror_and_serves_the_same_tree() {
         &serde_json::to_string(&items).unwrap(),
     );
     assert_eq!(st, 200, "{body}");
-    for (path, body) in [("/labels/10/revoke", r#"{"reason": 6}"#), ("/labels/20/suspend", "{}")] {
+    for (path, body) in [
+        ("/labels/10/revoke", r#"{"reason": 6}"#),
+        ("/labels/20/suspend", "{}"),
+    ] {
         let (st, b) = http(&original.addr, "POST", path, Some(admin), body);
         assert_eq!(st, 201, "{path}: {b}");
     }
@@ -73,13 +76,24 @@ fn a_lost_log_is_restored_from_a_mirror_and_serves_the_same_tree() {
         assert_eq!(a["label"], b["label"], "label {i}");
         assert_eq!(a["status"], b["status"], "status of {i}");
     }
-    assert_eq!(json(&restored.addr, "/labels/10")["status"]["state"], "revoked");
+    assert_eq!(
+        json(&restored.addr, "/labels/10")["status"]["state"],
+        "revoked"
+    );
     drop(restored);
 
     // A mirror of another log (other origin): refused, the restored file untouched.
     let before = std::fs::read(data.join("log.redb")).unwrap();
     let out = bin()
-        .args(["restore", "--demo", "--origin", "other.example/log", "--from", &original.url(), "--data"])
+        .args([
+            "restore",
+            "--demo",
+            "--origin",
+            "other.example/log",
+            "--from",
+            &original.url(),
+            "--data",
+        ])
         .arg(&data)
         .output()
         .unwrap();

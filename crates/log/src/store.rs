@@ -448,7 +448,10 @@ pub mod conformance {
         // indices fit in 64 bits)
         let c3 = Commit {
             bundles: vec![(u64::MAX >> 8, bundle(&[b"z"]))],
-            tiles: vec![(0, u64::MAX >> 8, vec![7; 32]), (3, u64::MAX >> 8, vec![8; 32])],
+            tiles: vec![
+                (0, u64::MAX >> 8, vec![7; 32]),
+                (3, u64::MAX >> 8, vec![8; 32]),
+            ],
             ..Commit::default()
         };
         store.commit(&c3)?;

@@ -349,8 +349,9 @@ impl LogStore for RedbStore {
                     }
                     let mut bundle = Vec::with_capacity(entries.iter().map(|e| e.len() + 2).sum());
                     for e in &entries {
-                        cyberlabel_core::tiles::push_bundle_entry(&mut bundle, e)
-                            .map_err(|_| StoreError::Damaged("an entry of 64 KiB or more".into()))?;
+                        cyberlabel_core::tiles::push_bundle_entry(&mut bundle, e).map_err(
+                            |_| StoreError::Damaged("an entry of 64 KiB or more".into()),
+                        )?;
                     }
                     Ok(Some(bundle))
                 }

@@ -122,7 +122,9 @@ fn other(context: &str) -> impl FnOnce(String) -> StartError + '_ {
 ///
 /// # Errors
 /// As [`Service::open`] for these keys.
-pub fn log_identity(config: &Config) -> Result<(SigningKey, ed25519_dalek::VerifyingKey), StartError> {
+pub fn log_identity(
+    config: &Config,
+) -> Result<(SigningKey, ed25519_dalek::VerifyingKey), StartError> {
     let log_key = load_key(
         "log",
         config.log_key.as_ref(),
@@ -130,7 +132,9 @@ pub fn log_identity(config: &Config) -> Result<(SigningKey, ed25519_dalek::Verif
         keys::load_example_log_key,
     )?;
     let anchor = match &config.trust_anchor {
-        Some(path) => keys::load_public_key(path).map_err(|e| other("trust_anchor")(e.to_string()))?,
+        Some(path) => {
+            keys::load_public_key(path).map_err(|e| other("trust_anchor")(e.to_string()))?
+        }
         None if config.demo => keys::load_example_trust_list_key()
             .map_err(|e| other("example trust-list key")(e.to_string()))?
             .verifying_key(),
