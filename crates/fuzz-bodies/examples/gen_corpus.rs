@@ -6,8 +6,9 @@
 use cyberlabel_core::merkle::{self, Hash, ProofError};
 use cyberlabel_core::payload;
 use cyberlabel_core::tlog_proof::TlogProof;
+use cyberlabel_fuzz_bodies::TARGETS;
 use cyberlabel_fuzz_bodies::fixture::fixture;
-use cyberlabel_fuzz_bodies::{TARGETS, grey_image};
+use cyberlabel_fuzz_bodies::qr_input::{self, Drawing, VERIFY_URL};
 use cyberlabel_issuer::qr::LabelQr;
 use std::collections::BTreeMap;
 use std::fs;
@@ -23,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         s.entry(t).or_default().push((name, b.to_vec()));
     };
     let label = &f.labels[0];
-    let url = payload::to_url("https://verify.example/v", label);
+    let url = payload::to_url(VERIFY_URL, label);
     let short = payload::to_cl1(&[1, 2, 3, 4, 5, 6, 7, 8, 9]);
     add("payload_decode", "url", url.as_bytes());
     add("payload_decode", "cl1", payload::to_cl1(label).as_bytes());
@@ -102,15 +103,88 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     let req2 = cyberlabel_witness::request::encode(2, &proof, &f.signed_checkpoint);
     add("witness_request", "from-2", req2.as_bytes());
-    // QR images: a short CL1 payload at 3 px a module and the typical label's URL at 1 px.
-    for (name, text, px) in [
-        ("cl1-short", short.as_str(), 3),
-        ("label-url", url.as_str(), 1),
+    // QR images (crates/fuzz-bodies/src/qr_input.rs): raw frames of a short payload's two forms
+    // at 3 px a module; rendered codes of every payload kind, plain,
+    // turned, in perspective, noisy, with flipped modules, blotches, blur and torn rows.
+    let short_url = payload::to_url(VERIFY_URL, &[1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    for (name, text, px, quiet) in [
+        ("raw-cl1-short", short.as_str(), 3, 2),
+        ("raw-url-short", short_url.as_str(), 3, 1),
     ] {
-        let img = qr_image(text, px)?;
-        assert!(grey_image(&img).is_some());
-        add("qr_rqrr", name, &img);
-        add("qr_quircs", name, &img);
+        add_image(&mut add, name, &raw_qr(text, px, quiet)?);
+    }
+    let plain = |module_px: f32, quiet: u8| Drawing {
+        module_px,
+        quiet,
+        ..Drawing::default()
+    };
+    let short_bytes = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+    let url_text = format!("{VERIFY_URL}#0012345678901234");
+    // kinds 4–7 (the input's bytes): kind + 8 × mask pattern; masks 0–6 appear below
+    // (kinds 0–3 take the issuer's best mask)
+    for (name, kind, payload, d) in [
+        // the typical label's code (61 modules) at 2 px a module: 126 px
+        ("label-url", 0, &[][..], plain(2.0, 1)),
+        ("label-cl1", 1, &[], plain(2.0, 1)),
+        ("cl1-short", 2, &short_bytes, plain(3.0, 2)),
+        (
+            "url-bytes",
+            3,
+            &[0xde, 0xad, 0xbe, 0xef, 0, 1],
+            plain(2.0, 2),
+        ),
+        ("text-l", 4, url_text.as_bytes(), plain(3.0, 2)),
+        ("text-m", 5 + 8, "CL1:検証 0123".as_bytes(), plain(3.0, 2)),
+        ("text-q", 6 + 2 * 8, b"CL1:0123456789", plain(3.0, 2)),
+        ("text-h", 7 + 3 * 8, b"HELLO WORLD", plain(3.0, 2)),
+        (
+            "text-l-turned",
+            4 + 4 * 8,
+            url_text.as_bytes(),
+            Drawing {
+                turn_deg: 20.0,
+                ..plain(3.0, 1)
+            },
+        ),
+        (
+            "text-l-perspective",
+            4 + 5 * 8,
+            url_text.as_bytes(),
+            Drawing {
+                turn_deg: -10.0,
+                keystone: 0.06,
+                ..plain(3.0, 1)
+            },
+        ),
+        (
+            "label-url-damaged",
+            0,
+            &[],
+            Drawing {
+                noise: 60,
+                // three flipped runs of modules, a grey blotch, an XOR-ed patch
+                ops: vec![
+                    [0, 20, 30, 3],
+                    [0, 40, 12, 1],
+                    [0, 9, 50, 2],
+                    [0b0110_0101, 60, 40, 128],
+                    [0b0010_0110, 30, 70, 0x55],
+                ],
+                ..plain(2.0, 1)
+            },
+        ),
+        (
+            "text-l-blurred-torn",
+            4 + 6 * 8,
+            url_text.as_bytes(),
+            Drawing {
+                // blurred, then one row shifted a pixel right
+                ops: vec![[3, 0, 0, 0], [3, 1, 30, 1]],
+                ..plain(3.0, 2)
+            },
+        ),
+    ] {
+        add_image(&mut add, name, &qr_input::rendered_input(kind, payload, &d));
     }
 
     for t in TARGETS {
@@ -129,23 +203,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// A QR code for `text` in the image targets' input format (width byte, then the pixels), with
-/// a two-module quiet zone, `px` pixels a module.
-fn qr_image(text: &str, px: usize) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+fn add_image(
+    add: &mut impl FnMut(&'static str, &'static str, &[u8]),
+    name: &'static str,
+    b: &[u8],
+) {
+    assert!(qr_input::frame(b).is_some(), "{name} is no frame");
+    add("qr_rqrr", name, b);
+    add("qr_quircs", name, b);
+}
+
+/// A QR code for `text` as a raw frame (crates/fuzz-bodies/src/qr_input.rs), with a quiet
+/// zone of `quiet` modules, `px` pixels a module.
+fn raw_qr(text: &str, px: usize, quiet: usize) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
     let qr = LabelQr::new(text)?;
-    let n = qr.modules() + 4;
-    let w = n * px;
-    if w > 128 {
+    let w = (qr.modules() + 2 * quiet) * px;
+    if w > qr_input::MAX_RAW_SIDE {
         return Err(format!("QR for {text:?} is {w} px wide").into());
     }
-    let mut out = vec![u8::try_from(w - 1)?];
+    let mut pixels = Vec::with_capacity(w * w);
     for y in 0..w {
         for x in 0..w {
-            let (mx, my) = (x / px, y / px);
-            let dark =
-                (2..n - 2).contains(&mx) && (2..n - 2).contains(&my) && qr.is_dark(mx - 2, my - 2);
-            out.push(if dark { 0 } else { 255 });
+            // left of and above the code wrap to huge: light, as is right of and below it
+            let (mx, my) = ((x / px).wrapping_sub(quiet), (y / px).wrapping_sub(quiet));
+            pixels.push(if qr.is_dark(mx, my) { 0 } else { 255 });
         }
     }
-    Ok(out)
+    Ok(qr_input::raw_input(w, w, &pixels))
 }

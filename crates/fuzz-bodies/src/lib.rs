@@ -13,6 +13,7 @@
 #![allow(clippy::expect_used)]
 
 pub mod fixture;
+pub mod qr_input;
 
 use cyberlabel_core::checkpoint::{self, Checkpoint};
 use cyberlabel_core::claim::Claim;
@@ -434,23 +435,12 @@ pub fn witness_request(data: &[u8]) {
 // ---------------------------------------------------------------------------------------------
 // QR images
 
-/// Longest input of the image targets: a width byte and up to 128×128 pixels.
-pub const IMAGE_MAX_LEN: usize = 1 + 128 * 128;
+/// Longest input of the image targets: a raw frame of 96×96 pixels ([`qr_input`]).
+pub const IMAGE_MAX_LEN: usize = qr_input::MAX_LEN;
 
-/// The input as a greyscale image: the first byte is the width (1–128), the rest the pixels
-/// row by row (height = whole rows, at most 128).
-pub fn grey_image(data: &[u8]) -> Option<(usize, usize, &[u8])> {
-    let (&w, rest) = data.split_first()?;
-    let w = usize::from(w % 128) + 1;
-    let h = (rest.len() / w).min(128);
-    if h == 0 {
-        return None;
-    }
-    Some((w, h, &rest[..w * h]))
-}
-
-/// rqrr (the issuer's and CLI's QR reader) on a hostile image, through
-/// `cyberlabel_issuer::qr::read_qr_codes`; decoded text goes on to the payload decoder.
+/// rqrr (the issuer's and CLI's QR reader) on a hostile frame ([`qr_input`]: raw pixels, or a
+/// real code drawn and damaged), through `cyberlabel_issuer::qr::read_qr_codes`; decoded text
+/// goes on to the payload decoder.
 ///
 /// rqrr 0.11 panics on some crafted images (`assertion failed: x <= i32::MAX as f64` in its
 /// perspective code, `regressions/qr_rqrr/`); `read_qr_codes` catches that by design ("no QR
@@ -459,13 +449,7 @@ pub fn grey_image(data: &[u8]) -> Option<(usize, usize, &[u8])> {
 /// never panics to its caller (a panic escaping it still unwinds out of this body, which
 /// libFuzzer and the smoke runner report).
 pub fn qr_rqrr(data: &[u8]) {
-    let Some((w, h, px)) = grey_image(data) else {
-        return;
-    };
-    let (Ok(w32), Ok(h32)) = (u32::try_from(w), u32::try_from(h)) else {
-        return;
-    };
-    let Some(img) = image::GrayImage::from_raw(w32, h32, px.to_vec()) else {
+    let Some(img) = qr_input::frame(data).and_then(|f| f.to_gray_image()) else {
         return;
     };
     let hook = std::panic::take_hook();
@@ -477,18 +461,17 @@ pub fn qr_rqrr(data: &[u8]) {
     }
 }
 
-/// quircs (the verifier page's QR reader, compiled into the wasm) on a hostile frame, through
-/// the page's own entry point `decode_qr` (RGBA in); decoded text goes on to the payload
-/// decoder.
+/// quircs (the verifier page's QR reader, compiled into the wasm, where a panic aborts) on a
+/// hostile frame ([`qr_input`]), through the page's own entry point `decode_qr` (RGBA in);
+/// decoded text goes on to the payload decoder.
 pub fn qr_quircs(data: &[u8]) {
-    let Some((w, h, px)) = grey_image(data) else {
+    let Some(f) = qr_input::frame(data) else {
         return;
     };
-    let rgba: Vec<u8> = px.iter().flat_map(|&v| [v, v, v, 255]).collect();
-    let (Ok(w32), Ok(h32)) = (u32::try_from(w), u32::try_from(h)) else {
+    let (Ok(w), Ok(h)) = (u32::try_from(f.width), u32::try_from(f.height)) else {
         return;
     };
-    if let Some(text) = cyberlabel_wasm::api::decode_qr(&rgba, w32, h32) {
+    if let Some(text) = cyberlabel_wasm::api::decode_qr(&f.to_rgba(), w, h) {
         payload_decode(text.as_bytes());
     }
 }

@@ -9,8 +9,9 @@ use cyberlabel_core::status;
 use cyberlabel_core::tlog_proof;
 use cyberlabel_core::trust::TrustList;
 use cyberlabel_core::verdict::{Verdict, verify_offline};
+use cyberlabel_fuzz_bodies::TARGETS;
 use cyberlabel_fuzz_bodies::fixture::{DAY, T0, fixture};
-use cyberlabel_fuzz_bodies::{TARGETS, grey_image};
+use cyberlabel_fuzz_bodies::qr_input;
 use std::path::Path;
 
 #[test]
@@ -47,20 +48,52 @@ fn every_target_has_seeds_and_they_pass() {
     }
 }
 
+/// Every image seed is a QR code both readers decode: to the payload drawn (rendered frames:
+/// plain, turned, in perspective, noisy, damaged), and to the same text (raw frames).
 #[test]
 fn the_qr_image_seeds_decode_with_both_readers() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/qr_rqrr");
-    for name in ["cl1-short", "label-url"] {
-        let bytes = std::fs::read(dir.join(name)).unwrap();
-        let (w, h, px) = grey_image(&bytes).unwrap();
-        let img = image::GrayImage::from_raw(w as u32, h as u32, px.to_vec()).unwrap();
-        let rqrr = cyberlabel_issuer::qr::read_qr_codes(&img);
-        let rgba: Vec<u8> = px.iter().flat_map(|&v| [v, v, v, 255]).collect();
-        let quircs = cyberlabel_wasm::api::decode_qr(&rgba, w as u32, h as u32);
-        println!("{name}: rqrr {rqrr:?}, quircs {quircs:?}");
-        assert!(
-            matches!(rqrr.first(), Some(Ok(_))) || quircs.is_some(),
-            "{name} decodes with neither reader"
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
+    let names = |t: &str| {
+        let mut v: Vec<_> = std::fs::read_dir(dir.join(t))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names("qr_rqrr"), names("qr_quircs"));
+    let mut rendered = 0;
+    let mut failed = Vec::new();
+    for name in names("qr_rqrr") {
+        let bytes = std::fs::read(dir.join("qr_rqrr").join(&name)).unwrap();
+        assert_eq!(
+            bytes,
+            std::fs::read(dir.join("qr_quircs").join(&name)).unwrap()
         );
+        let f = qr_input::frame(&bytes).unwrap();
+        let rqrr = cyberlabel_issuer::qr::read_qr_codes(&f.to_gray_image().unwrap());
+        let quircs = cyberlabel_wasm::api::decode_qr(&f.to_rgba(), f.width as u32, f.height as u32);
+        println!(
+            "{name}: {}×{}, rqrr {rqrr:?}, quircs {quircs:?}",
+            f.width, f.height
+        );
+        let by_rqrr = match rqrr.first() {
+            Some(Ok(t)) => t.clone(),
+            _ => {
+                failed.push(format!("{name}: rqrr decodes no code"));
+                continue;
+            }
+        };
+        let Some(by_quircs) = quircs else {
+            failed.push(format!("{name}: quircs decodes no code"));
+            continue;
+        };
+        assert_eq!(by_rqrr, by_quircs, "{name}");
+        if let Some(p) = &f.payload {
+            assert_eq!(by_rqrr.as_bytes(), p, "{name}");
+            rendered += 1;
+        }
     }
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert!(rendered >= 8, "the rendered seeds are missing");
 }

@@ -213,23 +213,98 @@ impl LabelQr {
 }
 
 /// Every QR code rqrr finds in a greyscale image: each one's text, or why it did not decode.
-/// rqrr runs on arbitrary photos and has had index panics on crafted images: a panic inside it
-/// is "no QR code found", never a crash of the caller.
+///
+/// rqrr runs on arbitrary photos and misbehaves on some crafted ones; both are "no QR code
+/// found", never a crash or a hang of the caller:
+/// - a panic inside it (rqrr 0.11 asserts in its perspective code, `fuzz/regressions/qr_rqrr/`)
+///   is caught;
+/// - its work is bounded: rqrr 0.11 searches for the alignment pattern in a spiral whose radius
+///   comes from a perspective estimate that a crafted image makes huge (the same unbounded search
+///   as quirc's, dlbeer/quirc#162), which takes minutes on a 75×75 image. rqrr reads the image
+///   through [`Budgeted`]: every pixel read or write and size query spends one unit of
+///   [`rqrr_budget`], and when it runs out rqrr is abandoned.
 #[must_use]
 pub fn read_qr_codes(img: &image::GrayImage) -> Vec<Result<String, String>> {
-    std::panic::catch_unwind(|| {
-        let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(
-            img.width() as usize,
-            img.height() as usize,
-            |x, y| img.get_pixel(x as u32, y as u32).0[0],
-        );
+    read_qr_codes_within(img, rqrr_budget(img.width(), img.height())).0
+}
+
+/// Work units (pixel reads and writes, size queries) rqrr may spend on a `width`×`height`
+/// image: far above what real codes take (a label-sized code, QR 10, takes ≈ 3 M in a 130×130
+/// frame and ≈ 37 M in a 2,340×2,340 photo: `real_codes_decode_well_within_the_budget`), far
+/// below what crafted images take (billions). Spending it all takes ≈ 0.25 s (optimised build).
+#[must_use]
+pub fn rqrr_budget(width: u32, height: u32) -> u64 {
+    100 * u64::from(width) * u64::from(height) + 100_000_000
+}
+
+/// [`read_qr_codes`] with a work budget; also the work spent (the budget if it ran out).
+fn read_qr_codes_within(img: &image::GrayImage, budget: u64) -> (Vec<Result<String, String>>, u64) {
+    let left = std::rc::Rc::new(std::cell::Cell::new(budget));
+    let buf = Budgeted {
+        img: img.clone(),
+        left: std::rc::Rc::clone(&left),
+    };
+    let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let mut prepared = rqrr::PreparedImage::prepare(buf);
         prepared
             .detect_grids()
             .iter()
             .map(|g| g.decode().map(|(_, text)| text).map_err(|e| e.to_string()))
             .collect()
-    })
-    .unwrap_or_default()
+    }))
+    .unwrap_or_default();
+    (found, budget - left.get())
+}
+
+/// rqrr's view of the image: pixels and size, each access spending one unit of a shared budget.
+#[derive(Clone)]
+struct Budgeted {
+    img: image::GrayImage,
+    left: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+/// The budget ran out: rqrr is unwound (without a panic message: `resume_unwind` skips the
+/// panic hook) and [`read_qr_codes`] reports nothing found.
+struct OutOfBudget;
+
+impl Budgeted {
+    fn spend(&self) {
+        match self.left.get().checked_sub(1) {
+            Some(l) => self.left.set(l),
+            None => std::panic::resume_unwind(Box::new(OutOfBudget)),
+        }
+    }
+}
+
+impl image::GenericImageView for Budgeted {
+    type Pixel = image::Luma<u8>;
+
+    fn dimensions(&self) -> (u32, u32) {
+        self.spend();
+        self.img.dimensions()
+    }
+
+    fn get_pixel(&self, x: u32, y: u32) -> image::Luma<u8> {
+        self.spend();
+        *self.img.get_pixel(x, y)
+    }
+}
+
+#[allow(deprecated)] // rqrr 0.11's `img` feature needs the whole trait, deprecated methods too
+impl image::GenericImage for Budgeted {
+    fn get_pixel_mut(&mut self, x: u32, y: u32) -> &mut image::Luma<u8> {
+        self.spend();
+        self.img.get_pixel_mut(x, y)
+    }
+
+    fn put_pixel(&mut self, x: u32, y: u32, pixel: image::Luma<u8>) {
+        self.spend();
+        self.img.put_pixel(x, y, pixel);
+    }
+
+    fn blend_pixel(&mut self, x: u32, y: u32, pixel: image::Luma<u8>) {
+        self.put_pixel(x, y, pixel);
+    }
 }
 
 /// Test helper: every QR text rqrr finds in a PNG (each must decode).
@@ -328,19 +403,78 @@ mod tests {
 
     /// Found by the `qr_rqrr` fuzz target: images on which rqrr 0.11 panics
     /// (`assertion failed: x <= i32::MAX as f64` in its perspective code). `read_qr_codes`
-    /// must turn that into "nothing found", not a panic of its caller. Input format: first
-    /// byte = width − 1 (mod 128), then rows of grey pixels.
+    /// must turn that into "nothing found", not a panic of its caller. Input format
+    /// (crates/fuzz-bodies/src/qr_input.rs, raw frame): byte 0 even, then width − 1 and
+    /// height − 1 (mod 96), then rows of grey pixels.
     #[test]
     fn rqrr_panics_on_hostile_images_are_contained() {
         for data in [
             &include_bytes!("../../../fuzz/regressions/qr_rqrr/rqrr-geometry-assert-1")[..],
             &include_bytes!("../../../fuzz/regressions/qr_rqrr/rqrr-geometry-assert-2")[..],
         ] {
-            let w = usize::from(data[0] % 128) + 1;
-            let h = ((data.len() - 1) / w).min(128);
-            let img =
-                image::GrayImage::from_raw(w as u32, h as u32, data[1..=w * h].to_vec()).unwrap();
+            assert_eq!(data[0] % 2, 0, "a raw frame");
+            let (w, h) = (usize::from(data[1] % 96) + 1, usize::from(data[2] % 96) + 1);
+            let img = image::GrayImage::from_raw(w as u32, h as u32, data[3..3 + w * h].to_vec())
+                .unwrap();
             assert!(read_qr_codes(&img).is_empty());
+        }
+    }
+
+    /// A raw frame of the image fuzz targets' input (crates/fuzz-bodies/src/qr_input.rs): byte 0
+    /// even, then width − 1 and height − 1 (mod 96), then rows of grey pixels (white past the
+    /// end).
+    fn raw_frame(data: &[u8]) -> image::GrayImage {
+        assert_eq!(data[0] % 2, 0, "a raw frame");
+        let (w, h) = (u32::from(data[1] % 96) + 1, u32::from(data[2] % 96) + 1);
+        image::GrayImage::from_fn(w, h, |x, y| {
+            image::Luma([*data.get(3 + (y * w + x) as usize).unwrap_or(&255)])
+        })
+    }
+
+    /// Found by the `qr_rqrr` fuzz target: 75×75 images on which rqrr 0.11's alignment-pattern
+    /// spiral runs for 4 s and 78 s (a release build) — longer still on others. `read_qr_codes`
+    /// gives up when its work budget runs out: nothing found, at once.
+    #[test]
+    fn rqrr_hangs_on_hostile_images_are_cut_short() {
+        for data in [
+            &include_bytes!("../../../fuzz/regressions/qr_rqrr/rqrr-alignment-spiral-1")[..],
+            &include_bytes!("../../../fuzz/regressions/qr_rqrr/rqrr-alignment-spiral-2")[..],
+        ] {
+            let img = raw_frame(data);
+            let budget = rqrr_budget(img.width(), img.height());
+            let t = std::time::Instant::now();
+            let (found, spent) = read_qr_codes_within(&img, budget);
+            assert!(found.is_empty());
+            assert_eq!(spent, budget, "the budget ran out");
+            println!("gave up after {:?}", t.elapsed());
+        }
+    }
+
+    /// Real codes take a small part of the budget, from a small frame to a large photo.
+    #[test]
+    fn real_codes_decode_well_within_the_budget() {
+        let text = format!("https://verify.example/v#{}", "1234567890".repeat(37));
+        let qr = LabelQr::new(&text).unwrap();
+        for (module_px, noise) in [(2u32, 0u8), (4, 0), (12, 40), (36, 40)] {
+            let side = (qr.modules() as u32 + 8) * module_px;
+            let mut seed = 0x2545_f491_4f6c_dd1du64;
+            let img = image::GrayImage::from_fn(side, side, |x, y| {
+                let (mx, my) = ((x / module_px) as usize, (y / module_px) as usize);
+                let dark = qr.is_dark(mx.wrapping_sub(4), my.wrapping_sub(4));
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let n = (seed % (u64::from(noise) + 1)) as u8;
+                image::Luma([if dark { n } else { 255 - n }])
+            });
+            let budget = rqrr_budget(side, side);
+            let (found, spent) = read_qr_codes_within(&img, budget);
+            println!(
+                "{side}×{side} (v{}, {module_px} px a module): {spent} of {budget}",
+                qr.version()
+            );
+            assert_eq!(found, [Ok(text.clone())]);
+            assert!(spent < budget / 4, "{spent} of {budget}");
         }
     }
 }
