@@ -66,7 +66,7 @@ test('a genuine label opened by its URL shows Genuine, with its details; request
   assert.ok(t && t.median > 0);
   console.log(`METRIC browser verify one label (wasm, headless Chromium): median ${t.median.toFixed(3)} ms, min ${t.min.toFixed(3)} ms over ${runs} runs`);
   saveOut('bench-inputs.json', await page.evaluate(() => window.__cyberlabelInputs()));
-  saveOut('browser-ms.json', t);
+  saveOut('browser-ms.json', { ...t, runs });
   await context.close();
 });
 

@@ -128,6 +128,16 @@ fn main() -> Result<()> {
         warm_ops.signatures,
         warm_ops.hashes,
     );
+    // for `cargo xtask figures`
+    let figures = serde_json::json!({
+        "median": median, "min": min, "runs": runs,
+        "cold_median": cold[runs / 2], "cold_min": cold[0], "raw_ms": raw,
+        "signatures": ops.signatures, "hashes": ops.hashes,
+        "warm_signatures": warm_ops.signatures, "warm_hashes": warm_ops.hashes,
+    });
+    let native = std::path::Path::new(&path).with_file_name("native-ms.json");
+    std::fs::write(&native, serde_json::to_string_pretty(&figures)? + "\n")
+        .with_context(|| format!("write {}", native.display()))?;
     let browser = std::path::Path::new(&path).with_file_name("browser-ms.json");
     let b: Option<serde_json::Value> = std::fs::read_to_string(browser)
         .ok()

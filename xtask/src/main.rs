@@ -10,6 +10,8 @@
 //!   browser end-to-end tests, with a timing per step.
 //! - `cargo xtask deny`: only the supply-chain step of `test` (cargo-deny with `deny.toml`, the
 //!   RustSec database read offline from `../shared/advisory-db.tar.gz`).
+//! - `cargo xtask figures [--write]`: the README's generated figures table from one
+//!   `cyberlabel bench` run and one browser run (`figures.rs`).
 //! - `cargo xtask wasm`: only build the wasm + JS glue (`wasm-verifier/www/pkg/` for the page,
 //!   `target/wasm-node/` for the node tests).
 //!
@@ -25,6 +27,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+
+mod figures;
 
 const WASM_CRATE: &str = "cyberlabel-wasm";
 const WASM_ARTIFACT: &str = "cyberlabel_wasm.wasm";
@@ -76,6 +80,7 @@ fn real_main() -> Result<()> {
             t.print();
             r
         }
+        "figures" => figures::figures(&root, &rest),
         "ensure-wasm-target" => ensure_wasm_target(),
         "fresh-check" => fresh_rustup_check(&root),
         _ => {
@@ -87,6 +92,8 @@ fn real_main() -> Result<()> {
                  everything CI checks (fmt, clippy, tests, wasm, browser e2e)\n  \
                  wasm               build the wasm verifier + JS glue only\n  \
                  setup              install the test tools only (apt, npm, python venv)\n  \
+                 figures [--write] [--skip-setup] [-- bench args]\n                     \
+                 one `cyberlabel bench` run and one browser run -> the README's figures table\n  \
                  deny               supply-chain check only (cargo deny, offline RustSec database)\n  \
                  ensure-wasm-target add the wasm32 target to the pinned toolchain if it is missing\n  \
                  fresh-check        prove the above from a rustup home that lacks the target"
