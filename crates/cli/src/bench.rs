@@ -8,7 +8,8 @@
 //! 2. durable issuance through the log on redb, the server's store (group commit, fsync before
 //!    acknowledgement; the log signs and checks a batch's labels on every core), with the same
 //!    signing work per label, and its ratio to the all-core baseline;
-//! 3. bulk issuance over HTTP (`POST /labels/bulk`), labels/s, and its ratio to the baseline;
+//! 3. bulk issuance over HTTP (`POST /labels/bulk`), labels/s, and its ratio to the baseline,
+//!    with compact views (`?view=compact`, what `client issue-bulk` asks for) and with full ones;
 //!    then how long the public register (which folds new labels on a low-priority thread)
 //!    takes to catch up, and the rate with that time counted too;
 //! 4. single issuance over HTTP at fixed arrival rates (open loop, latency measured from the
@@ -297,25 +298,30 @@ fn run_in(args: &BenchArgs, tmp: &Path) -> Result<()> {
     server
         .join()
         .map_err(|_| anyhow::anyhow!("server thread panicked"))??;
-    let (bulk, singles, reads, nginx) = outcome?;
-    let bulk_rate = bulk.rate;
-    println!(
-        "bulk issuance over HTTP:          {bulk_rate:>10.0} labels/s  = {:.2} × the baseline (target ≥ 0.5)",
-        bulk_rate / sign_rate
-    );
-    println!(
-        "  the register caught up {:.2} s after the last bulk response (it folds at low priority); counting that time: {:.0} labels/s = {:.2} × the baseline",
-        bulk.register_lag_s,
-        bulk.with_register,
-        bulk.with_register / sign_rate
-    );
-    println!(
-        "  server CPU per label: {:.1} µs = {:.2} of raw signing's; with the register's fold: {:.1} µs = {:.2}",
-        bulk.cpu_us,
-        raw_cpu_us / bulk.cpu_us,
-        bulk.cpu_us_with_register,
-        raw_cpu_us / bulk.cpu_us_with_register
-    );
+    let (bulks, singles, reads, nginx) = outcome?;
+    for (bulk, what) in bulks.iter().zip([
+        "compact views (`?view=compact`, what `client issue-bulk` asks for)",
+        "full label views (proofs, checkpoint, tlog-proof, claim view)",
+    ]) {
+        println!(
+            "bulk issuance over HTTP:          {:>10.0} labels/s  = {:.2} × the baseline (target ≥ 0.5): {what}",
+            bulk.rate,
+            bulk.rate / sign_rate
+        );
+        println!(
+            "  the register caught up {:.2} s after the last bulk response (it folds at low priority); counting that time: {:.0} labels/s = {:.2} × the baseline",
+            bulk.register_lag_s,
+            bulk.with_register,
+            bulk.with_register / sign_rate
+        );
+        println!(
+            "  server CPU per label: {:.1} µs = {:.2} of raw signing's; with the register's fold: {:.1} µs = {:.2}",
+            bulk.cpu_us,
+            raw_cpu_us / bulk.cpu_us,
+            bulk.cpu_us_with_register,
+            raw_cpu_us / bulk.cpu_us_with_register
+        );
+    }
     for single in &singles {
         println!(
             "single issuance at {} req/s:     achieved {:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, errors {}, server CPU {:.0} µs/request (target p99 ≤ 10 ms at 5000 req/s)",
@@ -352,12 +358,16 @@ fn run_in(args: &BenchArgs, tmp: &Path) -> Result<()> {
         println!("{line}");
         eprintln!("warning: {line}");
     }
-    results["bulk_issuance_labels_per_s"] = bulk_rate.into();
-    results["bulk_issuance_ratio"] = (bulk_rate / sign_rate).into();
-    results["bulk_register_lag_s"] = bulk.register_lag_s.into();
-    results["bulk_with_register_labels_per_s"] = bulk.with_register.into();
-    results["bulk_cpu_us_per_label"] = bulk.cpu_us.into();
-    results["bulk_cpu_us_per_label_with_register"] = bulk.cpu_us_with_register.into();
+    // `bulk_*`: compact views (what the bulk client asks for); `bulk_full_*`: full views
+    for (bulk, prefix) in bulks.iter().zip(["bulk", "bulk_full"]) {
+        results[format!("{prefix}_issuance_labels_per_s")] = bulk.rate.into();
+        results[format!("{prefix}_issuance_ratio")] = (bulk.rate / sign_rate).into();
+        results[format!("{prefix}_register_lag_s")] = bulk.register_lag_s.into();
+        results[format!("{prefix}_with_register_labels_per_s")] = bulk.with_register.into();
+        results[format!("{prefix}_cpu_us_per_label")] = bulk.cpu_us.into();
+        results[format!("{prefix}_cpu_us_per_label_with_register")] =
+            bulk.cpu_us_with_register.into();
+    }
     results["single_issuance"] = singles
         .iter()
         .map(|single| {
@@ -465,18 +475,20 @@ struct Reads {
 /// Whether the nginx comparison ran (`Err` = the reason it did not).
 type NginxOutcome = std::result::Result<(), String>;
 
-async fn http_benches(
+/// One bulk run: `args.bulk` labels in requests of `args.bulk_chunk` items to `path`, two in
+/// flight, then the wait for the register to fold them.
+async fn bulk_run(
     args: &BenchArgs,
     addr: SocketAddr,
     auth: &str,
-    tmp: &Path,
+    item: &str,
+    path: &'static str,
     state: &AppState,
-) -> Result<(Bulk, Vec<Single>, Vec<Reads>, NginxOutcome)> {
-    let item = serde_json::to_string(&product()?)?;
+) -> Result<Bulk> {
     // 3. bulk: two requests in flight at a time
     let chunks = args.bulk.div_ceil(args.bulk_chunk.max(1));
     let body: Arc<Vec<u8>> =
-        Arc::new(format!("[{}]", vec![item.as_str(); args.bulk_chunk].join(",")).into_bytes());
+        Arc::new(format!("[{}]", vec![item; args.bulk_chunk].join(",")).into_bytes());
     let t = Instant::now();
     let cpu0 = server_cpu();
     let mut done = 0usize;
@@ -489,7 +501,7 @@ async fn http_benches(
         inflight.spawn(async move {
             let mut c = Conn::open(addr).await?;
             let (status, resp) = c
-                .request("POST", "/labels/bulk", &[("authorization", &auth)], &body)
+                .request("POST", path, &[("authorization", &auth)], &body)
                 .await?;
             if status != 200 {
                 bail!(
@@ -531,13 +543,26 @@ async fn http_benches(
     }
     let lag = waited.elapsed().as_secs_f64();
     let cpu2 = server_cpu();
-    let bulk = Bulk {
+    Ok(Bulk {
         rate: done as f64 / bulk_secs,
         register_lag_s: lag,
         with_register: done as f64 / (bulk_secs + lag),
         cpu_us: (cpu1 - cpu0) * 1e6 / done as f64,
         cpu_us_with_register: (cpu2 - cpu0) * 1e6 / done as f64,
-    };
+    })
+}
+
+async fn http_benches(
+    args: &BenchArgs,
+    addr: SocketAddr,
+    auth: &str,
+    tmp: &Path,
+    state: &AppState,
+) -> Result<([Bulk; 2], Vec<Single>, Vec<Reads>, NginxOutcome)> {
+    let item = serde_json::to_string(&product()?)?;
+    // 3. bulk: compact views (what `client issue-bulk` asks for), then full views
+    let compact = bulk_run(args, addr, auth, &item, "/labels/bulk?view=compact", state).await?;
+    let full = bulk_run(args, addr, auth, &item, "/labels/bulk", state).await?;
 
     // 4. single issuance, open loop at each fixed rate over a pool of keep-alive connections
     let mut singles = Vec::new();
@@ -593,7 +618,7 @@ async fn http_benches(
         }
     };
     Ok((
-        bulk,
+        [compact, full],
         singles,
         vec![
             Reads {

@@ -666,7 +666,8 @@ fn send_with_retries(api: &Api, body: &[u8]) -> Result<Value> {
     let mut wait = Duration::from_millis(500);
     let mut attempt = 1;
     loop {
-        let r = api.post("/labels/bulk", body, None);
+        // compact views: the client keeps the label, its URL and status; proofs stay a GET away
+        let r = api.post("/labels/bulk?view=compact", body, None);
         let retry = match &r {
             Ok(reply) => matches!(reply.status, 429 | 502 | 503 | 504),
             Err(_) => true,

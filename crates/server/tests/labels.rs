@@ -332,3 +332,137 @@ async fn read_side_documents() {
     assert_eq!(server.get("/status/001").await.status, 404);
     server.stop().await;
 }
+
+/// `POST /labels/bulk?view=compact`: each label, its QR payload URL and version, status and
+/// links, without proofs; the same labels as the full view serves; a retry of the request
+/// answers the same labels with their status now (a revoked one says so); a bad `view` or an
+/// unknown parameter is a 400 with nothing minted.
+#[tokio::test]
+async fn bulk_compact_views_answer_the_labels_without_the_proofs() {
+    let (_d, dir) = tempdir();
+    let cfg = config(&dir);
+    let v = verifier(&cfg.origin);
+    let server = Server::start(cfg).await;
+    let issuer = server.token(&["SG-CLS"], Role::Issuer, None);
+    let revoker = server.token(&["SG-CLS"], Role::Revoker, None);
+    let arr: Vec<serde_json::Value> = (0..12).map(|i| product(&format!("Hub {i}"))).collect();
+    let body = serde_json::to_vec(&arr).unwrap();
+    let key = [("idempotency-key", "compact-run-1")];
+
+    let r = server
+        .post_with("/labels/bulk?view=compact", Some(&issuer), &key, &body)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let b = r.json();
+    assert_eq!(b["accepted"].as_u64(), Some(12), "{}", r.text());
+    let mut indices = Vec::new();
+    let (mut compact_bytes, mut full_bytes) = (0, 0);
+    for (n, item) in b["results"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(
+            (item["item"].as_u64(), item["ok"].as_bool()),
+            (Some(n as u64), Some(true))
+        );
+        let c = &item["label"];
+        let mut keys: Vec<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "index",
+                "label",
+                "links",
+                "payload_url",
+                "qr_version",
+                "status"
+            ],
+            "{c}"
+        );
+        let index = c["index"].as_u64().unwrap();
+        assert_eq!(c["status"]["state"], "active");
+        assert_eq!(c["links"]["self"], format!("/labels/{index}"));
+        // the same label, URL and QR version as the full view, which carries the proofs
+        let (label, claim) = check_label(&server, &v, index).await;
+        assert_eq!(B64.decode(c["label"].as_str().unwrap()).unwrap(), label);
+        assert_eq!(claim.product, format!("Hub {n}"));
+        let full = server.get(&format!("/labels/{index}")).await.json();
+        compact_bytes += c.to_string().len();
+        full_bytes += full.to_string().len();
+        assert_eq!(c["payload_url"], full["payload_url"]);
+        assert_eq!(c["qr_version"], full["qr_version"]);
+        let qr = server.get(c["links"]["qr_png"].as_str().unwrap()).await;
+        assert_eq!(qr.status, 200);
+        indices.push(index);
+    }
+    println!("compact views {compact_bytes} B, full views {full_bytes} B for the same 12 labels");
+    assert!(compact_bytes * 3 < full_bytes, "{compact_bytes} vs {full_bytes}");
+
+    // a retry (same key, same body) appends nothing and answers each label as it is now
+    let size = server.tree_size().await;
+    let r = server
+        .post_with(
+            &format!("/labels/{}/revoke", indices[3]),
+            Some(&revoker),
+            &[],
+            br#"{"reason": 6}"#,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = server
+        .post_with("/labels/bulk?view=compact", Some(&issuer), &key, &body)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let again: Vec<(u64, String)> = r.json()["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["label"]["index"].as_u64().unwrap(),
+                i["label"]["status"]["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(again.iter().map(|a| a.0).collect::<Vec<_>>(), indices);
+    assert_eq!(again[3].1, "revoked");
+    assert!(
+        again
+            .iter()
+            .enumerate()
+            .all(|(n, a)| n == 3 || a.1 == "active")
+    );
+    assert_eq!(
+        server.tree_size().await,
+        size + 1,
+        "only the revocation was appended"
+    );
+
+    // the default and view=full answer the full view
+    for path in ["/labels/bulk", "/labels/bulk?view=full"] {
+        let r = server
+            .post(
+                path,
+                Some(&issuer),
+                product("Hub full").to_string().as_bytes(),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let l = &r.json()["results"][0]["label"];
+        assert!(
+            l["inclusion_proof"]["hashes"].is_array() && l["tlog_proof"].is_string(),
+            "{l}"
+        );
+    }
+
+    // a typo is refused, not answered with the default; nothing minted
+    let size = server.tree_size().await;
+    for (path, says) in [
+        ("/labels/bulk?view=compakt", "view must be full or compact"),
+        ("/labels/bulk?veiw=compact", "unknown query parameter"),
+    ] {
+        let r = server.post(path, Some(&issuer), &body).await;
+        assert_eq!(r.status, 400, "{path}: {}", r.text());
+        assert!(r.text().contains(says), "{path}: {}", r.text());
+    }
+    assert_eq!(server.tree_size().await, size);
+    server.stop().await;
+}

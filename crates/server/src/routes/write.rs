@@ -10,7 +10,9 @@ use super::extract::{Keyed, bind_bodies, derive_key, parse_index, valid_key, wit
 use crate::AppState;
 use crate::auth::TokenRecord;
 use crate::error::ApiError;
-use crate::service::{BulkEntry, BulkItem, ServiceError, StatusAction, json_object};
+use crate::service::{
+    BulkEntry, BulkItem, BulkView, MintedView, ServiceError, StatusAction, json_object,
+};
 
 // ---------------------------------------------------------------------------------------------
 // authenticated mutations
@@ -52,12 +54,14 @@ pub(super) async fn mint(
 
 pub(super) async fn bulk(
     State(s): State<AppState>,
+    uri: axum::http::Uri,
     Keyed { op, idem, bytes }: Keyed,
 ) -> Result<Response, ApiError> {
     let r = async {
+        let detail = bulk_view(uri.query())?;
         let items = parse_bulk(&bytes, s.config().bulk_max_items)?;
         let items = keyed_items(&s, &op, items).await?;
-        Ok(s.service_arc().mint_bulk(&op, items, idem).await?)
+        Ok(s.service_arc().mint_bulk(&op, items, idem, detail).await?)
     }
     .await;
     let results: Vec<Result<_, ApiError>> = count_rejection(&s, r)?
@@ -68,7 +72,7 @@ pub(super) async fn bulk(
     let rejected = results.len() - accepted;
     let minted: Vec<u64> = results
         .iter()
-        .filter_map(|r| r.as_ref().ok().map(|v| v.index))
+        .filter_map(|r| r.as_ref().ok().map(MintedView::index))
         .collect();
     attribute(&s, &op, &minted);
     tracing::info!(action = "bulk", accepted, rejected, "bulk mint");
@@ -129,7 +133,7 @@ enum BulkResult<'a> {
     Ok {
         item: usize,
         ok: bool,
-        label: &'a crate::service::LabelView,
+        label: &'a MintedView,
     },
     Err {
         item: usize,
@@ -140,6 +144,27 @@ enum BulkResult<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         field: Option<&'a str>,
     },
+}
+
+/// The bulk route's query: `view=full` (the default) or `view=compact` ([`BulkView`]). Any
+/// other parameter, or another value, is a 400 naming it: a typo must not silently give the
+/// default.
+fn bulk_view(query: Option<&str>) -> Result<BulkView, ApiError> {
+    let mut view = BulkView::Full;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if name != "view" {
+            return Err(ApiError::bad_request(
+                None,
+                format!(
+                    "unknown query parameter {:?} (this route takes view=full or view=compact)",
+                    name.chars().take(32).collect::<String>()
+                ),
+            ));
+        }
+        view = BulkView::parse(value).map_err(|m| ApiError::bad_request(None, m))?;
+    }
+    Ok(view)
 }
 
 /// A JSON array (`[…]`) or NDJSON (one object per non-empty line). A malformed array is a
@@ -340,6 +365,24 @@ pub(super) async fn submit_entry(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bulk_view_query() {
+        assert_eq!(bulk_view(None).unwrap(), BulkView::Full);
+        assert_eq!(bulk_view(Some("")).unwrap(), BulkView::Full);
+        assert_eq!(bulk_view(Some("view=full")).unwrap(), BulkView::Full);
+        assert_eq!(bulk_view(Some("view=compact")).unwrap(), BulkView::Compact);
+        for bad in [
+            "view=",
+            "view",
+            "view=Compact",
+            "views=compact",
+            "view=compact&x=1",
+        ] {
+            let e = bulk_view(Some(bad)).unwrap_err();
+            assert_eq!(e.status, StatusCode::BAD_REQUEST, "{bad}");
+        }
+    }
 
     #[test]
     fn bulk_forms() {

@@ -14,7 +14,7 @@ use crate::cache::TileCache;
 use crate::now_unix;
 
 use super::issue::{SignedSlot, ledger_error, require};
-use super::{LabelView, Service, ServiceError, checkpoint_size};
+use super::{CompactLabelView, LabelView, Service, ServiceError, checkpoint_size};
 
 /// One bulk item: parsed JSON, or the reason its line did not parse.
 pub type BulkItem = Result<Value, ServiceError>;
@@ -40,6 +40,56 @@ pub fn item_key(base: &[u8; 32], item: usize) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// How much of each label a bulk request wants back (`POST /labels/bulk?view=…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BulkView {
+    /// The full [`LabelView`], as single minting answers (the default).
+    #[default]
+    Full,
+    /// [`CompactLabelView`]: the label, its QR payload URL and version, its status and links,
+    /// without the proof material (about a fifth of the bytes, and no inclusion proofs to
+    /// compute): what a print run needs. The proofs are at each label's `links.self`.
+    Compact,
+}
+
+impl BulkView {
+    /// The `view` query parameter's value.
+    ///
+    /// # Errors
+    /// The accepted values, for anything else.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value {
+            "full" => Ok(Self::Full),
+            "compact" => Ok(Self::Compact),
+            other => Err(format!(
+                "view must be full or compact, not {:?}",
+                other.chars().take(32).collect::<String>()
+            )),
+        }
+    }
+}
+
+/// One minted label in a bulk answer, in the view the request asked for.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+pub enum MintedView {
+    /// `view=full`
+    Full(Box<LabelView>),
+    /// `view=compact`
+    Compact(CompactLabelView),
+}
+
+impl MintedView {
+    /// The label's log index.
+    #[must_use]
+    pub fn index(&self) -> u64 {
+        match self {
+            Self::Full(v) => v.index,
+            Self::Compact(v) => v.index,
+        }
+    }
+}
+
 impl Service {
     /// Mints many: items that fail validation are rejected with their reason, the others are
     /// appended in one go. One result per item, in order.
@@ -60,7 +110,8 @@ impl Service {
         op: &TokenRecord,
         items: Vec<BulkEntry>,
         idem: Option<[u8; 32]>,
-    ) -> Result<Vec<Result<LabelView, ServiceError>>, ServiceError> {
+        detail: BulkView,
+    ) -> Result<Vec<Result<MintedView, ServiceError>>, ServiceError> {
         require(op, Action::Issue)?;
         for (i, e) in items.iter().enumerate() {
             let scheme = e
@@ -90,7 +141,7 @@ impl Service {
         };
         // `None` = accepted, to be filled in after the append (no placeholder error: an
         // `ServiceError::internal` would log an error per accepted item).
-        let mut results: Vec<Option<Result<LabelView, ServiceError>>> =
+        let mut results: Vec<Option<Result<MintedView, ServiceError>>> =
             Vec::with_capacity(checked.len());
         let mut pending = Vec::new();
         let mut slots: Vec<Slot> = Vec::new();
@@ -125,7 +176,7 @@ impl Service {
             let svc = Arc::clone(self);
             let checkpoint: Arc<str> = checkpoint.into();
             on_cores(done, move |_, part| {
-                svc.bulk_views(part, &checkpoint, started)
+                svc.bulk_views(part, &checkpoint, started, detail)
             })
             .await?
         };
@@ -157,7 +208,8 @@ impl Service {
         )>,
         checkpoint: &str,
         started: Instant,
-    ) -> Vec<(usize, Result<LabelView, ServiceError>, bool)> {
+        detail: BulkView,
+    ) -> Vec<(usize, Result<MintedView, ServiceError>, bool)> {
         let size = checkpoint_size(checkpoint).unwrap_or(0);
         // Consecutive labels share most of their proof tiles: fetch each tile once.
         let mut tiles = TileCache::default();
@@ -169,6 +221,19 @@ impl Service {
                         self.metrics.batch_size.observe(a.batch as f64);
                     }
                     let signed = out.lock().ok().and_then(|mut o| o.take());
+                    if detail == BulkView::Compact {
+                        let view = match (signed, a.replay) {
+                            (Some(bytes), false) => {
+                                claim.serial = a.index;
+                                let active = Some((cyberlabel_core::status::State::Active, 0));
+                                self.compact_view(a.index, &bytes, &claim, active)
+                            }
+                            _ => self
+                                .label_at(a.index)
+                                .and_then(|(b, c)| self.compact_view(a.index, &b, &c, None)),
+                        };
+                        return (slot, view.map(MintedView::Compact), !a.replay);
+                    }
                     let path = tiles.inclusion_proof(&self.ledger, a.index, size);
                     let view = match (signed, a.replay) {
                         // A label just appended is active: no status read, no entry read.
@@ -179,7 +244,7 @@ impl Service {
                             self.view(a.index, &b, &c, checkpoint, None, path.ok())
                         }),
                     };
-                    (slot, view, !a.replay)
+                    (slot, view.map(|v| MintedView::Full(Box::new(v))), !a.replay)
                 }
                 Err(e) => (slot, Err(ledger_error(e)), false),
             })

@@ -47,7 +47,7 @@ mod status_change;
 
 pub use bootstrap::{LOG_FILE, StartError, log_identity};
 pub(crate) use bulk::on_cores;
-pub use bulk::{BulkEntry, BulkItem, item_key};
+pub use bulk::{BulkEntry, BulkItem, BulkView, MintedView, item_key};
 pub use error::ServiceError;
 pub use issue::{json_error, json_object};
 
@@ -143,6 +143,36 @@ pub struct LabelView {
     /// For status changes: the index of the status record entry.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record_index: Option<u64>,
+}
+
+/// A label as bulk minting answers it with `view=compact`: enough to print and file the label
+/// (its bytes, QR payload URL and version, status); the proofs are at `links.self`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CompactLabelView {
+    /// Log index (the label's serial).
+    pub index: u64,
+    /// The label (COSE_Sign1 bytes), standard base64.
+    pub label: String,
+    /// The QR payload URL (`<verifier_url>#<digits>`).
+    pub payload_url: String,
+    /// The QR version (1..=40) of `payload_url` at error correction M.
+    pub qr_version: i16,
+    /// Current status, as in [`LabelView`].
+    pub status: StatusView,
+    /// Where the full view and the images are.
+    pub links: CompactLinks,
+}
+
+/// Links of a [`CompactLabelView`] (relative to the server).
+#[derive(Debug, Clone, Serialize)]
+pub struct CompactLinks {
+    /// the full label view (claim, inclusion proof, checkpoint, tlog-proof)
+    #[serde(rename = "self")]
+    pub self_: String,
+    /// QR code, PNG
+    pub qr_png: String,
+    /// artwork, PNG
+    pub artwork_png: String,
 }
 
 /// A label's status in a [`LabelView`]. (Typed rather than a JSON tree: bulk responses hold
@@ -461,6 +491,36 @@ impl Service {
                 verifier: payload_url,
             },
             record_index: None,
+        })
+    }
+
+    /// The compact view of a label (bulk minting's `view=compact`): what an issuing body prints
+    /// from, without the proof material ([`LabelView`]'s claim view, inclusion proof,
+    /// checkpoint and tlog-proof), which `GET /labels/{index}` serves at any time.
+    fn compact_view(
+        &self,
+        index: u64,
+        bytes: &[u8],
+        claim: &Claim,
+        known_state: Option<(State, u8)>,
+    ) -> Result<CompactLabelView, ServiceError> {
+        let (state, reason) = match known_state {
+            Some(s) => s,
+            None => self.ledger.status(index).map_err(ServiceError::internal)?,
+        };
+        let payload_url = payload::to_url(&self.verifier_url, bytes);
+        let qr_version = cyberlabel_issuer::qr::version_for(&payload_url).unwrap_or(40);
+        Ok(CompactLabelView {
+            index,
+            label: B64.encode(bytes),
+            payload_url,
+            qr_version,
+            status: status_view(state, reason, claim, now_unix()),
+            links: CompactLinks {
+                self_: format!("/labels/{index}"),
+                qr_png: format!("/labels/{index}/qr.png"),
+                artwork_png: format!("/labels/{index}/artwork.png"),
+            },
         })
     }
 
