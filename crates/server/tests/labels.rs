@@ -394,7 +394,10 @@ async fn bulk_compact_views_answer_the_labels_without_the_proofs() {
         indices.push(index);
     }
     println!("compact views {compact_bytes} B, full views {full_bytes} B for the same 12 labels");
-    assert!(compact_bytes * 3 < full_bytes, "{compact_bytes} vs {full_bytes}");
+    assert!(
+        compact_bytes * 3 < full_bytes,
+        "{compact_bytes} vs {full_bytes}"
+    );
 
     // a retry (same key, same body) appends nothing and answers each label as it is now
     let size = server.tree_size().await;
