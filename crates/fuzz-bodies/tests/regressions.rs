@@ -58,17 +58,38 @@ fn the_rqrr_regressions_still_reach_what_they_were_kept_for_and_it_is_contained(
     assert_eq!(spirals.len(), 2);
     for p in spirals {
         let f = qr_input::frame(&std::fs::read(p).unwrap()).unwrap();
+        // (the budget running out is asserted by the issuer's unit test, not by a clock here)
         let t = Instant::now();
         assert!(cyberlabel_issuer::qr::read_qr_codes(&f.to_gray_image().unwrap()).is_empty());
-        assert!(
-            t.elapsed().as_secs() < 10,
-            "{}: {:?}",
-            p.display(),
-            t.elapsed()
-        );
+        println!("{}: nothing found in {:?}", p.display(), t.elapsed());
     }
     // and the body runs them without a panic escaping
     for p in &files {
         cyberlabel_fuzz_bodies::qr_rqrr(&std::fs::read(p).unwrap());
+    }
+}
+
+/// `quircs-alignment-spiral-1`, found by `qr_quircs`: a 96×96 frame whose perspective estimate
+/// sent quircs 0.10.3's alignment-pattern spiral on billions of steps outside the image (17 s
+/// of CPU in the fuzz build; the page decodes camera frames with quircs, so it would freeze).
+/// With the patched quircs (vendor/quircs/PATCHED.md) the search stops at the image's edge;
+/// were the patch lost, this test would run for as long as the fuzzer's timeout caught.
+#[test]
+fn the_quircs_regressions_decode_nothing_and_return() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions/qr_quircs");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for p in &files {
+        let data = std::fs::read(p).unwrap();
+        let f = qr_input::frame(&data).unwrap();
+        let t = Instant::now();
+        let text = cyberlabel_wasm::api::decode_qr(&f.to_rgba(), f.width as u32, f.height as u32);
+        println!("{}: {text:?} in {:?}", p.display(), t.elapsed());
+        assert_eq!(text, None, "{}", p.display());
+        cyberlabel_fuzz_bodies::qr_quircs(&data);
     }
 }
