@@ -58,10 +58,21 @@ impl LogStore for Watched {
     fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         let r = self.inner.commit(commit);
         match &r {
-            Ok(()) => self.update(|h| {
-                h.write_fault = None;
-                h.disk_full = false;
-            }),
+            Ok(()) => {
+                // A small commit (a cosignature, the probe's state) can fit in space the store
+                // already holds while appends still fail: a standing fault clears only when the
+                // store also has room for appends.
+                let faulted = match self.health.lock() {
+                    Ok(h) => h.write_fault.is_some(),
+                    Err(p) => p.into_inner().write_fault.is_some(),
+                };
+                if !faulted || self.inner.has_room().is_ok() {
+                    self.update(|h| {
+                        h.write_fault = None;
+                        h.disk_full = false;
+                    });
+                }
+            }
             Err(e) => {
                 let (msg, full) = (e.to_string(), e.is_full());
                 self.update(|h| {
@@ -74,6 +85,17 @@ impl LogStore for Watched {
     }
     fn size_on_disk(&self) -> u64 {
         self.inner.size_on_disk()
+    }
+    fn has_room(&self) -> Result<(), StoreError> {
+        let r = self.inner.has_room();
+        if let Err(e) = &r {
+            let (msg, full) = (e.to_string(), e.is_full());
+            self.update(|h| {
+                h.write_fault = Some(msg);
+                h.disk_full = full;
+            });
+        }
+        r
     }
     fn failed_commit_changes_nothing(&self) -> bool {
         self.inner.failed_commit_changes_nothing()

@@ -632,6 +632,11 @@ impl Sequencer {
     /// Rewrite the published state unchanged: a write that succeeds only when the store can
     /// take writes again (the health record clears on success).
     fn probe(&self, shared: &Shared) {
+        // Room for a real commit first: the state alone may fit in space the store already has.
+        if let Err(e) = self.store.has_room() {
+            tracing::debug!(error = %e, "log storage still has no room");
+            return;
+        }
         // Held across the write, as every writer of the state does, so a cosignature attached
         // meanwhile is not overwritten by the older state.
         let guard = match shared.published.write() {

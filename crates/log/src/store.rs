@@ -173,6 +173,16 @@ pub trait LogStore: Send + Sync + 'static {
     fn size_on_disk(&self) -> u64 {
         0
     }
+    /// Whether the disk has room for a commit that fills a bundle, checked without changing
+    /// anything a read can see. The log calls it before it declares a failing store healthy
+    /// again: a commit of its small published state can succeed inside space the store already
+    /// holds while every append still fails.
+    ///
+    /// # Errors
+    /// [`StoreError::Full`] when there is no room (or another error writing).
+    fn has_room(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Whether a failed [`LogStore::commit`] is guaranteed to have changed nothing, neither on
     /// disk nor in what later reads return. Then the log answers the failed batch with an error
     /// and goes on; otherwise (sled: a failed flush leaves the batch applied in memory, and a

@@ -84,6 +84,11 @@ impl Sealed {
     }
 }
 
+/// Bytes the room check writes: room for many batches (a full bundle of typical labels is
+/// ≈ 60 KB, its tile 8 KiB, plus the database pages a commit copies), so a store at the edge
+/// of a full disk is not declared healthy while most of its appends would still fail.
+const ROOM_PROBE: usize = 4 * 1024 * 1024;
+
 /// The segment file beside the database (`log.redb` → `log.seg`).
 fn segment_path(db: &Path) -> PathBuf {
     db.with_extension("seg")
@@ -637,6 +642,24 @@ impl LogStore for RedbStore {
 
     fn failed_commit_changes_nothing(&self) -> bool {
         true
+    }
+
+    /// Writes and syncs [`ROOM_PROBE`] bytes past the segment file's end, then cuts them off:
+    /// what the next sealed bundle needs (readers never look past the recorded end, and bytes
+    /// left there by a crash are cut at open).
+    fn has_room(&self) -> Result<(), StoreError> {
+        let len = self
+            .segment
+            .metadata()
+            .map_err(|e| io("reading the segment file's length", &e))?
+            .len();
+        let wrote = self
+            .segment
+            .write_all_at(&vec![0u8; ROOM_PROBE], len)
+            .and_then(|()| self.segment.sync_data());
+        let cut = self.segment.set_len(len);
+        wrote.map_err(|e| io("checking for room beside the log", &e))?;
+        cut.map_err(|e| io("cutting the room check off the segment file", &e))
     }
 
     fn size_on_disk(&self) -> u64 {
