@@ -100,8 +100,7 @@ pub fn u64_of(x: f64) -> Result<u64, String> {
     if x.is_finite() && (0.0..=MAX_SAFE).contains(&x) && x.fract() == 0.0 {
         Ok(x as u64)
     } else {
-        // (no `{x}`: formatting an f64 would pull core's float printing into the wasm, ~16 KB)
-        Err("not a non-negative integer below 2^53".to_string())
+        Err(format!("not a non-negative integer: {x}"))
     }
 }
 
