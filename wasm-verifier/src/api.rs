@@ -14,6 +14,7 @@
 //! alphabetical order, as `Value`'s map printed them; core's label and equivalence views keep
 //! their declaration order (the same objects, keys in another order).
 
+use std::rc::Rc;
 use std::sync::OnceLock;
 
 use cyberlabel_core::catalog::Catalog;
@@ -258,8 +259,9 @@ fn catalog() -> &'static Catalog {
     CATALOG.get_or_init(Catalog::builtin)
 }
 
-/// A trust list verified before: its bytes, the anchor, the list.
-type VerifiedTrust = Option<(Vec<u8>, [u8; 32], TrustList)>;
+/// A trust list verified before: its bytes, the anchor, the list (shared, not copied, with
+/// each verification that uses it).
+type VerifiedTrust = Option<(Vec<u8>, [u8; 32], Rc<TrustList>)>;
 
 std::thread_local! {
     /// The last trust list verified: the page checks label after label under the same list,
@@ -275,7 +277,7 @@ pub fn forget_verified() {
     cyberlabel_core::checkpoint::forget_verified();
 }
 
-fn trust_list(trust_list: &[u8], anchor: &[u8], now: u64) -> Result<TrustList, String> {
+fn trust_list(trust_list: &[u8], anchor: &[u8], now: u64) -> Result<Rc<TrustList>, String> {
     let anchor: [u8; 32] = anchor
         .try_into()
         .map_err(|_| "trust anchor must be a 32-byte Ed25519 public key".to_string())?;
@@ -283,16 +285,19 @@ fn trust_list(trust_list: &[u8], anchor: &[u8], now: u64) -> Result<TrustList, S
         c.borrow()
             .as_ref()
             .filter(|(bytes, a, _)| bytes.as_slice() == trust_list && *a == anchor)
-            .map(|(_, _, list)| list.clone())
+            .map(|(_, _, list)| Rc::clone(list))
     });
     let list = match cached {
         Some(list) => list,
         None => {
             let key = VerifyingKey::from_bytes(&anchor).map_err(|_| "invalid trust anchor key")?;
-            let list = TrustList::from_signed_any_time(trust_list, &key)
-                .map_err(|e| format!("trust list: {e}"))?;
-            VERIFIED_TRUST
-                .with(|c| *c.borrow_mut() = Some((trust_list.to_vec(), anchor, list.clone())));
+            let list = Rc::new(
+                TrustList::from_signed_any_time(trust_list, &key)
+                    .map_err(|e| format!("trust list: {e}"))?,
+            );
+            VERIFIED_TRUST.with(|c| {
+                *c.borrow_mut() = Some((trust_list.to_vec(), anchor, Rc::clone(&list)));
+            });
             list
         }
     };
@@ -750,11 +755,11 @@ mod tests {
         let parsed = TrustList::from_signed_any_time(list, &key).unwrap();
         let now = parsed.issued_at + 1;
         let before = Ops::now();
-        assert_eq!(trust_list(list, &anchor, now).unwrap(), parsed);
+        assert_eq!(*trust_list(list, &anchor, now).unwrap(), parsed);
         assert_eq!(Ops::now().since(before).signatures, 1);
         // the same bytes under the same anchor: no signature checked again
         let before = Ops::now();
-        assert_eq!(trust_list(list, &anchor, now + 60).unwrap(), parsed);
+        assert_eq!(*trust_list(list, &anchor, now + 60).unwrap(), parsed);
         assert_eq!(Ops::now().since(before).signatures, 0);
         // but its validity window still applies
         let err = trust_list(list, &anchor, parsed.expires_at + 1).unwrap_err();
@@ -768,7 +773,7 @@ mod tests {
         assert_eq!(Ops::now().since(before).signatures, 1);
         // a refused list does not displace the verified one
         let before = Ops::now();
-        assert_eq!(trust_list(list, &anchor, now).unwrap(), parsed);
+        assert_eq!(*trust_list(list, &anchor, now).unwrap(), parsed);
         assert_eq!(Ops::now().since(before).signatures, 0);
     }
 }
