@@ -313,7 +313,14 @@ fn render(bench: &Value, browser: &Value, native: &Value, info: &RunInfo) -> Res
             .map(|n| format!("; {n}"))
             .unwrap_or_default(),
         if b_runs > 0.0 {
-            format!(" over {} runs", thousands(b_runs))
+            match browser["per_sample"].as_f64().filter(|k| *k > 1.0) {
+                Some(k) => format!(
+                    " over {} samples of {} verifications in a row (page and native alike)",
+                    thousands(b_runs),
+                    thousands(k)
+                ),
+                None => format!(" over {} runs", thousands(b_runs)),
+            }
         } else {
             String::new()
         },

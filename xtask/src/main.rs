@@ -508,9 +508,12 @@ fn bindgen(input: &Path, out: &Path, nodejs: bool) -> Result<()> {
     }
     fs::create_dir_all(out)?;
     let mut b = wasm_bindgen_cli_support::Bindgen::new();
+    // CYBERLABEL_WASM_KEEP_NAMES=1 keeps the function names (for a profiler or a size
+    // breakdown by function); the page ships without them.
+    let keep_names = env::var_os("CYBERLABEL_WASM_KEEP_NAMES").is_some_and(|v| v == "1");
     b.input_path(input)
         .typescript(false)
-        .remove_name_section(true)
+        .remove_name_section(!keep_names)
         .remove_producers_section(true);
     if nodejs {
         b.nodejs(true)?;

@@ -416,20 +416,22 @@ std::thread_local! {
         const { core::cell::RefCell::new(None) };
 }
 
+/// The verified note of exactly these bytes under exactly these keys, if checked before on
+/// this thread.
+fn verified_before(signed: &[u8], keys: &[VerifierKey]) -> Option<VerifiedNote> {
+    LAST_VERIFIED.with(|c| {
+        c.borrow()
+            .as_ref()
+            .filter(|(bytes, k, _)| bytes.as_slice() == signed && k.as_slice() == keys)
+            .map(|(_, _, v)| v.clone())
+    })
+}
+
 fn verify_note_once(
     signed: &[u8],
     parsed: note::Note,
     keys: &[VerifierKey],
 ) -> Result<VerifiedNote, NoteError> {
-    let hit = LAST_VERIFIED.with(|c| {
-        c.borrow()
-            .as_ref()
-            .filter(|(bytes, k, _)| bytes.as_slice() == signed && k.as_slice() == keys)
-            .map(|(_, _, v)| v.clone())
-    });
-    if let Some(v) = hit {
-        return Ok(v);
-    }
     let v = note::verify(parsed, keys)?;
     LAST_VERIFIED.with(|c| *c.borrow_mut() = Some((signed.to_vec(), keys.to_vec(), v.clone())));
     Ok(v)
@@ -449,16 +451,27 @@ fn open_inner(
     let mut keys = Vec::with_capacity(1 + policy.witnesses.len());
     keys.push(policy.log.clone());
     keys.extend(policy.witnesses.iter().cloned());
-    let parsed = note::Note::parse(signed)?;
-    let checkpoint = Checkpoint::parse(&parsed.text)?;
-    if checkpoint.origin != policy.log.name() {
-        return Err(CheckpointError::WrongOrigin);
-    }
-    let verified = match verify_note_once(signed, parsed, &keys) {
-        Ok(v) => v,
-        Err(NoteError::NoKnownSignature) => return Err(CheckpointError::NotSignedByLog),
-        Err(e) => return Err(e.into()),
+    // The same bytes verified before under the same keys parsed then, and their note is
+    // the parse (the checks below run again either way).
+    let verified = if let Some(v) = verified_before(signed, &keys) {
+        let checkpoint = Checkpoint::parse(&v.note.text)?;
+        if checkpoint.origin != policy.log.name() {
+            return Err(CheckpointError::WrongOrigin);
+        }
+        (checkpoint, v)
+    } else {
+        let parsed = note::Note::parse(signed)?;
+        let checkpoint = Checkpoint::parse(&parsed.text)?;
+        if checkpoint.origin != policy.log.name() {
+            return Err(CheckpointError::WrongOrigin);
+        }
+        match verify_note_once(signed, parsed, &keys) {
+            Ok(v) => (checkpoint, v),
+            Err(NoteError::NoKnownSignature) => return Err(CheckpointError::NotSignedByLog),
+            Err(e) => return Err(e.into()),
+        }
     };
+    let (checkpoint, verified) = verified;
     if !verified.is_signed_by(&policy.log) {
         return Err(CheckpointError::NotSignedByLog);
     }

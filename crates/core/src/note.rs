@@ -104,6 +104,16 @@ impl KeyKind {
     }
 }
 
+/// How many parsed verifier keys [`VerifierKey::parse`] remembers per thread (a log, its
+/// witnesses and a few partner logs).
+pub const PARSED_KEYS_REMEMBERED: usize = 32;
+
+std::thread_local! {
+    /// Verifier keys parsed on this thread, oldest first: (vkey text, key).
+    static PARSED_KEYS: core::cell::RefCell<Vec<(String, VerifierKey)>> =
+        const { core::cell::RefCell::new(Vec::new()) };
+}
+
 /// A public verifier key: `<name>+<8 hex key id>+<base64(type ‖ public key)>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifierKey {
@@ -132,9 +142,36 @@ impl VerifierKey {
 
     /// Parse a vkey string.
     ///
+    /// A verifier parses the same few keys (the log's, its witnesses') for every label it
+    /// checks, and turning 32 bytes into a curve point costs a field inversion — in the browser
+    /// a fifth of a whole verification. So the keys parsed on this thread are remembered (at
+    /// most [`PARSED_KEYS_REMEMBERED`], by their exact text): parsing is a pure function of the
+    /// text, so the result is the same.
+    ///
     /// # Errors
     /// [`NoteError`] if malformed, of an unsupported type, or the id does not match.
     pub fn parse(vkey: &str) -> Result<Self, NoteError> {
+        let hit = PARSED_KEYS.with(|c| {
+            c.borrow()
+                .iter()
+                .find(|(text, _)| text == vkey)
+                .map(|(_, key)| key.clone())
+        });
+        if let Some(key) = hit {
+            return Ok(key);
+        }
+        let key = Self::parse_uncached(vkey)?;
+        PARSED_KEYS.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() >= PARSED_KEYS_REMEMBERED {
+                c.remove(0);
+            }
+            c.push((vkey.to_owned(), key.clone()));
+        });
+        Ok(key)
+    }
+
+    fn parse_uncached(vkey: &str) -> Result<Self, NoteError> {
         if vkey.len() > 1024 {
             return Err(NoteError::MalformedKey);
         }
@@ -605,6 +642,36 @@ mod tests {
         assert!(sign("no newline", &[&a], 0).is_err());
         assert!(VerifierKey::parse("a+zzzzzzzz+AQ==").is_err());
         assert!(VerifierKey::parse("a b+00000000+AQ==").is_err());
+    }
+
+    #[test]
+    fn parsed_keys_are_remembered_exactly_and_boundedly() {
+        let vks: Vec<String> = (0..PARSED_KEYS_REMEMBERED + 3)
+            .map(|i| {
+                signer(&format!("cache.example/{i}"), KeyKind::Ed25519, i as u8 + 1)
+                    .verifier()
+                    .to_string()
+            })
+            .collect();
+        for _ in 0..2 {
+            for vk in &vks {
+                // remembered or not, the same key as a fresh parse
+                assert_eq!(
+                    VerifierKey::parse(vk).unwrap(),
+                    VerifierKey::parse_uncached(vk).unwrap()
+                );
+            }
+        }
+        assert!(PARSED_KEYS.with(|c| c.borrow().len()) <= PARSED_KEYS_REMEMBERED);
+        // only the exact text hits: a key with its id changed is still refused
+        let mut bad = vks[0].clone();
+        let plus = bad.find('+').unwrap();
+        bad.replace_range(plus + 1..plus + 2, "f");
+        if bad == vks[0] {
+            bad.replace_range(plus + 1..plus + 2, "0");
+        }
+        assert_eq!(VerifierKey::parse(&bad), Err(NoteError::KeyIdMismatch));
+        assert!(VerifierKey::parse(&format!("{} ", vks[0])).is_err());
     }
 
     #[test]
