@@ -96,18 +96,7 @@ fn steps(
     )?;
     let inputs = out.join("bench-inputs.json");
     t.step("native timing on the browser's inputs (release)", || {
-        run(cargo()
-            .args([
-                "run",
-                "-q",
-                "--release",
-                "-p",
-                crate::WASM_CRATE,
-                "--example",
-                "native_bench",
-                "--",
-            ])
-            .arg(&inputs))
+        crate::native_bench(&inputs)
     })?;
     let load_after = load_average();
 

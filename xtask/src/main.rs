@@ -1014,21 +1014,27 @@ fn test_steps(root: &Path, t: &mut Timings, skip_setup: bool, no_e2e: bool) -> R
     })?;
     if bench_inputs.exists() {
         t.step("native verify timing (same inputs as the browser)", || {
-            run(cargo()
-                .args([
-                    "run",
-                    "-q",
-                    "--release",
-                    "-p",
-                    WASM_CRATE,
-                    "--example",
-                    "native_bench",
-                    "--",
-                ])
-                .arg(&bench_inputs))
+            native_bench(&bench_inputs)
         })?;
     }
     let mut out = std::io::stdout();
     writeln!(out, "\nxtask: all test steps passed")?;
     Ok(())
+}
+
+/// Native timing of the page's verification on the bytes the browser fetched
+/// (`wasm-verifier/examples/native_bench.rs`; writes `native-ms.json` beside `inputs`).
+fn native_bench(inputs: &Path) -> Result<()> {
+    run(cargo()
+        .args([
+            "run",
+            "-q",
+            "--release",
+            "-p",
+            WASM_CRATE,
+            "--example",
+            "native_bench",
+            "--",
+        ])
+        .arg(inputs))
 }
