@@ -24,3 +24,28 @@ pub fn claim_in(scheme: &str, serial: u64, supersedes: Option<u64>) -> Claim {
         supersedes,
     }
 }
+
+/// A signed trust list (JSON signed by `anchor`) authorising one issuer, named `name`, for
+/// SG-CLS: the first entry of a test log that admits labels.
+#[must_use]
+pub fn trust_list_for(
+    name: &str,
+    issuer: &ed25519_dalek::VerifyingKey,
+    anchor: &ed25519_dalek::SigningKey,
+) -> Vec<u8> {
+    use cyberlabel_core::trust::{self, TrustList, TrustedIssuer};
+    let t = TrustList {
+        version: 1,
+        issued_at: 1_700_000_000,
+        expires_at: 1_900_000_000,
+        issuers: vec![TrustedIssuer::new(
+            name,
+            issuer,
+            &["SG-CLS"],
+            0,
+            u64::MAX / 2,
+        )],
+        ..TrustList::default()
+    };
+    trust::sign(t.to_json().as_bytes(), anchor)
+}

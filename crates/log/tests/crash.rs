@@ -30,7 +30,6 @@ use cyberlabel_core::cose;
 use cyberlabel_core::merkle::{leaf_hash, verify_consistency, verify_inclusion};
 use cyberlabel_core::status::{self, BUCKET_LABELS, State, verify_status_proof};
 use cyberlabel_core::status::{ReasonCode, StatusAction, StatusRecord};
-use cyberlabel_core::trust::{self, TrustList, TrustedIssuer};
 use cyberlabel_log::{EntryPolicy, Log, LogConfig, Submission, Ticket};
 use ed25519_dalek::SigningKey;
 
@@ -71,20 +70,7 @@ fn config() -> LogConfig {
 
 /// The log's first entry: a trust list authorising `issuer()` for SG-CLS.
 fn trust_list() -> Vec<u8> {
-    let t = TrustList {
-        version: 1,
-        issued_at: 1_700_000_000,
-        expires_at: 1_900_000_000,
-        issuers: vec![TrustedIssuer::new(
-            "Crash Issuer",
-            &issuer().verifying_key(),
-            &["SG-CLS"],
-            0,
-            u64::MAX / 2,
-        )],
-        ..TrustList::default()
-    };
-    trust::sign(t.to_json().as_bytes(), &anchor())
+    cyberlabel_log::fixtures::trust_list_for("Crash Issuer", &issuer().verifying_key(), &anchor())
 }
 
 fn label(serial: u64) -> Vec<u8> {

@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use cyberlabel_core::status::EffectError;
-use cyberlabel_core::trust::{self, TrustList, TrustedIssuer};
 use cyberlabel_log::{
     AppendError, Commit, EntryPolicy, Log, LogConfig, LogStore, MemoryStore, StoreError,
     Submission, Ticket,
@@ -180,20 +179,7 @@ fn issuer() -> SigningKey {
 }
 
 fn trust_list() -> Vec<u8> {
-    let t = TrustList {
-        version: 1,
-        issued_at: 1_700_000_000,
-        expires_at: 1_900_000_000,
-        issuers: vec![TrustedIssuer::new(
-            "Issuer 23",
-            &issuer().verifying_key(),
-            &["SG-CLS"],
-            0,
-            u64::MAX / 2,
-        )],
-        ..TrustList::default()
-    };
-    trust::sign(t.to_json().as_bytes(), &anchor())
+    cyberlabel_log::fixtures::trust_list_for("Issuer 23", &issuer().verifying_key(), &anchor())
 }
 
 fn label() -> Submission {
