@@ -219,13 +219,13 @@ pub fn add_log(args: &AddLog) -> Result<ExitCode> {
 
 /// Runs `trust-list add-equivalence`.
 pub fn add_equivalence(args: &AddEquivalence) -> Result<ExitCode> {
-    let effect: Effect = serde_json::from_value(serde_json::Value::String(args.effect.clone()))
-        .map_err(|_| {
-            anyhow::anyhow!(
-                "--effect {:?}: one of recognised, simplified_application, requirement_waiver",
-                args.effect
-            )
-        })?;
+    let effect = Effect::from_word(&args.effect).ok_or_else(|| {
+        anyhow::anyhow!(
+            "--effect {:?}: one of {}",
+            args.effect,
+            Effect::WORDS.join(", ")
+        )
+    })?;
     let catalog = Catalog::builtin();
     for s in [&args.from, &args.to] {
         if catalog.latest(s).is_none() {

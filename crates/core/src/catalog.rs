@@ -31,9 +31,10 @@
 //!   "labs": [{ "scheme": "XL-DEMO", "code": 1, "id": "XL-LAB-1", "name": "…" }] }
 //! ```
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::claim::{Assessment, AssessmentKind, Claim, ClaimError, Field};
+use crate::json::{self, FromJson, Node, Obj};
 
 /// The builtin catalog's JSON.
 pub const BUILTIN_JSON: &str = include_str!("../catalog/schemes.json");
@@ -192,7 +193,7 @@ pub enum Inconsistency {
 }
 
 /// One provision in a list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Provision {
     /// The provision id, e.g. `5.1-1`.
     pub id: String,
@@ -204,7 +205,7 @@ pub struct Provision {
 }
 
 /// A shared provision list (e.g. ETSI EN 303 645) that schemes can reference.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Baseline {
     /// Identifier referenced by `Scheme::baseline`.
     pub id: String,
@@ -221,7 +222,7 @@ pub struct Baseline {
 }
 
 /// A product category.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Category {
     /// The code carried in claims (key 8).
     pub code: u16,
@@ -236,7 +237,7 @@ pub struct Category {
 /// (claim key 13); verifiers show its `name` and `id`. Codes are per scheme, start at 1 and are
 /// never reused: a lab whose recognition ends keeps its entry (with a `note`), since labels
 /// it assessed still name it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Lab {
     /// The scheme id whose list this lab is in.
     pub scheme: String,
@@ -253,7 +254,7 @@ pub struct Lab {
 
 /// The shape of a scheme (ISO/IEC 27404 multi-level, binary, or descriptive).
 #[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SchemeKind {
     /// Several levels (e.g. CLS 1–4).
@@ -265,7 +266,7 @@ pub enum SchemeKind {
 }
 
 /// A level of a scheme.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Level {
     /// The number carried in claims (key 3); binary and descriptive schemes use 1.
     pub level: u8,
@@ -287,7 +288,7 @@ pub struct Level {
 }
 
 /// Validity rules of a scheme.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Validity {
     /// Longest allowed `expires_at - issued_at`, in days (None: no published maximum).
     pub max_days: Option<u32>,
@@ -299,7 +300,7 @@ pub struct Validity {
 }
 
 /// A source reference.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Source {
     /// Short key, as in the domain notes.
     pub key: String,
@@ -308,7 +309,7 @@ pub struct Source {
 }
 
 /// One version of a labelling scheme.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Scheme {
     /// Scheme id carried in claims (key 1), e.g. `SG-CLS`.
     pub id: String,
@@ -361,7 +362,7 @@ impl Scheme {
 }
 
 /// The catalog: baselines, categories and scheme versions.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Catalog {
     /// Format marker, `cyberlabel-catalog@1`.
     #[serde(default)]
@@ -403,10 +404,12 @@ impl Catalog {
         if json.len() > MAX_CATALOG_JSON {
             return Err(CatalogError::TooLarge);
         }
-        let mut c: Catalog = serde_json::from_str(json).map_err(|e| CatalogError::Json {
-            line: e.line(),
-            column: e.column(),
-        })?;
+        let mut c = json::parse(json)
+            .and_then(|n| Catalog::from_json_node(&n))
+            .map_err(|e| {
+                let (line, column) = json::line_col(json, e.offset);
+                CatalogError::Json { line, column }
+            })?;
         c.resolve()?;
         Ok(c)
     }
@@ -649,4 +652,146 @@ fn check_scheme(s: &Scheme) -> Result<(), CatalogError> {
         }
     }
     Ok(())
+}
+
+// Reading the catalog from JSON (`crate::json`: one small reader, not a serde-derived parser
+// per struct). Keys and defaults are those of the serde attributes above, which still write it.
+
+impl FromJson for Provision {
+    fn from_json(n: &Node) -> Result<Self, json::Error> {
+        let o = Obj::of(n)?;
+        Ok(Provision {
+            id: o.req("id")?,
+            title: o.req("title")?,
+            kind: o.opt("kind")?,
+        })
+    }
+}
+
+impl FromJson for Baseline {
+    fn from_json(n: &Node) -> Result<Self, json::Error> {
+        let o = Obj::of(n)?;
+        Ok(Baseline {
+            id: o.req("id")?,
+            title: o.req("title")?,
+            note: o.opt("note")?,
+            sources: o.or_default("sources")?,
+            provisions: o.req("provisions")?,
+        })
+    }
+}
+
+impl FromJson for Category {
+    fn from_json(n: &Node) -> Result<Self, json::Error> {
+        let o = Obj::of(n)?;
+        Ok(Category {
+            code: o.req("code")?,
+            name: o.req("name")?,
+            note: o.opt("note")?,
+        })
+    }
+}
+
+impl FromJson for Lab {
+    fn from_json(n: &Node) -> Result<Self, json::Error> {
+        let o = Obj::of(n)?;
+        Ok(Lab {
+            scheme: o.req("scheme")?,
+            code: o.req("code")?,
+            id: o.req("id")?,
+            name: o.req("name")?,
+            note: o.opt("note")?,
+        })
+    }
+}
+
+impl FromJson for SchemeKind {
+    fn from_json(n: &Node) -> Result<Self, json::Error> {
+        Ok(
+            match json::one_of(n, &["multi_level", "binary", "descriptive"])? {
+                0 => SchemeKind::MultiLevel,
+                1 => SchemeKind::Binary,
+                _ => SchemeKind::Descriptive,
+            },
+        )
+    }
+}
+
+impl FromJson for AssessmentKind {
+    fn from_json(n: &Node) -> Result<Self, json::Error> {
+        Ok(match json::one_of(n, &["self_declared", "third_party"])? {
+            0 => AssessmentKind::SelfDeclared,
+            _ => AssessmentKind::ThirdParty,
+        })
+    }
+}
+
+impl FromJson for Level {
+    fn from_json(n: &Node) -> Result<Self, json::Error> {
+        let o = Obj::of(n)?;
+        Ok(Level {
+            level: o.req("level")?,
+            name: o.req("name")?,
+            meaning: o.req("meaning")?,
+            assessment: o.req("assessment")?,
+            requires: o.or_default("requires")?,
+            max_validity_days: o.opt("max_validity_days")?,
+            note: o.opt("note")?,
+        })
+    }
+}
+
+impl FromJson for Validity {
+    fn from_json(n: &Node) -> Result<Self, json::Error> {
+        let o = Obj::of(n)?;
+        Ok(Validity {
+            max_days: o.opt("max_days")?,
+            tied_to_support: o.req("tied_to_support")?,
+            note: o.opt("note")?,
+        })
+    }
+}
+
+impl FromJson for Source {
+    fn from_json(n: &Node) -> Result<Self, json::Error> {
+        let o = Obj::of(n)?;
+        Ok(Source {
+            key: o.req("key")?,
+            reference: o.req("reference")?,
+        })
+    }
+}
+
+impl FromJson for Scheme {
+    fn from_json(n: &Node) -> Result<Self, json::Error> {
+        let o = Obj::of(n)?;
+        Ok(Scheme {
+            id: o.req("id")?,
+            version: o.req("version")?,
+            name: o.req("name")?,
+            owner: o.req("owner")?,
+            country: o.req("country")?,
+            kind: o.req("kind")?,
+            baseline: o.opt("baseline")?,
+            provisions: o.or_default("provisions")?,
+            levels: o.req("levels")?,
+            validity: o.req("validity")?,
+            note: o.opt("note")?,
+            sources: o.or_default("sources")?,
+        })
+    }
+}
+
+impl Catalog {
+    fn from_json_node(n: &Node) -> Result<Self, json::Error> {
+        let o = Obj::of(n)?;
+        Ok(Catalog {
+            format: o.or_default("format")?,
+            note: o.opt("note")?,
+            baselines: o.or_default("baselines")?,
+            categories: o.or_default("categories")?,
+            schemes: o.or_default("schemes")?,
+            labs: o.or_default("labs")?,
+        })
+    }
 }

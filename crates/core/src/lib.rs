@@ -13,6 +13,7 @@ pub mod cbor;
 pub mod claim;
 pub mod cose;
 pub mod dates;
+mod json;
 pub mod packed_text;
 pub mod payload;
 pub mod trust;

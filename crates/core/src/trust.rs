@@ -11,9 +11,10 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::cose::{self, ContentType, CoseError, KeyId};
+use crate::json::{self, FromJson, Node, Obj};
 
 /// Largest trust-list document (signed or not) accepted.
 pub const MAX_TRUST_LIST_LEN: usize = 256 * 1024;
@@ -98,7 +99,7 @@ pub enum KeyState {
 }
 
 /// A trusted label issuer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TrustedIssuer {
     /// Display name, e.g. `Cyber Security Agency of Singapore`.
     pub name: String,
@@ -227,7 +228,7 @@ impl TrustedIssuer {
 }
 
 /// A transparency log the verifier accepts checkpoints from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TrustedLog {
     /// Checkpoint origin line (= note key name).
     pub origin: String,
@@ -248,7 +249,7 @@ pub struct TrustedLog {
 }
 
 /// A witness whose cosignatures count towards the quorum.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TrustedWitness {
     /// Witness name (= note key name).
     pub name: String,
@@ -265,7 +266,7 @@ pub const DEFAULT_MAX_CHECKPOINT_AGE: u64 = 3_600;
 /// as the quorum means that many of all listed witnesses. Cosignatures count only while fresh:
 /// their timestamps no older than `max_age` seconds and not in the future beyond the verifier's
 /// allowed clock skew.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WitnessPolicy {
     /// Groups, in definition order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -273,12 +274,7 @@ pub struct WitnessPolicy {
     /// The quorum: a count over all witnesses, or the name of a witness or group, or `"none"`.
     pub quorum: Quorum,
     /// Oldest acceptable cosignature, in seconds before the verifier's clock.
-    #[serde(default = "default_max_age")]
     pub max_age: u64,
-}
-
-fn default_max_age() -> u64 {
-    DEFAULT_MAX_CHECKPOINT_AGE
 }
 
 impl Default for WitnessPolicy {
@@ -292,7 +288,7 @@ impl Default for WitnessPolicy {
 }
 
 /// The quorum of a [`WitnessPolicy`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Quorum {
     /// `k` of all listed witnesses (0 = no witnesses needed: nothing proves freshness).
@@ -302,7 +298,7 @@ pub enum Quorum {
 }
 
 /// A C2SP tlog-policy group: `threshold` of `members`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WitnessGroup {
     /// Group name (unique among witnesses and groups).
     pub name: String,
@@ -313,7 +309,7 @@ pub struct WitnessGroup {
 }
 
 /// How many members of a group must agree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Threshold {
     /// `k` members.
@@ -324,7 +320,7 @@ pub enum Threshold {
 
 /// The effect of a mutual-recognition row.
 #[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Effect {
     /// The label counts as `to_scheme` level `to_level`.
@@ -336,6 +332,19 @@ pub enum Effect {
 }
 
 impl Effect {
+    /// The words the trust list's JSON uses, in declaration order.
+    pub const WORDS: [&'static str; 3] =
+        ["recognised", "simplified_application", "requirement_waiver"];
+
+    /// The effect the JSON word `w` names.
+    pub fn from_word(w: &str) -> Option<Effect> {
+        match Self::WORDS.iter().position(|x| *x == w)? {
+            0 => Some(Effect::Recognised),
+            1 => Some(Effect::SimplifiedApplication),
+            _ => Some(Effect::RequirementWaiver),
+        }
+    }
+
     /// Plain words.
     pub fn text(self) -> &'static str {
         match self {
@@ -347,7 +356,7 @@ impl Effect {
 }
 
 /// One row of the equivalence table (one stated mutual-recognition clause, one direction).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Equivalence {
     /// The scheme of the label held.
     pub from_scheme: String,
@@ -390,7 +399,7 @@ impl Equivalence {
 }
 
 /// The trust list (FORMATS §5).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TrustList {
     /// Monotonic version number.
     pub version: u64,
@@ -424,10 +433,12 @@ impl TrustList {
         if json.len() > MAX_TRUST_LIST_LEN {
             return Err(TrustError::TooLarge);
         }
-        let mut t: TrustList = serde_json::from_str(json).map_err(|e| TrustError::Json {
-            line: e.line(),
-            column: e.column(),
-        })?;
+        let mut t = json::parse(json)
+            .and_then(|n| <TrustList as FromJson>::from_json(&n))
+            .map_err(|e| {
+                let (line, column) = json::line_col(json, e.offset);
+                TrustError::Json { line, column }
+            })?;
         if t.issued_at > t.expires_at {
             return Err(TrustError::BadValidity);
         }
@@ -582,4 +593,144 @@ impl TrustList {
 /// Signs trust-list JSON bytes as `trust-list.cose`.
 pub fn sign(json: &[u8], key: &SigningKey) -> Vec<u8> {
     cose::sign_with_content_type(json, Some(TRUST_LIST_CONTENT_TYPE), key)
+}
+
+// Reading the list from JSON (`crate::json`: one small reader, not a serde-derived parser per
+// struct). Keys and defaults are those of the serde attributes above, which still write it.
+
+impl FromJson for TrustedIssuer {
+    fn from_json(n: &Node) -> Result<Self, json::Error> {
+        let o = Obj::of(n)?;
+        Ok(TrustedIssuer {
+            name: o.req("name")?,
+            kid: o.req("kid")?,
+            public_key: o.req("public_key")?,
+            schemes: o.req("schemes")?,
+            not_before: o.req("not_before")?,
+            not_after: o.req("not_after")?,
+            retired_at_index: o.opt("retired_at_index")?,
+            compromised_at_index: o.opt("compromised_at_index")?,
+            log: o.opt("log")?,
+            key: None,
+            kid_bytes: KeyId::default(),
+        })
+    }
+}
+
+impl FromJson for TrustedLog {
+    fn from_json(n: &Node) -> Result<Self, json::Error> {
+        let o = Obj::of(n)?;
+        Ok(TrustedLog {
+            origin: o.req("origin")?,
+            vkey: o.req("vkey")?,
+            url: o.req("url")?,
+            max_merge_delay: o.or_default("max_merge_delay")?,
+            witness_policy: o.opt("witness_policy")?,
+        })
+    }
+}
+
+impl FromJson for TrustedWitness {
+    fn from_json(n: &Node) -> Result<Self, json::Error> {
+        let o = Obj::of(n)?;
+        Ok(TrustedWitness {
+            name: o.req("name")?,
+            vkey: o.req("vkey")?,
+        })
+    }
+}
+
+impl FromJson for WitnessPolicy {
+    fn from_json(n: &Node) -> Result<Self, json::Error> {
+        let o = Obj::of(n)?;
+        Ok(WitnessPolicy {
+            groups: o.or_default("groups")?,
+            quorum: o.req("quorum")?,
+            max_age: o.or("max_age", DEFAULT_MAX_CHECKPOINT_AGE)?,
+        })
+    }
+}
+
+/// A number that fits a `u32` is a count, a string a name (serde's `untagged` order).
+fn count_or_word(n: &Node) -> Result<Result<u32, String>, json::Error> {
+    match u32::from_json(n) {
+        Ok(k) => Ok(Ok(k)),
+        Err(e) => match String::from_json(n) {
+            Ok(s) => Ok(Err(s)),
+            Err(_) => Err(e),
+        },
+    }
+}
+
+impl FromJson for Quorum {
+    fn from_json(n: &Node) -> Result<Self, json::Error> {
+        Ok(match count_or_word(n)? {
+            Ok(k) => Quorum::Count(k),
+            Err(s) => Quorum::Name(s),
+        })
+    }
+}
+
+impl FromJson for Threshold {
+    fn from_json(n: &Node) -> Result<Self, json::Error> {
+        Ok(match count_or_word(n)? {
+            Ok(k) => Threshold::Count(k),
+            Err(s) => Threshold::Word(s),
+        })
+    }
+}
+
+impl FromJson for WitnessGroup {
+    fn from_json(n: &Node) -> Result<Self, json::Error> {
+        let o = Obj::of(n)?;
+        Ok(WitnessGroup {
+            name: o.req("name")?,
+            threshold: o.req("threshold")?,
+            members: o.req("members")?,
+        })
+    }
+}
+
+impl FromJson for Effect {
+    fn from_json(n: &Node) -> Result<Self, json::Error> {
+        match &n.v {
+            json::Value::Str(s) => Effect::from_word(s).ok_or(json::Error { offset: n.at }),
+            _ => Err(json::Error { offset: n.at }),
+        }
+    }
+}
+
+impl FromJson for Equivalence {
+    fn from_json(n: &Node) -> Result<Self, json::Error> {
+        let o = Obj::of(n)?;
+        Ok(Equivalence {
+            from_scheme: o.req("from_scheme")?,
+            from_level_min: o.req("from_level_min")?,
+            to_scheme: o.req("to_scheme")?,
+            to_level: o.req("to_level")?,
+            effect: o.req("effect")?,
+            waived: o.or_default("waived")?,
+            categories_included: o.or_default("categories_included")?,
+            categories_excluded: o.or_default("categories_excluded")?,
+            effective_from: o.req("effective_from")?,
+            effective_to: o.opt("effective_to")?,
+            basis: o.req("basis")?,
+        })
+    }
+}
+
+impl FromJson for TrustList {
+    fn from_json(n: &Node) -> Result<Self, json::Error> {
+        let o = Obj::of(n)?;
+        Ok(TrustList {
+            version: o.req("version")?,
+            issued_at: o.req("issued_at")?,
+            expires_at: o.req("expires_at")?,
+            issuers: o.or_default("issuers")?,
+            logs: o.or_default("logs")?,
+            witnesses: o.or_default("witnesses")?,
+            witness_policy: o.or_default("witness_policy")?,
+            equivalences: o.or_default("equivalences")?,
+        })
+    }
 }

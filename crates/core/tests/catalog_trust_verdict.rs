@@ -8,7 +8,10 @@ use cyberlabel_core::claim::{Assessment, ClaimError, Field, ProvisionSet};
 use cyberlabel_core::cose::{self, CoseError, key_id, sign_label};
 use cyberlabel_core::payload;
 use cyberlabel_core::status;
-use cyberlabel_core::trust::{self, Effect, Equivalence, TrustError, TrustList, TrustedIssuer};
+use cyberlabel_core::trust::{
+    self, Effect, Equivalence, Quorum, Threshold, TrustError, TrustList, TrustedIssuer, TrustedLog,
+    TrustedWitness, WitnessGroup, WitnessPolicy,
+};
 use cyberlabel_core::verdict::{Problem, Verdict, verify_offline};
 use label_common::*;
 
@@ -366,6 +369,108 @@ fn trust_list_rejects_bad_issuer_entries() {
         TrustList::from_json("[]"),
         Err(TrustError::Json { .. })
     ));
+}
+
+/// The trust list's reader (core's own JSON reader, not serde) keeps every field a writer
+/// sets, refuses a key given twice, ignores unknown keys and says where it stopped.
+#[test]
+fn trust_list_json_keeps_every_field_and_says_where_it_stopped() {
+    let mut t = trust_list();
+    let log_key = key(60);
+    let vkey = |name: &str, k: &ed25519_dalek::SigningKey| {
+        cyberlabel_core::note::VerifierKey::new(
+            name,
+            cyberlabel_core::note::KeyKind::Ed25519,
+            k.verifying_key(),
+        )
+        .unwrap()
+        .to_string()
+    };
+    t.logs.push(TrustedLog {
+        origin: "example.org/log".into(),
+        vkey: vkey("example.org/log", &log_key),
+        url: "https://example.org/log/".into(),
+        max_merge_delay: 86_400,
+        witness_policy: Some(WitnessPolicy {
+            groups: vec![WitnessGroup {
+                name: "g".into(),
+                threshold: Threshold::Word("any".into()),
+                members: vec!["w1".into(), "w2".into()],
+            }],
+            quorum: Quorum::Name("g".into()),
+            max_age: 600,
+        }),
+    });
+    for (i, n) in ["w1", "w2"].iter().enumerate() {
+        t.witnesses.push(TrustedWitness {
+            name: (*n).into(),
+            vkey: vkey(n, &key(61 + i as u8)),
+        });
+    }
+    t.witness_policy = WitnessPolicy {
+        groups: vec![WitnessGroup {
+            name: "both".into(),
+            threshold: Threshold::Count(2),
+            members: vec!["w1".into(), "w2".into()],
+        }],
+        quorum: Quorum::Count(1),
+        max_age: 7_200,
+    };
+    let mut second = TrustedIssuer::new(
+        "Partner Body",
+        &key(2).verifying_key(),
+        &["DE-BSI", "SG-CLS"],
+        T0 - DAY,
+        T0 + DAY,
+    );
+    second.retired_at_index = Some(7);
+    second.compromised_at_index = Some(9);
+    second.log = Some("example.org/log".into());
+    t.issuers.push(second);
+    t.equivalences[0].effect = Effect::RequirementWaiver;
+    t.equivalences[0].waived = vec!["5.1-1".into()];
+    t.equivalences[0].categories_included = vec![1, 2];
+    t.equivalences[1].effect = Effect::SimplifiedApplication;
+    let json = t.to_json();
+    assert_eq!(TrustList::from_json(&json), Ok(t.clone()));
+
+    // a newer writer's extra key is ignored; a key twice is refused where the second one is
+    let extra = json.replacen("{\n", "{\n  \"future\": {\"x\": [1, 2.5e3, null]},\n", 1);
+    assert_eq!(TrustList::from_json(&extra), Ok(t.clone()));
+    let twice = json.replacen("{\n", "{\n  \"version\": 1,\n", 1);
+    assert_eq!(
+        TrustList::from_json(&twice),
+        Err(TrustError::Json { line: 3, column: 3 })
+    );
+    // wrong types and ranges are refused at the value
+    for (from, to) in [
+        ("\"version\": 1", "\"version\": -1"),
+        ("\"version\": 1", "\"version\": 1.0"),
+        ("\"version\": 1", "\"version\": \"1\""),
+        ("\"max_age\": 600", "\"max_age\": null"),
+        ("\"threshold\": 2", "\"threshold\": 4294967296"),
+        (
+            "\"effect\": \"requirement_waiver\"",
+            "\"effect\": \"RequirementWaiver\"",
+        ),
+    ] {
+        assert!(json.contains(from), "{from}");
+        let bad = json.replacen(from, to, 1);
+        let at = bad.find(to).unwrap() + to.find(':').unwrap() + 2;
+        let line = bad[..at].matches('\n').count() + 1;
+        let column = at - bad[..at].rfind('\n').map_or(0, |i| i + 1) + 1;
+        assert_eq!(
+            TrustList::from_json(&bad),
+            Err(TrustError::Json { line, column }),
+            "{to}"
+        );
+    }
+    // a missing key is reported at the end of its object
+    let no_version = json.replacen("  \"version\": 1,\n", "", 1);
+    let Err(TrustError::Json { line, .. }) = TrustList::from_json(&no_version) else {
+        panic!("accepted a list without a version")
+    };
+    assert_eq!(line, no_version.lines().count());
 }
 
 #[test]
